@@ -1,0 +1,81 @@
+import Descent
+import DescentSupport
+
+/// The ABI version this library implements; `DESCENT_ABI_VERSION` in include/descent.h must match.
+let abiVersion: UInt32 = 1
+
+/// Runs the body of an exported function: returns 0 (DESCENT_OK) on success, otherwise records
+/// the error text for `descent_last_error()` (prefixed with the C function's name) and returns
+/// the error's code. Nothing the body throws can cross the boundary as a trap.
+@inline(__always)
+func exported(_ function: StaticString, _ body: () throws(DescentError) -> Void) -> Int32 {
+    do throws(DescentError) {
+        try body()
+        return 0
+    } catch {
+        recordError("\(function): \(error.message)")
+        return error.code.rawValue
+    }
+}
+
+func recordError(_ text: String) {
+    text.withCString { dsupport_set_last_error($0) }
+}
+
+/// Checks an out-pointer or input pointer argument.
+@inline(__always)
+func required<T>(_ pointer: T?, _ name: String) throws(DescentError) -> T {
+    guard let pointer else { throw DescentError(.nullPointer, "\(name) is NULL") }
+    return pointer
+}
+
+/// Reads a (rank, shape pointer) pair from C into a checked shape.
+func readShape(rank: Int64, shape: UnsafePointer<Int64>?) throws(DescentError) -> [Int] {
+    guard rank >= 0, rank <= Int64(Shape.maxRank) else {
+        throw DescentError(.shape, "rank \(rank) is outside 0...\(Shape.maxRank)")
+    }
+    if rank == 0 { return [] }
+    let dims = try required(shape, "shape")
+    var result: [Int] = []
+    result.reserveCapacity(Int(rank))
+    for axis in 0..<Int(rank) {
+        let extent = dims[axis]
+        guard extent >= 0 else { throw DescentError(.shape, "negative extent \(extent) on axis \(axis)") }
+        guard extent <= Int64(Int.max) else { throw DescentError(.shape, "extent \(extent) is too large") }
+        result.append(Int(extent))
+    }
+    return result
+}
+
+/// Looks up a tensor argument.
+@inline(__always)
+func tensor(_ handle: UInt64, _ role: String) throws(DescentError) -> Tensor {
+    try handles.lookup(handle, as: Tensor.self, role: role)
+}
+
+/// Checks an element count that arrived from C.
+func readCount(_ count: Int64, _ name: String) throws(DescentError) -> Int {
+    guard count >= 0 else { throw DescentError(.invalidArgument, "\(name) \(count) is negative") }
+    return Int(count)
+}
+
+@c public func descent_abi_version() -> UInt32 {
+    abiVersion
+}
+
+@c public func descent_status_string(_ status: Int32) -> UnsafePointer<CChar>? {
+    let text: StaticString
+    if status == 0 {
+        text = "DESCENT_OK"
+    } else if let code = ErrorCode(rawValue: status) {
+        text = code.name  // a string literal: NUL-terminated, lives forever
+    } else {
+        text = "DESCENT_ERR_UNKNOWN"
+    }
+    return UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+@c public func descent_last_error() -> UnsafePointer<CChar>? {
+    dsupport_last_error()
+}
+

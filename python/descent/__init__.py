@@ -1,0 +1,37 @@
+"""Descent: a gradient-descent engine with a Swift core, used here through its C ABI.
+
+Quick start::
+
+    import numpy as np
+    import descent
+
+    w = descent.tensor([10.0])                  # J(W) = 0.1 (W - 5)^2, starting at W = 10
+    g = descent.zeros(1)
+    for _ in range(50):
+        g.copy_from(0.2 * (w.numpy() - 5.0))    # dJ/dW
+        descent.gd_step(w, g, learning_rate=1.0)
+    print(w.numpy())                             # ~[5.00007]
+
+The library is found through $DESCENT_LIBRARY, then the package folder, then the repository's
+build/lib (see descent._ffi).
+"""
+
+from . import errors
+from ._ffi import ABI_VERSION, last_error, library_path, lib as _lib
+from .errors import *  # noqa: F401,F403  (the exception classes)
+from .tensor import (
+    Tensor, arange, full, gd_step, linspace, matmul, ones, random_normal, random_uniform, tensor,
+    wrap, zeros,
+)
+
+__version__ = "0.1.0"
+
+
+def abi_version():
+    """The loaded library's ABI version (equal to descent.ABI_VERSION, checked at import)."""
+    return _lib.descent_abi_version()
+
+
+def status_string(code):
+    """The C name of a status code, e.g. status_string(5) == 'DESCENT_ERR_SHAPE'."""
+    return _lib.descent_status_string(int(code)).decode()

@@ -1,0 +1,354 @@
+"""Tensors: NumPy arrays living in libdescent, named by a handle.
+
+``descent.tensor(array)`` copies; ``descent.wrap(array)`` shares the array's memory (zero-copy)
+and keeps the array alive for as long as the tensor exists; ``Tensor.numpy()`` copies back out.
+"""
+
+import ctypes
+import numbers
+import threading
+
+import numpy as np
+
+from . import _ffi, errors
+from ._ffi import lib
+
+DTYPE_CODES = {np.dtype(np.float32): 1, np.dtype(np.float64): 2}
+DTYPES = {code: dtype for dtype, code in DTYPE_CODES.items()}
+MAX_RANK = 8
+
+
+def dtype_code(dtype):
+    """The C dtype constant for a NumPy dtype (float32 or float64 only)."""
+    try:
+        key = np.dtype(dtype)
+    except TypeError as exc:
+        raise errors.DTypeError(f"not a dtype: {dtype!r}") from exc
+    code = DTYPE_CODES.get(key)
+    if code is None:
+        raise errors.DTypeError(f"descent tensors are float32 or float64, not {key}")
+    return code
+
+
+def shape_argument(shape):
+    """(rank, int64 array) for a shape given as an int or a sequence of ints."""
+    if isinstance(shape, numbers.Integral):
+        shape = (int(shape),)
+    try:
+        dims = tuple(int(d) for d in shape)
+    except TypeError as exc:
+        raise errors.ShapeError(f"shape must be an int or a sequence of ints, got {shape!r}") from exc
+    if any(isinstance(d, float) for d in shape):
+        raise errors.ShapeError(f"shape extents must be integers, got {shape!r}")
+    return len(dims), (ctypes.c_int64 * max(len(dims), 1))(*dims)
+
+
+def _coerce_array(data, dtype):
+    """A C-contiguous float32/float64 array for `data` (a copy only when needed)."""
+    if dtype is not None:
+        return np.ascontiguousarray(data, dtype=np.dtype(DTYPES[dtype_code(dtype)]))
+    array = np.asarray(data)
+    if array.dtype in DTYPE_CODES:
+        return np.ascontiguousarray(array)
+    if array.dtype.kind in "biu":
+        return np.ascontiguousarray(array, dtype=np.float64)
+    raise errors.DTypeError(f"descent tensors are float32 or float64, not {array.dtype}")
+
+
+def _new(function, *arguments, keepalive=None):
+    handle = _ffi.handle_t()
+    function(*arguments, ctypes.byref(handle))
+    return Tensor._adopt(handle.value, keepalive)
+
+
+class Tensor:
+    """A float32 or float64 tensor owned by libdescent (C: ``descent_tensor``).
+
+    Create one with :func:`tensor`, :func:`wrap`, :func:`zeros` and friends. The handle is
+    released by :meth:`close` (idempotent), by leaving a ``with`` block, or when the object is
+    garbage-collected. Using a closed tensor raises :class:`InvalidHandleError`.
+    """
+
+    __slots__ = ("_handle", "_keepalive", "_lock", "__weakref__")
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("use descent.tensor(), descent.wrap() or descent.zeros() to make a Tensor")
+
+    @classmethod
+    def _adopt(cls, handle, keepalive=None):
+        self = object.__new__(cls)
+        self._handle = handle
+        self._keepalive = keepalive
+        self._lock = threading.Lock()
+        return self
+
+    # -- lifetime -------------------------------------------------------------------------
+    @property
+    def handle(self):
+        """The raw C handle (an int; 0 after close)."""
+        return self._handle
+
+    def close(self):
+        """Frees the native tensor. Safe to call more than once."""
+        with self._lock:
+            handle, self._handle = self._handle, 0
+        if handle:
+            lib.descent_tensor_free(handle)
+        self._keepalive = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: the library may already be gone
+            pass
+
+    # -- queries --------------------------------------------------------------------------
+    @property
+    def dtype(self):
+        """numpy.float32 or numpy.float64 as a numpy.dtype."""
+        code = ctypes.c_int32()
+        lib.descent_tensor_dtype(self._handle, ctypes.byref(code))
+        return DTYPES[code.value]
+
+    @property
+    def ndim(self):
+        rank = ctypes.c_int64()
+        lib.descent_tensor_rank(self._handle, ctypes.byref(rank))
+        return rank.value
+
+    @property
+    def shape(self):
+        dims = (ctypes.c_int64 * MAX_RANK)()
+        lib.descent_tensor_shape(self._handle, dims, MAX_RANK)
+        return tuple(dims[: self.ndim])
+
+    @property
+    def size(self):
+        """Number of elements."""
+        count = ctypes.c_int64()
+        lib.descent_tensor_count(self._handle, ctypes.byref(count))
+        return count.value
+
+    @property
+    def is_wrapped(self):
+        """True when this tensor shares the memory of a NumPy array (see :func:`wrap`)."""
+        return self._keepalive is not None
+
+    def __len__(self):
+        shape = self.shape
+        if not shape:
+            raise TypeError("len() of a 0-d tensor")
+        return shape[0]
+
+    def __repr__(self):
+        if not self._handle:
+            return "<descent.Tensor closed>"
+        return f"descent.Tensor({self.numpy()!r})"
+
+    # -- data in and out ------------------------------------------------------------------
+    def numpy(self):
+        """A new NumPy array holding a copy of the elements."""
+        out = np.empty(self.shape, dtype=self.dtype)
+        lib.descent_tensor_copy_to(self._handle, DTYPE_CODES[out.dtype], out.ctypes.data, out.size)
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        array = self.numpy()
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def copy_from(self, data):
+        """Overwrites the elements from `data` (same dtype and element count; shape is kept)."""
+        array = np.asarray(data)
+        if array.dtype != self.dtype:
+            raise errors.DTypeError(f"data is {array.dtype}, tensor holds {self.dtype}")
+        array = np.ascontiguousarray(array)
+        lib.descent_tensor_copy_from(self._handle, DTYPE_CODES[array.dtype], array.ctypes.data, array.size)
+
+    def clone(self):
+        """A new tensor owning a copy of this one."""
+        return _new(lib.descent_tensor_clone, self._handle)
+
+    # -- kernels --------------------------------------------------------------------------
+    def _binary(self, function, other, out):
+        if out is None:
+            out = zeros(self.shape, dtype=self.dtype)
+        function(self._handle, _handle_of(other), out._handle)
+        return out
+
+    def add(self, other, out=None):
+        """self + other, elementwise, into `out` (a new tensor when None)."""
+        return self._binary(lib.descent_tensor_add, other, out)
+
+    def sub(self, other, out=None):
+        """self - other, elementwise."""
+        return self._binary(lib.descent_tensor_sub, other, out)
+
+    def mul(self, other, out=None):
+        """self * other, elementwise."""
+        return self._binary(lib.descent_tensor_mul, other, out)
+
+    __add__ = add
+    __sub__ = sub
+    __mul__ = mul
+
+    def scale_(self, alpha):
+        """self *= alpha in place (BLAS ?scal); returns self."""
+        lib.descent_tensor_scale(self._handle, float(alpha))
+        return self
+
+    def axpy_(self, alpha, x):
+        """self += alpha * x in place (BLAS ?axpy); returns self."""
+        lib.descent_tensor_axpy(float(alpha), _handle_of(x), self._handle)
+        return self
+
+    def _reduce(self, function):
+        value = ctypes.c_double()
+        function(self._handle, ctypes.byref(value))
+        return value.value
+
+    def sum(self):
+        """Sum of all elements, accumulated in float64."""
+        return self._reduce(lib.descent_tensor_sum)
+
+    def mean(self):
+        """Mean of all elements (NaN when empty)."""
+        return self._reduce(lib.descent_tensor_mean)
+
+    def norm(self):
+        """Euclidean (L2) norm of the flattened tensor."""
+        return self._reduce(lib.descent_tensor_norm_l2)
+
+    def max_abs(self):
+        """Largest absolute value (NaN if any element is NaN)."""
+        return self._reduce(lib.descent_tensor_max_abs)
+
+    def dot(self, other):
+        """Sum of self * other over all elements (same dtype and shape)."""
+        value = ctypes.c_double()
+        lib.descent_tensor_dot(self._handle, _handle_of(other), ctypes.byref(value))
+        return value.value
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+
+def _handle_of(value):
+    if isinstance(value, Tensor):
+        return value._handle
+    raise TypeError(f"expected a descent.Tensor, got {type(value).__name__}")
+
+
+# -- constructors -----------------------------------------------------------------------------
+
+def tensor(data, dtype=None):
+    """A new tensor holding a copy of `data` (an array or nested sequence).
+
+    float32 and float64 arrays keep their dtype; integer and bool data become float64 unless
+    `dtype` says otherwise; other dtypes raise :class:`DTypeError`.
+    """
+    array = _coerce_array(data, dtype)
+    rank, dims = shape_argument(array.shape)
+    return _new(lib.descent_tensor_from_buffer, DTYPE_CODES[array.dtype], rank, dims,
+                array.ctypes.data, array.size)
+
+
+def wrap(array):
+    """A tensor sharing `array`'s memory (zero-copy): updates through the tensor show in the array.
+
+    `array` must be a writeable, aligned, C-contiguous float32 or float64 ndarray; anything else
+    raises (use :func:`tensor` to copy instead). The tensor holds a reference to the array, so the
+    memory stays alive until the tensor is closed.
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"wrap() needs a numpy.ndarray, got {type(array).__name__}")
+    code = dtype_code(array.dtype)
+    if not array.flags.c_contiguous:
+        raise errors.InvalidArgumentError("wrap() needs a C-contiguous array; use descent.tensor() to copy")
+    if not array.flags.writeable:
+        raise errors.InvalidArgumentError("wrap() needs a writeable array")
+    if not array.flags.aligned:
+        raise errors.InvalidArgumentError("wrap() needs an aligned array")
+    rank, dims = shape_argument(array.shape)
+    return _new(lib.descent_tensor_wrap, code, rank, dims, array.ctypes.data, array.size, keepalive=array)
+
+
+def zeros(shape, dtype=np.float64):
+    """A tensor of zeros."""
+    rank, dims = shape_argument(shape)
+    return _new(lib.descent_tensor_zeros, dtype_code(dtype), rank, dims)
+
+
+def ones(shape, dtype=np.float64):
+    """A tensor of ones."""
+    rank, dims = shape_argument(shape)
+    return _new(lib.descent_tensor_ones, dtype_code(dtype), rank, dims)
+
+
+def full(shape, value, dtype=np.float64):
+    """A tensor with every element equal to `value`."""
+    rank, dims = shape_argument(shape)
+    return _new(lib.descent_tensor_full, dtype_code(dtype), rank, dims, float(value))
+
+
+def arange(start, stop=None, step=1.0, dtype=np.float64):
+    """Values start, start+step, ... below stop (NumPy's arange; arange(n) counts 0..n-1)."""
+    if stop is None:
+        start, stop = 0.0, start
+    return _new(lib.descent_tensor_arange, dtype_code(dtype), float(start), float(stop), float(step))
+
+
+def linspace(start, stop, num=50, endpoint=True, dtype=np.float64):
+    """`num` evenly spaced values from start to stop (NumPy's linspace)."""
+    return _new(lib.descent_tensor_linspace, dtype_code(dtype), float(start), float(stop), int(num),
+                1 if endpoint else 0)
+
+
+def _seed(seed):
+    seed = int(seed)
+    if not 0 <= seed < 2**64:
+        raise errors.InvalidArgumentError(f"seed must be in [0, 2**64), got {seed}")
+    return seed
+
+
+def random_uniform(shape, seed, low=0.0, high=1.0, dtype=np.float64):
+    """Uniform values on [low, high) from SplitMix64(seed); see include/descent.h for the formula."""
+    rank, dims = shape_argument(shape)
+    return _new(lib.descent_tensor_random_uniform, dtype_code(dtype), rank, dims, _seed(seed),
+                float(low), float(high))
+
+
+def random_normal(shape, seed, mean=0.0, std=1.0, dtype=np.float64):
+    """Normal values mean + std * N(0, 1) from SplitMix64(seed) by Box-Muller."""
+    rank, dims = shape_argument(shape)
+    return _new(lib.descent_tensor_random_normal, dtype_code(dtype), rank, dims, _seed(seed),
+                float(mean), float(std))
+
+
+def matmul(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
+    """``out = alpha * op(a) @ op(b) + beta * out`` through BLAS ?gemm (rank-2 tensors).
+
+    op(x) is x or, with trans_x=True, its transpose. When `out` is None a new zero tensor of the
+    right shape is made (so beta has no effect).
+    """
+    if out is None:
+        a_shape, b_shape = a.shape, b.shape
+        if len(a_shape) != 2 or len(b_shape) != 2:
+            raise errors.ShapeError(f"matmul needs rank-2 tensors, got shapes {a_shape} and {b_shape}")
+        m = a_shape[1] if trans_a else a_shape[0]
+        n = b_shape[0] if trans_b else b_shape[1]
+        out = zeros((m, n), dtype=a.dtype)
+    lib.descent_tensor_matmul(_handle_of(a), _handle_of(b), int(bool(trans_a)), int(bool(trans_b)),
+                              float(alpha), float(beta), _handle_of(out))
+    return out
+
+
+def gd_step(param, grad, learning_rate):
+    """One vanilla gradient-descent step in place: ``param -= learning_rate * grad``."""
+    lib.descent_gd_step(_handle_of(param), _handle_of(grad), float(learning_rate))
+    return param
