@@ -334,6 +334,21 @@ descent_status descent_tensor_matmul(descent_tensor a, descent_tensor b, int32_t
  */
 descent_status descent_gd_step(descent_tensor param, descent_tensor grad, double learning_rate);
 
+/* ---------------------------------------------------------------------------------------------
+ * Optimizers (update rules, stateful optimizers, checkpoints)
+ * ------------------------------------------------------------------------------------------- */
+/* @@optimizers@@ */
+
+/* ---------------------------------------------------------------------------------------------
+ * Learning-rate schedules and gradient clipping
+ * ------------------------------------------------------------------------------------------- */
+/* @@schedules@@ */
+
+/* ---------------------------------------------------------------------------------------------
+ * Gradients: activations, costs, layers, batch normalization, initialization, numerical gradients
+ * ------------------------------------------------------------------------------------------- */
+/* @@gradients@@ */
+
 #ifdef __cplusplus
 }
 #endif

@@ -118,6 +118,9 @@ FUNCTIONS = [
     ("descent_tensor_matmul", STATUS, [handle_t, handle_t, c_int32, c_int32, c_double, c_double, handle_t]),
     # descent_status descent_gd_step(descent_tensor param, descent_tensor grad, double learning_rate);
     ("descent_gd_step", STATUS, [handle_t, handle_t, c_double]),
+    # ---- optimizers (@@optimizers@@) ----
+    # ---- schedules and clipping (@@schedules@@) ----
+    # ---- gradients (@@gradients@@) ----
 ]
 
 
