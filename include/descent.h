@@ -339,6 +339,358 @@ descent_status descent_gd_step(descent_tensor param, descent_tensor grad, double
  * ------------------------------------------------------------------------------------------- */
 /* @@optimizers@@ */
 
+/*
+ * Every rule below exists twice: as a STATELESS functional step over caller buffers
+ * (descent_<rule>_step) and inside the STATEFUL optimizer handle (further down). The formula of
+ * each rule is written once, here; defaults are PyTorch's torch.optim defaults (Lion: the paper's).
+ *
+ * Notation: W parameter, g gradient, t the step count (1 on the first update; bias corrections
+ * and every per-step scalar are computed in double), lr learning rate, λ weight_decay.
+ * Every rule first prepares the gradient:
+ *     g := -g                  if DESCENT_OPT_MAXIMIZE
+ *     g := g + λ W             weight decay as L2 in the gradient (default when λ > 0)
+ *     W := W (1 - lr λ)        with DESCENT_OPT_DECOUPLED_WEIGHT_DECAY (AdamW style), before the update
+ *
+ * Functional steps share these arguments and rules:
+ *   dtype      DESCENT_DTYPE_FLOAT32 or _FLOAT64: every buffer holds `count` elements of it.
+ *   param      updated in place; grad is read only; state buffers (named per rule) updated in place.
+ *              Buffers must not alias one another and must be aligned to the element size.
+ *              State buffers start at 0 unless the rule says otherwise; a state buffer the rule
+ *              does not need under the given settings may be NULL (each rule says which).
+ *   step       t of this update, >= 1 (keep your own counter: 1, 2, 3, ...).
+ *   flags      a bitwise OR of DESCENT_OPT_* below; a flag the rule does not list is an error.
+ * Large buffers are split over cores (elementwise, so results are bit-identical whatever the
+ * thread count). No memory is allocated.
+ * Statuses: DESCENT_OK; DESCENT_ERR_DTYPE (unknown dtype); DESCENT_ERR_NULL_POINTER (param, grad
+ * or a needed state buffer NULL); DESCENT_ERR_INVALID_ARGUMENT (count < 0, step < 1, aliasing or
+ * misaligned buffers, a hyper-parameter outside its domain such as lr < 0 or beta >= 1, unknown
+ * or conflicting flags); DESCENT_ERR_NON_FINITE (a non-finite hyper-parameter or step size, or
+ * a non-finite gradient with DESCENT_OPT_CHECK_FINITE). On failure no buffer was written.
+ */
+
+/* Flags (int32_t bitmask) of the update rules. */
+enum {
+    DESCENT_OPT_MAXIMIZE = 1,                /* ascend: g := -g first (all rules) */
+    DESCENT_OPT_DECOUPLED_WEIGHT_DECAY = 2,  /* W := W(1 - lr λ) instead of g += λW (all rules; implied by AdamW) */
+    DESCENT_OPT_EPS_INSIDE_SQRT = 4,         /* sqrt(v + ε) instead of sqrt(v) + ε (Adagrad, RMSprop, Adam, AdamW) */
+    DESCENT_OPT_NO_BIAS_CORRECTION = 8,      /* drop the 1 - β^t corrections (Adam, AdamW, Adamax) */
+    DESCENT_OPT_NESTEROV = 16,               /* SGD: Nesterov momentum (needs momentum > 0, dampening 0) */
+    DESCENT_OPT_AMSGRAD = 32,                /* Adam, AdamW: AMSGrad */
+    DESCENT_OPT_CENTERED = 64,               /* RMSprop: centered */
+    DESCENT_OPT_EMA_MOMENTUM = 128,          /* SGD: textbook v := μv + (1-μ)g; W := W - lr v */
+    DESCENT_OPT_CS231N_MOMENTUM = 256,       /* SGD: cs231n v := μv - lr g; W := W + v */
+    DESCENT_OPT_CHECK_FINITE = 512           /* functional steps: DESCENT_ERR_NON_FINITE, nothing written,
+                                                if grad holds NaN/inf (the stateful optimizer uses its
+                                                non-finite policy instead) */
+};
+
+/**
+ * SGD (torch.optim.SGD; defaults lr 1e-3, momentum 0, dampening 0, weight_decay 0):
+ *     μ = 0:              W := W - lr g                          (momentum_buffer unused, may be NULL)
+ *     PyTorch momentum:   b := g if t == 1, else b := μ b + (1 - τ) g      (τ = dampening)
+ *                         d := g + μ b with DESCENT_OPT_NESTEROV, else d := b;   W := W - lr d
+ *     DESCENT_OPT_EMA_MOMENTUM:     v := μ v + (1 - μ) g;  W := W - lr v   (dampening ignored)
+ *     DESCENT_OPT_CS231N_MOMENTUM:  v := μ v - lr g;       W := W + v
+ * Flags: MAXIMIZE, DECOUPLED_WEIGHT_DECAY, NESTEROV, EMA_MOMENTUM, CS231N_MOMENTUM (these three
+ * exclusive), CHECK_FINITE. Domains: lr, momentum, weight_decay >= 0; dampening in [0, 1].
+ */
+descent_status descent_sgd_step(int32_t dtype, int64_t count, void *param, const void *grad,
+                                void *momentum_buffer, int64_t step, double lr, double momentum,
+                                double dampening, double weight_decay, int32_t flags);
+
+/**
+ * Adagrad (torch.optim.Adagrad; defaults lr 1e-2, lr_decay 0, weight_decay 0, eps 1e-10):
+ *     clr := lr / (1 + (t - 1) lr_decay)
+ *     s   := s + g²                         (s = `sum`; start it at initial_accumulator_value)
+ *     W   := W - clr g / (sqrt(s) + ε)      (EPS_INSIDE_SQRT: / sqrt(s + ε))
+ * Flags: MAXIMIZE, DECOUPLED_WEIGHT_DECAY, EPS_INSIDE_SQRT, CHECK_FINITE. All values >= 0.
+ */
+descent_status descent_adagrad_step(int32_t dtype, int64_t count, void *param, const void *grad,
+                                    void *sum, int64_t step, double lr, double lr_decay,
+                                    double weight_decay, double eps, int32_t flags);
+
+/**
+ * Adadelta (torch.optim.Adadelta; defaults lr 1.0, rho 0.9, eps 1e-6, weight_decay 0):
+ *     v := ρ v + (1 - ρ) g²                               (v = square_avg)
+ *     Δ := sqrt(u + ε) / sqrt(v + ε) · g                  (u = acc_delta)
+ *     u := ρ u + (1 - ρ) Δ²;     W := W - lr Δ
+ * Flags: MAXIMIZE, DECOUPLED_WEIGHT_DECAY, CHECK_FINITE. rho in [0, 1]; others >= 0.
+ */
+descent_status descent_adadelta_step(int32_t dtype, int64_t count, void *param, const void *grad,
+                                     void *square_avg, void *acc_delta, int64_t step, double lr,
+                                     double rho, double eps, double weight_decay, int32_t flags);
+
+/**
+ * RMSprop (torch.optim.RMSprop; defaults lr 1e-2, alpha 0.99, eps 1e-8, weight_decay 0, momentum 0):
+ *     v := α v + (1 - α) g²                               (v = square_avg)
+ *     CENTERED:  ḡ := α ḡ + (1 - α) g;  d := sqrt(v - ḡ²) + ε     (ḡ = grad_avg)
+ *     else:      d := sqrt(v) + ε                     (EPS_INSIDE_SQRT: sqrt(v [- ḡ²] + ε))
+ *     μ > 0:     b := μ b + g / d;  W := W - lr b     (b = momentum_buffer)
+ *     μ = 0:     W := W - lr g / d
+ * grad_avg may be NULL without CENTERED; momentum_buffer may be NULL when momentum == 0.
+ * Flags: MAXIMIZE, DECOUPLED_WEIGHT_DECAY, EPS_INSIDE_SQRT, CENTERED, CHECK_FINITE. All values >= 0.
+ */
+descent_status descent_rmsprop_step(int32_t dtype, int64_t count, void *param, const void *grad,
+                                    void *square_avg, void *grad_avg, void *momentum_buffer,
+                                    int64_t step, double lr, double alpha, double eps,
+                                    double weight_decay, double momentum, int32_t flags);
+
+/**
+ * Adam (torch.optim.Adam; defaults lr 1e-3, betas 0.9 / 0.999, eps 1e-8, weight_decay 0):
+ *     m := β1 m + (1 - β1) g;   v := β2 v + (1 - β2) g²       (m = exp_avg, v = exp_avg_sq)
+ *     AMSGRAD:  v̂ := max(v̂, v) and v̂ replaces v below          (v̂ = max_exp_avg_sq)
+ *     c1 := 1 - β1^t,  c2 := 1 - β2^t      (both 1 with NO_BIAS_CORRECTION)
+ *     W := W - (lr / c1) m / (sqrt(v) / sqrt(c2) + ε)          (EPS_INSIDE_SQRT: / sqrt(v / c2 + ε))
+ * max_exp_avg_sq may be NULL without AMSGRAD. The textbook notes' Adam is beta1 0.9, beta2 0.99,
+ * eps 1e-8. Flags: MAXIMIZE, DECOUPLED_WEIGHT_DECAY, EPS_INSIDE_SQRT, NO_BIAS_CORRECTION, AMSGRAD,
+ * CHECK_FINITE. betas in [0, 1); lr, eps, weight_decay >= 0.
+ */
+descent_status descent_adam_step(int32_t dtype, int64_t count, void *param, const void *grad,
+                                 void *exp_avg, void *exp_avg_sq, void *max_exp_avg_sq, int64_t step,
+                                 double lr, double beta1, double beta2, double eps,
+                                 double weight_decay, int32_t flags);
+
+/**
+ * AdamW (torch.optim.AdamW; defaults as Adam but weight_decay 1e-2): Adam with decoupled weight
+ * decay W := W (1 - lr λ) before the update (DESCENT_OPT_DECOUPLED_WEIGHT_DECAY is implied).
+ * Arguments, flags and statuses as descent_adam_step.
+ */
+descent_status descent_adamw_step(int32_t dtype, int64_t count, void *param, const void *grad,
+                                  void *exp_avg, void *exp_avg_sq, void *max_exp_avg_sq, int64_t step,
+                                  double lr, double beta1, double beta2, double eps,
+                                  double weight_decay, int32_t flags);
+
+/**
+ * Adamax (torch.optim.Adamax; defaults lr 2e-3, betas 0.9 / 0.999, eps 1e-8, weight_decay 0):
+ *     m := β1 m + (1 - β1) g;   u := max(β2 u, |g| + ε)       (m = exp_avg, u = exp_inf)
+ *     W := W - (lr / (1 - β1^t)) m / u                        (lr m / u with NO_BIAS_CORRECTION)
+ * Flags: MAXIMIZE, DECOUPLED_WEIGHT_DECAY, NO_BIAS_CORRECTION, CHECK_FINITE.
+ */
+descent_status descent_adamax_step(int32_t dtype, int64_t count, void *param, const void *grad,
+                                   void *exp_avg, void *exp_inf, int64_t step, double lr,
+                                   double beta1, double beta2, double eps, double weight_decay,
+                                   int32_t flags);
+
+/**
+ * NAdam (torch.optim.NAdam; defaults lr 2e-3, betas 0.9 / 0.999, eps 1e-8, weight_decay 0,
+ * momentum_decay ψ 4e-3):
+ *     μ_t := β1 (1 - ½ 0.96^(t ψ)),   μ_{t+1} := β1 (1 - ½ 0.96^((t+1) ψ))
+ *     Π_t := Π_{t-1} μ_t              (*mu_product: in/out, start it at 1.0; written on success)
+ *     m := β1 m + (1 - β1) g;   v := β2 v + (1 - β2) g²;   d := sqrt(v / (1 - β2^t)) + ε
+ *     W := W - lr (1 - μ_t) / (1 - Π_t) · g / d - lr μ_{t+1} / (1 - Π_t μ_{t+1}) · m / d
+ * *mu_product must be in (0, 1]. Flags: MAXIMIZE, DECOUPLED_WEIGHT_DECAY (PyTorch's
+ * decoupled_weight_decay), CHECK_FINITE.
+ */
+descent_status descent_nadam_step(int32_t dtype, int64_t count, void *param, const void *grad,
+                                  void *exp_avg, void *exp_avg_sq, double *mu_product, int64_t step,
+                                  double lr, double beta1, double beta2, double eps,
+                                  double weight_decay, double momentum_decay, int32_t flags);
+
+/**
+ * RAdam (torch.optim.RAdam; defaults lr 1e-3, betas 0.9 / 0.999, eps 1e-8, weight_decay 0):
+ *     m := β1 m + (1 - β1) g;   v := β2 v + (1 - β2) g²;   c1 := 1 - β1^t, c2 := 1 - β2^t
+ *     ρ∞ := 2 / (1 - β2) - 1;   ρ_t := ρ∞ - 2 t β2^t / c2
+ *     ρ_t > 5:  r := sqrt((ρ_t - 4)(ρ_t - 2) ρ∞ / ((ρ∞ - 4)(ρ∞ - 2) ρ_t))
+ *               W := W - (lr r sqrt(c2) / c1) m / (sqrt(v) + ε)
+ *     else:     W := W - (lr / c1) m
+ * Flags: MAXIMIZE, DECOUPLED_WEIGHT_DECAY (PyTorch's decoupled_weight_decay), CHECK_FINITE.
+ */
+descent_status descent_radam_step(int32_t dtype, int64_t count, void *param, const void *grad,
+                                  void *exp_avg, void *exp_avg_sq, int64_t step, double lr,
+                                  double beta1, double beta2, double eps, double weight_decay,
+                                  int32_t flags);
+
+/**
+ * Lion (Chen et al. 2023; defaults lr 1e-4, betas 0.9 / 0.99, weight_decay 0, decoupled):
+ *     c := β1 m + (1 - β1) g;   W := W - lr sign(c);   m := β2 m + (1 - β2) g    (sign(0) = 0)
+ * Pass DESCENT_OPT_DECOUPLED_WEIGHT_DECAY for the paper's weight decay. Flags: MAXIMIZE,
+ * DECOUPLED_WEIGHT_DECAY, CHECK_FINITE.
+ */
+descent_status descent_lion_step(int32_t dtype, int64_t count, void *param, const void *grad,
+                                 void *exp_avg, int64_t step, double lr, double beta1, double beta2,
+                                 double weight_decay, int32_t flags);
+
+/* ---- Stateful optimizers ------------------------------------------------------------------- */
+
+/**
+ * Handle to a stateful optimizer: one update rule, parameter groups (each with its own
+ * hyper-parameters), per-parameter state tensors, one step count t, bound gradient tensors and
+ * a non-finite-gradient policy. 0 is the null handle.
+ *
+ * Typical use (the hot path converts nothing per step):
+ *     descent_optimizer_new(DESCENT_RULE_ADAM, &opt);
+ *     descent_optimizer_add_group(opt, params, n, NULL);       // tensors, e.g. descent_tensor_wrap'd
+ *     descent_optimizer_set_hyper(opt, 0, DESCENT_HYPER_LR, 1e-3);
+ *     descent_optimizer_set_grads(opt, grads, n);              // bound once
+ *     loop { fill the grad tensors' memory in place; descent_optimizer_step(opt, NULL); }
+ *
+ * The optimizer holds references to every param, grad and state tensor: freeing their handles
+ * does not free them while the optimizer lives (wrapped memory must stay valid until
+ * descent_optimizer_free). Calls on one optimizer are serialized by an internal lock.
+ */
+typedef uint64_t descent_optimizer;
+
+/* Update rules (descent_optimizer_new). */
+enum {
+    DESCENT_RULE_SGD = 1,
+    DESCENT_RULE_ADAGRAD = 2,
+    DESCENT_RULE_ADADELTA = 3,
+    DESCENT_RULE_RMSPROP = 4,
+    DESCENT_RULE_ADAM = 5,
+    DESCENT_RULE_ADAMW = 6,
+    DESCENT_RULE_ADAMAX = 7,
+    DESCENT_RULE_NADAM = 8,
+    DESCENT_RULE_RADAM = 9,
+    DESCENT_RULE_LION = 10
+};
+
+/*
+ * Hyper-parameter keys (descent_optimizer_set_hyper / _get_hyper). A rule accepts the keys its
+ * functional step takes, plus FLAGS (the DESCENT_OPT_* bits as a double holding an integer) and,
+ * for Adagrad, INITIAL_ACCUMULATOR_VALUE (the value `sum` starts from when allocated).
+ *   SGD: LR MOMENTUM DAMPENING WEIGHT_DECAY      Adagrad: LR LR_DECAY WEIGHT_DECAY
+ *   INITIAL_ACCUMULATOR_VALUE EPS                Adadelta: LR RHO EPS WEIGHT_DECAY
+ *   RMSprop: LR ALPHA EPS WEIGHT_DECAY MOMENTUM  Adam, AdamW, Adamax, RAdam: LR BETA1 BETA2 EPS
+ *   WEIGHT_DECAY     NAdam: those and MOMENTUM_DECAY      Lion: LR BETA1 BETA2 WEIGHT_DECAY
+ */
+enum {
+    DESCENT_HYPER_LR = 1,
+    DESCENT_HYPER_MOMENTUM = 2,
+    DESCENT_HYPER_DAMPENING = 3,
+    DESCENT_HYPER_BETA1 = 4,
+    DESCENT_HYPER_BETA2 = 5,
+    DESCENT_HYPER_ALPHA = 6,
+    DESCENT_HYPER_RHO = 7,
+    DESCENT_HYPER_EPS = 8,
+    DESCENT_HYPER_WEIGHT_DECAY = 9,
+    DESCENT_HYPER_LR_DECAY = 10,
+    DESCENT_HYPER_INITIAL_ACCUMULATOR_VALUE = 11,
+    DESCENT_HYPER_MOMENTUM_DECAY = 12,
+    DESCENT_HYPER_FLAGS = 13
+};
+
+/* Non-finite gradient policies (descent_optimizer_set_nonfinite_policy). */
+enum {
+    DESCENT_NONFINITE_RAISE = 0,   /* default: step fails with DESCENT_ERR_NON_FINITE, nothing changes */
+    DESCENT_NONFINITE_SKIP = 1,    /* step returns DESCENT_OK, *skipped = 1, nothing changes (t too) */
+    DESCENT_NONFINITE_PROCEED = 2  /* no check: the update runs (NaN spreads) */
+};
+
+/*
+ * State slots per rule (descent_optimizer_state_*), in the functional steps' argument order:
+ *   SGD 0 momentum_buffer | Adagrad 0 sum | Adadelta 0 square_avg, 1 acc_delta |
+ *   RMSprop 0 square_avg, 1 grad_avg, 2 momentum_buffer | Adam, AdamW 0 exp_avg, 1 exp_avg_sq,
+ *   2 max_exp_avg_sq | Adamax 0 exp_avg, 1 exp_inf | NAdam, RAdam 0 exp_avg, 1 exp_avg_sq |
+ *   Lion 0 exp_avg.
+ * A slot is allocated (with the param's dtype and shape) when the settings first need it:
+ * at add_group or at set_hyper, never inside step.
+ */
+
+/**
+ * A new optimizer for `rule` (DESCENT_RULE_*) with PyTorch's defaults and no groups; free it with
+ * descent_optimizer_free. Statuses: DESCENT_ERR_NULL_POINTER (out), _INVALID_ARGUMENT (rule).
+ */
+descent_status descent_optimizer_new(int32_t rule, descent_optimizer *out);
+
+/**
+ * Destroys the optimizer (releasing its references to params, grads and state). A null or
+ * already-freed handle is a harmless no-op. Statuses: DESCENT_OK, _WRONG_HANDLE_TYPE.
+ */
+descent_status descent_optimizer_free(descent_optimizer optimizer);
+
+/**
+ * Adds a parameter group: `count` distinct tensor handles (any mix of float32/float64, none
+ * already registered), which take the optimizer's current defaults (group -1 of set_hyper).
+ * Their state slots are allocated now. Writes the new group's index to *group_out (NULL allowed).
+ * Binding of gradients is dropped (call descent_optimizer_set_grads again).
+ * Statuses: handle errors (optimizer or any param), DESCENT_ERR_NULL_POINTER (params NULL with
+ * count > 0), _INVALID_ARGUMENT (count < 0, duplicates), _OUT_OF_MEMORY. On failure nothing changed.
+ */
+descent_status descent_optimizer_add_group(descent_optimizer optimizer, const descent_tensor *params,
+                                           int64_t count, int64_t *group_out);
+
+/**
+ * Sets hyper-parameter `key` (DESCENT_HYPER_*) of group `group`, or of the defaults for groups
+ * added later when group == -1. It takes effect on the next step (a learning-rate schedule calls
+ * this between steps). State slots the new setting needs (e.g. AMSGRAD's max_exp_avg_sq) are
+ * allocated now, filled with their initial value.
+ * Statuses: handle errors, DESCENT_ERR_INVALID_ARGUMENT (no such group, a key the rule does not
+ * have, a value outside its domain such as lr < 0, bad flags), _NON_FINITE (NaN/inf value),
+ * _OUT_OF_MEMORY. On failure nothing changed.
+ */
+descent_status descent_optimizer_set_hyper(descent_optimizer optimizer, int64_t group, int32_t key,
+                                           double value);
+
+/** Reads hyper-parameter `key` of `group` (-1: the defaults) into *out. Statuses as set_hyper, _NULL_POINTER. */
+descent_status descent_optimizer_get_hyper(descent_optimizer optimizer, int64_t group, int32_t key,
+                                           double *out);
+
+/**
+ * Binds one gradient tensor per registered param, in registration order (group by group), each
+ * with its param's dtype and shape. The optimizer keeps them; fill their memory in place between
+ * steps. Binding again replaces the set.
+ * Statuses: handle errors, DESCENT_ERR_NULL_POINTER, DESCENT_ERR_SHAPE (count differs from the
+ * number of params, or a shape differs), _DTYPE, _INVALID_ARGUMENT (a grad is a param or a state
+ * tensor). On failure the previous binding stays.
+ */
+descent_status descent_optimizer_set_grads(descent_optimizer optimizer, const descent_tensor *grads,
+                                           int64_t count);
+
+/**
+ * One update of every param of every group, in ONE call, with t = step_count + 1 and each group's
+ * hyper-parameters. Gradients are first checked for NaN/inf unless the policy is PROCEED.
+ * Writes 1 to *skipped (NULL allowed) when the SKIP policy skipped the step, else 0.
+ * Large work is split over cores across tensor boundaries; results are bit-identical whatever
+ * the thread count. No memory is allocated for the update itself.
+ * Statuses: handle errors, DESCENT_ERR_INVALID_ARGUMENT (no gradients bound), _NON_FINITE
+ * (non-finite gradient under RAISE, or a non-finite step size). On failure (and on a skipped
+ * step) params, state and the step count are unchanged.
+ */
+descent_status descent_optimizer_step(descent_optimizer optimizer, int32_t *skipped);
+
+/** Sets the non-finite policy (DESCENT_NONFINITE_*). Statuses: handle errors, _INVALID_ARGUMENT. */
+descent_status descent_optimizer_set_nonfinite_policy(descent_optimizer optimizer, int32_t policy);
+
+/** Reads the non-finite policy into *out. Statuses: handle errors, _NULL_POINTER. */
+descent_status descent_optimizer_nonfinite_policy(descent_optimizer optimizer, int32_t *out);
+
+/** Reads the step count (updates applied so far) into *out. Statuses: handle errors, _NULL_POINTER. */
+descent_status descent_optimizer_step_count(descent_optimizer optimizer, int64_t *out);
+
+/** Sets the step count (>= 0); the next update uses t = count + 1. Statuses: handle errors, _INVALID_ARGUMENT. */
+descent_status descent_optimizer_set_step_count(descent_optimizer optimizer, int64_t count);
+
+/** NAdam's running product Π of group `group` (1 for other rules) into *out. Statuses: handle errors, _INVALID_ARGUMENT, _NULL_POINTER. */
+descent_status descent_optimizer_mu_product(descent_optimizer optimizer, int64_t group, double *out);
+
+/** Sets group `group`'s Π, in (0, 1]. Statuses: handle errors, _INVALID_ARGUMENT. */
+descent_status descent_optimizer_set_mu_product(descent_optimizer optimizer, int64_t group, double value);
+
+/** Writes the rule, number of groups and number of params (each pointer may be NULL). Statuses: handle errors. */
+descent_status descent_optimizer_counts(descent_optimizer optimizer, int32_t *rule, int64_t *groups,
+                                        int64_t *params);
+
+/** Writes 1 to *out if state slot `slot` of param `param` is allocated, else 0. Statuses: handle errors, _INVALID_ARGUMENT (no such param or slot), _NULL_POINTER. */
+descent_status descent_optimizer_state_present(descent_optimizer optimizer, int64_t param, int32_t slot,
+                                               int32_t *out);
+
+/**
+ * Copies state slot `slot` of param `param` (index in registration order) into `out`, a buffer of
+ * `capacity` elements of `dtype` (the param's dtype). Statuses: handle errors,
+ * DESCENT_ERR_INVALID_ARGUMENT (no such param/slot, or the slot is not allocated), _DTYPE,
+ * _BUFFER_TOO_SMALL, _NULL_POINTER.
+ */
+descent_status descent_optimizer_state_get(descent_optimizer optimizer, int64_t param, int32_t slot,
+                                           int32_t dtype, void *out, int64_t capacity);
+
+/**
+ * Overwrites state slot `slot` of param `param` from `count` elements of `dtype` (exactly the
+ * param's dtype and element count), allocating the slot if needed. Statuses: handle errors,
+ * DESCENT_ERR_INVALID_ARGUMENT, _DTYPE, _SHAPE (count differs), _NULL_POINTER, _OUT_OF_MEMORY.
+ */
+descent_status descent_optimizer_state_set(descent_optimizer optimizer, int64_t param, int32_t slot,
+                                           int32_t dtype, const void *data, int64_t count);
+
 /* ---------------------------------------------------------------------------------------------
  * Learning-rate schedules and gradient clipping
  * ------------------------------------------------------------------------------------------- */

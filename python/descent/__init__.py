@@ -24,6 +24,8 @@ from .tensor import (
     wrap, zeros,
 )
 
+from . import functional  # noqa: E402  (stateless update rules)
+
 __version__ = "0.1.0"
 
 

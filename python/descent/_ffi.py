@@ -119,6 +119,60 @@ FUNCTIONS = [
     # descent_status descent_gd_step(descent_tensor param, descent_tensor grad, double learning_rate);
     ("descent_gd_step", STATUS, [handle_t, handle_t, c_double]),
     # ---- optimizers (@@optimizers@@) ----
+    # descent_status descent_sgd_step(int32_t dtype, int64_t count, void *param, const void *grad, void *momentum_buffer, int64_t step, double lr, double momentum, double dampening, double weight_decay, int32_t flags);
+    ("descent_sgd_step", STATUS, [c_int32, c_int64, c_void_p, c_void_p, c_void_p, c_int64, c_double, c_double, c_double, c_double, c_int32]),
+    # descent_status descent_adagrad_step(int32_t dtype, int64_t count, void *param, const void *grad, void *sum, int64_t step, double lr, double lr_decay, double weight_decay, double eps, int32_t flags);
+    ("descent_adagrad_step", STATUS, [c_int32, c_int64, c_void_p, c_void_p, c_void_p, c_int64, c_double, c_double, c_double, c_double, c_int32]),
+    # descent_status descent_adadelta_step(int32_t dtype, int64_t count, void *param, const void *grad, void *square_avg, void *acc_delta, int64_t step, double lr, double rho, double eps, double weight_decay, int32_t flags);
+    ("descent_adadelta_step", STATUS, [c_int32, c_int64, c_void_p, c_void_p, c_void_p, c_void_p, c_int64, c_double, c_double, c_double, c_double, c_int32]),
+    # descent_status descent_rmsprop_step(int32_t dtype, int64_t count, void *param, const void *grad, void *square_avg, void *grad_avg, void *momentum_buffer, int64_t step, double lr, double alpha, double eps, double weight_decay, double momentum, int32_t flags);
+    ("descent_rmsprop_step", STATUS, [c_int32, c_int64, c_void_p, c_void_p, c_void_p, c_void_p, c_void_p, c_int64, c_double, c_double, c_double, c_double, c_double, c_int32]),
+    # descent_status descent_adam_step(int32_t dtype, int64_t count, void *param, const void *grad, void *exp_avg, void *exp_avg_sq, void *max_exp_avg_sq, int64_t step, double lr, double beta1, double beta2, double eps, double weight_decay, int32_t flags);
+    ("descent_adam_step", STATUS, [c_int32, c_int64, c_void_p, c_void_p, c_void_p, c_void_p, c_void_p, c_int64, c_double, c_double, c_double, c_double, c_double, c_int32]),
+    # descent_status descent_adamw_step(... same as descent_adam_step ...);
+    ("descent_adamw_step", STATUS, [c_int32, c_int64, c_void_p, c_void_p, c_void_p, c_void_p, c_void_p, c_int64, c_double, c_double, c_double, c_double, c_double, c_int32]),
+    # descent_status descent_adamax_step(int32_t dtype, int64_t count, void *param, const void *grad, void *exp_avg, void *exp_inf, int64_t step, double lr, double beta1, double beta2, double eps, double weight_decay, int32_t flags);
+    ("descent_adamax_step", STATUS, [c_int32, c_int64, c_void_p, c_void_p, c_void_p, c_void_p, c_int64, c_double, c_double, c_double, c_double, c_double, c_int32]),
+    # descent_status descent_nadam_step(int32_t dtype, int64_t count, void *param, const void *grad, void *exp_avg, void *exp_avg_sq, double *mu_product, int64_t step, double lr, double beta1, double beta2, double eps, double weight_decay, double momentum_decay, int32_t flags);
+    ("descent_nadam_step", STATUS, [c_int32, c_int64, c_void_p, c_void_p, c_void_p, c_void_p, c_void_p, c_int64, c_double, c_double, c_double, c_double, c_double, c_double, c_int32]),
+    # descent_status descent_radam_step(int32_t dtype, int64_t count, void *param, const void *grad, void *exp_avg, void *exp_avg_sq, int64_t step, double lr, double beta1, double beta2, double eps, double weight_decay, int32_t flags);
+    ("descent_radam_step", STATUS, [c_int32, c_int64, c_void_p, c_void_p, c_void_p, c_void_p, c_int64, c_double, c_double, c_double, c_double, c_double, c_int32]),
+    # descent_status descent_lion_step(int32_t dtype, int64_t count, void *param, const void *grad, void *exp_avg, int64_t step, double lr, double beta1, double beta2, double weight_decay, int32_t flags);
+    ("descent_lion_step", STATUS, [c_int32, c_int64, c_void_p, c_void_p, c_void_p, c_int64, c_double, c_double, c_double, c_double, c_int32]),
+    # descent_status descent_optimizer_new(int32_t rule, descent_optimizer *out);
+    ("descent_optimizer_new", STATUS, [c_int32, _P_HANDLE]),
+    # descent_status descent_optimizer_free(descent_optimizer optimizer);
+    ("descent_optimizer_free", STATUS, [handle_t]),
+    # descent_status descent_optimizer_add_group(descent_optimizer optimizer, const descent_tensor *params, int64_t count, int64_t *group_out);
+    ("descent_optimizer_add_group", STATUS, [handle_t, _P_HANDLE, c_int64, _P_I64]),
+    # descent_status descent_optimizer_set_hyper(descent_optimizer optimizer, int64_t group, int32_t key, double value);
+    ("descent_optimizer_set_hyper", STATUS, [handle_t, c_int64, c_int32, c_double]),
+    # descent_status descent_optimizer_get_hyper(descent_optimizer optimizer, int64_t group, int32_t key, double *out);
+    ("descent_optimizer_get_hyper", STATUS, [handle_t, c_int64, c_int32, _P_F64]),
+    # descent_status descent_optimizer_set_grads(descent_optimizer optimizer, const descent_tensor *grads, int64_t count);
+    ("descent_optimizer_set_grads", STATUS, [handle_t, _P_HANDLE, c_int64]),
+    # descent_status descent_optimizer_step(descent_optimizer optimizer, int32_t *skipped);
+    ("descent_optimizer_step", STATUS, [handle_t, POINTER(c_int32)]),
+    # descent_status descent_optimizer_set_nonfinite_policy(descent_optimizer optimizer, int32_t policy);
+    ("descent_optimizer_set_nonfinite_policy", STATUS, [handle_t, c_int32]),
+    # descent_status descent_optimizer_nonfinite_policy(descent_optimizer optimizer, int32_t *out);
+    ("descent_optimizer_nonfinite_policy", STATUS, [handle_t, POINTER(c_int32)]),
+    # descent_status descent_optimizer_step_count(descent_optimizer optimizer, int64_t *out);
+    ("descent_optimizer_step_count", STATUS, [handle_t, _P_I64]),
+    # descent_status descent_optimizer_set_step_count(descent_optimizer optimizer, int64_t count);
+    ("descent_optimizer_set_step_count", STATUS, [handle_t, c_int64]),
+    # descent_status descent_optimizer_mu_product(descent_optimizer optimizer, int64_t group, double *out);
+    ("descent_optimizer_mu_product", STATUS, [handle_t, c_int64, _P_F64]),
+    # descent_status descent_optimizer_set_mu_product(descent_optimizer optimizer, int64_t group, double value);
+    ("descent_optimizer_set_mu_product", STATUS, [handle_t, c_int64, c_double]),
+    # descent_status descent_optimizer_counts(descent_optimizer optimizer, int32_t *rule, int64_t *groups, int64_t *params);
+    ("descent_optimizer_counts", STATUS, [handle_t, POINTER(c_int32), _P_I64, _P_I64]),
+    # descent_status descent_optimizer_state_present(descent_optimizer optimizer, int64_t param, int32_t slot, int32_t *out);
+    ("descent_optimizer_state_present", STATUS, [handle_t, c_int64, c_int32, POINTER(c_int32)]),
+    # descent_status descent_optimizer_state_get(descent_optimizer optimizer, int64_t param, int32_t slot, int32_t dtype, void *out, int64_t capacity);
+    ("descent_optimizer_state_get", STATUS, [handle_t, c_int64, c_int32, c_int32, c_void_p, c_int64]),
+    # descent_status descent_optimizer_state_set(descent_optimizer optimizer, int64_t param, int32_t slot, int32_t dtype, const void *data, int64_t count);
+    ("descent_optimizer_state_set", STATUS, [handle_t, c_int64, c_int32, c_int32, c_void_p, c_int64]),
     # ---- schedules and clipping (@@schedules@@) ----
     # ---- gradients (@@gradients@@) ----
 ]

@@ -1,0 +1,74 @@
+// Stochastic gradient descent and its momentum forms. Every kernel starts from the same
+// gradient preparation (written once here, used by every rule):
+//
+//     g := -g                 if maximize
+//     g := g + λ W            L2 weight decay (default)
+//     W := W (1 - lr λ)       decoupled weight decay (flag), before the update
+
+extension StepPlan {
+    /// SGD (PyTorch `torch.optim.SGD`; C `descent_sgd_step`), t = step count starting at 1:
+    /// ```
+    /// plain (μ = 0):          W := W - lr g
+    /// PyTorch momentum:       b := g                      if t == 1
+    ///                         b := μ b + (1 - τ) g        otherwise   (τ = dampening)
+    ///                         d := g + μ b (Nesterov) or d := b;   W := W - lr d
+    /// exponential average:    v := μ v + (1 - μ) g;   W := W - lr v   (textbook, v starts at 0)
+    /// cs231n:                 v := μ v - lr g;        W := W + v     (v starts at 0)
+    /// ```
+    @inline(__always)
+    func sgdKernel<T: DescentScalar>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
+                                     _ buffer: UnsafeMutablePointer<T>?, _ range: Range<Int>) {
+        let sign = T(gradientSign), lambda = T(l2), decay = T(self.decay), lr = T(learningRate)
+        let useL2 = l2 != 0
+        guard let b = buffer, beta1 != 0 else {
+            for i in range {
+                var gi = g[i] * sign
+                if useL2 { gi += lambda * p[i] }
+                p[i] = p[i] * decay - lr * gi
+            }
+            return
+        }
+        let mu = T(beta1), keep = T(oneMinusBeta1)
+        if flags.contains(.cs231nMomentum) {
+            for i in range {
+                var gi = g[i] * sign
+                if useL2 { gi += lambda * p[i] }
+                let v = mu * b[i] - lr * gi
+                b[i] = v
+                p[i] = p[i] * decay + v
+            }
+            return
+        }
+        let copyFirst = firstStep && !flags.contains(.exponentialAverageMomentum)
+        let nesterov = flags.contains(.nesterov)
+        for i in range {
+            var gi = g[i] * sign
+            if useL2 { gi += lambda * p[i] }
+            let v = copyFirst ? gi : mu * b[i] + keep * gi
+            b[i] = v
+            let direction = nesterov ? gi + mu * v : v
+            p[i] = p[i] * decay - lr * direction
+        }
+    }
+
+    /// Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"; C `descent_lion_step`):
+    /// ```
+    /// c := β1 m + (1 - β1) g;   W := W - lr sign(c);   m := β2 m + (1 - β2) g
+    /// ```
+    /// sign(0) = 0. Weight decay is usually decoupled for Lion (the Python class's default).
+    @inline(__always)
+    func lionKernel<T: DescentScalar>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
+                                      _ m: UnsafeMutablePointer<T>, _ range: Range<Int>) {
+        let sign = T(gradientSign), lambda = T(l2), decay = T(self.decay), lr = T(learningRate)
+        let b1 = T(beta1), c1 = T(oneMinusBeta1), b2 = T(beta2), c2 = T(oneMinusBeta2)
+        let useL2 = l2 != 0
+        for i in range {
+            var gi = g[i] * sign
+            if useL2 { gi += lambda * p[i] }
+            let c = b1 * m[i] + c1 * gi
+            let direction: T = c > 0 ? 1 : (c < 0 ? -1 : 0)
+            p[i] = p[i] * decay - lr * direction
+            m[i] = b2 * m[i] + c2 * gi
+        }
+    }
+}

@@ -1,0 +1,226 @@
+import Synchronization
+
+/// What `Optimizer.step()` does when a gradient holds NaN or ±infinity. Raw values are the C
+/// ABI's `DESCENT_NONFINITE_*` constants.
+public enum NonFinitePolicy: Int32, Sendable {
+    /// Fail with `.nonFinite`; parameters, state and the step count stay as they were (default).
+    case raise = 0
+    /// Skip the step: parameters, state and the step count stay as they were; step reports it.
+    case skip = 1
+    /// Apply the update anyway (no check; NaN spreads into parameters and state).
+    case proceed = 2
+
+    public init(checking raw: Int32) throws(DescentError) {
+        guard let policy = NonFinitePolicy(rawValue: raw) else {
+            throw .argument("unknown non-finite policy \(raw) (0 raise, 1 skip, 2 proceed)")
+        }
+        self = policy
+    }
+}
+
+/// A stateful optimizer over parameter groups: many parameter tensors (usually wrapping the
+/// caller's memory), each group with its own hyper-parameters, the rule's state tensors per
+/// parameter, one step count `t` (1 on the first update) and bound gradient tensors.
+/// `step()` updates every parameter of every group in one call.
+/// C counterpart: `descent_optimizer`.
+public final class Optimizer {
+    public struct Group: Sendable {
+        public var hyper: Hyperparameters
+        /// NAdam's running product Π of the momentum schedule (1 for other rules).
+        public var muProduct: Double = 1
+        /// Indices into `parameters`.
+        public var members: Range<Int>
+    }
+
+    public final class Parameter {
+        public let tensor: Tensor
+        public let group: Int
+        /// The rule's state slots; nil where the current settings do not need the slot yet.
+        public internal(set) var state: [Tensor?]
+        init(tensor: Tensor, group: Int, slots: Int) {
+            self.tensor = tensor
+            self.group = group
+            self.state = Array(repeating: nil, count: slots)
+        }
+    }
+
+    public let rule: OptimizerRule
+    public internal(set) var defaults: Hyperparameters
+    public internal(set) var groups: [Group] = []
+    public internal(set) var parameters: [Parameter] = []
+    public internal(set) var stepCount: Int64 = 0
+    public internal(set) var nonFinitePolicy: NonFinitePolicy = .raise
+    /// Gradients bound by `bindGradients`, one per parameter, in parameter order.
+    var gradients: [Tensor] = []
+    /// offsets[i] = elements in parameters[0 ..< i]; offsets.count == parameters.count + 1.
+    var offsets: [Int] = [0]
+    /// Per-group plans, rebuilt in place each step (no allocation once sized).
+    var plans: [StepPlan] = []
+    let finiteFlag = Atomic<Int>(0)
+    /// Serializes every call on one optimizer (ctypes releases the GIL: threads may race).
+    let lock = Mutex(())
+
+    public init(rule: OptimizerRule) {
+        self.rule = rule
+        self.defaults = Hyperparameters.defaults(for: rule)
+    }
+
+    public var elementCount: Int { offsets.last ?? 0 }
+
+    /// Adds a group of parameters with the current defaults; returns its index. Every tensor
+    /// must be distinct and not already registered. State slots are allocated (no allocation
+    /// happens later inside `step`). Bound gradients are dropped (bind again for the new set).
+    public func addGroup(_ tensors: [Tensor]) throws(DescentError) -> Int {
+        try lock.withLock { _ throws(DescentError) -> Int in
+            for (index, tensor) in tensors.enumerated() {
+                for other in tensors[..<index] where other === tensor {
+                    throw .argument("param \(index) is the same tensor as an earlier param of the group")
+                }
+                for registered in parameters where registered.tensor === tensor {
+                    throw .argument("param \(index) is already registered with this optimizer")
+                }
+            }
+            let group = groups.count
+            var added: [Parameter] = []
+            for tensor in tensors {
+                let parameter = Parameter(tensor: tensor, group: group, slots: rule.stateSlotCount)
+                try allocateState(parameter, defaults)
+                added.append(parameter)
+            }
+            let start = parameters.count
+            groups.append(Group(hyper: defaults, members: start..<(start + added.count)))
+            for parameter in added {
+                parameters.append(parameter)
+                offsets.append((offsets.last ?? 0) + parameter.tensor.count)
+            }
+            plans = []
+            gradients = []
+            return group
+        }
+    }
+
+    /// Allocates the slots `hyper` needs that `parameter` lacks, filled with their initial value.
+    func allocateState(_ parameter: Parameter, _ hyper: Hyperparameters) throws(DescentError) {
+        for slot in 0..<rule.stateSlotCount where parameter.state[slot] == nil && rule.needsSlot(slot, hyper) {
+            parameter.state[slot] = try Tensor.full(rule.initialValue(slot: slot, hyper),
+                                                    dtype: parameter.tensor.dtype, shape: parameter.tensor.shape)
+        }
+    }
+
+    /// Reads a hyper-parameter of group `group`, or of the defaults for new groups when `group == -1`.
+    public func hyperparameter(group: Int, _ key: HyperparameterKey) throws(DescentError) -> Double {
+        try lock.withLock { _ throws(DescentError) -> Double in
+            guard Hyperparameters.keys(for: rule).contains(key) else {
+                throw .argument("\(rule) has no hyper-parameter '\(key.name)'")
+            }
+            return try hyperSet(group)[key]
+        }
+    }
+
+    private func hyperSet(_ group: Int) throws(DescentError) -> Hyperparameters {
+        if group == -1 { return defaults }
+        guard group >= 0, group < groups.count else {
+            throw .argument("group \(group) does not exist (the optimizer has \(groups.count); -1 means defaults)")
+        }
+        return groups[group].hyper
+    }
+
+    /// Sets a hyper-parameter of group `group` (or the defaults with -1); it applies from the
+    /// next step. State slots the new setting needs are allocated now. On error nothing changed.
+    public func setHyperparameter(group: Int, _ key: HyperparameterKey, _ value: Double) throws(DescentError) {
+        try lock.withLock { _ throws(DescentError) in
+            let updated = try hyperSet(group).setting(key, value, for: rule)
+            if group == -1 { defaults = updated; return }
+            for index in groups[group].members { try allocateState(parameters[index], updated) }
+            groups[group].hyper = updated
+        }
+    }
+
+    public func setNonFinitePolicy(_ policy: NonFinitePolicy) {
+        lock.withLock { _ in nonFinitePolicy = policy }
+    }
+
+    /// Sets the step count (the next update uses t = count + 1).
+    public func setStepCount(_ count: Int64) throws(DescentError) {
+        guard count >= 0 else { throw .argument("step count must be >= 0, got \(count)") }
+        lock.withLock { _ in stepCount = count }
+    }
+
+    public func setMuProduct(group: Int, _ value: Double) throws(DescentError) {
+        try lock.withLock { _ throws(DescentError) in
+            _ = try hyperSet(group)
+            guard group >= 0 else { throw .argument("mu_product belongs to a group, not to the defaults") }
+            guard value.isFinite, value > 0, value <= 1 else { throw .argument("mu_product must be in (0, 1], got \(value)") }
+            groups[group].muProduct = value
+        }
+    }
+
+    public func muProduct(group: Int) throws(DescentError) -> Double {
+        try lock.withLock { _ throws(DescentError) -> Double in
+            _ = try hyperSet(group)
+            guard group >= 0 else { throw .argument("mu_product belongs to a group, not to the defaults") }
+            return groups[group].muProduct
+        }
+    }
+
+    func parameter(_ index: Int) throws(DescentError) -> Parameter {
+        guard index >= 0, index < parameters.count else {
+            throw .argument("param \(index) does not exist (the optimizer holds \(parameters.count))")
+        }
+        return parameters[index]
+    }
+
+    func checkSlot(_ slot: Int) throws(DescentError) {
+        guard slot >= 0, slot < rule.stateSlotCount else {
+            throw .argument("\(rule) has state slots 0 ..< \(rule.stateSlotCount), not \(slot)")
+        }
+    }
+
+    /// Whether state slot `slot` of parameter `index` is allocated.
+    public func hasState(parameter index: Int, slot: Int) throws(DescentError) -> Bool {
+        try lock.withLock { _ throws(DescentError) -> Bool in
+            try checkSlot(slot)
+            return try parameter(index).state[slot] != nil
+        }
+    }
+
+    /// Copies state slot `slot` of parameter `index` out (it must be allocated).
+    public func readState(parameter index: Int, slot: Int, into destination: UnsafeMutableRawPointer,
+                          capacity: Int, dtype: DType) throws(DescentError) {
+        try lock.withLock { _ throws(DescentError) in
+            try checkSlot(slot)
+            guard let state = try parameter(index).state[slot] else {
+                throw .argument("\(rule.stateSlotName(slot)) of param \(index) is not allocated under the current settings")
+            }
+            try state.copy(to: destination, capacity: capacity, dtype: dtype)
+        }
+    }
+
+    /// Overwrites state slot `slot` of parameter `index` (allocating it if needed).
+    public func writeState(parameter index: Int, slot: Int, from source: UnsafeRawPointer,
+                           count: Int, dtype: DType) throws(DescentError) {
+        try lock.withLock { _ throws(DescentError) in
+            try checkSlot(slot)
+            let owner = try parameter(index)
+            guard dtype == owner.tensor.dtype else { throw .dtype("state is \(dtype), param is \(owner.tensor.dtype)") }
+            guard count == owner.tensor.count else {
+                throw .shape("state has \(count) elements, param \(index) has \(owner.tensor.count)")
+            }
+            let target: Tensor
+            if let existing = owner.state[slot] {
+                target = existing
+            } else {
+                target = try Tensor.zeros(dtype: dtype, shape: owner.tensor.shape)
+            }
+            try target.assign(from: source, count: count, dtype: dtype)
+            owner.state[slot] = target
+        }
+    }
+}
+
+extension Optimizer {
+    /// (groups, parameters, step count, policy), read under the lock.
+    public var summary: (groups: Int, parameters: Int, stepCount: Int64, policy: NonFinitePolicy) {
+        lock.withLock { _ in (groups.count, parameters.count, stepCount, nonFinitePolicy) }
+    }
+}

@@ -1,0 +1,260 @@
+"""Stateless update rules on NumPy arrays: ``descent.functional.<rule>(param, grad, state..., step, **hyper)``.
+
+Each call applies ONE step of one rule, in place: ``param`` and the state arrays are updated,
+``grad`` is only read. Arrays must be C-contiguous, aligned, float32 or float64, all of one dtype
+and one shape (param and state writeable). ``step`` is t of this update: 1 on the first call, then
+2, 3, ... (bias corrections are computed in float64 from it). State arrays start at zero unless a
+rule says otherwise; a state array a rule does not need under the given options may be None.
+
+Every rule first prepares the gradient (the notation of include/descent.h and docs/optimizers.md):
+
+    g := -g                 maximize=True
+    g := g + λ W            weight decay λ as L2 in the gradient (default)
+    W := W (1 - lr λ)       decoupled_weight_decay=True (AdamW style), before the update
+
+Defaults are PyTorch's ``torch.optim`` defaults. Errors: :class:`descent.DTypeError`,
+:class:`descent.ShapeError`, :class:`descent.InvalidArgumentError` (non-contiguous or read-only
+arrays, a hyper-parameter outside its domain such as ``lr < 0``, conflicting options),
+:class:`descent.NonFiniteError`; on any error nothing was written.
+"""
+
+import numpy as np
+
+from . import errors
+from ._ffi import lib
+from .tensor import DTYPE_CODES
+
+MAXIMIZE = 1
+DECOUPLED_WEIGHT_DECAY = 2
+EPS_INSIDE_SQRT = 4
+NO_BIAS_CORRECTION = 8
+NESTEROV = 16
+AMSGRAD = 32
+CENTERED = 64
+EMA_MOMENTUM = 128
+CS231N_MOMENTUM = 256
+CHECK_FINITE = 512
+
+MOMENTUM_FORMS = {"pytorch": 0, "ema": EMA_MOMENTUM, "cs231n": CS231N_MOMENTUM}
+
+__all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "adamax", "nadam", "radam", "lion"]
+
+
+def _check_array(array, name, like=None, writeable=True):
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(array).__name__}")
+    if array.dtype not in DTYPE_CODES:
+        raise errors.DTypeError(f"{name} is {array.dtype}; only float32 and float64 are supported")
+    if like is not None:
+        if array.dtype != like.dtype:
+            raise errors.DTypeError(f"{name} is {array.dtype}, param is {like.dtype}")
+        if array.shape != like.shape:
+            raise errors.ShapeError(f"{name} has shape {array.shape}, param has {like.shape}")
+    if not array.flags.c_contiguous or not array.flags.aligned:
+        raise errors.InvalidArgumentError(f"{name} must be a C-contiguous, aligned array")
+    if writeable and not array.flags.writeable:
+        raise errors.InvalidArgumentError(f"{name} must be writeable (it is updated in place)")
+    return array.ctypes.data
+
+
+def _flags(maximize=False, decoupled_weight_decay=False, check_finite=False, **extra):
+    value = (MAXIMIZE if maximize else 0) | (DECOUPLED_WEIGHT_DECAY if decoupled_weight_decay else 0)
+    value |= CHECK_FINITE if check_finite else 0
+    for flag, enabled in extra.items():
+        if enabled:
+            value |= globals()[flag.upper()]
+    return value
+
+
+def _step_argument(step):
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+        raise TypeError(f"step must be an int (1 on the first update), got {type(step).__name__}")
+    return int(step)
+
+
+def _run(function, param, grad, states, step, scalars, flags):
+    """Validates the arrays and calls the C step: states is a list of (name, array-or-None)."""
+    p = _check_array(param, "param")
+    g = _check_array(grad, "grad", like=param, writeable=False)
+    pointers = [None if array is None else _check_array(array, name, like=param) for name, array in states]
+    function(DTYPE_CODES[param.dtype], param.size, p, g, *pointers, _step_argument(step),
+             *[float(value) for value in scalars], int(flags))
+
+
+def sgd(param, grad, momentum_buffer=None, step=1, *, lr=1e-3, momentum=0.0, dampening=0.0,
+        weight_decay=0.0, nesterov=False, momentum_form="pytorch", maximize=False,
+        decoupled_weight_decay=False, check_finite=False):
+    """SGD (torch.optim.SGD), in place. momentum_buffer may be None when momentum == 0.
+
+    ::
+
+        μ = 0:                      W := W - lr g
+        momentum_form="pytorch":    b := g if t == 1, else b := μ b + (1 - τ) g   (τ = dampening)
+                                    d := g + μ b if nesterov, else d := b;   W := W - lr d
+        momentum_form="ema":        v := μ v + (1 - μ) g;   W := W - lr v       (textbook)
+        momentum_form="cs231n":     v := μ v - lr g;        W := W + v
+    """
+    if momentum_form not in MOMENTUM_FORMS:
+        raise errors.InvalidArgumentError(f"momentum_form must be one of {sorted(MOMENTUM_FORMS)}, got {momentum_form!r}")
+    flags = _flags(maximize, decoupled_weight_decay, check_finite, nesterov=nesterov) | MOMENTUM_FORMS[momentum_form]
+    _run(lib.descent_sgd_step, param, grad, [("momentum_buffer", momentum_buffer)], step,
+         [lr, momentum, dampening, weight_decay], flags)
+
+
+def adagrad(param, grad, sum, step=1, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10,
+            eps_inside_sqrt=False, maximize=False, decoupled_weight_decay=False, check_finite=False):
+    """Adagrad (torch.optim.Adagrad), in place. Start ``sum`` at initial_accumulator_value.
+
+    ::
+
+        clr := lr / (1 + (t - 1) lr_decay)
+        s   := s + g²
+        W   := W - clr g / (sqrt(s) + ε)          (eps_inside_sqrt: / sqrt(s + ε))
+    """
+    _run(lib.descent_adagrad_step, param, grad, [("sum", sum)], step, [lr, lr_decay, weight_decay, eps],
+         _flags(maximize, decoupled_weight_decay, check_finite, eps_inside_sqrt=eps_inside_sqrt))
+
+
+def adadelta(param, grad, square_avg, acc_delta, step=1, *, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
+             maximize=False, decoupled_weight_decay=False, check_finite=False):
+    """Adadelta (torch.optim.Adadelta), in place.
+
+    ::
+
+        v := ρ v + (1 - ρ) g²                       (square_avg)
+        Δ := sqrt(u + ε) / sqrt(v + ε) · g          (u = acc_delta)
+        u := ρ u + (1 - ρ) Δ²;    W := W - lr Δ
+    """
+    _run(lib.descent_adadelta_step, param, grad, [("square_avg", square_avg), ("acc_delta", acc_delta)], step,
+         [lr, rho, eps, weight_decay], _flags(maximize, decoupled_weight_decay, check_finite))
+
+
+def rmsprop(param, grad, square_avg, grad_avg=None, momentum_buffer=None, step=1, *, lr=1e-2, alpha=0.99,
+            eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, eps_inside_sqrt=False, maximize=False,
+            decoupled_weight_decay=False, check_finite=False):
+    """RMSprop (torch.optim.RMSprop), in place. grad_avg is needed only when centered,
+    momentum_buffer only when momentum > 0.
+
+    ::
+
+        v := α v + (1 - α) g²
+        centered:  ḡ := α ḡ + (1 - α) g;   d := sqrt(v - ḡ²) + ε
+        else:      d := sqrt(v) + ε                  (eps_inside_sqrt: sqrt(v [- ḡ²] + ε))
+        μ > 0:     b := μ b + g / d;   W := W - lr b
+        μ = 0:     W := W - lr g / d
+    """
+    _run(lib.descent_rmsprop_step, param, grad,
+         [("square_avg", square_avg), ("grad_avg", grad_avg), ("momentum_buffer", momentum_buffer)], step,
+         [lr, alpha, eps, weight_decay, momentum],
+         _flags(maximize, decoupled_weight_decay, check_finite, centered=centered, eps_inside_sqrt=eps_inside_sqrt))
+
+
+def _adam_like(function, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, betas, eps, weight_decay,
+               amsgrad, bias_correction, eps_inside_sqrt, maximize, decoupled, check_finite):
+    beta1, beta2 = betas
+    flags = _flags(maximize, decoupled, check_finite, amsgrad=amsgrad, eps_inside_sqrt=eps_inside_sqrt,
+                   no_bias_correction=not bias_correction)
+    _run(function, param, grad, [("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq),
+                                 ("max_exp_avg_sq", max_exp_avg_sq)], step,
+         [lr, beta1, beta2, eps, weight_decay], flags)
+
+
+def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, step=1, *, lr=1e-3, betas=(0.9, 0.999),
+         eps=1e-8, weight_decay=0.0, amsgrad=False, bias_correction=True, eps_inside_sqrt=False,
+         maximize=False, decoupled_weight_decay=False, check_finite=False):
+    """Adam (torch.optim.Adam), in place. max_exp_avg_sq is needed only with amsgrad.
+
+    ::
+
+        m := β1 m + (1 - β1) g;   v := β2 v + (1 - β2) g²
+        amsgrad:  v̂ := max(v̂, v), and v̂ replaces v below
+        c1 := 1 - β1^t,  c2 := 1 - β2^t       (both 1 when bias_correction=False)
+        W := W - (lr / c1) m / (sqrt(v) / sqrt(c2) + ε)      (eps_inside_sqrt: / sqrt(v / c2 + ε))
+
+    The textbook notes' setting is betas=(0.9, 0.99), eps=1e-8.
+    """
+    _adam_like(lib.descent_adam_step, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, betas, eps,
+               weight_decay, amsgrad, bias_correction, eps_inside_sqrt, maximize, decoupled_weight_decay,
+               check_finite)
+
+
+def adamw(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, step=1, *, lr=1e-3, betas=(0.9, 0.999),
+          eps=1e-8, weight_decay=1e-2, amsgrad=False, bias_correction=True, eps_inside_sqrt=False,
+          maximize=False, check_finite=False):
+    """AdamW (torch.optim.AdamW), in place: :func:`adam` with decoupled weight decay
+    ``W := W (1 - lr λ)`` applied before the update (default λ = 1e-2)."""
+    _adam_like(lib.descent_adamw_step, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, betas, eps,
+               weight_decay, amsgrad, bias_correction, eps_inside_sqrt, maximize, True, check_finite)
+
+
+def adamax(param, grad, exp_avg, exp_inf, step=1, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+           bias_correction=True, maximize=False, decoupled_weight_decay=False, check_finite=False):
+    """Adamax (torch.optim.Adamax), in place.
+
+    ::
+
+        m := β1 m + (1 - β1) g;   u := max(β2 u, |g| + ε)
+        W := W - (lr / (1 - β1^t)) m / u          (lr m / u when bias_correction=False)
+    """
+    beta1, beta2 = betas
+    _run(lib.descent_adamax_step, param, grad, [("exp_avg", exp_avg), ("exp_inf", exp_inf)], step,
+         [lr, beta1, beta2, eps, weight_decay],
+         _flags(maximize, decoupled_weight_decay, check_finite, no_bias_correction=not bias_correction))
+
+
+def nadam(param, grad, exp_avg, exp_avg_sq, mu_product, step=1, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8,
+          weight_decay=0.0, momentum_decay=4e-3, maximize=False, decoupled_weight_decay=False,
+          check_finite=False):
+    """NAdam (torch.optim.NAdam), in place. ``mu_product`` is a float64 array of one element
+    holding Π (start it at 1.0); it is updated too.
+
+    ::
+
+        μ_t := β1 (1 - ½ 0.96^(t ψ)),  μ_{t+1} := β1 (1 - ½ 0.96^((t+1) ψ))     (ψ = momentum_decay)
+        Π_t := Π_{t-1} μ_t
+        m := β1 m + (1 - β1) g;   v := β2 v + (1 - β2) g²;   d := sqrt(v / (1 - β2^t)) + ε
+        W := W - lr (1 - μ_t) / (1 - Π_t) · g / d - lr μ_{t+1} / (1 - Π_t μ_{t+1}) · m / d
+    """
+    if not isinstance(mu_product, np.ndarray) or mu_product.dtype != np.float64 or mu_product.size != 1:
+        raise errors.DTypeError("mu_product must be a float64 numpy array of one element (start it at 1.0)")
+    if not mu_product.flags.writeable or not mu_product.flags.c_contiguous:
+        raise errors.InvalidArgumentError("mu_product must be writeable and contiguous")
+    beta1, beta2 = betas
+    p = _check_array(param, "param")
+    g = _check_array(grad, "grad", like=param, writeable=False)
+    m = _check_array(exp_avg, "exp_avg", like=param)
+    v = _check_array(exp_avg_sq, "exp_avg_sq", like=param)
+    lib.descent_nadam_step(DTYPE_CODES[param.dtype], param.size, p, g, m, v, mu_product.ctypes.data,
+                           _step_argument(step), float(lr), float(beta1), float(beta2), float(eps),
+                           float(weight_decay), float(momentum_decay),
+                           _flags(maximize, decoupled_weight_decay, check_finite))
+
+
+def radam(param, grad, exp_avg, exp_avg_sq, step=1, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+          maximize=False, decoupled_weight_decay=False, check_finite=False):
+    """RAdam (torch.optim.RAdam), in place.
+
+    ::
+
+        m := β1 m + (1 - β1) g;   v := β2 v + (1 - β2) g²;   c1 := 1 - β1^t,  c2 := 1 - β2^t
+        ρ∞ := 2 / (1 - β2) - 1;   ρ_t := ρ∞ - 2 t β2^t / c2
+        ρ_t > 5:  r := sqrt((ρ_t - 4)(ρ_t - 2) ρ∞ / ((ρ∞ - 4)(ρ∞ - 2) ρ_t))
+                  W := W - (lr r sqrt(c2) / c1) m / (sqrt(v) + ε)
+        else:     W := W - (lr / c1) m
+    """
+    beta1, beta2 = betas
+    _run(lib.descent_radam_step, param, grad, [("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)], step,
+         [lr, beta1, beta2, eps, weight_decay], _flags(maximize, decoupled_weight_decay, check_finite))
+
+
+def lion(param, grad, exp_avg, step=1, *, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False,
+         decoupled_weight_decay=True, check_finite=False):
+    """Lion (Chen et al. 2023), in place; weight decay is decoupled by default, as in the paper.
+
+    ::
+
+        c := β1 m + (1 - β1) g;   W := W - lr sign(c);   m := β2 m + (1 - β2) g      (sign(0) = 0)
+    """
+    beta1, beta2 = betas
+    _run(lib.descent_lion_step, param, grad, [("exp_avg", exp_avg)], step, [lr, beta1, beta2, weight_decay],
+         _flags(maximize, decoupled_weight_decay, check_finite))
