@@ -25,6 +25,7 @@ from .tensor import (
 )
 
 from . import functional  # noqa: E402  (stateless update rules)
+from . import optim  # noqa: E402  (stateful optimizers over parameter groups)
 
 __version__ = "0.1.0"
 

@@ -10,8 +10,8 @@ extension Optimizer {
             for (index, gradient) in tensors.enumerated() {
                 let parameter = parameters[index]
                 try parameter.tensor.requireSameLayout(as: gradient, "gradient \(index)")
-                guard gradient !== parameter.tensor else {
-                    throw .argument("gradient \(index) is the param tensor itself")
+                guard !overlaps(gradient, parameter.tensor) else {
+                    throw .argument("gradient \(index) shares memory with its param")
                 }
                 for other in parameters where other.state.contains(where: { $0 === gradient }) {
                     throw .argument("gradient \(index) is a state tensor")

@@ -73,11 +73,11 @@ public final class Optimizer {
     public func addGroup(_ tensors: [Tensor]) throws(DescentError) -> Int {
         try lock.withLock { _ throws(DescentError) -> Int in
             for (index, tensor) in tensors.enumerated() {
-                for other in tensors[..<index] where other === tensor {
-                    throw .argument("param \(index) is the same tensor as an earlier param of the group")
+                for other in tensors[..<index] where overlaps(other, tensor) {
+                    throw .argument("param \(index) shares memory with an earlier param of the group")
                 }
-                for registered in parameters where registered.tensor === tensor {
-                    throw .argument("param \(index) is already registered with this optimizer")
+                for registered in parameters where overlaps(registered.tensor, tensor) {
+                    throw .argument("param \(index) shares memory with a param already registered")
                 }
             }
             let group = groups.count
@@ -223,4 +223,12 @@ extension Optimizer {
     public var summary: (groups: Int, parameters: Int, stepCount: Int64, policy: NonFinitePolicy) {
         lock.withLock { _ in (groups.count, parameters.count, stepCount, nonFinitePolicy) }
     }
+}
+
+/// Whether two tensors' element memory overlaps (the same tensor, or two wraps of one buffer).
+func overlaps(_ a: Tensor, _ b: Tensor) -> Bool {
+    if a === b { return true }
+    if a.byteCount == 0 || b.byteCount == 0 { return false }
+    let aStart = UInt(bitPattern: a.storage), bStart = UInt(bitPattern: b.storage)
+    return aStart < bStart + UInt(b.byteCount) && bStart < aStart + UInt(a.byteCount)
 }

@@ -1,0 +1,507 @@
+"""Stateful optimizers over parameter groups, in the spirit of ``torch.optim`` adapted to NumPy.
+
+::
+
+    import numpy as np, descent
+    w, b = np.zeros((10, 5)), np.zeros(5)
+    opt = descent.optim.Adam([w, b], lr=1e-3)               # or [{"params": [w]}, {"params": [b], "lr": 1e-2}]
+    for batch in data:
+        gw, gb = gradients(w, b, batch)
+        opt.step([gw, gb])                                    # w and b are updated in place
+
+Parameters are NumPy arrays (float32/float64, C-contiguous, writeable) registered ZERO-COPY: the
+library updates the arrays you passed. ``opt.step(grads)`` updates every parameter of every
+group in ONE C call. ``opt.param_groups`` is a list of dicts whose hyper-parameters (``"lr"``
+and the others) you may change between steps; the change applies from the next step (a learning
+rate scheduler sets ``opt.param_groups[i]["lr"]``). ``opt.state_dict()`` / ``load_state_dict()``
+exchange the state as NumPy arrays; ``opt.save(path)`` / ``opt.load(path)`` write and read a
+checksummed binary checkpoint (see docs/optimizers.md).
+
+Hot path (why ``step()`` is cheap): the parameters are wrapped once, at construction. Gradients
+are bound to the C optimizer as wrapped tensors and the binding is cached: when ``step`` gets the
+same gradient array objects as last time (checked by identity, no pointer conversion), it makes
+exactly one C call. Even cheaper, ``opt.grads`` is a list of optimizer-owned gradient arrays (one
+per parameter, bound once): fill them in place (``opt.grads[0][...] = g``) and call ``opt.step()``
+with no argument. Changed hyper-parameters are pushed to C only when a value differs from the
+last one pushed.
+
+Non-finite gradients follow ``nonfinite=`` ("raise" by default: :class:`descent.NonFiniteError`
+and nothing changes; "skip": ``step`` returns False and nothing changes, the step count
+included; "proceed": no check).
+
+The formulas and defaults (PyTorch's) are those of :mod:`descent.functional`; each class lists
+its hyper-parameters.
+"""
+
+import ctypes
+import operator
+
+import numpy as np
+
+from . import errors
+from . import functional as _f
+from ._ffi import lib
+from .tensor import DTYPE_CODES, wrap
+
+HYPER = {"lr": 1, "momentum": 2, "dampening": 3, "beta1": 4, "beta2": 5, "alpha": 6, "rho": 7, "eps": 8,
+         "weight_decay": 9, "lr_decay": 10, "initial_accumulator_value": 11, "momentum_decay": 12}
+FLAGS_KEY = 13
+POLICIES = {"raise": 0, "skip": 1, "proceed": 2}
+_POLICY_NAMES = {code: name for name, code in POLICIES.items()}
+
+__all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
+           "Lion"]
+
+
+class Optimizer:
+    """Base class: one update rule over parameter groups (C: ``descent_optimizer``)."""
+
+    RULE = 0
+    SLOTS = ()
+    DEFAULTS = {}
+    # Boolean options: name -> (flag bit, True when the flag is set for value False).
+    BOOLEANS = {"maximize": (_f.MAXIMIZE, False), "decoupled_weight_decay": (_f.DECOUPLED_WEIGHT_DECAY, False)}
+
+    def __init__(self, params, *, nonfinite="raise", **hyper):
+        unknown = set(hyper) - set(self.DEFAULTS)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unknown hyper-parameters {sorted(unknown)}")
+        self.defaults = {**self.DEFAULTS, **hyper}
+        handle = ctypes.c_uint64()
+        lib.descent_optimizer_new(self.RULE, ctypes.byref(handle))
+        self._handle = handle.value
+        self._tensors = []          # wrapped params (keep the arrays alive)
+        self._pushed = []           # per group: the tuple of hyper values last pushed to C
+        self._bound = None          # the grad arrays currently bound
+        self._bound_tensors = []
+        self._grads = None          # optimizer-owned grad arrays
+        self._skipped = ctypes.c_int32()
+        self.param_groups = []
+        try:
+            for group in self._normalize(params):
+                self._add_group(group)
+            self.nonfinite = nonfinite
+        except BaseException:
+            self.close()
+            raise
+
+    # -- construction ------------------------------------------------------------------------
+    @staticmethod
+    def _normalize(params):
+        if isinstance(params, np.ndarray):
+            return [{"params": [params]}]
+        params = list(params)
+        if not params:
+            raise errors.InvalidArgumentError("the optimizer got an empty parameter list")
+        if all(isinstance(p, dict) for p in params):
+            return [dict(g) for g in params]
+        if any(isinstance(p, dict) for p in params):
+            raise TypeError("params must be arrays or dicts {'params': [...], ...}, not a mix")
+        return [{"params": params}]
+
+    def add_param_group(self, group):
+        """Adds a group {"params": [arrays], hyper...}; missing hyper-parameters take the defaults."""
+        self._add_group(dict(group))
+
+    def _add_group(self, group):
+        if "params" not in group:
+            raise errors.InvalidArgumentError("a parameter group needs a 'params' entry")
+        arrays = group["params"]
+        arrays = [arrays] if isinstance(arrays, np.ndarray) else list(arrays)
+        unknown = set(group) - set(self.DEFAULTS) - {"params"}
+        if unknown:
+            raise TypeError(f"{type(self).__name__} group got unknown hyper-parameters {sorted(unknown)}")
+        full = {"params": arrays, **{k: group.get(k, v) for k, v in self.defaults.items()}}
+        for array in arrays:
+            if not isinstance(array, np.ndarray):
+                raise TypeError(f"params must be numpy arrays, got {type(array).__name__}")
+            if array.dtype not in DTYPE_CODES:
+                raise errors.DTypeError(f"param dtype {array.dtype} is not float32 or float64")
+        tensors = [wrap(array) for array in arrays]
+        try:
+            values = self._values(full)
+            # The group's settings become the defaults first, so slots start from its values.
+            self._push(-1, values, None)
+            handles = (ctypes.c_uint64 * max(len(tensors), 1))(*[t.handle for t in tensors])
+            lib.descent_optimizer_add_group(self._handle, handles, len(tensors), None)
+        except BaseException:
+            for tensor in tensors:
+                tensor.close()
+            raise
+        self._tensors.extend(tensors)
+        self._pushed.append(values)
+        self.param_groups.append(full)
+        self._unbind()
+
+    # -- hyper-parameters --------------------------------------------------------------------
+    def _keys(self):
+        return [k for k in self.DEFAULTS]
+
+    def _values(self, group):
+        return tuple(group[k] for k in self.DEFAULTS)
+
+    def _encode(self, values):
+        """[(C key, float)] for a tuple of group values, flags last."""
+        pairs, flags = [], 0
+        for name, value in zip(self.DEFAULTS, values):
+            if name in HYPER:
+                pairs.append((HYPER[name], _number(name, value)))
+            elif name == "betas":
+                beta1, beta2 = _pair(value)
+                pairs.append((HYPER["beta1"], beta1))
+                pairs.append((HYPER["beta2"], beta2))
+            elif name in self.BOOLEANS:
+                bit, inverted = self.BOOLEANS[name]
+                if bool(value) != inverted:
+                    flags |= bit
+            elif name == "momentum_form":
+                if value not in _f.MOMENTUM_FORMS:
+                    raise errors.InvalidArgumentError(
+                        f"momentum_form must be one of {sorted(_f.MOMENTUM_FORMS)}, got {value!r}")
+                flags |= _f.MOMENTUM_FORMS[value]
+        return pairs, flags
+
+    def _push(self, group, values, previous):
+        """Sends changed values of one group (-1: the defaults) to C; on error restores `previous`."""
+        pairs, flags = self._encode(values)
+        try:
+            lib.descent_optimizer_set_hyper(self._handle, group, FLAGS_KEY, 0.0)  # always valid
+            for key, value in pairs:
+                lib.descent_optimizer_set_hyper(self._handle, group, key, value)
+            lib.descent_optimizer_set_hyper(self._handle, group, FLAGS_KEY, float(flags))
+        except BaseException:
+            if previous is not None:
+                self._push(group, previous, None)
+            raise
+
+    def _sync(self):
+        for index, group in enumerate(self.param_groups):
+            values = tuple(group[k] for k in self.DEFAULTS)
+            if values != self._pushed[index]:
+                self._push(index, values, self._pushed[index])
+                self._pushed[index] = values
+
+    # -- gradients and the step ----------------------------------------------------------------
+    def _unbind(self):
+        for tensor in self._bound_tensors:
+            tensor.close()
+        self._bound, self._bound_tensors = None, []
+
+    def _params(self):
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def _bind(self, grads):
+        params = self._params()
+        if len(grads) != len(params):
+            raise errors.ShapeError(f"step got {len(grads)} gradients for {len(params)} params")
+        tensors = []
+        try:
+            for index, (grad, param) in enumerate(zip(grads, params)):
+                if not isinstance(grad, np.ndarray):
+                    raise TypeError(f"grads[{index}] must be a numpy array, got {type(grad).__name__}")
+                if grad.dtype != param.dtype:
+                    raise errors.DTypeError(f"grads[{index}] is {grad.dtype}, its param is {param.dtype}")
+                if grad.shape != param.shape:
+                    raise errors.ShapeError(f"grads[{index}] has shape {grad.shape}, its param {param.shape}")
+                if not grad.flags.c_contiguous:
+                    grad = np.ascontiguousarray(grad)  # a copy: identity caching will not hit
+                if not grad.flags.writeable:
+                    grad = grad.copy()
+                tensors.append(wrap(grad))
+            handles = (ctypes.c_uint64 * max(len(tensors), 1))(*[t.handle for t in tensors])
+            lib.descent_optimizer_set_grads(self._handle, handles, len(tensors))
+        except BaseException:
+            for tensor in tensors:
+                tensor.close()
+            raise
+        self._unbind()
+        self._bound, self._bound_tensors = list(grads), tensors
+
+    @property
+    def grads(self):
+        """Optimizer-owned gradient arrays, one per param (zeros at first): fill them in place and
+        call ``step()`` without arguments. They stay bound until ``step(grads)`` binds others."""
+        if self._grads is None:
+            self._grads = [np.zeros_like(p) for p in self._params()]
+        return self._grads
+
+    def step(self, grads=None):
+        """One update of every parameter, in one C call; returns False when the "skip" policy
+        skipped it (non-finite gradient), else True. `grads`: one array per param in group order
+        (a single array when there is one param); None uses :attr:`grads`."""
+        self._check_open()
+        if grads is None:
+            grads = self.grads
+        elif isinstance(grads, np.ndarray):
+            grads = [grads]
+        bound = self._bound
+        if bound is None or len(bound) != len(grads) or not all(map(operator.is_, grads, bound)):
+            self._bind(grads)
+        self._sync()
+        lib.descent_optimizer_step(self._handle, ctypes.byref(self._skipped))
+        return self._skipped.value == 0
+
+    def zero_grad(self):
+        """Sets the optimizer-owned :attr:`grads` to zero."""
+        for grad in self.grads:
+            grad[...] = 0
+
+    # -- policy and counters ---------------------------------------------------------------------
+    @property
+    def nonfinite(self):
+        """"raise" (default), "skip" or "proceed": what step does with NaN/inf gradients."""
+        code = ctypes.c_int32()
+        lib.descent_optimizer_nonfinite_policy(self._handle, ctypes.byref(code))
+        return _POLICY_NAMES[code.value]
+
+    @nonfinite.setter
+    def nonfinite(self, policy):
+        if policy not in POLICIES:
+            raise errors.InvalidArgumentError(f"nonfinite must be one of {sorted(POLICIES)}, got {policy!r}")
+        lib.descent_optimizer_set_nonfinite_policy(self._handle, POLICIES[policy])
+
+    @property
+    def step_count(self):
+        """Updates applied so far (the next one uses t = step_count + 1)."""
+        value = ctypes.c_int64()
+        lib.descent_optimizer_step_count(self._handle, ctypes.byref(value))
+        return value.value
+
+    # -- state ---------------------------------------------------------------------------------
+    def state_dict(self):
+        """{"state": {param index: {"step": t, slot name: array copy, ("mu_product": Π)}},
+        "param_groups": [{hyper..., "params": [param indices]}], "nonfinite": policy}."""
+        self._check_open()
+        self._sync()
+        params = self._params()
+        state, index = {}, 0
+        step = self.step_count
+        for group_index, group in enumerate(self.param_groups):
+            mu = ctypes.c_double()
+            lib.descent_optimizer_mu_product(self._handle, group_index, ctypes.byref(mu))
+            for _ in group["params"]:
+                entry = {"step": step}
+                for slot, name in enumerate(self.SLOTS):
+                    present = ctypes.c_int32()
+                    lib.descent_optimizer_state_present(self._handle, index, slot, ctypes.byref(present))
+                    if present.value:
+                        out = np.empty_like(params[index])
+                        lib.descent_optimizer_state_get(self._handle, index, slot, DTYPE_CODES[out.dtype],
+                                                        out.ctypes.data, out.size)
+                        entry[name] = out
+                if self.RULE == NAdam.RULE:
+                    entry["mu_product"] = mu.value
+                state[index] = entry
+                index += 1
+        groups, start = [], 0
+        for group in self.param_groups:
+            count = len(group["params"])
+            groups.append({**{k: group[k] for k in self.DEFAULTS}, "params": list(range(start, start + count))})
+            start += count
+        return {"state": state, "param_groups": groups, "nonfinite": self.nonfinite}
+
+    def load_state_dict(self, state_dict):
+        """Restores what :meth:`state_dict` returned (from an optimizer of the same class with the
+        same group sizes and param shapes). Everything is checked before anything changes."""
+        self._check_open()
+        groups = state_dict["param_groups"]
+        state = state_dict["state"]
+        if len(groups) != len(self.param_groups):
+            raise errors.ShapeError(f"state_dict has {len(groups)} groups, the optimizer {len(self.param_groups)}")
+        for mine, theirs in zip(self.param_groups, groups):
+            if len(mine["params"]) != len(theirs["params"]):
+                raise errors.ShapeError("a group of the state_dict has a different number of params")
+        params = self._params()
+        for index, param in enumerate(params):
+            for name, value in state.get(index, {}).items():
+                if name in ("step", "mu_product"):
+                    continue
+                if name not in self.SLOTS:
+                    raise errors.InvalidArgumentError(f"state of param {index} has unknown entry {name!r}")
+                if not isinstance(value, np.ndarray) or value.dtype != param.dtype or value.shape != param.shape:
+                    raise errors.ShapeError(f"state {name!r} of param {index} does not match the param's "
+                                            f"dtype {param.dtype} and shape {param.shape}")
+        new_values = []
+        for mine, theirs in zip(self.param_groups, groups):
+            values = tuple(theirs.get(k, mine[k]) for k in self.DEFAULTS)
+            self._encode(values)  # type checks before anything changes
+            new_values.append(values)
+        for index, (mine, values) in enumerate(zip(self.param_groups, new_values)):
+            self._push(index, values, self._pushed[index])
+            self._pushed[index] = values
+            mine.update(zip(self.DEFAULTS, values))
+        step, index = 0, 0
+        for group_index, group in enumerate(self.param_groups):
+            for _ in group["params"]:
+                entry = state.get(index, {})
+                step = max(step, int(entry.get("step", 0)))
+                for slot, name in enumerate(self.SLOTS):
+                    present = ctypes.c_int32()
+                    lib.descent_optimizer_state_present(self._handle, index, slot, ctypes.byref(present))
+                    if name in entry:
+                        value = np.ascontiguousarray(entry[name])
+                    elif present.value:
+                        value = np.full_like(params[index], self._initial(name, group))
+                    else:
+                        continue
+                    lib.descent_optimizer_state_set(self._handle, index, slot, DTYPE_CODES[value.dtype],
+                                                    value.ctypes.data, value.size)
+                if "mu_product" in entry:
+                    lib.descent_optimizer_set_mu_product(self._handle, group_index, float(entry["mu_product"]))
+                index += 1
+        lib.descent_optimizer_set_step_count(self._handle, step)
+        if "nonfinite" in state_dict:
+            self.nonfinite = state_dict["nonfinite"]
+
+    def _initial(self, name, group):
+        return group.get("initial_accumulator_value", 0.0) if name == "sum" else 0.0
+
+    # -- lifetime ------------------------------------------------------------------------------
+    def _check_open(self):
+        if not self._handle:
+            raise errors.InvalidHandleError("the optimizer is closed")
+
+    def close(self):
+        """Frees the native optimizer (idempotent). The parameter arrays stay yours."""
+        handle, self._handle = getattr(self, "_handle", 0), 0
+        if handle:
+            lib.descent_optimizer_free(handle)
+        for tensor in getattr(self, "_bound_tensors", []) + getattr(self, "_tensors", []):
+            tensor.close()
+        self._bound_tensors, self._tensors, self._bound = [], [], None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def __repr__(self):
+        return f"{type(self).__name__}({len(self.param_groups)} groups, {len(self._tensors)} params)"
+
+
+def _number(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _pair(value):
+    try:
+        beta1, beta2 = value
+    except (TypeError, ValueError):
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {value!r}") from None
+    return _number("beta1", beta1), _number("beta2", beta2)
+
+
+_COMMON = {"maximize": False, "decoupled_weight_decay": False}
+
+
+class SGD(Optimizer):
+    """SGD with momentum, dampening, Nesterov, and the textbook (``momentum_form="ema"``:
+    v = μv + (1-μ)g; W -= lr v) and cs231n (``"cs231n"``: v = μv - lr g; W += v) forms.
+    See :func:`descent.functional.sgd`. Defaults: lr 1e-3, momentum 0, dampening 0, weight_decay 0."""
+
+    RULE = 1
+    SLOTS = ("momentum_buffer",)
+    DEFAULTS = {"lr": 1e-3, "momentum": 0.0, "dampening": 0.0, "weight_decay": 0.0, "nesterov": False,
+                "momentum_form": "pytorch", **_COMMON}
+    BOOLEANS = {**Optimizer.BOOLEANS, "nesterov": (_f.NESTEROV, False)}
+
+
+class Adagrad(Optimizer):
+    """Adagrad, see :func:`descent.functional.adagrad`. Defaults: lr 1e-2, lr_decay 0,
+    weight_decay 0, initial_accumulator_value 0, eps 1e-10."""
+
+    RULE = 2
+    SLOTS = ("sum",)
+    DEFAULTS = {"lr": 1e-2, "lr_decay": 0.0, "weight_decay": 0.0, "initial_accumulator_value": 0.0,
+                "eps": 1e-10, "eps_inside_sqrt": False, **_COMMON}
+    BOOLEANS = {**Optimizer.BOOLEANS, "eps_inside_sqrt": (_f.EPS_INSIDE_SQRT, False)}
+
+
+class Adadelta(Optimizer):
+    """Adadelta, see :func:`descent.functional.adadelta`. Defaults: lr 1.0, rho 0.9, eps 1e-6."""
+
+    RULE = 3
+    SLOTS = ("square_avg", "acc_delta")
+    DEFAULTS = {"lr": 1.0, "rho": 0.9, "eps": 1e-6, "weight_decay": 0.0, **_COMMON}
+
+
+class RMSprop(Optimizer):
+    """RMSprop, see :func:`descent.functional.rmsprop`. Defaults: lr 1e-2, alpha 0.99, eps 1e-8,
+    weight_decay 0, momentum 0, centered False."""
+
+    RULE = 4
+    SLOTS = ("square_avg", "grad_avg", "momentum_buffer")
+    DEFAULTS = {"lr": 1e-2, "alpha": 0.99, "eps": 1e-8, "weight_decay": 0.0, "momentum": 0.0, "centered": False,
+                "eps_inside_sqrt": False, **_COMMON}
+    BOOLEANS = {**Optimizer.BOOLEANS, "centered": (_f.CENTERED, False),
+                "eps_inside_sqrt": (_f.EPS_INSIDE_SQRT, False)}
+
+
+_ADAM_BOOLEANS = {**Optimizer.BOOLEANS, "amsgrad": (_f.AMSGRAD, False),
+                  "bias_correction": (_f.NO_BIAS_CORRECTION, True), "eps_inside_sqrt": (_f.EPS_INSIDE_SQRT, False)}
+
+
+class Adam(Optimizer):
+    """Adam, see :func:`descent.functional.adam`. Defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8,
+    weight_decay 0, amsgrad False, bias_correction True. The textbook notes use betas (0.9, 0.99)."""
+
+    RULE = 5
+    SLOTS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    DEFAULTS = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False,
+                "bias_correction": True, "eps_inside_sqrt": False, **_COMMON}
+    BOOLEANS = _ADAM_BOOLEANS
+
+
+class AdamW(Adam):
+    """AdamW: Adam with decoupled weight decay W := W(1 - lr λ). Defaults as Adam, weight_decay 1e-2."""
+
+    RULE = 6
+    DEFAULTS = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2, "amsgrad": False,
+                "bias_correction": True, "eps_inside_sqrt": False, "maximize": False}
+
+
+class Adamax(Optimizer):
+    """Adamax, see :func:`descent.functional.adamax`. Defaults: lr 2e-3, betas (0.9, 0.999), eps 1e-8."""
+
+    RULE = 7
+    SLOTS = ("exp_avg", "exp_inf")
+    DEFAULTS = {"lr": 2e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "bias_correction": True,
+                **_COMMON}
+    BOOLEANS = {**Optimizer.BOOLEANS, "bias_correction": (_f.NO_BIAS_CORRECTION, True)}
+
+
+class NAdam(Optimizer):
+    """NAdam, see :func:`descent.functional.nadam`. Defaults: lr 2e-3, betas (0.9, 0.999), eps 1e-8,
+    weight_decay 0, momentum_decay 4e-3. Π (mu_product) is kept per group."""
+
+    RULE = 8
+    SLOTS = ("exp_avg", "exp_avg_sq")
+    DEFAULTS = {"lr": 2e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, "momentum_decay": 4e-3,
+                **_COMMON}
+
+
+class RAdam(Optimizer):
+    """RAdam, see :func:`descent.functional.radam`. Defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8."""
+
+    RULE = 9
+    SLOTS = ("exp_avg", "exp_avg_sq")
+    DEFAULTS = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0, **_COMMON}
+
+
+class Lion(Optimizer):
+    """Lion, see :func:`descent.functional.lion`. Defaults: lr 1e-4, betas (0.9, 0.99), weight_decay 0,
+    decoupled_weight_decay True."""
+
+    RULE = 10
+    SLOTS = ("exp_avg",)
+    DEFAULTS = {"lr": 1e-4, "betas": (0.9, 0.99), "weight_decay": 0.0, "maximize": False,
+                "decoupled_weight_decay": True}
