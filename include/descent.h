@@ -691,6 +691,44 @@ descent_status descent_optimizer_state_get(descent_optimizer optimizer, int64_t 
 descent_status descent_optimizer_state_set(descent_optimizer optimizer, int64_t param, int32_t slot,
                                            int32_t dtype, const void *data, int64_t count);
 
+/*
+ * Checkpoints. File format version 1 (all integers and floats little-endian; docs/optimizers.md
+ * has the same table):
+ *   header, 32 bytes:  "DSCNTOPT" magic (8) | u32 version = 1 | u32 flags (bit 0: param values
+ *                      included) | u64 payload length | u64 FNV-1a-64 of the payload
+ *                      (basis 0xcbf29ce484222325, prime 0x100000001b3, byte by byte)
+ *   payload:           i32 rule | i32 non-finite policy | i64 step count | u32 K (13) |
+ *                      defaults: K x (i32 DESCENT_HYPER_* key, f64 value) | i64 groups G |
+ *                      G x [K x (i32 key, f64 value), f64 mu_product, i64 params in group] |
+ *                      i64 params P | P x [i64 group, i32 dtype, i32 rank, rank x i64 extent,
+ *                      u32 slot mask, each stored slot's elements, (param elements if flag bit 0)]
+ */
+
+/**
+ * Saves the optimizer's complete state (rule, policy, step count, default and per-group
+ * hyper-parameters, NAdam's Π, every allocated state buffer and, with include_params != 0, the
+ * parameter values) to the file `path` (a NUL-terminated UTF-8 path). Written atomically: to
+ * "<path>.tmp-<pid>", fsync'ed, then renamed over `path`; an existing file is replaced only when
+ * the new one is complete. Statuses: handle errors, DESCENT_ERR_NULL_POINTER (path),
+ * DESCENT_ERR_INVALID_ARGUMENT (empty path), DESCENT_ERR_IO (cannot create/write/rename; the
+ * temporary file is removed), DESCENT_ERR_UNSUPPORTED (big-endian host). The optimizer is never
+ * modified.
+ */
+descent_status descent_optimizer_save(descent_optimizer optimizer, const char *path, int32_t include_params);
+
+/**
+ * Loads a checkpoint written by descent_optimizer_save into an optimizer with the same rule,
+ * group sizes, param dtypes and shapes (params are matched by registration order). Replaces
+ * hyper-parameters, step count, policy, Π and state buffers, and the param values when the file
+ * has them. Bound gradients are kept.
+ * Statuses: handle errors, DESCENT_ERR_NULL_POINTER, DESCENT_ERR_IO (cannot open/read),
+ * DESCENT_ERR_CORRUPT (bad magic, unknown version, truncated or extended file, checksum mismatch,
+ * invalid stored values), DESCENT_ERR_INVALID_ARGUMENT (another rule, or group/param counts
+ * differ), DESCENT_ERR_SHAPE (a param's dtype or shape differs), DESCENT_ERR_OUT_OF_MEMORY.
+ * On failure the optimizer (and every param) is unchanged.
+ */
+descent_status descent_optimizer_load(descent_optimizer optimizer, const char *path);
+
 /* ---------------------------------------------------------------------------------------------
  * Learning-rate schedules and gradient clipping
  * ------------------------------------------------------------------------------------------- */

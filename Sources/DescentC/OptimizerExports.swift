@@ -164,3 +164,19 @@ private func readIndex(_ value: Int64, _ name: String) throws(DescentError) -> I
                               count: length, dtype: type)
     }
 }
+
+@c public func descent_optimizer_save(_ handle: UInt64, _ path: UnsafePointer<CChar>?, _ includeParams: Int32) -> Int32 {
+    exported("descent_optimizer_save") { () throws(DescentError) in
+        let target = try optimizer(handle)
+        let file = String(cString: try required(path, "path"))
+        try target.save(to: file, includeParameters: includeParams != 0)
+    }
+}
+
+@c public func descent_optimizer_load(_ handle: UInt64, _ path: UnsafePointer<CChar>?) -> Int32 {
+    exported("descent_optimizer_load") { () throws(DescentError) in
+        let target = try optimizer(handle)
+        let file = String(cString: try required(path, "path"))
+        try target.load(from: file)
+    }
+}

@@ -173,6 +173,10 @@ FUNCTIONS = [
     ("descent_optimizer_state_get", STATUS, [handle_t, c_int64, c_int32, c_int32, c_void_p, c_int64]),
     # descent_status descent_optimizer_state_set(descent_optimizer optimizer, int64_t param, int32_t slot, int32_t dtype, const void *data, int64_t count);
     ("descent_optimizer_state_set", STATUS, [handle_t, c_int64, c_int32, c_int32, c_void_p, c_int64]),
+    # descent_status descent_optimizer_save(descent_optimizer optimizer, const char *path, int32_t include_params);
+    ("descent_optimizer_save", STATUS, [handle_t, c_char_p, c_int32]),
+    # descent_status descent_optimizer_load(descent_optimizer optimizer, const char *path);
+    ("descent_optimizer_load", STATUS, [handle_t, c_char_p]),
     # ---- schedules and clipping (@@schedules@@) ----
     # ---- gradients (@@gradients@@) ----
 ]

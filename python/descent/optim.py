@@ -35,6 +35,7 @@ its hyper-parameters.
 
 import ctypes
 import operator
+import os
 
 import numpy as np
 
@@ -352,6 +353,48 @@ class Optimizer:
         lib.descent_optimizer_set_step_count(self._handle, step)
         if "nonfinite" in state_dict:
             self.nonfinite = state_dict["nonfinite"]
+
+    def save(self, path, include_params=False):
+        """Writes a checkpoint of the complete state (hyper-parameters, step count, every state
+        buffer; the parameter values too with include_params=True) to `path`, atomically
+        (temporary file, fsync, rename). Format: docs/optimizers.md. Raises DescentIOError."""
+        self._check_open()
+        self._sync()
+        lib.descent_optimizer_save(self._handle, os.fsencode(path), int(bool(include_params)))
+
+    def load(self, path):
+        """Restores a checkpoint written by :meth:`save` into this optimizer (same class, group
+        sizes, param dtypes and shapes). A truncated or altered file raises CorruptFileError; a
+        mismatching optimizer raises InvalidArgumentError or ShapeError. On error nothing changed.
+        ``param_groups`` are updated from the file."""
+        self._check_open()
+        self._sync()
+        lib.descent_optimizer_load(self._handle, os.fsencode(path))
+        self._refresh_groups()
+
+    def _refresh_groups(self):
+        """Reads every group's hyper-parameters back from C into param_groups."""
+        for index, group in enumerate(self.param_groups):
+            raw, value = {}, ctypes.c_double()
+            for key in list(HYPER.values()) + [FLAGS_KEY]:
+                try:
+                    lib.descent_optimizer_get_hyper(self._handle, index, key, ctypes.byref(value))
+                except errors.InvalidArgumentError:
+                    continue
+                raw[key] = value.value
+            flags = int(raw.get(FLAGS_KEY, 0))
+            for name in self.DEFAULTS:
+                if name in HYPER:
+                    group[name] = raw[HYPER[name]]
+                elif name == "betas":
+                    group[name] = (raw[HYPER["beta1"]], raw[HYPER["beta2"]])
+                elif name in self.BOOLEANS:
+                    bit, inverted = self.BOOLEANS[name]
+                    group[name] = bool(flags & bit) != inverted
+                elif name == "momentum_form":
+                    group[name] = next((form for form, bit in _f.MOMENTUM_FORMS.items() if bit and flags & bit),
+                                       "pytorch")
+            self._pushed[index] = tuple(group[k] for k in self.DEFAULTS)
 
     def _initial(self, name, group):
         return group.get("initial_accumulator_value", 0.0) if name == "sum" else 0.0

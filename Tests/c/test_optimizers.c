@@ -1,0 +1,255 @@
+/* C tests of the optimizer ABI: functional steps and the stateful optimizer, including bad input. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "descent.h"
+
+static int passed = 0, failed = 0;
+
+#define CHECK(cond)                                                                   \
+    do {                                                                              \
+        if (cond) {                                                                   \
+            passed++;                                                                 \
+        } else {                                                                      \
+            failed++;                                                                 \
+            fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__,  \
+                    __LINE__, #cond, descent_last_error());                            \
+        }                                                                             \
+    } while (0)
+
+#define N 1000
+
+static int close_rel(double a, double b) { return fabs(a - b) <= 1e-12 * (fabs(a) + fabs(b)) + 1e-300; }
+
+/* Adam in plain C, written from the header's formula (the reference for both paths). */
+static void reference_adam(double *w, const double *g, double *m, double *v, int n, long t, double lr,
+                           double b1, double b2, double eps) {
+    double c1 = 1 - pow(b1, (double)t), c2 = 1 - pow(b2, (double)t);
+    for (int i = 0; i < n; i++) {
+        m[i] = b1 * m[i] + (1 - b1) * g[i];
+        v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+        w[i] = w[i] - (lr / c1) * m[i] / (sqrt(v[i]) / sqrt(c2) + eps);
+    }
+}
+
+static void fill(double *x, int n, unsigned seed) {
+    for (int i = 0; i < n; i++) {
+        seed = seed * 1103515245u + 12345u;
+        x[i] = ((double)(seed >> 8) / (double)(1u << 24)) * 2.0 - 1.0;
+    }
+}
+
+static void test_functional(void) {
+    static double w[N], g[N], m[N], v[N], rw[N], rm[N], rv[N];
+    fill(w, N, 1);
+    memcpy(rw, w, sizeof w);
+    memset(m, 0, sizeof m); memset(v, 0, sizeof v); memset(rm, 0, sizeof rm); memset(rv, 0, sizeof rv);
+    int ok = 1;
+    for (long t = 1; t <= 100; t++) {
+        fill(g, N, (unsigned)(100 + t));
+        ok &= descent_adam_step(DESCENT_DTYPE_FLOAT64, N, w, g, m, v, NULL, t, 1e-2, 0.9, 0.99, 1e-8, 0.0, 0) == DESCENT_OK;
+        reference_adam(rw, g, rm, rv, N, t, 1e-2, 0.9, 0.99, 1e-8);
+    }
+    CHECK(ok);
+    int same = 1;
+    for (int i = 0; i < N; i++) same &= close_rel(w[i], rw[i]) && close_rel(m[i], rm[i]) && close_rel(v[i], rv[i]);
+    CHECK(same);
+
+    /* SGD plain in float32: W := W - lr g. */
+    float wf[4] = {1, 2, 3, 4}, gf[4] = {1, 1, 1, 1};
+    CHECK(descent_sgd_step(DESCENT_DTYPE_FLOAT32, 4, wf, gf, NULL, 1, 0.5, 0, 0, 0, 0) == DESCENT_OK);
+    CHECK(wf[0] == 0.5f && wf[3] == 3.5f);
+
+    /* Bad input: errors, nothing written. */
+    double before[N];
+    memcpy(before, w, sizeof w);
+    CHECK(descent_adam_step(DESCENT_DTYPE_FLOAT64, N, NULL, g, m, v, NULL, 1, 1e-3, 0.9, 0.999, 1e-8, 0, 0) == DESCENT_ERR_NULL_POINTER);
+    CHECK(descent_adam_step(DESCENT_DTYPE_FLOAT64, N, w, NULL, m, v, NULL, 1, 1e-3, 0.9, 0.999, 1e-8, 0, 0) == DESCENT_ERR_NULL_POINTER);
+    CHECK(descent_adam_step(DESCENT_DTYPE_FLOAT64, N, w, g, NULL, v, NULL, 1, 1e-3, 0.9, 0.999, 1e-8, 0, 0) == DESCENT_ERR_NULL_POINTER);
+    CHECK(descent_adam_step(DESCENT_DTYPE_FLOAT64, N, w, g, m, v, NULL, 1, 1e-3, 0.9, 0.999, 1e-8, 0, DESCENT_OPT_AMSGRAD) == DESCENT_ERR_NULL_POINTER);
+    CHECK(descent_adam_step(DESCENT_DTYPE_FLOAT64, N, w, g, m, v, NULL, 1, -1e-3, 0.9, 0.999, 1e-8, 0, 0) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(descent_last_error(), "lr") != NULL);
+    CHECK(descent_adam_step(DESCENT_DTYPE_FLOAT64, N, w, g, m, v, NULL, 0, 1e-3, 0.9, 0.999, 1e-8, 0, 0) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_adam_step(DESCENT_DTYPE_FLOAT64, -1, w, g, m, v, NULL, 1, 1e-3, 0.9, 0.999, 1e-8, 0, 0) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_adam_step(DESCENT_DTYPE_FLOAT64, N, w, g, m, v, NULL, 1, 1e-3, 1.0, 0.999, 1e-8, 0, 0) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_adam_step(DESCENT_DTYPE_FLOAT64, N, w, g, m, v, NULL, 1, NAN, 0.9, 0.999, 1e-8, 0, 0) == DESCENT_ERR_NON_FINITE);
+    CHECK(descent_adam_step(99, N, w, g, m, v, NULL, 1, 1e-3, 0.9, 0.999, 1e-8, 0, 0) == DESCENT_ERR_DTYPE);
+    CHECK(descent_adam_step(DESCENT_DTYPE_FLOAT64, N, w, g, m, m, NULL, 1, 1e-3, 0.9, 0.999, 1e-8, 0, 0) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_adam_step(DESCENT_DTYPE_FLOAT64, N, w, g, m, v, NULL, 1, 1e-3, 0.9, 0.999, 1e-8, 0, 1 << 20) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_sgd_step(DESCENT_DTYPE_FLOAT64, N, w, g, m, 1, 0.1, 0.0, 0, 0, DESCENT_OPT_NESTEROV) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_lion_step(DESCENT_DTYPE_FLOAT64, N, w, g, m, 1, 1e-4, 0.9, 0.99, 0, DESCENT_OPT_AMSGRAD) == DESCENT_ERR_INVALID_ARGUMENT);
+    double mu = 1.0;
+    CHECK(descent_nadam_step(DESCENT_DTYPE_FLOAT64, N, w, g, m, v, NULL, 1, 2e-3, 0.9, 0.999, 1e-8, 0, 4e-3, 0) == DESCENT_ERR_NULL_POINTER);
+    g[7] = INFINITY;
+    CHECK(descent_adam_step(DESCENT_DTYPE_FLOAT64, N, w, g, m, v, NULL, 1, 1e-3, 0.9, 0.999, 1e-8, 0, DESCENT_OPT_CHECK_FINITE) == DESCENT_ERR_NON_FINITE);
+    g[7] = 0.5;
+    CHECK(memcmp(before, w, sizeof w) == 0);
+    CHECK(descent_nadam_step(DESCENT_DTYPE_FLOAT64, N, w, g, m, v, &mu, 1, 2e-3, 0.9, 0.999, 1e-8, 0, 4e-3, 0) == DESCENT_OK);
+    CHECK(mu < 1.0 && mu > 0.4);
+}
+
+static void test_stateful(void) {
+    static double w[N], g[N], rw[N], rm[N], rv[N];
+    fill(w, N, 7);
+    memcpy(rw, w, sizeof w);
+    memset(rm, 0, sizeof rm); memset(rv, 0, sizeof rv);
+    int64_t shape[1] = {N};
+    descent_tensor wt = 0, gt = 0, other = 0, small = 0;
+    descent_optimizer opt = 0;
+    CHECK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, shape, w, N, &wt) == DESCENT_OK);
+    CHECK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, shape, g, N, &gt) == DESCENT_OK);
+    CHECK(descent_optimizer_new(DESCENT_RULE_ADAM, &opt) == DESCENT_OK);
+    int64_t group = -5;
+    CHECK(descent_optimizer_add_group(opt, &wt, 1, &group) == DESCENT_OK && group == 0);
+    CHECK(descent_optimizer_set_hyper(opt, 0, DESCENT_HYPER_LR, 1e-2) == DESCENT_OK);
+    CHECK(descent_optimizer_set_hyper(opt, 0, DESCENT_HYPER_BETA2, 0.99) == DESCENT_OK);
+    int32_t skipped = -1;
+    CHECK(descent_optimizer_step(opt, &skipped) == DESCENT_ERR_INVALID_ARGUMENT); /* no grads bound */
+    CHECK(descent_optimizer_set_grads(opt, &gt, 1) == DESCENT_OK);
+    int ok = 1;
+    for (long t = 1; t <= 100; t++) {
+        fill(g, N, (unsigned)(500 + t)); /* filled in place: the bound tensor wraps g */
+        ok &= descent_optimizer_step(opt, &skipped) == DESCENT_OK && skipped == 0;
+        reference_adam(rw, g, rm, rv, N, t, 1e-2, 0.9, 0.99, 1e-8);
+    }
+    CHECK(ok);
+    int same = 1;
+    for (int i = 0; i < N; i++) same &= close_rel(w[i], rw[i]);
+    CHECK(same);
+    int64_t steps = 0;
+    CHECK(descent_optimizer_step_count(opt, &steps) == DESCENT_OK && steps == 100);
+    static double state[N];
+    CHECK(descent_optimizer_state_get(opt, 0, 1, DESCENT_DTYPE_FLOAT64, state, N) == DESCENT_OK);
+    same = 1;
+    for (int i = 0; i < N; i++) same &= close_rel(state[i], rv[i]);
+    CHECK(same);
+
+    /* Bad input. */
+    double lr = 0;
+    CHECK(descent_optimizer_set_hyper(opt, 0, DESCENT_HYPER_LR, -1.0) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_optimizer_get_hyper(opt, 0, DESCENT_HYPER_LR, &lr) == DESCENT_OK && lr == 1e-2);
+    CHECK(descent_optimizer_set_hyper(opt, 3, DESCENT_HYPER_LR, 0.1) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_optimizer_set_hyper(opt, 0, DESCENT_HYPER_RHO, 0.5) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_optimizer_set_hyper(opt, 0, 999, 0.5) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_optimizer_get_hyper(opt, 0, DESCENT_HYPER_LR, NULL) == DESCENT_ERR_NULL_POINTER);
+    int64_t small_shape[1] = {3};
+    CHECK(descent_tensor_zeros(DESCENT_DTYPE_FLOAT64, 1, small_shape, &small) == DESCENT_OK);
+    CHECK(descent_optimizer_set_grads(opt, &small, 1) == DESCENT_ERR_SHAPE);       /* mismatched length */
+    descent_tensor two[2] = {gt, gt};
+    CHECK(descent_optimizer_set_grads(opt, two, 2) == DESCENT_ERR_SHAPE);          /* wrong count */
+    CHECK(descent_optimizer_set_grads(opt, NULL, 1) == DESCENT_ERR_NULL_POINTER);
+    CHECK(descent_optimizer_set_grads(opt, &wt, 1) == DESCENT_ERR_INVALID_ARGUMENT); /* grad is the param */
+    CHECK(descent_optimizer_add_group(opt, &wt, 1, NULL) == DESCENT_ERR_INVALID_ARGUMENT); /* registered twice */
+    CHECK(descent_optimizer_state_get(opt, 5, 0, DESCENT_DTYPE_FLOAT64, state, N) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_optimizer_state_get(opt, 0, 2, DESCENT_DTYPE_FLOAT64, state, N) == DESCENT_ERR_INVALID_ARGUMENT); /* no amsgrad slot */
+    CHECK(descent_optimizer_state_get(opt, 0, 0, DESCENT_DTYPE_FLOAT64, state, 3) == DESCENT_ERR_BUFFER_TOO_SMALL);
+    CHECK(descent_optimizer_state_set(opt, 0, 0, DESCENT_DTYPE_FLOAT32, state, N) == DESCENT_ERR_DTYPE);
+    CHECK(descent_optimizer_set_nonfinite_policy(opt, 7) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_optimizer_step(wt, NULL) == DESCENT_ERR_WRONG_HANDLE_TYPE);
+    CHECK(descent_optimizer_new(42, &other) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_optimizer_new(DESCENT_RULE_SGD, NULL) == DESCENT_ERR_NULL_POINTER);
+
+    /* Non-finite gradient: raise (default), then skip. */
+    double wbefore[N];
+    memcpy(wbefore, w, sizeof w);
+    g[10] = NAN;
+    CHECK(descent_optimizer_step(opt, &skipped) == DESCENT_ERR_NON_FINITE);
+    CHECK(descent_optimizer_set_nonfinite_policy(opt, DESCENT_NONFINITE_SKIP) == DESCENT_OK);
+    CHECK(descent_optimizer_step(opt, &skipped) == DESCENT_OK && skipped == 1);
+    CHECK(descent_optimizer_step_count(opt, &steps) == DESCENT_OK && steps == 100);
+    CHECK(memcmp(wbefore, w, sizeof w) == 0);
+    g[10] = 0.25;
+
+    /* The optimizer keeps its tensors alive: freeing the handles does not break a step. */
+    CHECK(descent_tensor_free(gt) == DESCENT_OK);
+    CHECK(descent_optimizer_step(opt, &skipped) == DESCENT_OK && skipped == 0);
+
+    /* Stale handle after free; double free is harmless. */
+    CHECK(descent_optimizer_free(opt) == DESCENT_OK);
+    CHECK(descent_optimizer_free(opt) == DESCENT_OK);
+    CHECK(descent_optimizer_step(opt, NULL) == DESCENT_ERR_INVALID_HANDLE);
+    CHECK(descent_optimizer_set_hyper(opt, 0, DESCENT_HYPER_LR, 0.1) == DESCENT_ERR_INVALID_HANDLE);
+    CHECK(descent_optimizer_free(wt) == DESCENT_ERR_WRONG_HANDLE_TYPE);
+    descent_tensor_free(small);
+    descent_tensor_free(wt);
+}
+
+static void test_checkpoint(void) {
+    enum { M = 64 };
+    static double w[M], g[M], w2[M], g2[M];
+    fill(w, M, 3);
+    int64_t shape[1] = {M};
+    descent_tensor wt = 0, gt = 0, wt2 = 0, gt2 = 0;
+    descent_optimizer a = 0, b = 0, sgd = 0;
+    CHECK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, shape, w, M, &wt) == DESCENT_OK);
+    CHECK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, shape, g, M, &gt) == DESCENT_OK);
+    CHECK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, shape, w2, M, &wt2) == DESCENT_OK);
+    CHECK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, shape, g2, M, &gt2) == DESCENT_OK);
+    CHECK(descent_optimizer_new(DESCENT_RULE_RMSPROP, &a) == DESCENT_OK);
+    CHECK(descent_optimizer_set_hyper(a, -1, DESCENT_HYPER_MOMENTUM, 0.5) == DESCENT_OK);
+    CHECK(descent_optimizer_add_group(a, &wt, 1, NULL) == DESCENT_OK);
+    CHECK(descent_optimizer_set_grads(a, &gt, 1) == DESCENT_OK);
+    for (int t = 0; t < 5; t++) { fill(g, M, 40u + (unsigned)t); CHECK(descent_optimizer_step(a, NULL) == DESCENT_OK); }
+
+    char path[64], broken[64];
+    snprintf(path, sizeof path, "/tmp/descent_test_opt_%d.ckpt", (int)getpid());
+    snprintf(broken, sizeof broken, "/tmp/descent_test_opt_%d.bad", (int)getpid());
+    CHECK(descent_optimizer_save(a, path, 1) == DESCENT_OK);
+    CHECK(descent_optimizer_save(a, NULL, 1) == DESCENT_ERR_NULL_POINTER);
+    CHECK(descent_optimizer_save(a, "/nonexistent-dir/x/y.ckpt", 1) == DESCENT_ERR_IO);
+
+    CHECK(descent_optimizer_new(DESCENT_RULE_RMSPROP, &b) == DESCENT_OK);
+    CHECK(descent_optimizer_add_group(b, &wt2, 1, NULL) == DESCENT_OK);
+    CHECK(descent_optimizer_set_grads(b, &gt2, 1) == DESCENT_OK);
+
+    /* A truncated copy and a copy with one flipped byte are CORRUPT; b stays as it was. */
+    FILE *in = fopen(path, "rb");
+    static unsigned char bytes[1 << 16];
+    size_t size = in ? fread(bytes, 1, sizeof bytes, in) : 0;
+    if (in) fclose(in);
+    CHECK(size > 64);
+    FILE *out = fopen(broken, "wb");
+    if (out) { fwrite(bytes, 1, size - 5, out); fclose(out); }
+    CHECK(descent_optimizer_load(b, broken) == DESCENT_ERR_CORRUPT);
+    bytes[size / 2] ^= 0x10;
+    out = fopen(broken, "wb");
+    if (out) { fwrite(bytes, 1, size, out); fclose(out); }
+    CHECK(descent_optimizer_load(b, broken) == DESCENT_ERR_CORRUPT);
+    int64_t steps = -1;
+    CHECK(descent_optimizer_step_count(b, &steps) == DESCENT_OK && steps == 0);
+    CHECK(descent_optimizer_load(b, "/nonexistent-dir/none.ckpt") == DESCENT_ERR_IO);
+
+    /* Another rule: a clear error. */
+    CHECK(descent_optimizer_new(DESCENT_RULE_SGD, &sgd) == DESCENT_OK);
+    CHECK(descent_optimizer_load(sgd, path) == DESCENT_ERR_INVALID_ARGUMENT);
+
+    /* The good file: b continues exactly like a. */
+    CHECK(descent_optimizer_load(b, path) == DESCENT_OK);
+    CHECK(descent_optimizer_step_count(b, &steps) == DESCENT_OK && steps == 5);
+    CHECK(memcmp(w, w2, sizeof w) == 0);
+    for (int t = 5; t < 10; t++) {
+        fill(g, M, 40u + (unsigned)t);
+        memcpy(g2, g, sizeof g);
+        CHECK(descent_optimizer_step(a, NULL) == DESCENT_OK);
+        CHECK(descent_optimizer_step(b, NULL) == DESCENT_OK);
+    }
+    CHECK(memcmp(w, w2, sizeof w) == 0);
+    remove(path);
+    remove(broken);
+    descent_optimizer_free(a);
+    descent_optimizer_free(b);
+    descent_optimizer_free(sgd);
+    descent_tensor_free(wt); descent_tensor_free(gt); descent_tensor_free(wt2); descent_tensor_free(gt2);
+}
+
+int main(void) {
+    test_functional();
+    test_stateful();
+    test_checkpoint();
+    printf("optimizers: %d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
