@@ -77,7 +77,12 @@ test-python-stock: lib
 test-install: lib
 	scripts/check-install.sh
 
-bench: lib
+# The C peer of the optimizer bench: a one-pass Adam loop, all cores (bench/adam_peer.c).
+$(BUILD_DIR)/bench/libadam_peer.so: bench/adam_peer.c
+	@mkdir -p $(dir $@)
+	gcc -O3 -march=native -fno-math-errno -fopenmp -shared -fPIC $< -o $@ -lm
+
+bench: lib $(BUILD_DIR)/bench/libadam_peer.so
 	PYTHONPATH=python $(PYTHON) bench/run.py
 
 clean:
