@@ -15,6 +15,10 @@ import time
 
 import numpy as np
 
+# The OpenMP peer must not spin-wait between its steps: on a shared 2-core machine its idle
+# threads would steal the cores descent's steps run on (libgomp reads this when it loads).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
 import descent  # noqa: E402
 from descent import optim  # noqa: E402

@@ -41,6 +41,20 @@ extension StepPlan {
         }
         let copyFirst = firstStep && !flags.contains(.exponentialAverageMomentum)
         let nesterov = flags.contains(.nesterov)
+        // Constant arguments to an always-inlined loop give one specialised (vectorized) loop per case.
+        switch (copyFirst, nesterov, useL2) {
+        case (false, false, false): momentumLoop(p, g, b, false, false, false, range)
+        case (false, true, false): momentumLoop(p, g, b, false, true, false, range)
+        default: momentumLoop(p, g, b, copyFirst, nesterov, useL2, range)
+        }
+    }
+
+    @inline(__always)
+    private func momentumLoop<T: DescentScalar>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
+                                                _ b: UnsafeMutablePointer<T>, _ copyFirst: Bool, _ nesterov: Bool,
+                                                _ useL2: Bool, _ range: Range<Int>) {
+        let sign = T(gradientSign), lambda = T(l2), decay = T(self.decay), lr = T(learningRate)
+        let mu = T(beta1), keep = T(oneMinusBeta1)
         for i in range {
             var gi = g[i] * sign
             if useL2 { gi += lambda * p[i] }

@@ -120,20 +120,29 @@ public struct StepPlan: Sendable {
     }
 }
 
-/// True when every element of `values[range]` is finite. A read-only pass that vectorizes:
-/// `x * 0` is 0 for finite x and NaN for NaN or ±infinity.
+/// True when every element of `values[range]` is finite: a read-only pass over the bit patterns.
+/// A float is NaN or ±infinity exactly when its exponent bits are all ones; adding one unit of
+/// the exponent's lowest bit to the masked exponent then carries into the sign bit. OR-ing those
+/// sums needs only and/add/or, which vectorize on every x86-64 (SSE2), so the scan runs at
+/// memory speed.
 func allFinite<T: DescentScalar>(_ values: UnsafePointer<T>, _ range: Range<Int>) -> Bool {
-    var accumulator = SIMD16<T>(repeating: 0)
-    var index = range.lowerBound
     let raw = UnsafeRawPointer(values)
-    while index + 16 <= range.upperBound {
-        accumulator += raw.loadUnaligned(fromByteOffset: index * MemoryLayout<T>.stride, as: SIMD16<T>.self) * 0
-        index += 16
+    if MemoryLayout<T>.size == 4 {
+        return exponentCarry32(raw.assumingMemoryBound(to: UInt32.self), range) & 0x8000_0000 == 0
     }
-    var tail: T = 0
-    while index < range.upperBound {
-        tail += values[index] * 0
-        index += 1
-    }
-    return accumulator.sum() == 0 && tail == 0
+    return exponentCarry64(raw.assumingMemoryBound(to: UInt64.self), range) & 0x8000_0000_0000_0000 == 0
+}
+
+@inline(never)
+func exponentCarry32(_ bits: UnsafePointer<UInt32>, _ range: Range<Int>) -> UInt32 {
+    var carry: UInt32 = 0
+    for i in range { carry |= (bits[i] & 0x7F80_0000) &+ 0x0080_0000 }
+    return carry
+}
+
+@inline(never)
+func exponentCarry64(_ bits: UnsafePointer<UInt64>, _ range: Range<Int>) -> UInt64 {
+    var carry: UInt64 = 0
+    for i in range { carry |= (bits[i] & 0x7FF0_0000_0000_0000) &+ 0x0010_0000_0000_0000 }
+    return carry
 }
