@@ -36,6 +36,7 @@ its hyper-parameters.
 import ctypes
 import operator
 import os
+import threading
 
 import numpy as np
 
@@ -77,6 +78,7 @@ class Optimizer:
         self._bound_tensors = []
         self._grads = None          # optimizer-owned grad arrays
         self._skipped = ctypes.c_int32()
+        self._lock = threading.Lock()  # step() from several Python threads: bind/sync/step stay together
         self.param_groups = []
         try:
             for group in self._normalize(params):
@@ -235,12 +237,13 @@ class Optimizer:
             grads = self.grads
         elif isinstance(grads, np.ndarray):
             grads = [grads]
-        bound = self._bound
-        if bound is None or len(bound) != len(grads) or not all(map(operator.is_, grads, bound)):
-            self._bind(grads)
-        self._sync()
-        lib.descent_optimizer_step(self._handle, ctypes.byref(self._skipped))
-        return self._skipped.value == 0
+        with self._lock:
+            bound = self._bound
+            if bound is None or len(bound) != len(grads) or not all(map(operator.is_, grads, bound)):
+                self._bind(grads)
+            self._sync()
+            lib.descent_optimizer_step(self._handle, ctypes.byref(self._skipped))
+            return self._skipped.value == 0
 
     def zero_grad(self):
         """Sets the optimizer-owned :attr:`grads` to zero."""

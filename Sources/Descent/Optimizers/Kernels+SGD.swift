@@ -28,7 +28,7 @@ extension StepPlan {
             }
             return
         }
-        let mu = T(beta1), keep = T(oneMinusBeta1)
+        let mu = T(beta1)
         if flags.contains(.cs231nMomentum) {
             for i in range {
                 var gi = g[i] * sign

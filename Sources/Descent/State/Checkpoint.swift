@@ -33,7 +33,7 @@ extension Optimizer {
         guard UInt16(1).littleEndian == 1 else { throw DescentError(.unsupported, "checkpoints need a little-endian host") }
         try lock.withLock { _ throws(DescentError) in
             let writer = try AtomicFileWriter(path: path)
-            writer.bytes(UnsafeRawBufferPointer(start: CheckpointFormat.magic, count: 8))
+            CheckpointFormat.magic.withUnsafeBytes { raw in writer.bytes(raw) }
             writer.integer(CheckpointFormat.version)
             writer.integer(includeParameters ? CheckpointFormat.flagParameters : 0)
             writer.integer(UInt64(0))  // payload length, patched below

@@ -1,0 +1,62 @@
+import XCTest
+@testable import Descent
+
+final class OptimizerTests: XCTestCase {
+    /// The non-finite scan (exponent-carry trick) against Swift's own isFinite, both dtypes,
+    /// special values at every position of a 37-element buffer (vector body and tail).
+    func testAllFiniteMatchesIsFinite() {
+        let specials: [Double] = [.nan, .infinity, -.infinity, .greatestFiniteMagnitude, -0.0,
+                                  .leastNonzeroMagnitude, 1e300]
+        for special in specials {
+            for position in 0..<37 {
+                var doubles = [Double](repeating: 1.5, count: 37)
+                doubles[position] = special
+                var floats = doubles.map { Float($0) }
+                let expectDouble = doubles.allSatisfy { $0.isFinite }
+                let expectFloat = floats.allSatisfy { $0.isFinite }
+                doubles.withUnsafeMutableBufferPointer { buffer in
+                    XCTAssertEqual(allFinite(UnsafePointer(buffer.baseAddress!), 0..<37), expectDouble)
+                }
+                floats.withUnsafeMutableBufferPointer { buffer in
+                    XCTAssertEqual(allFinite(UnsafePointer(buffer.baseAddress!), 0..<37), expectFloat)
+                }
+            }
+        }
+    }
+
+    /// The stateful optimizer over two tensors gives the same bits as functional steps.
+    func testOptimizerMatchesFunctionalSteps() throws {
+        let first = try Tensor.randomNormal(seed: 1, mean: 0, std: 1, dtype: .float32, shape: [100])
+        let second = try Tensor.randomNormal(seed: 2, mean: 0, std: 1, dtype: .float64, shape: [3, 7])
+        let gradients = [try Tensor.randomNormal(seed: 3, mean: 0, std: 1, dtype: .float32, shape: [100]),
+                         try Tensor.randomNormal(seed: 4, mean: 0, std: 1, dtype: .float64, shape: [3, 7])]
+        let copies = [try first.copy(), try second.copy()]
+        let moments = try copies.map { [try Tensor.zeros(dtype: $0.dtype, shape: $0.shape),
+                                        try Tensor.zeros(dtype: $0.dtype, shape: $0.shape)] }
+        let optimizer = Optimizer(rule: .adam)
+        try optimizer.setHyperparameter(group: -1, .learningRate, 0.01)
+        _ = try optimizer.addGroup([first, second])
+        try optimizer.bindGradients(gradients)
+        var hyper = Hyperparameters.defaults(for: .adam)
+        hyper.learningRate = 0.01
+        for step in 1...5 {
+            XCTAssertFalse(try optimizer.step())
+            for (index, copy) in copies.enumerated() {
+                try FunctionalStep.apply(rule: .adam, dtype: copy.dtype, count: copy.count, param: copy.storage,
+                                         grad: UnsafeRawPointer(gradients[index].storage),
+                                         state: .init(moments[index][0].storage, moments[index][1].storage),
+                                         step: Int64(step), hyper: hyper)
+            }
+        }
+        XCTAssertEqual(Array(try first.elements(Float.self)), Array(try copies[0].elements(Float.self)))
+        XCTAssertEqual(Array(try second.elements(Double.self)), Array(try copies[1].elements(Double.self)))
+        XCTAssertEqual(optimizer.summary.stepCount, 5)
+    }
+
+    func testInvalidHyperparametersAreRejected() {
+        XCTAssertThrowsError(try Hyperparameters.defaults(for: .adam).setting(.beta1, 1.0, for: .adam))
+        XCTAssertThrowsError(try Hyperparameters.defaults(for: .adam).setting(.rho, 0.5, for: .adam))
+        XCTAssertThrowsError(try Hyperparameters.defaults(for: .sgd).setting(.learningRate, -1, for: .sgd))
+        XCTAssertThrowsError(try StepPlan(rule: .adam, hyper: Hyperparameters.defaults(for: .adam), step: 0))
+    }
+}
