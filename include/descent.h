@@ -348,6 +348,335 @@ descent_status descent_gd_step(descent_tensor param, descent_tensor grad, double
  * Gradients: activations, costs, layers, batch normalization, initialization, numerical gradients
  * ------------------------------------------------------------------------------------------- */
 /* @@gradients@@ */
+/*
+ * All functions in this section compute in double precision internally and round once when they
+ * store into a float32 tensor. Tensor arguments share one dtype (DESCENT_ERR_DTYPE otherwise).
+ * Output tensors are provided by the caller; everything is validated before anything is written,
+ * so on failure every tensor and out-pointer is unchanged. A tensor argument documented as
+ * "optional" may be the null handle 0, meaning "not wanted".
+ * Common statuses, not repeated below: DESCENT_ERR_INVALID_HANDLE / _WRONG_HANDLE_TYPE (a bad
+ * handle), DESCENT_ERR_DTYPE (dtypes differ), DESCENT_ERR_SHAPE (shapes disagree),
+ * DESCENT_ERR_NULL_POINTER (a required pointer is NULL), DESCENT_ERR_OUT_OF_MEMORY.
+ * Full formulas and guidance: docs/gradients.md.
+ */
+
+/* -- Activations ------------------------------------------------------------------------------ */
+
+/** Activation kinds (argument `activation`). */
+enum {
+    DESCENT_ACTIVATION_IDENTITY = 0,   /* f(x) = x */
+    DESCENT_ACTIVATION_SIGMOID = 1,    /* σ(x) = 1/(1+e^-x), σ' = σ(1-σ) */
+    DESCENT_ACTIVATION_TANH = 2,       /* tanh x, tanh' = 1 - tanh² */
+    DESCENT_ACTIVATION_RELU = 3,       /* max(0,x); derivative 1 for x > 0, else 0 (0 at x = 0) */
+    DESCENT_ACTIVATION_LEAKY_RELU = 4, /* x > 0 ? x : slope*x; derivative 1 or slope (slope at 0) */
+    DESCENT_ACTIVATION_SOFTMAX = 5     /* e^(x_i - max) / Σ_j e^(x_j - max) along the LAST axis */
+};
+
+/**
+ * y = f(x) elementwise (softmax: along the last axis, rank >= 1, stable: the row max is
+ * subtracted). `negative_slope` is used by LEAKY_RELU only (must then be finite; PyTorch's
+ * default is 0.01). y has x's dtype and shape; y may be x (in place).
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (unknown activation),
+ * DESCENT_ERR_NON_FINITE (non-finite slope for LEAKY_RELU), DESCENT_ERR_SHAPE (softmax of rank 0).
+ */
+descent_status descent_activation_forward(int32_t activation, double negative_slope, descent_tensor x,
+                                          descent_tensor y);
+
+/**
+ * out = f'(x) elementwise (the table in the enum above). `out` may be x.
+ * Statuses: as descent_activation_forward, plus DESCENT_ERR_UNSUPPORTED for SOFTMAX (it has a
+ * Jacobian, not an elementwise derivative: use descent_activation_backward).
+ */
+descent_status descent_activation_derivative(int32_t activation, double negative_slope, descent_tensor x,
+                                             descent_tensor out);
+
+/**
+ * Backward pass (vector-Jacobian product) dx = J_f(x)^T dy: dy * f'(x) elementwise; for SOFTMAX,
+ * per row along the last axis, y = softmax(x) and dx = y * (dy - Σ_j dy_j y_j). x, dy, dx share
+ * dtype and shape; dx may be x or dy. Statuses: as descent_activation_forward.
+ */
+descent_status descent_activation_backward(int32_t activation, double negative_slope, descent_tensor x,
+                                           descent_tensor dy, descent_tensor dx);
+
+/* -- Costs ----------------------------------------------------------------------------------- */
+
+/** Batch reductions (argument `reduction`). */
+enum {
+    DESCENT_REDUCTION_MEAN = 0, /* loss and gradient divided by the number of terms (see each cost) */
+    DESCENT_REDUCTION_SUM = 1   /* plain sum */
+};
+
+/*
+ * Every cost writes the loss (a double) to *loss and, when `grad` is not 0, dLoss/dInput into
+ * `grad` (the input's dtype and shape; it may be the same handle as an input). Inputs must be
+ * finite: DESCENT_ERR_NON_FINITE otherwise. On failure neither *loss nor grad is written.
+ */
+
+/**
+ * Sum of squared errors E = ½ Σ (y - ŷ)² over every element; grad = ŷ - y.
+ * `prediction` (ŷ) and `target` (y) share dtype and shape. grad optional.
+ */
+descent_status descent_loss_sse(descent_tensor prediction, descent_tensor target, descent_tensor grad,
+                                double *loss);
+
+/**
+ * Quadratic cost C = 1/(2n) Σ_x ||y(x) - a(x)||², n = prediction's first extent (the batch; 1 for
+ * rank 0), one sample per row; grad = (a - y)/n. grad optional.
+ */
+descent_status descent_loss_quadratic(descent_tensor prediction, descent_tensor target, descent_tensor grad,
+                                      double *loss);
+
+/** Mean squared error (1/N) Σ (ŷ - y)² over all N elements; grad = 2(ŷ - y)/N. grad optional. */
+descent_status descent_loss_mse(descent_tensor prediction, descent_tensor target, descent_tensor grad,
+                                double *loss);
+
+/**
+ * Binary cross-entropy from probabilities p in [0, 1] and targets y in [0, 1]:
+ *     l = -[y log p̃ + (1 - y) log(1 - p̃)],  p̃ = clamp(p, eps, 1 - eps),
+ *     dl/dp = (p̃ - y) / (p̃ (1 - p̃)),
+ * summed over all elements (DESCENT_REDUCTION_SUM) or averaged over all N elements (_MEAN).
+ * eps in (0, 0.5); 1e-12 is a good default in float64 (the clamp only matters at p = 0 or 1).
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (eps out of range, p or y outside [0, 1],
+ * unknown reduction), DESCENT_ERR_NON_FINITE.
+ */
+descent_status descent_loss_bce(descent_tensor probabilities, descent_tensor target, double eps,
+                                int32_t reduction, descent_tensor grad, double *loss);
+
+/**
+ * Binary cross-entropy from logits z, stable for every finite z:
+ *     l = max(z, 0) - z y + log(1 + e^-|z|),   dl/dz = σ(z) - y,
+ * reduced over all elements as for descent_loss_bce. Targets must lie in [0, 1].
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT, DESCENT_ERR_NON_FINITE.
+ */
+descent_status descent_loss_bce_logits(descent_tensor logits, descent_tensor target, int32_t reduction,
+                                       descent_tensor grad, double *loss);
+
+/**
+ * Softmax cross-entropy from logits z (batch, classes) and integer labels (label_count == batch,
+ * each in [0, classes)):
+ *     L_i = log Σ_j e^{z_ij} - z_{i,y_i}   (computed with the row max subtracted: stable),
+ *     dL_i/dz_ij = softmax(z_i)_j - [j == y_i];
+ * _MEAN divides loss and gradient by the batch size. `labels` may be NULL when label_count is 0.
+ * Statuses: common ones, DESCENT_ERR_SHAPE (logits not rank 2, label_count != batch),
+ * DESCENT_ERR_INVALID_ARGUMENT (a label out of range, label_count < 0, unknown reduction),
+ * DESCENT_ERR_NON_FINITE.
+ */
+descent_status descent_loss_softmax_cross_entropy(descent_tensor logits, const int64_t *labels,
+                                                  int64_t label_count, int32_t reduction,
+                                                  descent_tensor grad, double *loss);
+
+/**
+ * Multiclass SVM (hinge) loss on scores s (batch, classes) with margin Δ (cs231n uses 1):
+ *     L_i = Σ_{j≠y_i} max(0, s_ij - s_{i,y_i} + Δ),
+ *     dL_i/ds_ij = [s_ij - s_{i,y_i} + Δ > 0] (j ≠ y_i),  dL_i/ds_{i,y_i} = -(number of such j);
+ * at a margin of exactly 0 the subgradient 0 is used. Reduction over the batch as for
+ * descent_loss_softmax_cross_entropy. Statuses: as that function, plus DESCENT_ERR_NON_FINITE
+ * for a non-finite margin.
+ */
+descent_status descent_loss_multiclass_hinge(descent_tensor scores, const int64_t *labels,
+                                             int64_t label_count, double margin, int32_t reduction,
+                                             descent_tensor grad, double *loss);
+
+/**
+ * The hinge loss of the linear classifier s = X W^T, with W (classes, features) and X (batch,
+ * features): the loss of descent_loss_multiclass_hinge on s, and dW = (dL/ds)^T X (BLAS) into
+ * `grad_w` (W's shape; optional; must not be W or X).
+ * Statuses: as descent_loss_multiclass_hinge, plus DESCENT_ERR_INVALID_ARGUMENT (grad_w aliases).
+ */
+descent_status descent_loss_multiclass_hinge_linear(descent_tensor w, descent_tensor x, const int64_t *labels,
+                                                    int64_t label_count, double margin, int32_t reduction,
+                                                    descent_tensor grad_w, double *loss);
+
+/**
+ * L2 regularization R = λ/(2m) ||W||², gradient (λ/m) W into `grad` (optional; may be W itself).
+ * m = 1 gives the common ½λ||W||² with gradient λW; m = the batch or training-set size gives the
+ * textbook's form, whose descent step is W -= η(λ/m)W. λ finite and >= 0, m >= 1.
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (λ or m out of range), _NON_FINITE (W).
+ */
+descent_status descent_l2_penalty(descent_tensor w, double lambda, int64_t m, descent_tensor grad,
+                                  double *penalty);
+
+/* -- Delta rule ------------------------------------------------------------------------------- */
+
+/**
+ * The delta rule for one sigmoid unit and one sample x (rank 1, w's shape):
+ *     h = Σ_i w_i x_i,  ŷ = σ(h),  δ = (y - ŷ) σ'(h),  Δw = η δ x.
+ * Writes Δw into `dw` (w's shape; may be w or x) and h, ŷ, δ to *h, *y_hat, *delta; each of
+ * these three pointers may be NULL (not wanted). The caller applies w += Δw.
+ * Statuses: common ones, DESCENT_ERR_SHAPE (w not rank 1), DESCENT_ERR_NON_FINITE (y, η, w or x).
+ */
+descent_status descent_delta_rule(descent_tensor w, descent_tensor x, double y, double eta, descent_tensor dw,
+                                  double *h, double *y_hat, double *delta);
+
+/* -- Dense layer ------------------------------------------------------------------------------ */
+
+/**
+ * Forward pass of a fully connected layer over a batch. Layout: a (batch, in), W (out, in) — row
+ * k holds unit k's weights, as in z = W a for one column sample — b (out,) optional:
+ *     z = a W^T + b   (batch, out; BLAS gemm),   out = f(z)   (f: DESCENT_ACTIVATION_*).
+ * Writes z (kept for the backward pass) and out; out may be the same handle as z, but neither may
+ * share memory with a, W or b.
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (unknown activation, aliasing),
+ * DESCENT_ERR_NON_FINITE (leaky slope).
+ */
+descent_status descent_dense_forward(descent_tensor a, descent_tensor w, descent_tensor b, int32_t activation,
+                                     double negative_slope, descent_tensor z, descent_tensor out);
+
+/**
+ * Backward pass of descent_dense_forward, given z and dout = dL/dout (batch, out):
+ *     dz = f'(z) * dout (the activation's vector-Jacobian product),
+ *     dW = dz^T a (out, in),  db = Σ_batch dz (out,),  da = dz W (batch, in).
+ * db and da are optional. Outputs must not share memory with each other or with any input.
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (unknown activation, aliasing),
+ * DESCENT_ERR_NON_FINITE (leaky slope).
+ */
+descent_status descent_dense_backward(descent_tensor a, descent_tensor w, descent_tensor z, descent_tensor dout,
+                                      int32_t activation, double negative_slope, descent_tensor dw,
+                                      descent_tensor db, descent_tensor da);
+
+/* -- Batch normalization ---------------------------------------------------------------------- */
+
+/*
+ * Stateless batch normalization over x (batch N, features D) with caller-owned buffers: gamma,
+ * beta, running_mean, running_var, save_mean, save_invstd are all (D,) tensors of x's dtype.
+ * PyTorch's convention: normalize with the BIASED batch variance; update running_var with the
+ * UNBIASED one; momentum m weighs the new batch (PyTorch default 0.1, eps default 1e-5).
+ */
+
+/**
+ * Training forward, per feature j:
+ *     μ = mean_i x_ij,  σ² = mean_i (x_ij - μ)²,  x̂ = (x - μ)/sqrt(σ² + eps),  y = γ x̂ + β,
+ *     running_mean = (1 - m) running_mean + m μ,
+ *     running_var  = (1 - m) running_var  + m σ² N/(N - 1),
+ *     save_mean = μ, save_invstd = 1/sqrt(σ² + eps)   (inputs to descent_batchnorm_backward).
+ * y may be x. N >= 2. m in [0, 1], eps > 0 and finite.
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (N < 2, m or eps out of range, state
+ * buffers sharing memory), DESCENT_ERR_NON_FINITE (x has NaN/inf). On failure nothing changes,
+ * running statistics included.
+ */
+descent_status descent_batchnorm_forward_train(descent_tensor x, descent_tensor gamma, descent_tensor beta,
+                                               descent_tensor running_mean, descent_tensor running_var,
+                                               double momentum, double eps, descent_tensor y,
+                                               descent_tensor save_mean, descent_tensor save_invstd);
+
+/**
+ * Backward pass of the training forward, with x̂ recomputed from save_mean and save_invstd:
+ *     dβ = Σ_i dy_i,  dγ = Σ_i dy_i x̂_i,  dx_i = γ save_invstd / N · (N dy_i - dβ - x̂_i dγ).
+ * dx may be dy; dx, dgamma, dbeta must be distinct from each other, x and the (D,) inputs.
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (aliasing).
+ */
+descent_status descent_batchnorm_backward(descent_tensor x, descent_tensor gamma, descent_tensor save_mean,
+                                          descent_tensor save_invstd, descent_tensor dy, descent_tensor dx,
+                                          descent_tensor dgamma, descent_tensor dbeta);
+
+/**
+ * Inference forward with the running statistics:
+ *     y = γ (x - running_mean)/sqrt(running_var + eps) + β.
+ * y may be x. Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (eps out of range, a negative
+ * or NaN running variance).
+ */
+descent_status descent_batchnorm_forward_infer(descent_tensor x, descent_tensor gamma, descent_tensor beta,
+                                               descent_tensor running_mean, descent_tensor running_var,
+                                               double eps, descent_tensor y);
+
+/* -- Weight initialization -------------------------------------------------------------------- */
+
+/** Initialization schemes (argument `scheme`). std is a normal's standard deviation, a a uniform bound. */
+enum {
+    DESCENT_INIT_NORMAL = 1,         /* N(0, std²), std = gain */
+    DESCENT_INIT_UNIFORM = 2,        /* U(-a, a), a = gain */
+    DESCENT_INIT_XAVIER_NORMAL = 3,  /* std = gain sqrt(2/(fan_in + fan_out))  (Glorot) */
+    DESCENT_INIT_XAVIER_UNIFORM = 4, /* a = gain sqrt(6/(fan_in + fan_out)) */
+    DESCENT_INIT_HE_NORMAL = 5,      /* std = gain sqrt(2/fan_in)  (Kaiming, for ReLU with gain 1) */
+    DESCENT_INIT_HE_UNIFORM = 6      /* a = gain sqrt(6/fan_in) */
+};
+
+/**
+ * Fills `tensor` in place from SplitMix64(seed) (the generator of descent_tensor_random_*): element
+ * i is std * normal(i) with normal(i) as in descent_tensor_random_normal, or -a + 2a u(i) with u(i)
+ * the uniform of descent_tensor_random_uniform (53 bits for float64, 24 for float32). The same
+ * seed gives the same tensor on every machine. gain finite and >= 0.
+ * Statuses: handle errors, DESCENT_ERR_INVALID_ARGUMENT (unknown scheme, bad gain),
+ * DESCENT_ERR_SHAPE (fans undefined: rank 0 or a zero fan, for the Xavier and He schemes).
+ */
+descent_status descent_init_fill(descent_tensor tensor, int32_t scheme, uint64_t seed, double gain);
+
+/**
+ * The fans of a weight shape (PyTorch's rule): rank 1: fan_in = fan_out = shape[0]; rank >= 2:
+ * receptive = Π shape[2..], fan_in = shape[1] receptive, fan_out = shape[0] receptive (a dense W of
+ * shape (out, in) has fan_in = in, fan_out = out).
+ * Statuses: DESCENT_ERR_NULL_POINTER, DESCENT_ERR_SHAPE (rank 0 or out of range, negative extent,
+ * a zero fan).
+ */
+descent_status descent_init_fans(int64_t rank, const int64_t *shape, int64_t *fan_in, int64_t *fan_out);
+
+/* -- Numerical gradients and gradient checking ------------------------------------------------ */
+
+/**
+ * A scalar function of a tensor, supplied by the caller (it returns a descent_status): compute f(x) for the tensor `x` (the
+ * caller's own handle, currently perturbed in place), store it in *out and return DESCENT_OK.
+ * Any other return value aborts the computation with DESCENT_ERR_CALLBACK. The callback may call
+ * any descent_* function (for example descent_tensor_copy_to on x); it should not modify x.
+ * `context` is passed through untouched.
+ */
+typedef int32_t (*descent_scalar_fn)(void *context, descent_tensor x, double *out);
+
+/** Finite-difference methods (argument `method`). */
+enum {
+    DESCENT_DIFF_FORWARD = 0, /* (f(x + h e_i) - f(x)) / h,  error O(h) */
+    DESCENT_DIFF_CENTERED = 1 /* (f(x + h e_i) - f(x - h e_i)) / 2h,  error O(h²) */
+};
+
+/**
+ * Numerical gradient of f at x into `grad` (x's dtype and shape, a different tensor): each
+ * coordinate is perturbed in place by ±h, f called, and the coordinate restored; the divisor is
+ * the step actually taken after rounding to x's dtype. x is restored bit for bit afterwards,
+ * also on failure. f is called count + 1 (forward) or 2 count (centered) times.
+ * Guidance (docs/gradients.md): centered with h = 1e-6 in float64, 1e-2 to 1e-3 in float32.
+ * Statuses: common ones, DESCENT_ERR_NULL_POINTER (f NULL), DESCENT_ERR_INVALID_ARGUMENT (h not
+ * finite and > 0, unknown method, h vanishing after rounding, grad sharing x's memory),
+ * DESCENT_ERR_CALLBACK (f returned non-zero), DESCENT_ERR_NON_FINITE (f returned NaN or inf).
+ * On failure grad is unchanged and x is restored.
+ */
+descent_status descent_numerical_gradient(descent_scalar_fn f, void *context, descent_tensor x, double h,
+                                          int32_t method, descent_tensor grad);
+
+/**
+ * Gradient check: compares `analytic` (x's dtype and shape) with the numerical gradient of f at x
+ * by the relative error  e_i = |a_i - n_i| / max(|a_i| + |n_i|, floor)  (floor > 0, e.g. 1e-12).
+ * sample_count = k > 0 (and < x's count) checks only k coordinates, index_j = output_j mod count
+ * of SplitMix64(seed) for j = 0..k-1 (with replacement); k = 0 checks every coordinate.
+ * Writes the largest error to *max_error (NaN if any value is NaN), its flat index to
+ * *worst_index, and (when not NULL) the analytic and numerical values there.
+ * Typical verdicts (float64, centered, h = 1e-6): < 1e-7 correct; > 1e-4 wrong (unless near a
+ * kink such as ReLU's x = 0 or a hinge margin of 0).
+ * Statuses: as descent_numerical_gradient, plus DESCENT_ERR_INVALID_ARGUMENT (bad floor or
+ * sample_count < 0). x is restored bit for bit.
+ */
+descent_status descent_gradient_check(descent_scalar_fn f, void *context, descent_tensor x, descent_tensor analytic,
+                                      double h, int32_t method, double floor, int64_t sample_count, uint64_t seed,
+                                      double *max_error, int64_t *worst_index, double *analytic_at_worst,
+                                      double *numerical_at_worst);
+
+/**
+ * The relative error of two given gradients (same dtype and shape), as in descent_gradient_check:
+ * *max_error = max_i |a_i - n_i| / max(|a_i| + |n_i|, floor); *worst_index its flat index (-1
+ * for empty tensors, with *max_error = 0).
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (floor not finite and > 0).
+ */
+descent_status descent_gradient_compare(descent_tensor analytic, descent_tensor numerical, double floor,
+                                        double *max_error, int64_t *worst_index);
+
+/**
+ * The seeds' step-size experiment: for each of the `count` step sizes s_k (the seeds use
+ * 1e-10, 1e-9, ..., 1e-1), sets W := W0 - s_k grad and writes f(W) to losses[k]. W is restored to
+ * W0 bit for bit afterwards (also on failure). step_sizes and losses may be NULL when count is 0.
+ * Statuses: common ones, DESCENT_ERR_NULL_POINTER (f NULL), DESCENT_ERR_INVALID_ARGUMENT
+ * (count < 0, grad sharing W's memory), DESCENT_ERR_NON_FINITE (a step size or grad not finite),
+ * DESCENT_ERR_CALLBACK. On failure losses is unchanged.
+ */
+descent_status descent_step_size_sweep(descent_scalar_fn f, void *context, descent_tensor w, descent_tensor grad,
+                                       const double *step_sizes, int64_t count, double *losses);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,10 @@ from .tensor import (
     Tensor, arange, full, gd_step, linspace, matmul, ones, random_normal, random_uniform, tensor,
     wrap, zeros,
 )
+# Gradients (@@gradients@@): analytic forward/backward and numerical gradient checking.
+from . import gradcheck, nn
+from .gradcheck import *  # noqa: F401,F403
+from .nn import *  # noqa: F401,F403
 
 __version__ = "0.1.0"
 

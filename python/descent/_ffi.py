@@ -121,6 +121,53 @@ FUNCTIONS = [
     # ---- optimizers (@@optimizers@@) ----
     # ---- schedules and clipping (@@schedules@@) ----
     # ---- gradients (@@gradients@@) ----
+    # descent_status descent_activation_forward(int32_t activation, double negative_slope, descent_tensor x, descent_tensor y);
+    ("descent_activation_forward", STATUS, [c_int32, c_double, handle_t, handle_t]),
+    # descent_status descent_activation_derivative(int32_t activation, double negative_slope, descent_tensor x, descent_tensor out);
+    ("descent_activation_derivative", STATUS, [c_int32, c_double, handle_t, handle_t]),
+    # descent_status descent_activation_backward(int32_t activation, double negative_slope, descent_tensor x, descent_tensor dy, descent_tensor dx);
+    ("descent_activation_backward", STATUS, [c_int32, c_double, handle_t, handle_t, handle_t]),
+    # descent_status descent_loss_sse(descent_tensor prediction, descent_tensor target, descent_tensor grad, double *loss);  (likewise _quadratic, _mse)
+    ("descent_loss_sse", STATUS, [handle_t, handle_t, handle_t, _P_F64]),
+    ("descent_loss_quadratic", STATUS, [handle_t, handle_t, handle_t, _P_F64]),
+    ("descent_loss_mse", STATUS, [handle_t, handle_t, handle_t, _P_F64]),
+    # descent_status descent_loss_bce(descent_tensor probabilities, descent_tensor target, double eps, int32_t reduction, descent_tensor grad, double *loss);
+    ("descent_loss_bce", STATUS, [handle_t, handle_t, c_double, c_int32, handle_t, _P_F64]),
+    # descent_status descent_loss_bce_logits(descent_tensor logits, descent_tensor target, int32_t reduction, descent_tensor grad, double *loss);
+    ("descent_loss_bce_logits", STATUS, [handle_t, handle_t, c_int32, handle_t, _P_F64]),
+    # descent_status descent_loss_softmax_cross_entropy(descent_tensor logits, const int64_t *labels, int64_t label_count, int32_t reduction, descent_tensor grad, double *loss);
+    ("descent_loss_softmax_cross_entropy", STATUS, [handle_t, _P_I64, c_int64, c_int32, handle_t, _P_F64]),
+    # descent_status descent_loss_multiclass_hinge(descent_tensor scores, const int64_t *labels, int64_t label_count, double margin, int32_t reduction, descent_tensor grad, double *loss);
+    ("descent_loss_multiclass_hinge", STATUS, [handle_t, _P_I64, c_int64, c_double, c_int32, handle_t, _P_F64]),
+    # descent_status descent_loss_multiclass_hinge_linear(descent_tensor w, descent_tensor x, const int64_t *labels, int64_t label_count, double margin, int32_t reduction, descent_tensor grad_w, double *loss);
+    ("descent_loss_multiclass_hinge_linear", STATUS, [handle_t, handle_t, _P_I64, c_int64, c_double, c_int32, handle_t, _P_F64]),
+    # descent_status descent_l2_penalty(descent_tensor w, double lambda, int64_t m, descent_tensor grad, double *penalty);
+    ("descent_l2_penalty", STATUS, [handle_t, c_double, c_int64, handle_t, _P_F64]),
+    # descent_status descent_delta_rule(descent_tensor w, descent_tensor x, double y, double eta, descent_tensor dw, double *h, double *y_hat, double *delta);
+    ("descent_delta_rule", STATUS, [handle_t, handle_t, c_double, c_double, handle_t, _P_F64, _P_F64, _P_F64]),
+    # descent_status descent_dense_forward(descent_tensor a, descent_tensor w, descent_tensor b, int32_t activation, double negative_slope, descent_tensor z, descent_tensor out);
+    ("descent_dense_forward", STATUS, [handle_t, handle_t, handle_t, c_int32, c_double, handle_t, handle_t]),
+    # descent_status descent_dense_backward(descent_tensor a, descent_tensor w, descent_tensor z, descent_tensor dout, int32_t activation, double negative_slope, descent_tensor dw, descent_tensor db, descent_tensor da);
+    ("descent_dense_backward", STATUS, [handle_t, handle_t, handle_t, handle_t, c_int32, c_double, handle_t, handle_t, handle_t]),
+    # descent_status descent_batchnorm_forward_train(descent_tensor x, descent_tensor gamma, descent_tensor beta, descent_tensor running_mean, descent_tensor running_var, double momentum, double eps, descent_tensor y, descent_tensor save_mean, descent_tensor save_invstd);
+    ("descent_batchnorm_forward_train", STATUS, [handle_t, handle_t, handle_t, handle_t, handle_t, c_double, c_double, handle_t, handle_t, handle_t]),
+    # descent_status descent_batchnorm_backward(descent_tensor x, descent_tensor gamma, descent_tensor save_mean, descent_tensor save_invstd, descent_tensor dy, descent_tensor dx, descent_tensor dgamma, descent_tensor dbeta);
+    ("descent_batchnorm_backward", STATUS, [handle_t] * 8),
+    # descent_status descent_batchnorm_forward_infer(descent_tensor x, descent_tensor gamma, descent_tensor beta, descent_tensor running_mean, descent_tensor running_var, double eps, descent_tensor y);
+    ("descent_batchnorm_forward_infer", STATUS, [handle_t, handle_t, handle_t, handle_t, handle_t, c_double, handle_t]),
+    # descent_status descent_init_fill(descent_tensor tensor, int32_t scheme, uint64_t seed, double gain);
+    ("descent_init_fill", STATUS, [handle_t, c_int32, c_uint64, c_double]),
+    # descent_status descent_init_fans(int64_t rank, const int64_t *shape, int64_t *fan_in, int64_t *fan_out);
+    ("descent_init_fans", STATUS, [c_int64, _P_I64, _P_I64, _P_I64]),
+    # typedef int32_t (*descent_scalar_fn)(void *context, descent_tensor x, double *out);  (argtypes[0] below)
+    # descent_status descent_numerical_gradient(descent_scalar_fn f, void *context, descent_tensor x, double h, int32_t method, descent_tensor grad);
+    ("descent_numerical_gradient", STATUS, [ctypes.CFUNCTYPE(status_t, c_void_p, handle_t, _P_F64), c_void_p, handle_t, c_double, c_int32, handle_t]),
+    # descent_status descent_gradient_check(descent_scalar_fn f, void *context, descent_tensor x, descent_tensor analytic, double h, int32_t method, double floor, int64_t sample_count, uint64_t seed, double *max_error, int64_t *worst_index, double *analytic_at_worst, double *numerical_at_worst);
+    ("descent_gradient_check", STATUS, [ctypes.CFUNCTYPE(status_t, c_void_p, handle_t, _P_F64), c_void_p, handle_t, handle_t, c_double, c_int32, c_double, c_int64, c_uint64, _P_F64, _P_I64, _P_F64, _P_F64]),
+    # descent_status descent_gradient_compare(descent_tensor analytic, descent_tensor numerical, double floor, double *max_error, int64_t *worst_index);
+    ("descent_gradient_compare", STATUS, [handle_t, handle_t, c_double, _P_F64, _P_I64]),
+    # descent_status descent_step_size_sweep(descent_scalar_fn f, void *context, descent_tensor w, descent_tensor grad, const double *step_sizes, int64_t count, double *losses);
+    ("descent_step_size_sweep", STATUS, [ctypes.CFUNCTYPE(status_t, c_void_p, handle_t, _P_F64), c_void_p, handle_t, handle_t, _P_F64, c_int64, _P_F64]),
 ]
 
 
