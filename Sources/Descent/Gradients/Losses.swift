@@ -62,7 +62,8 @@ public enum Loss {
                                                     gradient: Tensor?) throws(DescentError) -> Double {
         try requireUnitInterval(target, "target")
         return try elementwise(logits, target, gradient, scale: meanScale(logits, reduction)) { z, y in
-            (GradientMath.softplus(z) - z * y, GradientMath.sigmoid(z) - y)
+            // σ(z) - y written as (1 - y) σ(z) - y σ(-z): no cancellation to 0 when σ(z) rounds to 1.
+            (GradientMath.softplus(z) - z * y, (1 - y) * GradientMath.sigmoid(z) - y * GradientMath.sigmoid(-z))
         }
     }
 
