@@ -644,8 +644,9 @@ descent_status descent_numerical_gradient(descent_scalar_fn f, void *context, de
 /**
  * Gradient check: compares `analytic` (x's dtype and shape) with the numerical gradient of f at x
  * by the relative error  e_i = |a_i - n_i| / max(|a_i| + |n_i|, floor)  (floor > 0, e.g. 1e-12).
- * sample_count = k > 0 (and < x's count) checks only k coordinates, index_j = output_j mod count
- * of SplitMix64(seed) for j = 0..k-1 (with replacement); k = 0 checks every coordinate.
+ * sample_count = k with 0 < k < x's count checks only k coordinates, index_j = output_j mod count
+ * of SplitMix64(seed) for j = 0..k-1 (with replacement); k = 0 or k >= count checks every
+ * coordinate once, in order.
  * Writes the largest error to *max_error (NaN if any value is NaN), its flat index to
  * *worst_index, and (when not NULL) the analytic and numerical values there.
  * Typical verdicts (float64, centered, h = 1e-6): < 1e-7 correct; > 1e-4 wrong (unless near a
@@ -672,7 +673,7 @@ descent_status descent_gradient_compare(descent_tensor analytic, descent_tensor 
  * 1e-10, 1e-9, ..., 1e-1), sets W := W0 - s_k grad and writes f(W) to losses[k]. W is restored to
  * W0 bit for bit afterwards (also on failure). step_sizes and losses may be NULL when count is 0.
  * Statuses: common ones, DESCENT_ERR_NULL_POINTER (f NULL), DESCENT_ERR_INVALID_ARGUMENT
- * (count < 0, grad sharing W's memory), DESCENT_ERR_NON_FINITE (a step size or grad not finite),
+ * (count < 0 or above 2^24, grad sharing W's memory), DESCENT_ERR_NON_FINITE (a step size or grad not finite),
  * DESCENT_ERR_CALLBACK. On failure losses is unchanged.
  */
 descent_status descent_step_size_sweep(descent_scalar_fn f, void *context, descent_tensor w, descent_tensor grad,

@@ -67,12 +67,18 @@ private func scalarFunction(_ function: CScalarFunction, _ context: UnsafeMutabl
     }
 }
 
+/// Upper bound on a sweep's step sizes (the count is copied into an array first).
+let maxStepSizes = 1 << 24
+
 @c public func descent_step_size_sweep(_ function: CScalarFunction?, _ context: UnsafeMutableRawPointer?, _ weights: UInt64,
                                        _ gradient: UInt64, _ stepSizes: UnsafePointer<Double>?, _ count: Int64,
                                        _ losses: UnsafeMutablePointer<Double>?) -> Int32 {
     exported("descent_step_size_sweep") { () throws(DescentError) in
         let callback = try required(function, "f")
         let length = try readCount(count, "count")
+        guard length <= maxStepSizes else {
+            throw DescentError(.invalidArgument, "count \(length) exceeds the limit of \(maxStepSizes) step sizes")
+        }
         var steps: [Double] = []
         var destination: UnsafeMutablePointer<Double>? = nil
         if length > 0 {

@@ -8,9 +8,13 @@ func optionalTensor(_ handle: UInt64, _ role: String) throws(DescentError) -> Te
     handle == 0 ? nil : try tensor(handle, role)
 }
 
-/// Reads `count` labels from C into checked Ints.
-func readLabels(_ labels: UnsafePointer<Int64>?, _ count: Int64) throws(DescentError) -> [Int] {
+/// Reads `count` labels from C into Ints, after checking that the count is the batch size of
+/// `scores` (rank 2), so a wrong count never makes us read or allocate beyond the batch.
+func readLabels(_ labels: UnsafePointer<Int64>?, _ count: Int64, batchOf scores: Tensor,
+                _ role: String) throws(DescentError) -> [Int] {
     let length = try readCount(count, "label count")
+    let (batch, _) = try scores.requireMatrix(role)
+    guard length == batch else { throw DescentError(.shape, "\(length) labels for a batch of \(batch)") }
     if length == 0 { return [] }
     let source = try required(labels, "labels")
     return (0..<length).map { Int(source[$0]) }
@@ -95,7 +99,8 @@ private func loss(_ name: StaticString, _ out: UnsafeMutablePointer<Double>?,
                                                   _ reduction: Int32, _ gradient: UInt64,
                                                   _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     loss("descent_loss_softmax_cross_entropy", out) { () throws(DescentError) in
-        try ClassificationLoss.softmaxCrossEntropy(logits: tensor(logits, "logits"), labels: readLabels(labels, labelCount),
+        let scores = try tensor(logits, "logits")
+        return try ClassificationLoss.softmaxCrossEntropy(logits: scores, labels: readLabels(labels, labelCount, batchOf: scores, "logits"),
                                                    reduction: Reduction(checking: reduction),
                                                    gradient: optionalTensor(gradient, "grad"))
     }
@@ -105,7 +110,8 @@ private func loss(_ name: StaticString, _ out: UnsafeMutablePointer<Double>?,
                                              _ margin: Double, _ reduction: Int32, _ gradient: UInt64,
                                              _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     loss("descent_loss_multiclass_hinge", out) { () throws(DescentError) in
-        try ClassificationLoss.multiclassHinge(scores: tensor(scores, "scores"), labels: readLabels(labels, labelCount),
+        let matrix = try tensor(scores, "scores")
+        return try ClassificationLoss.multiclassHinge(scores: matrix, labels: readLabels(labels, labelCount, batchOf: matrix, "scores"),
                                                margin: margin, reduction: Reduction(checking: reduction),
                                                gradient: optionalTensor(gradient, "grad"))
     }
@@ -115,8 +121,9 @@ private func loss(_ name: StaticString, _ out: UnsafeMutablePointer<Double>?,
                                                     _ labelCount: Int64, _ margin: Double, _ reduction: Int32,
                                                     _ weightGradient: UInt64, _ out: UnsafeMutablePointer<Double>?) -> Int32 {
     loss("descent_loss_multiclass_hinge_linear", out) { () throws(DescentError) in
-        try ClassificationLoss.multiclassHingeLinear(weights: tensor(weights, "W"), inputs: tensor(inputs, "X"),
-                                                     labels: readLabels(labels, labelCount), margin: margin,
+        let samples = try tensor(inputs, "X")
+        return try ClassificationLoss.multiclassHingeLinear(weights: tensor(weights, "W"), inputs: samples,
+                                                     labels: readLabels(labels, labelCount, batchOf: samples, "X"), margin: margin,
                                                      reduction: Reduction(checking: reduction),
                                                      weightGradient: optionalTensor(weightGradient, "dW"))
     }

@@ -2,6 +2,7 @@
  * batch normalization, initialization, numerical gradients through a C callback, gradient
  * checks and the step-size sweep; bad input returns the documented status without crashing. */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -132,6 +133,10 @@ static void test_costs(void) {
     CHECK(descent_loss_softmax_cross_entropy(p, labels, 1, DESCENT_REDUCTION_MEAN, g, &loss) == DESCENT_ERR_SHAPE);
     CHECK(descent_loss_softmax_cross_entropy(p, NULL, 2, DESCENT_REDUCTION_MEAN, g, &loss) == DESCENT_ERR_NULL_POINTER);
     CHECK(descent_loss_softmax_cross_entropy(p, labels, 2, 7, g, &loss) == DESCENT_ERR_INVALID_ARGUMENT);
+    /* a huge count is compared with the batch before anything is read */
+    CHECK(descent_loss_softmax_cross_entropy(p, labels, INT64_MAX, DESCENT_REDUCTION_MEAN, g, &loss) == DESCENT_ERR_SHAPE);
+    CHECK(descent_loss_multiclass_hinge(p, labels, -1, 1.0, DESCENT_REDUCTION_MEAN, g, &loss) ==
+          DESCENT_ERR_INVALID_ARGUMENT);
 
     /* hinge, cs231n's numbers: scores [3.2, 5.1, -1.7], true class 0 -> 2.9 */
     int64_t one[2] = {1, 3};
@@ -273,6 +278,9 @@ static void test_init(void) {
     int64_t fan_in = 0, fan_out = 0, conv[4] = {16, 3, 5, 5};
     CHECK(descent_init_fans(4, conv, &fan_in, &fan_out) == DESCENT_OK && fan_in == 75 && fan_out == 400);
     CHECK(descent_init_fans(0, NULL, &fan_in, &fan_out) == DESCENT_ERR_SHAPE);
+    int64_t huge[4] = {0, (int64_t)1 << 40, (int64_t)1 << 40, (int64_t)1 << 40};
+    CHECK(descent_init_fans(4, huge, &fan_in, &fan_out) == DESCENT_ERR_SHAPE); /* overflow, no trap */
+    CHECK(fan_in == 75 && fan_out == 400);                                      /* untouched on failure */
     CHECK(descent_init_fill(a, 0, 1, 1.0) == DESCENT_ERR_INVALID_ARGUMENT);
     descent_tensor_free(a);
     descent_tensor_free(b);
@@ -350,6 +358,8 @@ static void test_numerical(void) {
     CHECK(memcmp(after, xv, sizeof after) == 0);
     CHECK(descent_step_size_sweep(weighted_squares, &ctx, x, a, NULL, 3, losses) == DESCENT_ERR_NULL_POINTER);
     CHECK(descent_step_size_sweep(weighted_squares, &ctx, x, a, steps, -1, losses) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_step_size_sweep(weighted_squares, &ctx, x, a, steps, INT64_MAX, losses) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_step_size_sweep(weighted_squares, &ctx, x, a, NULL, 0, NULL) == DESCENT_OK);
 
     descent_tensor_free(x);
     descent_tensor_free(g);

@@ -235,3 +235,24 @@ def test_ffi_callback_type_is_shared():
     assert lib.descent_numerical_gradient.argtypes[0] is lib.descent_gradient_check.argtypes[0]
     assert lib.descent_step_size_sweep.argtypes[0] is lib.descent_gradient_check.argtypes[0]
     assert issubclass(lib.descent_gradient_check.argtypes[0], ctypes._CFuncPtr)
+
+
+def test_nan_in_analytic_gradient_is_reported(rng):
+    x = rng.standard_normal(4)
+    analytic = 2 * x
+    analytic[2] = np.nan
+    result = descent.gradient_check(lambda v: float(np.sum(v ** 2)), x, analytic)
+    assert np.isnan(result.max_error) and result.worst_index == (2,)
+    error, index = descent.compare_gradients(analytic, 2 * x)
+    assert np.isnan(error) and index == (2,)
+
+
+def test_step_size_sweep_float32(rng):
+    W = rng.standard_normal((3, 2)).astype(np.float32)
+    g = rng.standard_normal((3, 2)).astype(np.float32)
+    before = W.copy()
+    rows = descent.step_size_sweep(lambda v: float(np.sum(v.astype(np.float64) ** 2)), W, g, step_sizes=[0.5, 1e-2])
+    for step, loss in rows:
+        stepped = (W - np.float32(step) * g).astype(np.float32)  # the library rounds the step to float32 (saxpy)
+        np.testing.assert_allclose(loss, np.sum(stepped.astype(np.float64) ** 2), rtol=1e-6)
+    assert W.tobytes() == before.tobytes()

@@ -66,7 +66,7 @@ extension Tensor {
     }
 
     /// Throws `.shape` unless the tensor has rank 2; returns (rows, columns).
-    func requireMatrix(_ role: String) throws(DescentError) -> (rows: Int, columns: Int) {
+    public func requireMatrix(_ role: String) throws(DescentError) -> (rows: Int, columns: Int) {
         guard rank == 2 else {
             throw .shape("\(role) must have rank 2, got shape \(Shape.describe(shape))")
         }

@@ -44,8 +44,16 @@ public enum WeightInit: Int32, Sendable, CaseIterable {
             guard shape[0] > 0 else { throw .shape("fans are undefined for an empty tensor") }
             return (shape[0], shape[0])
         default:
-            let receptive = shape.dropFirst(2).reduce(1, *)
-            let fanIn = shape[1] * receptive, fanOut = shape[0] * receptive
+            // Overflow-checked: a shape with a zero extent can still hold huge other extents.
+            var receptive = 1
+            for extent in shape.dropFirst(2) {
+                let (product, overflow) = receptive.multipliedReportingOverflow(by: extent)
+                guard !overflow else { throw .shape("fans of shape \(Shape.describe(shape)) overflow") }
+                receptive = product
+            }
+            let (fanIn, inOverflow) = shape[1].multipliedReportingOverflow(by: receptive)
+            let (fanOut, outOverflow) = shape[0].multipliedReportingOverflow(by: receptive)
+            guard !inOverflow, !outOverflow else { throw .shape("fans of shape \(Shape.describe(shape)) overflow") }
             guard fanIn > 0, fanOut > 0 else { throw .shape("fans are undefined for shape \(Shape.describe(shape))") }
             return (fanIn, fanOut)
         }
