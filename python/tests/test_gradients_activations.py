@@ -136,3 +136,10 @@ def test_in_place_through_the_c_api(rng):
         descent._lib.descent_activation_forward(1, 0.0, t.handle, other.handle)
     np.testing.assert_array_equal(t.numpy(), snapshot)
     np.testing.assert_array_equal(other.numpy(), np.zeros(5))
+
+
+def test_rank0_inputs_keep_their_shape():
+    got = descent.sigmoid(np.asarray(0.0))
+    assert got.shape == () and got == 0.5
+    loss, grad = descent.sse_loss(np.asarray(1.0), np.asarray(3.0))
+    assert loss == 2.0 and grad.shape == () and grad == -2.0

@@ -4,7 +4,8 @@ import Glibc
 
 /// Shared checks and scalar math for the gradient kernels. Every kernel in `Gradients/` reads
 /// its elements as `Double`, computes in double precision and rounds once when it stores, so one
-/// generic body serves float32 and float64 and float32 results are correctly rounded.
+/// generic body serves float32 and float64 and float32 results are correctly rounded. (Matrix
+/// products go through BLAS `Tensor.matmul` in the tensors' dtype.)
 enum GradientMath {
     @inline(__always) static func sigmoid(_ x: Double) -> Double {
         // Two branches so exp never overflows: for x < 0, σ(x) = e^x / (1 + e^x).
