@@ -57,6 +57,8 @@ def _integer(value, name):
 
 
 def _real(value, name):
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiu":
+        value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise errors.InvalidArgumentError(f"{name} must be a real number, got {value!r}")
     return float(value)

@@ -245,3 +245,10 @@ def test_reduce_lr_on_plateau_drives_descent_optim():
     sched.step(1.0)
     sched.step(1.0)
     assert opt.param_groups[0]["lr"] == 0.2
+
+
+def test_plateau_accepts_numpy_scalars_as_metrics():
+    p = S.Plateau(1.0, factor=0.5, patience=0)
+    assert p.update(np.float32(2.0)) == 1.0
+    assert p.update(np.array(3.0)) == 0.5            # 0-d array, worse than best = 2
+    assert p.state()["best"] == 2.0
