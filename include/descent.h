@@ -573,6 +573,23 @@ descent_status descent_plateau_lr(descent_plateau plateau, double *lr);
 descent_status descent_plateau_state(descent_plateau plateau, double *best, int64_t *num_bad_epochs,
                                      int64_t *cooldown_counter, int64_t *updates);
 
+/**
+ * Replaces the current learning rate (a manual change between epochs; later reductions start from
+ * it, as PyTorch's scheduler starts from the optimizer's current rate). lr finite >= 0.
+ * Statuses: DESCENT_OK, handle errors, DESCENT_ERR_INVALID_ARGUMENT (nothing changed).
+ */
+descent_status descent_plateau_set_lr(descent_plateau plateau, double lr);
+
+/**
+ * Replaces the whole state, as read by descent_plateau_lr + descent_plateau_state (resuming from
+ * a checkpoint; the hyper-parameters are those given to descent_plateau_new). lr finite >= 0;
+ * best not NaN (+-inf allowed); the counters >= 0. Statuses: DESCENT_OK, handle errors,
+ * DESCENT_ERR_INVALID_ARGUMENT (nothing changed).
+ */
+descent_status descent_plateau_restore(descent_plateau plateau, double lr, double best,
+                                       int64_t num_bad_epochs, int64_t cooldown_counter,
+                                       int64_t updates);
+
 /** Destroys a plateau handle; null or already-freed handles are a harmless no-op.
  *  Statuses: DESCENT_OK, DESCENT_ERR_WRONG_HANDLE_TYPE. */
 descent_status descent_plateau_free(descent_plateau plateau);

@@ -55,6 +55,20 @@ private func plateau(_ handle: UInt64) throws(DescentError) -> ReduceOnPlateau {
     }
 }
 
+@c public func descent_plateau_set_lr(_ handle: UInt64, _ lr: Double) -> Int32 {
+    exported("descent_plateau_set_lr") { () throws(DescentError) in
+        try plateau(handle).setLearningRate(lr)
+    }
+}
+
+@c public func descent_plateau_restore(_ handle: UInt64, _ lr: Double, _ best: Double, _ numBadEpochs: Int64,
+                                       _ cooldownCounter: Int64, _ updates: Int64) -> Int32 {
+    exported("descent_plateau_restore") { () throws(DescentError) in
+        try plateau(handle).restore(ReduceOnPlateau.State(learningRate: lr, best: best, badEpochs: numBadEpochs,
+                                                          cooldownCounter: cooldownCounter, updates: updates))
+    }
+}
+
 @c public func descent_plateau_free(_ handle: UInt64) -> Int32 {
     exported("descent_plateau_free") { () throws(DescentError) in
         try handles.remove(handle, as: ReduceOnPlateau.self, role: "plateau")

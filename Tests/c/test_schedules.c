@@ -209,8 +209,22 @@ static void test_plateau(void) {
     CHECK_STATUS(descent_plateau_update(p, 0.1, NULL), DESCENT_ERR_NULL_POINTER);
     CHECK_STATUS(descent_plateau_state(p, NULL, NULL, NULL, &updates), DESCENT_OK);
     CHECK(updates == 9);   /* the failed update changed nothing */
+    /* set_lr and restore: checked before anything changes */
+    CHECK_STATUS(descent_plateau_set_lr(p, -1.0), DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(descent_plateau_restore(p, 0.5, NAN, 0, 0, 1), DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(descent_plateau_restore(p, 0.5, 1.0, -1, 0, 1), DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(descent_plateau_lr(p, &lr), DESCENT_OK);
+    CHECK(lr == 0.2);
+    CHECK_OK(descent_plateau_set_lr(p, 0.8));
+    CHECK_OK(descent_plateau_update(p, 0.9, &lr));        /* worse than best 0.5: bad epoch 1 */
+    CHECK(lr == 0.8);
+    CHECK_OK(descent_plateau_restore(p, 0.6, INFINITY, 0, 0, 0));
+    CHECK_OK(descent_plateau_update(p, 3.0, &lr));        /* anything beats +inf */
+    CHECK_STATUS(descent_plateau_state(p, &best, &bad, &cooldown, &updates), DESCENT_OK);
+    CHECK(lr == 0.6 && best == 3.0 && bad == 0 && cooldown == 0 && updates == 1);
     CHECK_STATUS(descent_plateau_free(p), DESCENT_OK);
     CHECK_STATUS(descent_plateau_lr(p, &lr), DESCENT_ERR_INVALID_HANDLE);
+    CHECK_STATUS(descent_plateau_set_lr(p, 0.1), DESCENT_ERR_INVALID_HANDLE);
     CHECK_STATUS(descent_plateau_free(p), DESCENT_OK);
 
     descent_plateau q = 77;

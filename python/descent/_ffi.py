@@ -160,6 +160,10 @@ FUNCTIONS = [
     ("descent_plateau_lr", STATUS, [handle_t, _P_F64]),
     # descent_status descent_plateau_state(descent_plateau plateau, double *best, int64_t *num_bad_epochs, int64_t *cooldown_counter, int64_t *updates);
     ("descent_plateau_state", STATUS, [handle_t, _P_F64, _P_I64, _P_I64, _P_I64]),
+    # descent_status descent_plateau_set_lr(descent_plateau plateau, double lr);
+    ("descent_plateau_set_lr", STATUS, [handle_t, c_double]),
+    # descent_status descent_plateau_restore(descent_plateau plateau, double lr, double best, int64_t num_bad_epochs, int64_t cooldown_counter, int64_t updates);
+    ("descent_plateau_restore", STATUS, [handle_t, c_double, c_double, c_int64, c_int64, c_int64]),
     # descent_status descent_plateau_free(descent_plateau plateau);
     ("descent_plateau_free", STATUS, [handle_t]),
     # descent_status descent_clip_grad_norm(const descent_tensor *grads, int64_t count, double max_norm, double *pre_clip_norm);

@@ -356,6 +356,17 @@ class Plateau:
         return {"lr": self.lr, "best": best.value, "num_bad_epochs": bad.value,
                 "cooldown_counter": cooldown.value, "updates": updates.value}
 
+    def set_lr(self, lr):
+        """Replaces the current rate (a manual change; later reductions start from it)."""
+        lib.descent_plateau_set_lr(self._handle, _real(lr, "lr"))
+
+    def load_state(self, state):
+        """Restores a dict from :meth:`state` (all fields checked before anything changes)."""
+        lib.descent_plateau_restore(self._handle, _real(state["lr"], "lr"), _real(state["best"], "best"),
+                                    _integer(state["num_bad_epochs"], "num_bad_epochs"),
+                                    _integer(state["cooldown_counter"], "cooldown_counter"),
+                                    _integer(state["updates"], "updates"))
+
     @property
     def handle(self):
         return self._handle
@@ -469,8 +480,8 @@ class LRScheduler:
 class ReduceLROnPlateau:
     """PyTorch-style ReduceLROnPlateau over an optimizer's param_groups: call :meth:`step` with
     the monitored metric once per epoch. Each group gets its own :class:`Plateau` starting from
-    the group's current lr (``min_lr`` may be a list, one per group). The plateau owns the rate:
-    a manual change to ``group["lr"]`` is overwritten at the next step.
+    the group's current lr (``min_lr`` may be a list, one per group). As in PyTorch, a reduction
+    starts from the group's current lr, so a manual change to ``group["lr"]`` is honoured.
     """
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
@@ -490,6 +501,9 @@ class ReduceLROnPlateau:
     def step(self, metric):
         """Records one epoch's metric and sets every group's lr; returns the new rates."""
         metric = _real(metric, "metric")
+        for group, plateau in zip(self.optimizer.param_groups, self.plateaus):
+            if group["lr"] != plateau.lr:       # changed by hand since the last step
+                plateau.set_lr(group["lr"])
         rates = [plateau.update(metric) for plateau in self.plateaus]
         for group, rate in zip(self.optimizer.param_groups, rates):
             group["lr"] = rate
@@ -505,6 +519,20 @@ class ReduceLROnPlateau:
     @property
     def best(self):
         return self.plateaus[0].state()["best"]
+
+    def state_dict(self):
+        """One :meth:`Plateau.state` dict per group."""
+        return {"plateaus": [plateau.state() for plateau in self.plateaus]}
+
+    def load_state_dict(self, state):
+        """Restores :meth:`state_dict` output and sets every group's lr from it."""
+        saved = list(state["plateaus"])
+        if len(saved) != len(self.plateaus):
+            raise errors.InvalidArgumentError(f"state has {len(saved)} groups, this scheduler {len(self.plateaus)}")
+        for plateau, entry in zip(self.plateaus, saved):
+            plateau.load_state(entry)
+        for group, plateau in zip(self.optimizer.param_groups, self.plateaus):
+            group["lr"] = plateau.lr
 
     def close(self):
         for plateau in self.plateaus:

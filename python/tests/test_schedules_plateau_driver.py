@@ -252,3 +252,78 @@ def test_plateau_accepts_numpy_scalars_as_metrics():
     assert p.update(np.float32(2.0)) == 1.0
     assert p.update(np.array(3.0)) == 0.5            # 0-d array, worse than best = 2
     assert p.state()["best"] == 2.0
+
+
+class PyTorchStylePlateauGroups:
+    """ReduceLROnPlateau over groups, reading each group's current lr at reduction (PyTorch)."""
+
+    def __init__(self, groups, **kwargs):
+        self.groups = groups
+        self.reference = PlateauReference(0.0, **kwargs)
+
+    def step(self, metric):
+        ref = self.reference
+        ref.lr = None
+        if ref.better(metric):
+            ref.best, ref.bad = metric, 0
+        else:
+            ref.bad += 1
+        if ref.cooldown_counter > 0:
+            ref.cooldown_counter -= 1
+            ref.bad = 0
+        if ref.bad > ref.patience:
+            for group in self.groups:
+                new_lr = max(group["lr"] * ref.factor, ref.min_lr)
+                if group["lr"] - new_lr > ref.eps:
+                    group["lr"] = new_lr
+            ref.cooldown_counter = ref.cooldown
+            ref.bad = 0
+
+
+def test_reduce_lr_on_plateau_honours_manual_changes(rng):
+    opt = StandInOptimizer(0.1)
+    mirror = [{"lr": 0.1}]
+    sched = S.ReduceLROnPlateau(opt, factor=0.5, patience=1, cooldown=1)
+    reference = PyTorchStylePlateauGroups(mirror, factor=0.5, patience=1, cooldown=1)
+    for epoch, metric in enumerate(metric_sequence(rng, 80, "min")):
+        if epoch in (10, 37):                 # a manual change between epochs
+            opt.param_groups[0]["lr"] = mirror[0]["lr"] = 0.3
+        sched.step(float(metric))
+        reference.step(float(metric))
+        assert opt.param_groups[0]["lr"] == mirror[0]["lr"]
+
+
+def test_reduce_lr_on_plateau_state_round_trip(rng):
+    metrics = [float(m) for m in metric_sequence(rng, 60, "min")]
+    straight = StandInOptimizer(0.1, 0.05)
+    a = S.ReduceLROnPlateau(straight, factor=0.5, patience=2)
+    for m in metrics:
+        a.step(m)
+    first = StandInOptimizer(0.1, 0.05)
+    b = S.ReduceLROnPlateau(first, factor=0.5, patience=2)
+    for m in metrics[:30]:
+        b.step(m)
+    saved = b.state_dict()
+    resumed = StandInOptimizer(0.1, 0.05)
+    c = S.ReduceLROnPlateau(resumed, factor=0.5, patience=2)
+    c.load_state_dict(saved)
+    for m in metrics[30:]:
+        c.step(m)
+    assert [g["lr"] for g in resumed.param_groups] == [g["lr"] for g in straight.param_groups]
+    assert c.plateaus[0].state() == a.plateaus[0].state()
+
+
+def test_plateau_restore_and_set_lr_bad_input():
+    p = S.Plateau(0.1)
+    p.update(1.0)
+    before = p.state()
+    for bad in (dict(before, lr=-1.0), dict(before, best=float("nan")), dict(before, num_bad_epochs=-1),
+                dict(before, updates=-3), dict(before, cooldown_counter=1.5)):
+        with pytest.raises(descent.InvalidArgumentError):
+            p.load_state(bad)
+        assert p.state() == before
+    with pytest.raises(descent.InvalidArgumentError):
+        p.set_lr(float("inf"))
+    assert p.lr == 0.1
+    p.set_lr(0.7)
+    assert p.lr == 0.7

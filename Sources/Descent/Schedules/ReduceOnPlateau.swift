@@ -27,6 +27,14 @@ public final class ReduceOnPlateau: Sendable {
         public var badEpochs: Int64
         public var cooldownCounter: Int64
         public var updates: Int64
+
+        public init(learningRate: Double, best: Double, badEpochs: Int64, cooldownCounter: Int64, updates: Int64) {
+            self.learningRate = learningRate
+            self.best = best
+            self.badEpochs = badEpochs
+            self.cooldownCounter = cooldownCounter
+            self.updates = updates
+        }
     }
 
     public let mode: Mode
@@ -86,6 +94,23 @@ public final class ReduceOnPlateau: Sendable {
             }
             return state.learningRate
         }
+    }
+
+    /// Replaces the learning rate (a manual change between epochs; PyTorch's scheduler reads the
+    /// optimizer's current rate at each reduction, so a manual change is honoured the same way).
+    public func setLearningRate(_ learningRate: Double) throws(DescentError) {
+        try requireRate(learningRate, "lr")
+        state.withLock { $0.learningRate = learningRate }
+    }
+
+    /// Replaces the whole mutable state (resuming from a checkpoint). Checked before anything changes.
+    public func restore(_ restored: State) throws(DescentError) {
+        try requireRate(restored.learningRate, "lr")
+        guard !restored.best.isNaN else { throw .argument("best must not be NaN") }
+        guard restored.badEpochs >= 0, restored.cooldownCounter >= 0, restored.updates >= 0 else {
+            throw .argument("num_bad_epochs, cooldown_counter and updates must be >= 0")
+        }
+        state.withLock { $0 = restored }
     }
 
     func isBetter(_ metric: Double, than best: Double) -> Bool {
