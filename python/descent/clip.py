@@ -19,7 +19,7 @@ from . import _ffi, errors
 from ._ffi import lib
 from .tensor import DTYPE_CODES, Tensor, wrap
 
-__all__ = ["clip_grad_norm", "clip_grad_value", "total_norm"]
+__all__ = ["clip_grad_norm", "clip_grad_value", "total_norm", "GradientGroup"]
 
 
 def _gradients(grads):
@@ -107,3 +107,74 @@ def total_norm(grads, norm_type=2.0):
 def clip_grad_value(grads, clip_value):
     """Clamps every element into ``[-clip_value, clip_value]`` in place (NaN stays NaN)."""
     _call(grads, lib.descent_clip_grad_value, float(clip_value))
+
+
+class GradientGroup:
+    """A fixed list of gradients registered once, for clipping every step without converting
+    arrays to pointers on every call (the hot path of a training loop).
+
+    NumPy arrays are wrapped zero-copy, so refill them in place (``g[...] = new``) between calls;
+    the group keeps them alive until :meth:`close`. Same semantics as the module functions::
+
+        group = GradientGroup([gW1, gb1, gW2])
+        for batch in batches:
+            ...fill gW1, gb1, gW2 in place...
+            total = group.clip_norm(1.0)
+    """
+
+    def __init__(self, grads):
+        items = _gradients(grads)
+        self._wraps = []
+        handles = []
+        try:
+            for item in items:
+                if isinstance(item, Tensor):
+                    handles.append(item.handle)
+                else:
+                    wrapped = wrap(item)
+                    self._wraps.append(wrapped)
+                    handles.append(wrapped.handle)
+        except BaseException:
+            self.close()
+            raise
+        self._items = items          # keeps caller Tensors alive too
+        self._count = len(handles)
+        self._array = (_ffi.handle_t * max(len(handles), 1))(*handles)
+        self._total = ctypes.c_double()
+
+    def __len__(self):
+        return self._count
+
+    def clip_norm(self, max_norm, norm_type=2.0, error_if_nonfinite=False):
+        """:func:`clip_grad_norm` over the group; returns the pre-clip total norm."""
+        p = _norm_type(norm_type)
+        if p == 2.0 and not error_if_nonfinite:
+            lib.descent_clip_grad_norm(self._array, self._count, float(max_norm), ctypes.byref(self._total))
+        else:
+            lib.descent_clip_grad_norm_ex(self._array, self._count, float(max_norm), p,
+                                          1 if error_if_nonfinite else 0, ctypes.byref(self._total))
+        return self._total.value
+
+    def clip_value(self, clip_value):
+        """:func:`clip_grad_value` over the group."""
+        lib.descent_clip_grad_value(self._array, self._count, float(clip_value))
+
+    def norm(self, norm_type=2.0):
+        """The total norm, nothing modified."""
+        lib.descent_clip_grad_norm_ex(self._array, self._count, math.inf, _norm_type(norm_type), 0,
+                                      ctypes.byref(self._total))
+        return self._total.value
+
+    def close(self):
+        """Releases the zero-copy wraps (idempotent); later calls raise InvalidHandleError."""
+        for wrapped in getattr(self, "_wraps", []):
+            wrapped.close()
+        self._wraps = []
+        if hasattr(self, "_array"):
+            self._array = (_ffi.handle_t * max(self._count, 1))()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()

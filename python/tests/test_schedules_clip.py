@@ -226,3 +226,38 @@ def test_bad_arrays_rejected(rng):
     with pytest.raises(TypeError):
         clip_grad_norm(3.0, 0.1)
     np.testing.assert_array_equal(good, before)
+
+
+def test_gradient_group_matches_functions_over_many_steps(rng, dtype):
+    arrays = [np.zeros(shape, dtype=dtype) for shape in SHAPES]
+    with descent.clip.GradientGroup(arrays) as group:
+        assert len(group) == len(SHAPES)
+        for step in range(20):
+            fresh = make_grads(rng, dtype, scale=0.5 + step % 3)
+            for array, values in zip(arrays, fresh):
+                array[...] = values                        # refill in place
+            total, expected = reference_clip(fresh, 3.0)
+            assert_close(group.norm(), total, np.float64)
+            assert_close(group.clip_norm(3.0), total, np.float64)
+            for got, want in zip(arrays, expected):
+                assert_close(got, want, dtype)
+        fresh = make_grads(rng, dtype, scale=2.0)
+        for array, values in zip(arrays, fresh):
+            array[...] = values
+        group.clip_value(0.5)
+        for got, want in zip(arrays, fresh):
+            np.testing.assert_array_equal(got, np.clip(want, dtype.type(-0.5), dtype.type(0.5)))
+    with pytest.raises(descent.InvalidHandleError):
+        group.clip_norm(1.0)
+
+
+def test_gradient_group_bad_input():
+    with pytest.raises(descent.InvalidArgumentError):
+        descent.clip.GradientGroup([np.zeros(4), np.zeros(8)[::2]])
+    g = np.ones(4)
+    group = descent.clip.GradientGroup([g, g])
+    with pytest.raises(descent.InvalidArgumentError):
+        group.clip_norm(0.1)                               # aliasing is caught on use
+    np.testing.assert_array_equal(g, np.ones(4))
+    group.close()
+    group.close()
