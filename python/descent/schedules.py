@@ -191,6 +191,7 @@ def multi_step(lr0, milestones, gamma=0.1):
 
     Milestones (ints >= 0) may come in any order; a repeated milestone applies gamma again.
     """
+    milestones = list(milestones)
     count, marks = _int64_array(milestones, "milestone")
     return Schedule._make(lib.descent_schedule_new_multi_step,
                           [_real(lr0, "lr0"), marks, count, _real(gamma, "gamma")],
@@ -203,6 +204,7 @@ def piecewise_constant(boundaries, values):
     ``boundaries`` are strictly increasing ints >= 1 (boundary b is the first step of the next
     value); ``values`` has one more entry than ``boundaries``.
     """
+    boundaries, values = list(boundaries), list(values)
     count, marks = _int64_array(boundaries, "boundary")
     rates = [_real(v, "value") for v in values]
     if len(rates) != count + 1:
@@ -284,6 +286,7 @@ def sequential(schedules, milestones):
     for index, part in enumerate(parts):
         if not isinstance(part, Schedule):
             raise TypeError(f"schedules[{index}] is {type(part).__name__}, not a descent Schedule")
+    milestones = list(milestones)
     count, marks = _int64_array(milestones, "milestone")
     if count != len(parts) - 1:
         raise errors.InvalidArgumentError(

@@ -272,3 +272,12 @@ def test_repr_and_close():
     s.close()
     s.close()
     assert "closed" in repr(s)
+
+
+def test_iterables_and_numpy_integers_as_milestones():
+    s = S.multi_step(1.0, (m for m in np.array([3, 6])), gamma=0.5)
+    assert [s(t) for t in (2, 3, 6)] == [1.0, 0.5, 0.25]
+    assert s.parameters["milestones"] == [3, 6]
+    p = S.piecewise_constant(iter([2]), iter([0.3, 0.1]))
+    assert [p(1), p(2)] == [0.3, 0.1]
+    assert S.cosine_annealing(np.float32(0.5), np.int64(10))(np.int32(10)) == 0.0
