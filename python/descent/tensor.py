@@ -33,14 +33,17 @@ def dtype_code(dtype):
 def shape_argument(shape):
     """(rank, int64 array) for a shape given as an int or a sequence of ints."""
     if isinstance(shape, numbers.Integral):
-        shape = (int(shape),)
-    try:
-        dims = tuple(int(d) for d in shape)
-    except TypeError as exc:
-        raise errors.ShapeError(f"shape must be an int or a sequence of ints, got {shape!r}") from exc
-    if any(isinstance(d, float) for d in shape):
+        shape = (shape,)
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise errors.ShapeError(f"shape must be an int or a sequence of ints, got {shape!r}")
+    dims = tuple(shape)
+    if not all(isinstance(d, numbers.Integral) for d in dims):
         raise errors.ShapeError(f"shape extents must be integers, got {shape!r}")
-    return len(dims), (ctypes.c_int64 * max(len(dims), 1))(*dims)
+    if len(dims) > MAX_RANK:
+        raise errors.ShapeError(f"rank {len(dims)} exceeds the maximum rank {MAX_RANK}")
+    if any(not -2**63 <= int(d) < 2**63 for d in dims):
+        raise errors.ShapeError(f"shape extents must fit in int64, got {shape!r}")
+    return len(dims), (ctypes.c_int64 * max(len(dims), 1))(*(int(d) for d in dims))
 
 
 def _coerce_array(data, dtype):
