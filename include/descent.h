@@ -343,6 +343,301 @@ descent_status descent_gd_step(descent_tensor param, descent_tensor grad, double
  * Learning-rate schedules and gradient clipping
  * ------------------------------------------------------------------------------------------- */
 /* @@schedules@@ */
+/*
+ * A learning-rate schedule is an immutable object: a pure function from a step index t to a
+ * learning rate. descent_schedule_value(s, t, &lr) may be called for any t, in any order, from
+ * any thread, any number of times; it never changes the schedule.
+ *
+ * What t means. t counts COMPLETED steps (or epochs: the caller decides what one unit is), like
+ * PyTorch's `last_epoch`: t = 0 is the rate for the first update, and for every decaying schedule
+ * value(0) is its initial rate. Where PyTorch has the schedule, value(t) equals PyTorch's
+ * closed form at last_epoch = t (the formulas below). The textbook's epoch table for
+ * 1/(1 + decay_rate * epoch) reads as value(epoch): with lr0 = 0.2 and decay_rate = 1,
+ * value(1..4) = 0.1, 0.0667, 0.05, 0.04.
+ *
+ * Driving an optimizer. Schedules do not own or touch optimizers. Per step (or per epoch):
+ *
+ *     descent_schedule s;
+ *     descent_schedule_new_cosine(0.1, 1000, 0.0, &s);
+ *     for (int64_t t = 0; t < 1000; t++) {
+ *         double lr;
+ *         descent_schedule_value(s, t, &lr);     // rate for this update
+ *         ... set the optimizer's learning rate to lr (or pass lr to descent_gd_step) ...
+ *         ... compute gradients, take the step ...
+ *     }
+ *     descent_schedule_free(s);
+ *
+ * Common rules for every descent_schedule_new_* below. Learning rates (lr0, eta_min, end_lr,
+ * max_lr, piecewise values) must be finite and >= 0; step counts (step_size, t_max, t_0,
+ * total_iters, total_steps) must be >= 1. The new handle is written to *out, to be freed with
+ * descent_schedule_free(). Statuses: DESCENT_OK; DESCENT_ERR_NULL_POINTER (out, or a required
+ * array, is NULL); DESCENT_ERR_INVALID_ARGUMENT (any value outside its domain, the message names
+ * it); DESCENT_ERR_OUT_OF_MEMORY. On failure *out is not written and nothing is created.
+ */
+
+/** Handle to a learning-rate schedule. 0 is the null handle. */
+typedef uint64_t descent_schedule;
+
+/** Constant ("manual setting"): lr(t) = lr. */
+descent_status descent_schedule_new_constant(double lr, descent_schedule *out);
+
+/** Textbook epoch decay: lr(t) = lr0 / (1 + decay_rate * t). decay_rate finite, >= 0. */
+descent_status descent_schedule_new_inverse_time(double lr0, double decay_rate, descent_schedule *out);
+
+/** Exponential decay (PyTorch ExponentialLR; the textbook's 0.95^t): lr(t) = lr0 * gamma^t.
+ *  gamma finite, >= 0. */
+descent_status descent_schedule_new_exponential(double lr0, double gamma, descent_schedule *out);
+
+/**
+ * Inverse power decay: lr(t) = lr0 * k / (t + offset)^power.
+ * power = 0.5 is the textbook's k / sqrt(epoch) * lr0 (per epoch) and k / sqrt(t) * lr0 (per
+ * minibatch step); power = 1 is k / epoch. offset > 0 keeps t = 0 defined; offset = 1 maps the
+ * 0-based t onto the textbook's 1-based epoch number. k, power finite, >= 0; offset finite, > 0.
+ */
+descent_status descent_schedule_new_inverse_power(double lr0, double k, double power, double offset,
+                                                  descent_schedule *out);
+
+/** Staircase (step) decay, PyTorch StepLR: lr(t) = lr0 * gamma^floor(t / step_size).
+ *  step_size >= 1; gamma finite, >= 0. */
+descent_status descent_schedule_new_step(double lr0, int64_t step_size, double gamma,
+                                         descent_schedule *out);
+
+/**
+ * Multi-step decay, PyTorch MultiStepLR: lr(t) = lr0 * gamma^(number of milestones m <= t).
+ * `milestones` holds `count` steps >= 0 in any order (they are copied and sorted; a repeated
+ * milestone applies gamma again, as in PyTorch). `milestones` may be NULL when count == 0.
+ * Extra: DESCENT_ERR_INVALID_ARGUMENT for count < 0 or a negative milestone.
+ */
+descent_status descent_schedule_new_multi_step(double lr0, const int64_t *milestones, int64_t count,
+                                               double gamma, descent_schedule *out);
+
+/**
+ * Piecewise constant ("manual" decay by hand-picked rates): lr(t) = values[i], where i is the
+ * number of boundaries <= t (so boundary b is the first step of the next value).
+ * `boundaries` holds `boundary_count` strictly increasing steps >= 1 (NULL allowed when 0);
+ * `values` holds boundary_count + 1 rates. Both are copied.
+ */
+descent_status descent_schedule_new_piecewise_constant(const int64_t *boundaries, int64_t boundary_count,
+                                                       const double *values, descent_schedule *out);
+
+/**
+ * Cosine annealing, PyTorch CosineAnnealingLR's closed form:
+ *     lr(t) = eta_min + (lr0 - eta_min) * (1 + cos(pi * t / t_max)) / 2
+ * lr(0) = lr0, lr(t_max) = eta_min; past t_max the cosine continues (rising), as in PyTorch.
+ */
+descent_status descent_schedule_new_cosine(double lr0, int64_t t_max, double eta_min,
+                                           descent_schedule *out);
+
+/**
+ * Cosine annealing with warm restarts (SGDR; PyTorch CosineAnnealingWarmRestarts): cycle i lasts
+ * T_i = t_0 * t_mult^i steps and the cycles tile t = 0, 1, ...; at position T_cur inside its cycle
+ *     lr(t) = eta_min + (lr0 - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2
+ * so lr jumps back to lr0 at every restart (t = t_0, t_0 + t_0*t_mult, ...). Cycle boundaries are
+ * computed in exact integer arithmetic. t_0 >= 1; t_mult >= 1 (integer).
+ */
+descent_status descent_schedule_new_cosine_warm_restarts(double lr0, int64_t t_0, int64_t t_mult,
+                                                         double eta_min, descent_schedule *out);
+
+/**
+ * Linear ramp, PyTorch LinearLR (linear warmup when start_factor < end_factor = 1):
+ *     lr(t) = lr0 * (start_factor + (end_factor - start_factor) * min(t, total_iters) / total_iters)
+ * start_factor, end_factor finite, >= 0 (PyTorch's defaults: 1/3, 1, total_iters 5).
+ */
+descent_status descent_schedule_new_linear(double lr0, double start_factor, double end_factor,
+                                           int64_t total_iters, descent_schedule *out);
+
+/**
+ * Polynomial decay (PyTorch PolynomialLR when end_lr = 0, TensorFlow PolynomialDecay otherwise):
+ *     lr(t) = (lr0 - end_lr) * (1 - min(t, total_iters) / total_iters)^power + end_lr
+ * power finite, >= 0.
+ */
+descent_status descent_schedule_new_polynomial(double lr0, int64_t total_iters, double power,
+                                               double end_lr, descent_schedule *out);
+
+/** Annealing shapes for descent_schedule_new_one_cycle. */
+enum {
+    DESCENT_ANNEAL_COS = 0,   /* end + (start - end) / 2 * (1 + cos(pi * pct)) (PyTorch default) */
+    DESCENT_ANNEAL_LINEAR = 1 /* start + (end - start) * pct */
+};
+
+/**
+ * One-cycle policy, PyTorch OneCycleLR. With initial = max_lr / div_factor and
+ * min = initial / final_div_factor, p = pct_start, T = total_steps, the phases end at
+ *     two phases (three_phase == 0): p*T - 1 (initial -> max_lr),  T - 1 (max_lr -> min)
+ *     three phases (three_phase != 0): p*T - 1 (initial -> max_lr), 2*p*T - 2 (max_lr -> initial),
+ *                                      T - 1 (initial -> min)
+ * Step t uses the first phase whose end is >= t (else the last); with that phase's start s
+ * (previous end, 0 for the first) and end e, pct = (t - s) / (e - s), annealed by
+ * anneal_strategy. Valid t: 0 .. total_steps (descent_schedule_value fails past it, as PyTorch
+ * does). PyTorch's defaults: pct_start 0.3, DESCENT_ANNEAL_COS, div_factor 25,
+ * final_div_factor 1e4, three_phase 0.
+ * Extra DESCENT_ERR_INVALID_ARGUMENT: pct_start outside [0, 1]; div_factor or final_div_factor
+ * not finite and > 0; unknown anneal_strategy; a phase of zero length (where PyTorch would
+ * divide by zero).
+ */
+descent_status descent_schedule_new_one_cycle(double max_lr, int64_t total_steps, double pct_start,
+                                              int32_t anneal_strategy, double div_factor,
+                                              double final_div_factor, int32_t three_phase,
+                                              descent_schedule *out);
+
+/**
+ * Schedules one after another (PyTorch SequentialLR): schedules[i] runs on
+ * [milestones[i-1], milestones[i]) and restarts its own count there:
+ *     lr(t) = value(schedules[i], t - milestones[i-1])      (milestones[-1] = 0)
+ * `schedules` holds `count` >= 1 live schedule handles; `milestones` holds count - 1 strictly
+ * increasing steps >= 1 (NULL allowed when count == 1). The new schedule keeps its parts alive:
+ * freeing their handles afterwards is fine.
+ * Linear warmup for w steps then cosine over T: schedules = {linear(lr0, 0, 1, w),
+ * cosine(lr0, T, 0)}, milestones = {w}.
+ * Extra statuses: DESCENT_ERR_INVALID_HANDLE / _WRONG_HANDLE_TYPE (a bad part handle).
+ */
+descent_status descent_schedule_new_sequential(const descent_schedule *schedules, int64_t count,
+                                               const int64_t *milestones, descent_schedule *out);
+
+/**
+ * Writes the schedule's learning rate at step t (t >= 0, see "What t means") to *lr. No side
+ * effects. Statuses: DESCENT_OK; DESCENT_ERR_INVALID_HANDLE / _WRONG_HANDLE_TYPE;
+ * DESCENT_ERR_NULL_POINTER (lr); DESCENT_ERR_INVALID_ARGUMENT (t < 0, or t > total_steps for
+ * a one-cycle schedule, also inside a sequential one). On failure *lr is not written.
+ */
+descent_status descent_schedule_value(descent_schedule schedule, int64_t step, double *lr);
+
+/**
+ * Writes value(first_step + i) to out[i] for i = 0 .. count-1 (a whole curve in one call).
+ * `out` may be NULL when count == 0. Statuses: as descent_schedule_value, plus
+ * DESCENT_ERR_INVALID_ARGUMENT for count < 0 or first_step + count overflowing. On failure
+ * nothing is written to out.
+ */
+descent_status descent_schedule_values(descent_schedule schedule, int64_t first_step, int64_t count,
+                                       double *out);
+
+/**
+ * Destroys a schedule handle (sequential schedules built from it keep working). A null or
+ * already-freed handle is a harmless no-op. Statuses: DESCENT_OK, DESCENT_ERR_WRONG_HANDLE_TYPE.
+ */
+descent_status descent_schedule_free(descent_schedule schedule);
+
+/*
+ * Reduce-on-plateau (PyTorch ReduceLROnPlateau): the one STATEFUL schedule. Call
+ * descent_plateau_update once per epoch with the monitored metric; it returns the rate to use.
+ * Per update with metric m:
+ *     better = (mode MIN, REL) m < best * (1 - threshold)   (MIN, ABS) m < best - threshold
+ *              (mode MAX, REL) m > best * (1 + threshold)   (MAX, ABS) m > best + threshold
+ *     if better: best = m, num_bad_epochs = 0;  else num_bad_epochs += 1
+ *     if cooldown_counter > 0: cooldown_counter -= 1, num_bad_epochs = 0
+ *     if num_bad_epochs > patience:
+ *         new = max(lr * factor, min_lr); if lr - new > eps: lr = new
+ *         cooldown_counter = cooldown; num_bad_epochs = 0
+ * best starts at +inf (MIN) or -inf (MAX). A NaN metric is never "better" (it counts as a bad
+ * epoch), as in PyTorch. Updates on one handle from several threads are serialized.
+ */
+
+/** Handle to a reduce-on-plateau scheduler. 0 is the null handle. */
+typedef uint64_t descent_plateau;
+
+/** Plateau modes and threshold modes. */
+enum {
+    DESCENT_PLATEAU_MIN = 0,   /* lower metric is better (a loss) */
+    DESCENT_PLATEAU_MAX = 1,   /* higher metric is better (an accuracy) */
+    DESCENT_THRESHOLD_REL = 0, /* improvement measured relative to best */
+    DESCENT_THRESHOLD_ABS = 1  /* improvement measured in the metric's units */
+};
+
+/**
+ * A new reduce-on-plateau scheduler starting at rate `lr`. PyTorch's defaults: mode MIN,
+ * factor 0.1, patience 10, threshold 1e-4, threshold_mode REL, cooldown 0, min_lr 0, eps 1e-8.
+ * Domains: lr, min_lr finite >= 0; 0 <= factor < 1; patience, cooldown >= 0; threshold, eps
+ * finite >= 0; mode and threshold_mode one of the constants above. Statuses: DESCENT_OK,
+ * DESCENT_ERR_NULL_POINTER (out), DESCENT_ERR_INVALID_ARGUMENT, DESCENT_ERR_OUT_OF_MEMORY.
+ * On failure *out is not written.
+ */
+descent_status descent_plateau_new(double lr, int32_t mode, double factor, int64_t patience,
+                                   double threshold, int32_t threshold_mode, int64_t cooldown,
+                                   double min_lr, double eps, descent_plateau *out);
+
+/**
+ * Records one epoch's metric (any double; NaN is a bad epoch) and writes the learning rate to use
+ * from now on to *lr. Statuses: DESCENT_OK, handle errors, DESCENT_ERR_NULL_POINTER (lr; the
+ * state is then NOT updated).
+ */
+descent_status descent_plateau_update(descent_plateau plateau, double metric, double *lr);
+
+/** Writes the current learning rate to *lr. Statuses: DESCENT_OK, handle errors, _NULL_POINTER. */
+descent_status descent_plateau_lr(descent_plateau plateau, double *lr);
+
+/**
+ * Writes the internal state: best metric so far, num_bad_epochs, cooldown_counter and the number
+ * of updates so far. Each out-pointer may be NULL (skipped). Statuses: DESCENT_OK, handle errors
+ * (then nothing is written).
+ */
+descent_status descent_plateau_state(descent_plateau plateau, double *best, int64_t *num_bad_epochs,
+                                     int64_t *cooldown_counter, int64_t *updates);
+
+/**
+ * Replaces the current learning rate (a manual change between epochs; later reductions start from
+ * it, as PyTorch's scheduler starts from the optimizer's current rate). lr finite >= 0.
+ * Statuses: DESCENT_OK, handle errors, DESCENT_ERR_INVALID_ARGUMENT (nothing changed).
+ */
+descent_status descent_plateau_set_lr(descent_plateau plateau, double lr);
+
+/**
+ * Replaces the whole state, as read by descent_plateau_lr + descent_plateau_state (resuming from
+ * a checkpoint; the hyper-parameters are those given to descent_plateau_new). lr finite >= 0;
+ * best not NaN (+-inf allowed); the counters >= 0. Statuses: DESCENT_OK, handle errors,
+ * DESCENT_ERR_INVALID_ARGUMENT (nothing changed).
+ */
+descent_status descent_plateau_restore(descent_plateau plateau, double lr, double best,
+                                       int64_t num_bad_epochs, int64_t cooldown_counter,
+                                       int64_t updates);
+
+/** Destroys a plateau handle; null or already-freed handles are a harmless no-op.
+ *  Statuses: DESCENT_OK, DESCENT_ERR_WRONG_HANDLE_TYPE. */
+descent_status descent_plateau_free(descent_plateau plateau);
+
+/*
+ * Gradient clipping over `count` gradient tensors given as an array of handles (`grads` may be
+ * NULL when count == 0). All tensors must share one dtype (else DESCENT_ERR_DTYPE) and must not
+ * share memory, e.g. the same handle twice (else DESCENT_ERR_INVALID_ARGUMENT). Every handle and
+ * argument is checked before any tensor is modified: on any failure every gradient is unchanged.
+ * Statuses common to all three: DESCENT_ERR_NULL_POINTER (grads NULL with count > 0),
+ * DESCENT_ERR_INVALID_HANDLE / _WRONG_HANDLE_TYPE (a bad entry; the message names its index),
+ * DESCENT_ERR_DTYPE, DESCENT_ERR_INVALID_ARGUMENT (count < 0, aliasing, bad numbers below).
+ */
+
+/**
+ * Clip by global L2 norm (PyTorch clip_grad_norm_ with norm_type 2):
+ *     total = sqrt(sum over all tensors and elements of g^2)
+ *     if total > max_norm: every g *= max_norm / (total + 1e-6)
+ * and writes the PRE-clip total to *pre_clip_norm (which may be NULL). The total is accumulated
+ * in double in a fixed order (tensor by tensor; within a tensor in eight interleaved partial sums;
+ * per-tensor norms rescaled against overflow) so it is bit-identical run to run. For float32 the
+ * scale factor is rounded to float before multiplying.
+ * Non-finite total (a NaN/inf element): no gradient is modified, DESCENT_OK is returned and the
+ * non-finite total is written, so the caller can skip the step (PyTorch would fill the gradients
+ * with NaN/0). Use descent_clip_grad_norm_ex with error_if_nonfinite = 1 to get an error instead.
+ * max_norm must be >= 0 (infinity allowed: measure only).
+ */
+descent_status descent_clip_grad_norm(const descent_tensor *grads, int64_t count, double max_norm,
+                                      double *pre_clip_norm);
+
+/**
+ * descent_clip_grad_norm with PyTorch's norm_type and error_if_nonfinite options:
+ *     total = (sum |g|^norm_type)^(1 / norm_type)        (norm_type > 0, finite)
+ *     total = max |g|                                     (norm_type = +INFINITY)
+ * norm_type 2 is exactly descent_clip_grad_norm. When error_if_nonfinite != 0 and the total is
+ * NaN or infinite, returns DESCENT_ERR_NON_FINITE with nothing modified and *pre_clip_norm not
+ * written. Extra DESCENT_ERR_INVALID_ARGUMENT: norm_type NaN or <= 0.
+ */
+descent_status descent_clip_grad_norm_ex(const descent_tensor *grads, int64_t count, double max_norm,
+                                         double norm_type, int32_t error_if_nonfinite,
+                                         double *pre_clip_norm);
+
+/**
+ * Clip by value (PyTorch clip_grad_value_): every element g becomes min(max(g, -clip_value),
+ * clip_value), in place; NaN stays NaN. clip_value >= 0 (infinity allowed; for float32 it is
+ * rounded to float).
+ */
+descent_status descent_clip_grad_value(const descent_tensor *grads, int64_t count, double clip_value);
 
 /* ---------------------------------------------------------------------------------------------
  * Gradients: activations, costs, layers, batch normalization, initialization, numerical gradients

@@ -120,6 +120,58 @@ FUNCTIONS = [
     ("descent_gd_step", STATUS, [handle_t, handle_t, c_double]),
     # ---- optimizers (@@optimizers@@) ----
     # ---- schedules and clipping (@@schedules@@) ----
+    # descent_status descent_schedule_new_constant(double lr, descent_schedule *out);
+    ("descent_schedule_new_constant", STATUS, [c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_inverse_time(double lr0, double decay_rate, descent_schedule *out);
+    ("descent_schedule_new_inverse_time", STATUS, [c_double, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_exponential(double lr0, double gamma, descent_schedule *out);
+    ("descent_schedule_new_exponential", STATUS, [c_double, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_inverse_power(double lr0, double k, double power, double offset, descent_schedule *out);
+    ("descent_schedule_new_inverse_power", STATUS, [c_double, c_double, c_double, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_step(double lr0, int64_t step_size, double gamma, descent_schedule *out);
+    ("descent_schedule_new_step", STATUS, [c_double, c_int64, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_multi_step(double lr0, const int64_t *milestones, int64_t count, double gamma, descent_schedule *out);
+    ("descent_schedule_new_multi_step", STATUS, [c_double, _P_I64, c_int64, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_piecewise_constant(const int64_t *boundaries, int64_t boundary_count, const double *values, descent_schedule *out);
+    ("descent_schedule_new_piecewise_constant", STATUS, [_P_I64, c_int64, _P_F64, _P_HANDLE]),
+    # descent_status descent_schedule_new_cosine(double lr0, int64_t t_max, double eta_min, descent_schedule *out);
+    ("descent_schedule_new_cosine", STATUS, [c_double, c_int64, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_cosine_warm_restarts(double lr0, int64_t t_0, int64_t t_mult, double eta_min, descent_schedule *out);
+    ("descent_schedule_new_cosine_warm_restarts", STATUS, [c_double, c_int64, c_int64, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_linear(double lr0, double start_factor, double end_factor, int64_t total_iters, descent_schedule *out);
+    ("descent_schedule_new_linear", STATUS, [c_double, c_double, c_double, c_int64, _P_HANDLE]),
+    # descent_status descent_schedule_new_polynomial(double lr0, int64_t total_iters, double power, double end_lr, descent_schedule *out);
+    ("descent_schedule_new_polynomial", STATUS, [c_double, c_int64, c_double, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_one_cycle(double max_lr, int64_t total_steps, double pct_start, int32_t anneal_strategy, double div_factor, double final_div_factor, int32_t three_phase, descent_schedule *out);
+    ("descent_schedule_new_one_cycle", STATUS, [c_double, c_int64, c_double, c_int32, c_double, c_double, c_int32, _P_HANDLE]),
+    # descent_status descent_schedule_new_sequential(const descent_schedule *schedules, int64_t count, const int64_t *milestones, descent_schedule *out);
+    ("descent_schedule_new_sequential", STATUS, [_P_HANDLE, c_int64, _P_I64, _P_HANDLE]),
+    # descent_status descent_schedule_value(descent_schedule schedule, int64_t step, double *lr);
+    ("descent_schedule_value", STATUS, [handle_t, c_int64, _P_F64]),
+    # descent_status descent_schedule_values(descent_schedule schedule, int64_t first_step, int64_t count, double *out);
+    ("descent_schedule_values", STATUS, [handle_t, c_int64, c_int64, c_void_p]),
+    # descent_status descent_schedule_free(descent_schedule schedule);
+    ("descent_schedule_free", STATUS, [handle_t]),
+    # descent_status descent_plateau_new(double lr, int32_t mode, double factor, int64_t patience, double threshold, int32_t threshold_mode, int64_t cooldown, double min_lr, double eps, descent_plateau *out);
+    ("descent_plateau_new", STATUS, [c_double, c_int32, c_double, c_int64, c_double, c_int32, c_int64, c_double, c_double, _P_HANDLE]),
+    # descent_status descent_plateau_update(descent_plateau plateau, double metric, double *lr);
+    ("descent_plateau_update", STATUS, [handle_t, c_double, _P_F64]),
+    # descent_status descent_plateau_lr(descent_plateau plateau, double *lr);
+    ("descent_plateau_lr", STATUS, [handle_t, _P_F64]),
+    # descent_status descent_plateau_state(descent_plateau plateau, double *best, int64_t *num_bad_epochs, int64_t *cooldown_counter, int64_t *updates);
+    ("descent_plateau_state", STATUS, [handle_t, _P_F64, _P_I64, _P_I64, _P_I64]),
+    # descent_status descent_plateau_set_lr(descent_plateau plateau, double lr);
+    ("descent_plateau_set_lr", STATUS, [handle_t, c_double]),
+    # descent_status descent_plateau_restore(descent_plateau plateau, double lr, double best, int64_t num_bad_epochs, int64_t cooldown_counter, int64_t updates);
+    ("descent_plateau_restore", STATUS, [handle_t, c_double, c_double, c_int64, c_int64, c_int64]),
+    # descent_status descent_plateau_free(descent_plateau plateau);
+    ("descent_plateau_free", STATUS, [handle_t]),
+    # descent_status descent_clip_grad_norm(const descent_tensor *grads, int64_t count, double max_norm, double *pre_clip_norm);
+    ("descent_clip_grad_norm", STATUS, [_P_HANDLE, c_int64, c_double, _P_F64]),
+    # descent_status descent_clip_grad_norm_ex(const descent_tensor *grads, int64_t count, double max_norm, double norm_type, int32_t error_if_nonfinite, double *pre_clip_norm);
+    ("descent_clip_grad_norm_ex", STATUS, [_P_HANDLE, c_int64, c_double, c_double, c_int32, _P_F64]),
+    # descent_status descent_clip_grad_value(const descent_tensor *grads, int64_t count, double clip_value);
+    ("descent_clip_grad_value", STATUS, [_P_HANDLE, c_int64, c_double]),
     # ---- gradients (@@gradients@@) ----
     # descent_status descent_activation_forward(int32_t activation, double negative_slope, descent_tensor x, descent_tensor y);
     ("descent_activation_forward", STATUS, [c_int32, c_double, handle_t, handle_t]),
