@@ -256,3 +256,14 @@ def test_step_size_sweep_float32(rng):
         stepped = (W - np.float32(step) * g).astype(np.float32)  # the library rounds the step to float32 (saxpy)
         np.testing.assert_allclose(loss, np.sum(stepped.astype(np.float64) ** 2), rtol=1e-6)
     assert W.tobytes() == before.tobytes()
+
+
+def test_float32_check_meets_the_documented_threshold(rng):
+    # docs/gradients.md: float32, centered, h = 1e-3 -> errors below 1e-2 for a correct gradient.
+    x = rng.standard_normal((4, 5)).astype(np.float32)
+    R = rng.standard_normal((4, 5)).astype(np.float32)
+    analytic = descent.activation_backward(x, R, "tanh")
+    result = descent.gradient_check(lambda v: float(np.sum(R * descent.tanh(v), dtype=np.float32)), x, analytic)
+    assert result.max_error < 1e-2, result
+    wrong = descent.gradient_check(lambda v: float(np.sum(R * descent.tanh(v), dtype=np.float32)), x, 1.5 * analytic)
+    assert wrong.max_error > 1e-1
