@@ -27,12 +27,6 @@ def as_tensor(value, dtype=None, role="argument"):
             array = array.astype(np.float64)
         else:
             raise errors.DTypeError(f"{role} must be float32 or float64, not {array.dtype}")
-    if array.ndim == 0:
-        # descent.tensor() turns a 0-d array into shape (1,) (np.ascontiguousarray promotes 0-d
-        # arrays); build the rank-0 tensor explicitly so results keep the input's shape.
-        scalar = zeros((), dtype=array.dtype)
-        scalar.copy_from(array.reshape(1))
-        return scalar, True
     return tensor(array), True
 
 

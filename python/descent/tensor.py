@@ -49,12 +49,13 @@ def shape_argument(shape):
 def _coerce_array(data, dtype):
     """A C-contiguous float32/float64 array for `data` (a copy only when needed)."""
     if dtype is not None:
-        return np.ascontiguousarray(data, dtype=np.dtype(DTYPES[dtype_code(dtype)]))
+        return np.asarray(data, dtype=np.dtype(DTYPES[dtype_code(dtype)]), order="C")
     array = np.asarray(data)
+    # np.asarray(order="C") rather than np.ascontiguousarray, which turns 0-d arrays into 1-d.
     if array.dtype in DTYPE_CODES:
-        return np.ascontiguousarray(array)
+        return np.asarray(array, order="C")
     if array.dtype.kind in "biu":
-        return np.ascontiguousarray(array, dtype=np.float64)
+        return np.asarray(array, dtype=np.float64, order="C")
     raise errors.DTypeError(f"descent tensors are float32 or float64, not {array.dtype}")
 
 
@@ -170,7 +171,7 @@ class Tensor:
         array = np.asarray(data)
         if array.dtype != self.dtype:
             raise errors.DTypeError(f"data is {array.dtype}, tensor holds {self.dtype}")
-        array = np.ascontiguousarray(array)
+        array = np.asarray(array, order="C")
         lib.descent_tensor_copy_from(self._handle, DTYPE_CODES[array.dtype], array.ctypes.data, array.size)
 
     def clone(self):

@@ -203,3 +203,11 @@ def test_random_rejects_bad_parameters():
         descent.random_uniform(3, 1, low=0, high=np.inf)
     with pytest.raises(descent.InvalidArgumentError):
         descent.random_uniform(3, -1)
+
+
+def test_zero_dimensional_arrays_stay_zero_dimensional(dtype):
+    t = descent.tensor(np.array(2.5, dtype=dtype))
+    assert t.shape == () and t.ndim == 0 and t.size == 1
+    out = t.numpy()
+    assert out.shape == () and out == dtype.type(2.5)
+    assert descent.tensor(3).shape == ()
