@@ -11,7 +11,7 @@ import Foundation
 
 /// Asks the `python3` on PATH (or $DESCENT_PYTHON) where its headers and libpython live, so the
 /// embedded runner links the interpreter that has NumPy and pytest, with an rpath to its LIBDIR.
-func pythonEmbedding() -> (include: String, libDir: String, library: String)? {
+func pythonEmbedding() -> (include: String, libDir: String, library: String, executable: String)? {
     let python = ProcessInfo.processInfo.environment["DESCENT_PYTHON"] ?? "python3"
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -21,6 +21,7 @@ func pythonEmbedding() -> (include: String, libDir: String, library: String)? {
         print(sysconfig.get_paths()['include'])
         print(v('LIBDIR'))
         print('python' + v('LDVERSION'))
+        import sys; print(sys.executable)
         """]
     let pipe = Pipe()
     process.standardOutput = pipe
@@ -31,12 +32,16 @@ func pythonEmbedding() -> (include: String, libDir: String, library: String)? {
     guard process.terminationStatus == 0,
           let text = String(data: data, encoding: .utf8) else { return nil }
     let lines = text.split(separator: "\n").map(String.init)
-    guard lines.count >= 3 else { return nil }
-    return (lines[0], lines[1], lines[2])
+    guard lines.count >= 4 else { return nil }
+    return (lines[0], lines[1], lines[2], lines[3])
 }
 
 let python = pythonEmbedding()
 let pythonCFlags: [String] = python.map { ["-I", $0.include] } ?? []
+// sys.executable inside the embedded interpreter: the real python3, so tests can spawn it.
+let pythonDefines: [CSetting] = python.map {
+    [.define("DESCENT_PYTHON_EXECUTABLE", to: "\"\($0.executable)\"")]
+} ?? []
 let pythonLinkFlags: [String] = python.map {
     ["-L", $0.libDir, "-l\($0.library)", "-Xlinker", "-rpath", "-Xlinker", $0.libDir]
 } ?? []
@@ -82,7 +87,7 @@ let package = Package(
         ),
         .target(
             name: "CPythonBridge",
-            cSettings: [.unsafeFlags(pythonCFlags)],
+            cSettings: [.unsafeFlags(pythonCFlags)] + pythonDefines,
             linkerSettings: [.unsafeFlags(pythonLinkFlags)]
         ),
         .executableTarget(

@@ -733,11 +733,636 @@ descent_status descent_optimizer_load(descent_optimizer optimizer, const char *p
  * Learning-rate schedules and gradient clipping
  * ------------------------------------------------------------------------------------------- */
 /* @@schedules@@ */
+/*
+ * A learning-rate schedule is an immutable object: a pure function from a step index t to a
+ * learning rate. descent_schedule_value(s, t, &lr) may be called for any t, in any order, from
+ * any thread, any number of times; it never changes the schedule.
+ *
+ * What t means. t counts COMPLETED steps (or epochs: the caller decides what one unit is), like
+ * PyTorch's `last_epoch`: t = 0 is the rate for the first update, and for every decaying schedule
+ * value(0) is its initial rate. Where PyTorch has the schedule, value(t) equals PyTorch's
+ * closed form at last_epoch = t (the formulas below). The textbook's epoch table for
+ * 1/(1 + decay_rate * epoch) reads as value(epoch): with lr0 = 0.2 and decay_rate = 1,
+ * value(1..4) = 0.1, 0.0667, 0.05, 0.04.
+ *
+ * Driving an optimizer. Schedules do not own or touch optimizers. Per step (or per epoch):
+ *
+ *     descent_schedule s;
+ *     descent_schedule_new_cosine(0.1, 1000, 0.0, &s);
+ *     for (int64_t t = 0; t < 1000; t++) {
+ *         double lr;
+ *         descent_schedule_value(s, t, &lr);     // rate for this update
+ *         ... set the optimizer's learning rate to lr (or pass lr to descent_gd_step) ...
+ *         ... compute gradients, take the step ...
+ *     }
+ *     descent_schedule_free(s);
+ *
+ * Common rules for every descent_schedule_new_* below. Learning rates (lr0, eta_min, end_lr,
+ * max_lr, piecewise values) must be finite and >= 0; step counts (step_size, t_max, t_0,
+ * total_iters, total_steps) must be >= 1. The new handle is written to *out, to be freed with
+ * descent_schedule_free(). Statuses: DESCENT_OK; DESCENT_ERR_NULL_POINTER (out, or a required
+ * array, is NULL); DESCENT_ERR_INVALID_ARGUMENT (any value outside its domain, the message names
+ * it); DESCENT_ERR_OUT_OF_MEMORY. On failure *out is not written and nothing is created.
+ */
+
+/** Handle to a learning-rate schedule. 0 is the null handle. */
+typedef uint64_t descent_schedule;
+
+/** Constant ("manual setting"): lr(t) = lr. */
+descent_status descent_schedule_new_constant(double lr, descent_schedule *out);
+
+/** Textbook epoch decay: lr(t) = lr0 / (1 + decay_rate * t). decay_rate finite, >= 0. */
+descent_status descent_schedule_new_inverse_time(double lr0, double decay_rate, descent_schedule *out);
+
+/** Exponential decay (PyTorch ExponentialLR; the textbook's 0.95^t): lr(t) = lr0 * gamma^t.
+ *  gamma finite, >= 0. */
+descent_status descent_schedule_new_exponential(double lr0, double gamma, descent_schedule *out);
+
+/**
+ * Inverse power decay: lr(t) = lr0 * k / (t + offset)^power.
+ * power = 0.5 is the textbook's k / sqrt(epoch) * lr0 (per epoch) and k / sqrt(t) * lr0 (per
+ * minibatch step); power = 1 is k / epoch. offset > 0 keeps t = 0 defined; offset = 1 maps the
+ * 0-based t onto the textbook's 1-based epoch number. k, power finite, >= 0; offset finite, > 0.
+ */
+descent_status descent_schedule_new_inverse_power(double lr0, double k, double power, double offset,
+                                                  descent_schedule *out);
+
+/** Staircase (step) decay, PyTorch StepLR: lr(t) = lr0 * gamma^floor(t / step_size).
+ *  step_size >= 1; gamma finite, >= 0. */
+descent_status descent_schedule_new_step(double lr0, int64_t step_size, double gamma,
+                                         descent_schedule *out);
+
+/**
+ * Multi-step decay, PyTorch MultiStepLR: lr(t) = lr0 * gamma^(number of milestones m <= t).
+ * `milestones` holds `count` steps >= 0 in any order (they are copied and sorted; a repeated
+ * milestone applies gamma again, as in PyTorch). `milestones` may be NULL when count == 0.
+ * Extra: DESCENT_ERR_INVALID_ARGUMENT for count < 0 or a negative milestone.
+ */
+descent_status descent_schedule_new_multi_step(double lr0, const int64_t *milestones, int64_t count,
+                                               double gamma, descent_schedule *out);
+
+/**
+ * Piecewise constant ("manual" decay by hand-picked rates): lr(t) = values[i], where i is the
+ * number of boundaries <= t (so boundary b is the first step of the next value).
+ * `boundaries` holds `boundary_count` strictly increasing steps >= 1 (NULL allowed when 0);
+ * `values` holds boundary_count + 1 rates. Both are copied.
+ */
+descent_status descent_schedule_new_piecewise_constant(const int64_t *boundaries, int64_t boundary_count,
+                                                       const double *values, descent_schedule *out);
+
+/**
+ * Cosine annealing, PyTorch CosineAnnealingLR's closed form:
+ *     lr(t) = eta_min + (lr0 - eta_min) * (1 + cos(pi * t / t_max)) / 2
+ * lr(0) = lr0, lr(t_max) = eta_min; past t_max the cosine continues (rising), as in PyTorch.
+ */
+descent_status descent_schedule_new_cosine(double lr0, int64_t t_max, double eta_min,
+                                           descent_schedule *out);
+
+/**
+ * Cosine annealing with warm restarts (SGDR; PyTorch CosineAnnealingWarmRestarts): cycle i lasts
+ * T_i = t_0 * t_mult^i steps and the cycles tile t = 0, 1, ...; at position T_cur inside its cycle
+ *     lr(t) = eta_min + (lr0 - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2
+ * so lr jumps back to lr0 at every restart (t = t_0, t_0 + t_0*t_mult, ...). Cycle boundaries are
+ * computed in exact integer arithmetic. t_0 >= 1; t_mult >= 1 (integer).
+ */
+descent_status descent_schedule_new_cosine_warm_restarts(double lr0, int64_t t_0, int64_t t_mult,
+                                                         double eta_min, descent_schedule *out);
+
+/**
+ * Linear ramp, PyTorch LinearLR (linear warmup when start_factor < end_factor = 1):
+ *     lr(t) = lr0 * (start_factor + (end_factor - start_factor) * min(t, total_iters) / total_iters)
+ * start_factor, end_factor finite, >= 0 (PyTorch's defaults: 1/3, 1, total_iters 5).
+ */
+descent_status descent_schedule_new_linear(double lr0, double start_factor, double end_factor,
+                                           int64_t total_iters, descent_schedule *out);
+
+/**
+ * Polynomial decay (PyTorch PolynomialLR when end_lr = 0, TensorFlow PolynomialDecay otherwise):
+ *     lr(t) = (lr0 - end_lr) * (1 - min(t, total_iters) / total_iters)^power + end_lr
+ * power finite, >= 0.
+ */
+descent_status descent_schedule_new_polynomial(double lr0, int64_t total_iters, double power,
+                                               double end_lr, descent_schedule *out);
+
+/** Annealing shapes for descent_schedule_new_one_cycle. */
+enum {
+    DESCENT_ANNEAL_COS = 0,   /* end + (start - end) / 2 * (1 + cos(pi * pct)) (PyTorch default) */
+    DESCENT_ANNEAL_LINEAR = 1 /* start + (end - start) * pct */
+};
+
+/**
+ * One-cycle policy, PyTorch OneCycleLR. With initial = max_lr / div_factor and
+ * min = initial / final_div_factor, p = pct_start, T = total_steps, the phases end at
+ *     two phases (three_phase == 0): p*T - 1 (initial -> max_lr),  T - 1 (max_lr -> min)
+ *     three phases (three_phase != 0): p*T - 1 (initial -> max_lr), 2*p*T - 2 (max_lr -> initial),
+ *                                      T - 1 (initial -> min)
+ * Step t uses the first phase whose end is >= t (else the last); with that phase's start s
+ * (previous end, 0 for the first) and end e, pct = (t - s) / (e - s), annealed by
+ * anneal_strategy. Valid t: 0 .. total_steps (descent_schedule_value fails past it, as PyTorch
+ * does). PyTorch's defaults: pct_start 0.3, DESCENT_ANNEAL_COS, div_factor 25,
+ * final_div_factor 1e4, three_phase 0.
+ * Extra DESCENT_ERR_INVALID_ARGUMENT: pct_start outside [0, 1]; div_factor or final_div_factor
+ * not finite and > 0; unknown anneal_strategy; a phase of zero length (where PyTorch would
+ * divide by zero).
+ */
+descent_status descent_schedule_new_one_cycle(double max_lr, int64_t total_steps, double pct_start,
+                                              int32_t anneal_strategy, double div_factor,
+                                              double final_div_factor, int32_t three_phase,
+                                              descent_schedule *out);
+
+/**
+ * Schedules one after another (PyTorch SequentialLR): schedules[i] runs on
+ * [milestones[i-1], milestones[i]) and restarts its own count there:
+ *     lr(t) = value(schedules[i], t - milestones[i-1])      (milestones[-1] = 0)
+ * `schedules` holds `count` >= 1 live schedule handles; `milestones` holds count - 1 strictly
+ * increasing steps >= 1 (NULL allowed when count == 1). The new schedule keeps its parts alive:
+ * freeing their handles afterwards is fine.
+ * Linear warmup for w steps then cosine over T: schedules = {linear(lr0, 0, 1, w),
+ * cosine(lr0, T, 0)}, milestones = {w}.
+ * Extra statuses: DESCENT_ERR_INVALID_HANDLE / _WRONG_HANDLE_TYPE (a bad part handle).
+ */
+descent_status descent_schedule_new_sequential(const descent_schedule *schedules, int64_t count,
+                                               const int64_t *milestones, descent_schedule *out);
+
+/**
+ * Writes the schedule's learning rate at step t (t >= 0, see "What t means") to *lr. No side
+ * effects. Statuses: DESCENT_OK; DESCENT_ERR_INVALID_HANDLE / _WRONG_HANDLE_TYPE;
+ * DESCENT_ERR_NULL_POINTER (lr); DESCENT_ERR_INVALID_ARGUMENT (t < 0, or t > total_steps for
+ * a one-cycle schedule, also inside a sequential one). On failure *lr is not written.
+ */
+descent_status descent_schedule_value(descent_schedule schedule, int64_t step, double *lr);
+
+/**
+ * Writes value(first_step + i) to out[i] for i = 0 .. count-1 (a whole curve in one call).
+ * `out` may be NULL when count == 0. Statuses: as descent_schedule_value, plus
+ * DESCENT_ERR_INVALID_ARGUMENT for count < 0 or first_step + count overflowing. On failure
+ * nothing is written to out.
+ */
+descent_status descent_schedule_values(descent_schedule schedule, int64_t first_step, int64_t count,
+                                       double *out);
+
+/**
+ * Destroys a schedule handle (sequential schedules built from it keep working). A null or
+ * already-freed handle is a harmless no-op. Statuses: DESCENT_OK, DESCENT_ERR_WRONG_HANDLE_TYPE.
+ */
+descent_status descent_schedule_free(descent_schedule schedule);
+
+/*
+ * Reduce-on-plateau (PyTorch ReduceLROnPlateau): the one STATEFUL schedule. Call
+ * descent_plateau_update once per epoch with the monitored metric; it returns the rate to use.
+ * Per update with metric m:
+ *     better = (mode MIN, REL) m < best * (1 - threshold)   (MIN, ABS) m < best - threshold
+ *              (mode MAX, REL) m > best * (1 + threshold)   (MAX, ABS) m > best + threshold
+ *     if better: best = m, num_bad_epochs = 0;  else num_bad_epochs += 1
+ *     if cooldown_counter > 0: cooldown_counter -= 1, num_bad_epochs = 0
+ *     if num_bad_epochs > patience:
+ *         new = max(lr * factor, min_lr); if lr - new > eps: lr = new
+ *         cooldown_counter = cooldown; num_bad_epochs = 0
+ * best starts at +inf (MIN) or -inf (MAX). A NaN metric is never "better" (it counts as a bad
+ * epoch), as in PyTorch. Updates on one handle from several threads are serialized.
+ */
+
+/** Handle to a reduce-on-plateau scheduler. 0 is the null handle. */
+typedef uint64_t descent_plateau;
+
+/** Plateau modes and threshold modes. */
+enum {
+    DESCENT_PLATEAU_MIN = 0,   /* lower metric is better (a loss) */
+    DESCENT_PLATEAU_MAX = 1,   /* higher metric is better (an accuracy) */
+    DESCENT_THRESHOLD_REL = 0, /* improvement measured relative to best */
+    DESCENT_THRESHOLD_ABS = 1  /* improvement measured in the metric's units */
+};
+
+/**
+ * A new reduce-on-plateau scheduler starting at rate `lr`. PyTorch's defaults: mode MIN,
+ * factor 0.1, patience 10, threshold 1e-4, threshold_mode REL, cooldown 0, min_lr 0, eps 1e-8.
+ * Domains: lr, min_lr finite >= 0; 0 <= factor < 1; patience, cooldown >= 0; threshold, eps
+ * finite >= 0; mode and threshold_mode one of the constants above. Statuses: DESCENT_OK,
+ * DESCENT_ERR_NULL_POINTER (out), DESCENT_ERR_INVALID_ARGUMENT, DESCENT_ERR_OUT_OF_MEMORY.
+ * On failure *out is not written.
+ */
+descent_status descent_plateau_new(double lr, int32_t mode, double factor, int64_t patience,
+                                   double threshold, int32_t threshold_mode, int64_t cooldown,
+                                   double min_lr, double eps, descent_plateau *out);
+
+/**
+ * Records one epoch's metric (any double; NaN is a bad epoch) and writes the learning rate to use
+ * from now on to *lr. Statuses: DESCENT_OK, handle errors, DESCENT_ERR_NULL_POINTER (lr; the
+ * state is then NOT updated).
+ */
+descent_status descent_plateau_update(descent_plateau plateau, double metric, double *lr);
+
+/** Writes the current learning rate to *lr. Statuses: DESCENT_OK, handle errors, _NULL_POINTER. */
+descent_status descent_plateau_lr(descent_plateau plateau, double *lr);
+
+/**
+ * Writes the internal state: best metric so far, num_bad_epochs, cooldown_counter and the number
+ * of updates so far. Each out-pointer may be NULL (skipped). Statuses: DESCENT_OK, handle errors
+ * (then nothing is written).
+ */
+descent_status descent_plateau_state(descent_plateau plateau, double *best, int64_t *num_bad_epochs,
+                                     int64_t *cooldown_counter, int64_t *updates);
+
+/**
+ * Replaces the current learning rate (a manual change between epochs; later reductions start from
+ * it, as PyTorch's scheduler starts from the optimizer's current rate). lr finite >= 0.
+ * Statuses: DESCENT_OK, handle errors, DESCENT_ERR_INVALID_ARGUMENT (nothing changed).
+ */
+descent_status descent_plateau_set_lr(descent_plateau plateau, double lr);
+
+/**
+ * Replaces the whole state, as read by descent_plateau_lr + descent_plateau_state (resuming from
+ * a checkpoint; the hyper-parameters are those given to descent_plateau_new). lr finite >= 0;
+ * best not NaN (+-inf allowed); the counters >= 0. Statuses: DESCENT_OK, handle errors,
+ * DESCENT_ERR_INVALID_ARGUMENT (nothing changed).
+ */
+descent_status descent_plateau_restore(descent_plateau plateau, double lr, double best,
+                                       int64_t num_bad_epochs, int64_t cooldown_counter,
+                                       int64_t updates);
+
+/** Destroys a plateau handle; null or already-freed handles are a harmless no-op.
+ *  Statuses: DESCENT_OK, DESCENT_ERR_WRONG_HANDLE_TYPE. */
+descent_status descent_plateau_free(descent_plateau plateau);
+
+/*
+ * Gradient clipping over `count` gradient tensors given as an array of handles (`grads` may be
+ * NULL when count == 0). All tensors must share one dtype (else DESCENT_ERR_DTYPE) and must not
+ * share memory, e.g. the same handle twice (else DESCENT_ERR_INVALID_ARGUMENT). Every handle and
+ * argument is checked before any tensor is modified: on any failure every gradient is unchanged.
+ * Statuses common to all three: DESCENT_ERR_NULL_POINTER (grads NULL with count > 0),
+ * DESCENT_ERR_INVALID_HANDLE / _WRONG_HANDLE_TYPE (a bad entry; the message names its index),
+ * DESCENT_ERR_DTYPE, DESCENT_ERR_INVALID_ARGUMENT (count < 0, aliasing, bad numbers below).
+ */
+
+/**
+ * Clip by global L2 norm (PyTorch clip_grad_norm_ with norm_type 2):
+ *     total = sqrt(sum over all tensors and elements of g^2)
+ *     if total > max_norm: every g *= max_norm / (total + 1e-6)
+ * and writes the PRE-clip total to *pre_clip_norm (which may be NULL). The total is accumulated
+ * in double in a fixed order (tensor by tensor; within a tensor in eight interleaved partial sums;
+ * per-tensor norms rescaled against overflow) so it is bit-identical run to run. For float32 the
+ * scale factor is rounded to float before multiplying.
+ * Non-finite total (a NaN/inf element): no gradient is modified, DESCENT_OK is returned and the
+ * non-finite total is written, so the caller can skip the step (PyTorch would fill the gradients
+ * with NaN/0). Use descent_clip_grad_norm_ex with error_if_nonfinite = 1 to get an error instead.
+ * max_norm must be >= 0 (infinity allowed: measure only).
+ */
+descent_status descent_clip_grad_norm(const descent_tensor *grads, int64_t count, double max_norm,
+                                      double *pre_clip_norm);
+
+/**
+ * descent_clip_grad_norm with PyTorch's norm_type and error_if_nonfinite options:
+ *     total = (sum |g|^norm_type)^(1 / norm_type)        (norm_type > 0, finite)
+ *     total = max |g|                                     (norm_type = +INFINITY)
+ * norm_type 2 is exactly descent_clip_grad_norm. When error_if_nonfinite != 0 and the total is
+ * NaN or infinite, returns DESCENT_ERR_NON_FINITE with nothing modified and *pre_clip_norm not
+ * written. Extra DESCENT_ERR_INVALID_ARGUMENT: norm_type NaN or <= 0.
+ */
+descent_status descent_clip_grad_norm_ex(const descent_tensor *grads, int64_t count, double max_norm,
+                                         double norm_type, int32_t error_if_nonfinite,
+                                         double *pre_clip_norm);
+
+/**
+ * Clip by value (PyTorch clip_grad_value_): every element g becomes min(max(g, -clip_value),
+ * clip_value), in place; NaN stays NaN. clip_value >= 0 (infinity allowed; for float32 it is
+ * rounded to float).
+ */
+descent_status descent_clip_grad_value(const descent_tensor *grads, int64_t count, double clip_value);
 
 /* ---------------------------------------------------------------------------------------------
  * Gradients: activations, costs, layers, batch normalization, initialization, numerical gradients
  * ------------------------------------------------------------------------------------------- */
 /* @@gradients@@ */
+/*
+ * All functions in this section compute in double precision internally and round once when they
+ * store into a float32 tensor. Tensor arguments share one dtype (DESCENT_ERR_DTYPE otherwise).
+ * Output tensors are provided by the caller; everything is validated before anything is written,
+ * so on failure every tensor and out-pointer is unchanged. A tensor argument documented as
+ * "optional" may be the null handle 0, meaning "not wanted".
+ * Common statuses, not repeated below: DESCENT_ERR_INVALID_HANDLE / _WRONG_HANDLE_TYPE (a bad
+ * handle), DESCENT_ERR_DTYPE (dtypes differ), DESCENT_ERR_SHAPE (shapes disagree),
+ * DESCENT_ERR_NULL_POINTER (a required pointer is NULL), DESCENT_ERR_OUT_OF_MEMORY.
+ * Full formulas and guidance: docs/gradients.md.
+ */
+
+/* -- Activations ------------------------------------------------------------------------------ */
+
+/** Activation kinds (argument `activation`). */
+enum {
+    DESCENT_ACTIVATION_IDENTITY = 0,   /* f(x) = x */
+    DESCENT_ACTIVATION_SIGMOID = 1,    /* σ(x) = 1/(1+e^-x), σ' = σ(1-σ) */
+    DESCENT_ACTIVATION_TANH = 2,       /* tanh x, tanh' = 1 - tanh² */
+    DESCENT_ACTIVATION_RELU = 3,       /* max(0,x); derivative 1 for x > 0, else 0 (0 at x = 0) */
+    DESCENT_ACTIVATION_LEAKY_RELU = 4, /* x > 0 ? x : slope*x; derivative 1 or slope (slope at 0) */
+    DESCENT_ACTIVATION_SOFTMAX = 5     /* e^(x_i - max) / Σ_j e^(x_j - max) along the LAST axis */
+};
+
+/**
+ * y = f(x) elementwise (softmax: along the last axis, rank >= 1, stable: the row max is
+ * subtracted). `negative_slope` is used by LEAKY_RELU only (must then be finite; PyTorch's
+ * default is 0.01). y has x's dtype and shape; y may be x (in place).
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (unknown activation),
+ * DESCENT_ERR_NON_FINITE (non-finite slope for LEAKY_RELU), DESCENT_ERR_SHAPE (softmax of rank 0).
+ */
+descent_status descent_activation_forward(int32_t activation, double negative_slope, descent_tensor x,
+                                          descent_tensor y);
+
+/**
+ * out = f'(x) elementwise (the table in the enum above). `out` may be x.
+ * Statuses: as descent_activation_forward, plus DESCENT_ERR_UNSUPPORTED for SOFTMAX (it has a
+ * Jacobian, not an elementwise derivative: use descent_activation_backward).
+ */
+descent_status descent_activation_derivative(int32_t activation, double negative_slope, descent_tensor x,
+                                             descent_tensor out);
+
+/**
+ * Backward pass (vector-Jacobian product) dx = J_f(x)^T dy: dy * f'(x) elementwise; for SOFTMAX,
+ * per row along the last axis, y = softmax(x) and dx = y * (dy - Σ_j dy_j y_j). x, dy, dx share
+ * dtype and shape; dx may be x or dy. Statuses: as descent_activation_forward.
+ */
+descent_status descent_activation_backward(int32_t activation, double negative_slope, descent_tensor x,
+                                           descent_tensor dy, descent_tensor dx);
+
+/* -- Costs ----------------------------------------------------------------------------------- */
+
+/** Batch reductions (argument `reduction`). */
+enum {
+    DESCENT_REDUCTION_MEAN = 0, /* loss and gradient divided by the number of terms (see each cost) */
+    DESCENT_REDUCTION_SUM = 1   /* plain sum */
+};
+
+/*
+ * Every cost writes the loss (a double) to *loss and, when `grad` is not 0, dLoss/dInput into
+ * `grad` (the input's dtype and shape; it may be the same handle as an input). Inputs must be
+ * finite: DESCENT_ERR_NON_FINITE otherwise. On failure neither *loss nor grad is written.
+ */
+
+/**
+ * Sum of squared errors E = ½ Σ (y - ŷ)² over every element; grad = ŷ - y.
+ * `prediction` (ŷ) and `target` (y) share dtype and shape. grad optional.
+ */
+descent_status descent_loss_sse(descent_tensor prediction, descent_tensor target, descent_tensor grad,
+                                double *loss);
+
+/**
+ * Quadratic cost C = 1/(2n) Σ_x ||y(x) - a(x)||², n = prediction's first extent (the batch; 1 for
+ * rank 0), one sample per row; grad = (a - y)/n. grad optional.
+ */
+descent_status descent_loss_quadratic(descent_tensor prediction, descent_tensor target, descent_tensor grad,
+                                      double *loss);
+
+/** Mean squared error (1/N) Σ (ŷ - y)² over all N elements; grad = 2(ŷ - y)/N. grad optional. */
+descent_status descent_loss_mse(descent_tensor prediction, descent_tensor target, descent_tensor grad,
+                                double *loss);
+
+/**
+ * Binary cross-entropy from probabilities p in [0, 1] and targets y in [0, 1]:
+ *     l = -[y log p̃ + (1 - y) log(1 - p̃)],  p̃ = clamp(p, eps, 1 - eps),
+ *     dl/dp = (p̃ - y) / (p̃ (1 - p̃)),
+ * summed over all elements (DESCENT_REDUCTION_SUM) or averaged over all N elements (_MEAN).
+ * eps in (0, 0.5); 1e-12 is a good default in float64 (the clamp only matters at p = 0 or 1).
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (eps out of range, p or y outside [0, 1],
+ * unknown reduction), DESCENT_ERR_NON_FINITE.
+ */
+descent_status descent_loss_bce(descent_tensor probabilities, descent_tensor target, double eps,
+                                int32_t reduction, descent_tensor grad, double *loss);
+
+/**
+ * Binary cross-entropy from logits z, stable for every finite z:
+ *     l = max(z, 0) - z y + log(1 + e^-|z|),   dl/dz = σ(z) - y,
+ * reduced over all elements as for descent_loss_bce. Targets must lie in [0, 1].
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT, DESCENT_ERR_NON_FINITE.
+ */
+descent_status descent_loss_bce_logits(descent_tensor logits, descent_tensor target, int32_t reduction,
+                                       descent_tensor grad, double *loss);
+
+/**
+ * Softmax cross-entropy from logits z (batch, classes) and integer labels (label_count == batch,
+ * each in [0, classes)):
+ *     L_i = log Σ_j e^{z_ij} - z_{i,y_i}   (computed with the row max subtracted: stable),
+ *     dL_i/dz_ij = softmax(z_i)_j - [j == y_i];
+ * _MEAN divides loss and gradient by the batch size. `labels` may be NULL when label_count is 0.
+ * Statuses: common ones, DESCENT_ERR_SHAPE (logits not rank 2, label_count != batch),
+ * DESCENT_ERR_INVALID_ARGUMENT (a label out of range, label_count < 0, unknown reduction),
+ * DESCENT_ERR_NON_FINITE.
+ */
+descent_status descent_loss_softmax_cross_entropy(descent_tensor logits, const int64_t *labels,
+                                                  int64_t label_count, int32_t reduction,
+                                                  descent_tensor grad, double *loss);
+
+/**
+ * Multiclass SVM (hinge) loss on scores s (batch, classes) with margin Δ (cs231n uses 1):
+ *     L_i = Σ_{j≠y_i} max(0, s_ij - s_{i,y_i} + Δ),
+ *     dL_i/ds_ij = [s_ij - s_{i,y_i} + Δ > 0] (j ≠ y_i),  dL_i/ds_{i,y_i} = -(number of such j);
+ * at a margin of exactly 0 the subgradient 0 is used. Reduction over the batch as for
+ * descent_loss_softmax_cross_entropy. Statuses: as that function, plus DESCENT_ERR_NON_FINITE
+ * for a non-finite margin.
+ */
+descent_status descent_loss_multiclass_hinge(descent_tensor scores, const int64_t *labels,
+                                             int64_t label_count, double margin, int32_t reduction,
+                                             descent_tensor grad, double *loss);
+
+/**
+ * The hinge loss of the linear classifier s = X W^T, with W (classes, features) and X (batch,
+ * features): the loss of descent_loss_multiclass_hinge on s, and dW = (dL/ds)^T X (BLAS) into
+ * `grad_w` (W's shape; optional; must not be W or X).
+ * Statuses: as descent_loss_multiclass_hinge, plus DESCENT_ERR_INVALID_ARGUMENT (grad_w aliases).
+ */
+descent_status descent_loss_multiclass_hinge_linear(descent_tensor w, descent_tensor x, const int64_t *labels,
+                                                    int64_t label_count, double margin, int32_t reduction,
+                                                    descent_tensor grad_w, double *loss);
+
+/**
+ * L2 regularization R = λ/(2m) ||W||², gradient (λ/m) W into `grad` (optional; may be W itself).
+ * m = 1 gives the common ½λ||W||² with gradient λW; m = the batch or training-set size gives the
+ * textbook's form, whose descent step is W -= η(λ/m)W. λ finite and >= 0, m >= 1.
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (λ or m out of range), _NON_FINITE (W).
+ */
+descent_status descent_l2_penalty(descent_tensor w, double lambda, int64_t m, descent_tensor grad,
+                                  double *penalty);
+
+/* -- Delta rule ------------------------------------------------------------------------------- */
+
+/**
+ * The delta rule for one sigmoid unit and one sample x (rank 1, w's shape):
+ *     h = Σ_i w_i x_i,  ŷ = σ(h),  δ = (y - ŷ) σ'(h),  Δw = η δ x.
+ * Writes Δw into `dw` (w's shape; may be w or x) and h, ŷ, δ to *h, *y_hat, *delta; each of
+ * these three pointers may be NULL (not wanted). The caller applies w += Δw.
+ * Statuses: common ones, DESCENT_ERR_SHAPE (w not rank 1), DESCENT_ERR_NON_FINITE (y, η, w or x).
+ */
+descent_status descent_delta_rule(descent_tensor w, descent_tensor x, double y, double eta, descent_tensor dw,
+                                  double *h, double *y_hat, double *delta);
+
+/* -- Dense layer ------------------------------------------------------------------------------ */
+
+/**
+ * Forward pass of a fully connected layer over a batch. Layout: a (batch, in), W (out, in) — row
+ * k holds unit k's weights, as in z = W a for one column sample — b (out,) optional:
+ *     z = a W^T + b   (batch, out; BLAS gemm),   out = f(z)   (f: DESCENT_ACTIVATION_*).
+ * Writes z (kept for the backward pass) and out; out may be the same handle as z, but neither may
+ * share memory with a, W or b.
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (unknown activation, aliasing),
+ * DESCENT_ERR_NON_FINITE (leaky slope).
+ */
+descent_status descent_dense_forward(descent_tensor a, descent_tensor w, descent_tensor b, int32_t activation,
+                                     double negative_slope, descent_tensor z, descent_tensor out);
+
+/**
+ * Backward pass of descent_dense_forward, given z and dout = dL/dout (batch, out):
+ *     dz = f'(z) * dout (the activation's vector-Jacobian product),
+ *     dW = dz^T a (out, in),  db = Σ_batch dz (out,),  da = dz W (batch, in).
+ * db and da are optional. Outputs must not share memory with each other or with any input.
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (unknown activation, aliasing),
+ * DESCENT_ERR_NON_FINITE (leaky slope).
+ */
+descent_status descent_dense_backward(descent_tensor a, descent_tensor w, descent_tensor z, descent_tensor dout,
+                                      int32_t activation, double negative_slope, descent_tensor dw,
+                                      descent_tensor db, descent_tensor da);
+
+/* -- Batch normalization ---------------------------------------------------------------------- */
+
+/*
+ * Stateless batch normalization over x (batch N, features D) with caller-owned buffers: gamma,
+ * beta, running_mean, running_var, save_mean, save_invstd are all (D,) tensors of x's dtype.
+ * PyTorch's convention: normalize with the BIASED batch variance; update running_var with the
+ * UNBIASED one; momentum m weighs the new batch (PyTorch default 0.1, eps default 1e-5).
+ */
+
+/**
+ * Training forward, per feature j:
+ *     μ = mean_i x_ij,  σ² = mean_i (x_ij - μ)²,  x̂ = (x - μ)/sqrt(σ² + eps),  y = γ x̂ + β,
+ *     running_mean = (1 - m) running_mean + m μ,
+ *     running_var  = (1 - m) running_var  + m σ² N/(N - 1),
+ *     save_mean = μ, save_invstd = 1/sqrt(σ² + eps)   (inputs to descent_batchnorm_backward).
+ * y may be x. N >= 2. m in [0, 1], eps > 0 and finite.
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (N < 2, m or eps out of range, state
+ * buffers sharing memory), DESCENT_ERR_NON_FINITE (x has NaN/inf). On failure nothing changes,
+ * running statistics included.
+ */
+descent_status descent_batchnorm_forward_train(descent_tensor x, descent_tensor gamma, descent_tensor beta,
+                                               descent_tensor running_mean, descent_tensor running_var,
+                                               double momentum, double eps, descent_tensor y,
+                                               descent_tensor save_mean, descent_tensor save_invstd);
+
+/**
+ * Backward pass of the training forward, with x̂ recomputed from save_mean and save_invstd:
+ *     dβ = Σ_i dy_i,  dγ = Σ_i dy_i x̂_i,  dx_i = γ save_invstd / N · (N dy_i - dβ - x̂_i dγ).
+ * dx may be dy; dx, dgamma, dbeta must be distinct from each other, x and the (D,) inputs.
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (aliasing).
+ */
+descent_status descent_batchnorm_backward(descent_tensor x, descent_tensor gamma, descent_tensor save_mean,
+                                          descent_tensor save_invstd, descent_tensor dy, descent_tensor dx,
+                                          descent_tensor dgamma, descent_tensor dbeta);
+
+/**
+ * Inference forward with the running statistics:
+ *     y = γ (x - running_mean)/sqrt(running_var + eps) + β.
+ * y may be x. Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (eps out of range, a negative
+ * or NaN running variance).
+ */
+descent_status descent_batchnorm_forward_infer(descent_tensor x, descent_tensor gamma, descent_tensor beta,
+                                               descent_tensor running_mean, descent_tensor running_var,
+                                               double eps, descent_tensor y);
+
+/* -- Weight initialization -------------------------------------------------------------------- */
+
+/** Initialization schemes (argument `scheme`). std is a normal's standard deviation, a a uniform bound. */
+enum {
+    DESCENT_INIT_NORMAL = 1,         /* N(0, std²), std = gain */
+    DESCENT_INIT_UNIFORM = 2,        /* U(-a, a), a = gain */
+    DESCENT_INIT_XAVIER_NORMAL = 3,  /* std = gain sqrt(2/(fan_in + fan_out))  (Glorot) */
+    DESCENT_INIT_XAVIER_UNIFORM = 4, /* a = gain sqrt(6/(fan_in + fan_out)) */
+    DESCENT_INIT_HE_NORMAL = 5,      /* std = gain sqrt(2/fan_in)  (Kaiming, for ReLU with gain 1) */
+    DESCENT_INIT_HE_UNIFORM = 6      /* a = gain sqrt(6/fan_in) */
+};
+
+/**
+ * Fills `tensor` in place from SplitMix64(seed) (the generator of descent_tensor_random_*): element
+ * i is std * normal(i) with normal(i) as in descent_tensor_random_normal, or -a + 2a u(i) with u(i)
+ * the uniform of descent_tensor_random_uniform (53 bits for float64, 24 for float32). The same
+ * seed gives the same tensor on every machine. gain finite and >= 0.
+ * Statuses: handle errors, DESCENT_ERR_INVALID_ARGUMENT (unknown scheme, bad gain),
+ * DESCENT_ERR_SHAPE (fans undefined: rank 0 or a zero fan, for the Xavier and He schemes).
+ */
+descent_status descent_init_fill(descent_tensor tensor, int32_t scheme, uint64_t seed, double gain);
+
+/**
+ * The fans of a weight shape (PyTorch's rule): rank 1: fan_in = fan_out = shape[0]; rank >= 2:
+ * receptive = Π shape[2..], fan_in = shape[1] receptive, fan_out = shape[0] receptive (a dense W of
+ * shape (out, in) has fan_in = in, fan_out = out).
+ * Statuses: DESCENT_ERR_NULL_POINTER, DESCENT_ERR_SHAPE (rank 0 or out of range, negative extent,
+ * a zero fan).
+ */
+descent_status descent_init_fans(int64_t rank, const int64_t *shape, int64_t *fan_in, int64_t *fan_out);
+
+/* -- Numerical gradients and gradient checking ------------------------------------------------ */
+
+/**
+ * A scalar function of a tensor, supplied by the caller (it returns a descent_status): compute f(x) for the tensor `x` (the
+ * caller's own handle, currently perturbed in place), store it in *out and return DESCENT_OK.
+ * Any other return value aborts the computation with DESCENT_ERR_CALLBACK. The callback may call
+ * any descent_* function (for example descent_tensor_copy_to on x); it should not modify x.
+ * `context` is passed through untouched.
+ */
+typedef int32_t (*descent_scalar_fn)(void *context, descent_tensor x, double *out);
+
+/** Finite-difference methods (argument `method`). */
+enum {
+    DESCENT_DIFF_FORWARD = 0, /* (f(x + h e_i) - f(x)) / h,  error O(h) */
+    DESCENT_DIFF_CENTERED = 1 /* (f(x + h e_i) - f(x - h e_i)) / 2h,  error O(h²) */
+};
+
+/**
+ * Numerical gradient of f at x into `grad` (x's dtype and shape, a different tensor): each
+ * coordinate is perturbed in place by ±h, f called, and the coordinate restored; the divisor is
+ * the step actually taken after rounding to x's dtype. x is restored bit for bit afterwards,
+ * also on failure. f is called count + 1 (forward) or 2 count (centered) times.
+ * Guidance (docs/gradients.md): centered with h = 1e-6 in float64, 1e-2 to 1e-3 in float32.
+ * Statuses: common ones, DESCENT_ERR_NULL_POINTER (f NULL), DESCENT_ERR_INVALID_ARGUMENT (h not
+ * finite and > 0, unknown method, h vanishing after rounding, grad sharing x's memory),
+ * DESCENT_ERR_CALLBACK (f returned non-zero), DESCENT_ERR_NON_FINITE (f returned NaN or inf).
+ * On failure grad is unchanged and x is restored.
+ */
+descent_status descent_numerical_gradient(descent_scalar_fn f, void *context, descent_tensor x, double h,
+                                          int32_t method, descent_tensor grad);
+
+/**
+ * Gradient check: compares `analytic` (x's dtype and shape) with the numerical gradient of f at x
+ * by the relative error  e_i = |a_i - n_i| / max(|a_i| + |n_i|, floor)  (floor > 0, e.g. 1e-12).
+ * sample_count = k with 0 < k < x's count checks only k coordinates, index_j = output_j mod count
+ * of SplitMix64(seed) for j = 0..k-1 (with replacement); k = 0 or k >= count checks every
+ * coordinate once, in order.
+ * Writes the largest error to *max_error (NaN if any value is NaN), its flat index to
+ * *worst_index, and (when not NULL) the analytic and numerical values there.
+ * Typical verdicts (float64, centered, h = 1e-6): < 1e-7 correct; > 1e-4 wrong (unless near a
+ * kink such as ReLU's x = 0 or a hinge margin of 0).
+ * Statuses: as descent_numerical_gradient, plus DESCENT_ERR_INVALID_ARGUMENT (bad floor or
+ * sample_count < 0). x is restored bit for bit.
+ */
+descent_status descent_gradient_check(descent_scalar_fn f, void *context, descent_tensor x, descent_tensor analytic,
+                                      double h, int32_t method, double floor, int64_t sample_count, uint64_t seed,
+                                      double *max_error, int64_t *worst_index, double *analytic_at_worst,
+                                      double *numerical_at_worst);
+
+/**
+ * The relative error of two given gradients (same dtype and shape), as in descent_gradient_check:
+ * *max_error = max_i |a_i - n_i| / max(|a_i| + |n_i|, floor); *worst_index its flat index (-1
+ * for empty tensors, with *max_error = 0).
+ * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (floor not finite and > 0).
+ */
+descent_status descent_gradient_compare(descent_tensor analytic, descent_tensor numerical, double floor,
+                                        double *max_error, int64_t *worst_index);
+
+/**
+ * The seeds' step-size experiment: for each of the `count` step sizes s_k (the seeds use
+ * 1e-10, 1e-9, ..., 1e-1), sets W := W0 - s_k grad and writes f(W) to losses[k]. W is restored to
+ * W0 bit for bit afterwards (also on failure). step_sizes and losses may be NULL when count is 0.
+ * Statuses: common ones, DESCENT_ERR_NULL_POINTER (f NULL), DESCENT_ERR_INVALID_ARGUMENT
+ * (count < 0 or above 2^24, grad sharing W's memory), DESCENT_ERR_NON_FINITE (a step size or grad not finite),
+ * DESCENT_ERR_CALLBACK. On failure losses is unchanged.
+ */
+descent_status descent_step_size_sweep(descent_scalar_fn f, void *context, descent_tensor w, descent_tensor grad,
+                                       const double *step_sizes, int64_t count, double *losses);
 
 #ifdef __cplusplus
 }

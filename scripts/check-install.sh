@@ -7,7 +7,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cp -r python "$tmp/src"
 rm -rf "$tmp/src/build" "$tmp/src"/*.egg-info
-python3 -m pip install --quiet --no-deps --no-build-isolation --target "$tmp/site" "$tmp/src" >/dev/null
+PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --no-deps --no-build-isolation --target "$tmp/site" "$tmp/src" >/dev/null
 cd "$tmp"
 env -u DESCENT_LIBRARY PYTHONPATH="$tmp/site" python3 -c "
 import descent, numpy as np

@@ -23,3 +23,9 @@ if ! python3 -c 'import numpy, pytest' 2>/dev/null; then
     echo "ensure-deps: installing numpy and pytest for $(command -v python3)"
     python3 -m pip install --quiet numpy pytest
 fi
+# `pip install --no-build-isolation ./python` (make test-install) needs setuptools' bdist_wheel,
+# which older setuptools only have with the `wheel` package.
+if ! python3 -c 'import wheel' 2>/dev/null; then
+    echo "ensure-deps: installing wheel for $(command -v python3)"
+    python3 -m pip install --quiet wheel
+fi

@@ -21,6 +21,16 @@ int descent_run_pytest(const char *python_path, int argc, const char *const *arg
         fprintf(stderr, "descent-pyrunner: cannot set argv\n");
         return 3;
     }
+#ifdef DESCENT_PYTHON_EXECUTABLE
+    // sys.executable is the python3 this runner was built against (not the runner itself), so
+    // tests that start a subprocess with sys.executable get a real interpreter.
+    status = PyConfig_SetBytesString(&config, &config.executable, DESCENT_PYTHON_EXECUTABLE);
+    if (PyStatus_Exception(status)) {
+        PyConfig_Clear(&config);
+        fprintf(stderr, "descent-pyrunner: cannot set sys.executable\n");
+        return 3;
+    }
+#endif
     status = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
     if (PyStatus_Exception(status)) {

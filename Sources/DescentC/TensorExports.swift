@@ -11,30 +11,35 @@ private func publish(_ make: () throws(DescentError) -> Tensor,
     destination.pointee = try handles.insert(made)
 }
 
-@c public func descent_tensor_zeros(_ dtype: Int32, _ rank: Int64, _ shape: UnsafePointer<Int64>?,
-                                    _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
-    exported("descent_tensor_zeros") { () throws(DescentError) in
+/// The common shape of the shaped constructors: check dtype and shape, make, publish.
+private func construct(_ name: StaticString, _ dtype: Int32, _ rank: Int64, _ shape: UnsafePointer<Int64>?,
+                       _ out: UnsafeMutablePointer<UInt64>?,
+                       _ make: (DType, [Int]) throws(DescentError) -> Tensor) -> Int32 {
+    exported(name) { () throws(DescentError) in
         let type = try DType(checking: dtype)
         let dims = try readShape(rank: rank, shape: shape)
-        try publish({ () throws(DescentError) in try Tensor.zeros(dtype: type, shape: dims) }, out)
+        try publish({ () throws(DescentError) in try make(type, dims) }, out)
+    }
+}
+
+@c public func descent_tensor_zeros(_ dtype: Int32, _ rank: Int64, _ shape: UnsafePointer<Int64>?,
+                                    _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
+    construct("descent_tensor_zeros", dtype, rank, shape, out) { (type, dims) throws(DescentError) in
+        try Tensor.zeros(dtype: type, shape: dims)
     }
 }
 
 @c public func descent_tensor_ones(_ dtype: Int32, _ rank: Int64, _ shape: UnsafePointer<Int64>?,
                                    _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
-    exported("descent_tensor_ones") { () throws(DescentError) in
-        let type = try DType(checking: dtype)
-        let dims = try readShape(rank: rank, shape: shape)
-        try publish({ () throws(DescentError) in try Tensor.ones(dtype: type, shape: dims) }, out)
+    construct("descent_tensor_ones", dtype, rank, shape, out) { (type, dims) throws(DescentError) in
+        try Tensor.ones(dtype: type, shape: dims)
     }
 }
 
 @c public func descent_tensor_full(_ dtype: Int32, _ rank: Int64, _ shape: UnsafePointer<Int64>?,
                                    _ value: Double, _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
-    exported("descent_tensor_full") { () throws(DescentError) in
-        let type = try DType(checking: dtype)
-        let dims = try readShape(rank: rank, shape: shape)
-        try publish({ () throws(DescentError) in try Tensor.full(value, dtype: type, shape: dims) }, out)
+    construct("descent_tensor_full", dtype, rank, shape, out) { (type, dims) throws(DescentError) in
+        try Tensor.full(value, dtype: type, shape: dims)
     }
 }
 
@@ -63,48 +68,36 @@ private func publish(_ make: () throws(DescentError) -> Tensor,
 @c public func descent_tensor_from_buffer(_ dtype: Int32, _ rank: Int64, _ shape: UnsafePointer<Int64>?,
                                           _ data: UnsafeRawPointer?, _ count: Int64,
                                           _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
-    exported("descent_tensor_from_buffer") { () throws(DescentError) in
-        let type = try DType(checking: dtype)
-        let dims = try readShape(rank: rank, shape: shape)
+    construct("descent_tensor_from_buffer", dtype, rank, shape, out) { (type, dims) throws(DescentError) in
         let source = try required(data, "data")
         let capacity = try readCount(count, "count")
-        try publish({ () throws(DescentError) in
-            try Tensor.copying(source, capacity: capacity, dtype: type, shape: dims) }, out)
+        return try Tensor.copying(source, capacity: capacity, dtype: type, shape: dims)
     }
 }
 
 @c public func descent_tensor_wrap(_ dtype: Int32, _ rank: Int64, _ shape: UnsafePointer<Int64>?,
                                    _ data: UnsafeMutableRawPointer?, _ count: Int64,
                                    _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
-    exported("descent_tensor_wrap") { () throws(DescentError) in
-        let type = try DType(checking: dtype)
-        let dims = try readShape(rank: rank, shape: shape)
+    construct("descent_tensor_wrap", dtype, rank, shape, out) { (type, dims) throws(DescentError) in
         let memory = try required(data, "data")
         let capacity = try readCount(count, "count")
-        try publish({ () throws(DescentError) in
-            try Tensor(wrapping: memory, dtype: type, shape: dims, capacity: capacity) }, out)
+        return try Tensor(wrapping: memory, dtype: type, shape: dims, capacity: capacity)
     }
 }
 
 @c public func descent_tensor_random_uniform(_ dtype: Int32, _ rank: Int64, _ shape: UnsafePointer<Int64>?,
                                              _ seed: UInt64, _ low: Double, _ high: Double,
                                              _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
-    exported("descent_tensor_random_uniform") { () throws(DescentError) in
-        let type = try DType(checking: dtype)
-        let dims = try readShape(rank: rank, shape: shape)
-        try publish({ () throws(DescentError) in
-            try Tensor.randomUniform(seed: seed, low: low, high: high, dtype: type, shape: dims) }, out)
+    construct("descent_tensor_random_uniform", dtype, rank, shape, out) { (type, dims) throws(DescentError) in
+        try Tensor.randomUniform(seed: seed, low: low, high: high, dtype: type, shape: dims)
     }
 }
 
 @c public func descent_tensor_random_normal(_ dtype: Int32, _ rank: Int64, _ shape: UnsafePointer<Int64>?,
                                             _ seed: UInt64, _ mean: Double, _ std: Double,
                                             _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
-    exported("descent_tensor_random_normal") { () throws(DescentError) in
-        let type = try DType(checking: dtype)
-        let dims = try readShape(rank: rank, shape: shape)
-        try publish({ () throws(DescentError) in
-            try Tensor.randomNormal(seed: seed, mean: mean, std: std, dtype: type, shape: dims) }, out)
+    construct("descent_tensor_random_normal", dtype, rank, shape, out) { (type, dims) throws(DescentError) in
+        try Tensor.randomNormal(seed: seed, mean: mean, std: std, dtype: type, shape: dims)
     }
 }
 

@@ -23,6 +23,13 @@ from .tensor import (
     Tensor, arange, full, gd_step, linspace, matmul, ones, random_normal, random_uniform, tensor,
     wrap, zeros,
 )
+from . import clip, schedules  # noqa: E402  (learning-rate schedules, gradient clipping)
+from .clip import clip_grad_norm, clip_grad_value  # noqa: F401
+from .schedules import LRScheduler, ReduceLROnPlateau, Schedule  # noqa: F401
+# Gradients (@@gradients@@): analytic forward/backward and numerical gradient checking.
+from . import gradcheck, nn
+from .gradcheck import *  # noqa: F401,F403
+from .nn import *  # noqa: F401,F403
 
 from . import functional  # noqa: E402  (stateless update rules)
 from . import optim  # noqa: E402  (stateful optimizers over parameter groups)

@@ -178,7 +178,106 @@ FUNCTIONS = [
     # descent_status descent_optimizer_load(descent_optimizer optimizer, const char *path);
     ("descent_optimizer_load", STATUS, [handle_t, c_char_p]),
     # ---- schedules and clipping (@@schedules@@) ----
+    # descent_status descent_schedule_new_constant(double lr, descent_schedule *out);
+    ("descent_schedule_new_constant", STATUS, [c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_inverse_time(double lr0, double decay_rate, descent_schedule *out);
+    ("descent_schedule_new_inverse_time", STATUS, [c_double, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_exponential(double lr0, double gamma, descent_schedule *out);
+    ("descent_schedule_new_exponential", STATUS, [c_double, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_inverse_power(double lr0, double k, double power, double offset, descent_schedule *out);
+    ("descent_schedule_new_inverse_power", STATUS, [c_double, c_double, c_double, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_step(double lr0, int64_t step_size, double gamma, descent_schedule *out);
+    ("descent_schedule_new_step", STATUS, [c_double, c_int64, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_multi_step(double lr0, const int64_t *milestones, int64_t count, double gamma, descent_schedule *out);
+    ("descent_schedule_new_multi_step", STATUS, [c_double, _P_I64, c_int64, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_piecewise_constant(const int64_t *boundaries, int64_t boundary_count, const double *values, descent_schedule *out);
+    ("descent_schedule_new_piecewise_constant", STATUS, [_P_I64, c_int64, _P_F64, _P_HANDLE]),
+    # descent_status descent_schedule_new_cosine(double lr0, int64_t t_max, double eta_min, descent_schedule *out);
+    ("descent_schedule_new_cosine", STATUS, [c_double, c_int64, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_cosine_warm_restarts(double lr0, int64_t t_0, int64_t t_mult, double eta_min, descent_schedule *out);
+    ("descent_schedule_new_cosine_warm_restarts", STATUS, [c_double, c_int64, c_int64, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_linear(double lr0, double start_factor, double end_factor, int64_t total_iters, descent_schedule *out);
+    ("descent_schedule_new_linear", STATUS, [c_double, c_double, c_double, c_int64, _P_HANDLE]),
+    # descent_status descent_schedule_new_polynomial(double lr0, int64_t total_iters, double power, double end_lr, descent_schedule *out);
+    ("descent_schedule_new_polynomial", STATUS, [c_double, c_int64, c_double, c_double, _P_HANDLE]),
+    # descent_status descent_schedule_new_one_cycle(double max_lr, int64_t total_steps, double pct_start, int32_t anneal_strategy, double div_factor, double final_div_factor, int32_t three_phase, descent_schedule *out);
+    ("descent_schedule_new_one_cycle", STATUS, [c_double, c_int64, c_double, c_int32, c_double, c_double, c_int32, _P_HANDLE]),
+    # descent_status descent_schedule_new_sequential(const descent_schedule *schedules, int64_t count, const int64_t *milestones, descent_schedule *out);
+    ("descent_schedule_new_sequential", STATUS, [_P_HANDLE, c_int64, _P_I64, _P_HANDLE]),
+    # descent_status descent_schedule_value(descent_schedule schedule, int64_t step, double *lr);
+    ("descent_schedule_value", STATUS, [handle_t, c_int64, _P_F64]),
+    # descent_status descent_schedule_values(descent_schedule schedule, int64_t first_step, int64_t count, double *out);
+    ("descent_schedule_values", STATUS, [handle_t, c_int64, c_int64, c_void_p]),
+    # descent_status descent_schedule_free(descent_schedule schedule);
+    ("descent_schedule_free", STATUS, [handle_t]),
+    # descent_status descent_plateau_new(double lr, int32_t mode, double factor, int64_t patience, double threshold, int32_t threshold_mode, int64_t cooldown, double min_lr, double eps, descent_plateau *out);
+    ("descent_plateau_new", STATUS, [c_double, c_int32, c_double, c_int64, c_double, c_int32, c_int64, c_double, c_double, _P_HANDLE]),
+    # descent_status descent_plateau_update(descent_plateau plateau, double metric, double *lr);
+    ("descent_plateau_update", STATUS, [handle_t, c_double, _P_F64]),
+    # descent_status descent_plateau_lr(descent_plateau plateau, double *lr);
+    ("descent_plateau_lr", STATUS, [handle_t, _P_F64]),
+    # descent_status descent_plateau_state(descent_plateau plateau, double *best, int64_t *num_bad_epochs, int64_t *cooldown_counter, int64_t *updates);
+    ("descent_plateau_state", STATUS, [handle_t, _P_F64, _P_I64, _P_I64, _P_I64]),
+    # descent_status descent_plateau_set_lr(descent_plateau plateau, double lr);
+    ("descent_plateau_set_lr", STATUS, [handle_t, c_double]),
+    # descent_status descent_plateau_restore(descent_plateau plateau, double lr, double best, int64_t num_bad_epochs, int64_t cooldown_counter, int64_t updates);
+    ("descent_plateau_restore", STATUS, [handle_t, c_double, c_double, c_int64, c_int64, c_int64]),
+    # descent_status descent_plateau_free(descent_plateau plateau);
+    ("descent_plateau_free", STATUS, [handle_t]),
+    # descent_status descent_clip_grad_norm(const descent_tensor *grads, int64_t count, double max_norm, double *pre_clip_norm);
+    ("descent_clip_grad_norm", STATUS, [_P_HANDLE, c_int64, c_double, _P_F64]),
+    # descent_status descent_clip_grad_norm_ex(const descent_tensor *grads, int64_t count, double max_norm, double norm_type, int32_t error_if_nonfinite, double *pre_clip_norm);
+    ("descent_clip_grad_norm_ex", STATUS, [_P_HANDLE, c_int64, c_double, c_double, c_int32, _P_F64]),
+    # descent_status descent_clip_grad_value(const descent_tensor *grads, int64_t count, double clip_value);
+    ("descent_clip_grad_value", STATUS, [_P_HANDLE, c_int64, c_double]),
     # ---- gradients (@@gradients@@) ----
+    # descent_status descent_activation_forward(int32_t activation, double negative_slope, descent_tensor x, descent_tensor y);
+    ("descent_activation_forward", STATUS, [c_int32, c_double, handle_t, handle_t]),
+    # descent_status descent_activation_derivative(int32_t activation, double negative_slope, descent_tensor x, descent_tensor out);
+    ("descent_activation_derivative", STATUS, [c_int32, c_double, handle_t, handle_t]),
+    # descent_status descent_activation_backward(int32_t activation, double negative_slope, descent_tensor x, descent_tensor dy, descent_tensor dx);
+    ("descent_activation_backward", STATUS, [c_int32, c_double, handle_t, handle_t, handle_t]),
+    # descent_status descent_loss_sse(descent_tensor prediction, descent_tensor target, descent_tensor grad, double *loss);  (likewise _quadratic, _mse)
+    ("descent_loss_sse", STATUS, [handle_t, handle_t, handle_t, _P_F64]),
+    ("descent_loss_quadratic", STATUS, [handle_t, handle_t, handle_t, _P_F64]),
+    ("descent_loss_mse", STATUS, [handle_t, handle_t, handle_t, _P_F64]),
+    # descent_status descent_loss_bce(descent_tensor probabilities, descent_tensor target, double eps, int32_t reduction, descent_tensor grad, double *loss);
+    ("descent_loss_bce", STATUS, [handle_t, handle_t, c_double, c_int32, handle_t, _P_F64]),
+    # descent_status descent_loss_bce_logits(descent_tensor logits, descent_tensor target, int32_t reduction, descent_tensor grad, double *loss);
+    ("descent_loss_bce_logits", STATUS, [handle_t, handle_t, c_int32, handle_t, _P_F64]),
+    # descent_status descent_loss_softmax_cross_entropy(descent_tensor logits, const int64_t *labels, int64_t label_count, int32_t reduction, descent_tensor grad, double *loss);
+    ("descent_loss_softmax_cross_entropy", STATUS, [handle_t, _P_I64, c_int64, c_int32, handle_t, _P_F64]),
+    # descent_status descent_loss_multiclass_hinge(descent_tensor scores, const int64_t *labels, int64_t label_count, double margin, int32_t reduction, descent_tensor grad, double *loss);
+    ("descent_loss_multiclass_hinge", STATUS, [handle_t, _P_I64, c_int64, c_double, c_int32, handle_t, _P_F64]),
+    # descent_status descent_loss_multiclass_hinge_linear(descent_tensor w, descent_tensor x, const int64_t *labels, int64_t label_count, double margin, int32_t reduction, descent_tensor grad_w, double *loss);
+    ("descent_loss_multiclass_hinge_linear", STATUS, [handle_t, handle_t, _P_I64, c_int64, c_double, c_int32, handle_t, _P_F64]),
+    # descent_status descent_l2_penalty(descent_tensor w, double lambda, int64_t m, descent_tensor grad, double *penalty);
+    ("descent_l2_penalty", STATUS, [handle_t, c_double, c_int64, handle_t, _P_F64]),
+    # descent_status descent_delta_rule(descent_tensor w, descent_tensor x, double y, double eta, descent_tensor dw, double *h, double *y_hat, double *delta);
+    ("descent_delta_rule", STATUS, [handle_t, handle_t, c_double, c_double, handle_t, _P_F64, _P_F64, _P_F64]),
+    # descent_status descent_dense_forward(descent_tensor a, descent_tensor w, descent_tensor b, int32_t activation, double negative_slope, descent_tensor z, descent_tensor out);
+    ("descent_dense_forward", STATUS, [handle_t, handle_t, handle_t, c_int32, c_double, handle_t, handle_t]),
+    # descent_status descent_dense_backward(descent_tensor a, descent_tensor w, descent_tensor z, descent_tensor dout, int32_t activation, double negative_slope, descent_tensor dw, descent_tensor db, descent_tensor da);
+    ("descent_dense_backward", STATUS, [handle_t, handle_t, handle_t, handle_t, c_int32, c_double, handle_t, handle_t, handle_t]),
+    # descent_status descent_batchnorm_forward_train(descent_tensor x, descent_tensor gamma, descent_tensor beta, descent_tensor running_mean, descent_tensor running_var, double momentum, double eps, descent_tensor y, descent_tensor save_mean, descent_tensor save_invstd);
+    ("descent_batchnorm_forward_train", STATUS, [handle_t, handle_t, handle_t, handle_t, handle_t, c_double, c_double, handle_t, handle_t, handle_t]),
+    # descent_status descent_batchnorm_backward(descent_tensor x, descent_tensor gamma, descent_tensor save_mean, descent_tensor save_invstd, descent_tensor dy, descent_tensor dx, descent_tensor dgamma, descent_tensor dbeta);
+    ("descent_batchnorm_backward", STATUS, [handle_t] * 8),
+    # descent_status descent_batchnorm_forward_infer(descent_tensor x, descent_tensor gamma, descent_tensor beta, descent_tensor running_mean, descent_tensor running_var, double eps, descent_tensor y);
+    ("descent_batchnorm_forward_infer", STATUS, [handle_t, handle_t, handle_t, handle_t, handle_t, c_double, handle_t]),
+    # descent_status descent_init_fill(descent_tensor tensor, int32_t scheme, uint64_t seed, double gain);
+    ("descent_init_fill", STATUS, [handle_t, c_int32, c_uint64, c_double]),
+    # descent_status descent_init_fans(int64_t rank, const int64_t *shape, int64_t *fan_in, int64_t *fan_out);
+    ("descent_init_fans", STATUS, [c_int64, _P_I64, _P_I64, _P_I64]),
+    # typedef int32_t (*descent_scalar_fn)(void *context, descent_tensor x, double *out);  (argtypes[0] below)
+    # descent_status descent_numerical_gradient(descent_scalar_fn f, void *context, descent_tensor x, double h, int32_t method, descent_tensor grad);
+    ("descent_numerical_gradient", STATUS, [ctypes.CFUNCTYPE(status_t, c_void_p, handle_t, _P_F64), c_void_p, handle_t, c_double, c_int32, handle_t]),
+    # descent_status descent_gradient_check(descent_scalar_fn f, void *context, descent_tensor x, descent_tensor analytic, double h, int32_t method, double floor, int64_t sample_count, uint64_t seed, double *max_error, int64_t *worst_index, double *analytic_at_worst, double *numerical_at_worst);
+    ("descent_gradient_check", STATUS, [ctypes.CFUNCTYPE(status_t, c_void_p, handle_t, _P_F64), c_void_p, handle_t, handle_t, c_double, c_int32, c_double, c_int64, c_uint64, _P_F64, _P_I64, _P_F64, _P_F64]),
+    # descent_status descent_gradient_compare(descent_tensor analytic, descent_tensor numerical, double floor, double *max_error, int64_t *worst_index);
+    ("descent_gradient_compare", STATUS, [handle_t, handle_t, c_double, _P_F64, _P_I64]),
+    # descent_status descent_step_size_sweep(descent_scalar_fn f, void *context, descent_tensor w, descent_tensor grad, const double *step_sizes, int64_t count, double *losses);
+    ("descent_step_size_sweep", STATUS, [ctypes.CFUNCTYPE(status_t, c_void_p, handle_t, _P_F64), c_void_p, handle_t, handle_t, _P_F64, c_int64, _P_F64]),
 ]
 
 

@@ -33,25 +33,29 @@ def dtype_code(dtype):
 def shape_argument(shape):
     """(rank, int64 array) for a shape given as an int or a sequence of ints."""
     if isinstance(shape, numbers.Integral):
-        shape = (int(shape),)
-    try:
-        dims = tuple(int(d) for d in shape)
-    except TypeError as exc:
-        raise errors.ShapeError(f"shape must be an int or a sequence of ints, got {shape!r}") from exc
-    if any(isinstance(d, float) for d in shape):
+        shape = (shape,)
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+        raise errors.ShapeError(f"shape must be an int or a sequence of ints, got {shape!r}")
+    dims = tuple(shape)
+    if not all(isinstance(d, numbers.Integral) for d in dims):
         raise errors.ShapeError(f"shape extents must be integers, got {shape!r}")
-    return len(dims), (ctypes.c_int64 * max(len(dims), 1))(*dims)
+    if len(dims) > MAX_RANK:
+        raise errors.ShapeError(f"rank {len(dims)} exceeds the maximum rank {MAX_RANK}")
+    if any(not -2**63 <= int(d) < 2**63 for d in dims):
+        raise errors.ShapeError(f"shape extents must fit in int64, got {shape!r}")
+    return len(dims), (ctypes.c_int64 * max(len(dims), 1))(*(int(d) for d in dims))
 
 
 def _coerce_array(data, dtype):
     """A C-contiguous float32/float64 array for `data` (a copy only when needed)."""
     if dtype is not None:
-        return np.ascontiguousarray(data, dtype=np.dtype(DTYPES[dtype_code(dtype)]))
+        return np.asarray(data, dtype=np.dtype(DTYPES[dtype_code(dtype)]), order="C")
     array = np.asarray(data)
+    # np.asarray(order="C") rather than np.ascontiguousarray, which turns 0-d arrays into 1-d.
     if array.dtype in DTYPE_CODES:
-        return np.ascontiguousarray(array)
+        return np.asarray(array, order="C")
     if array.dtype.kind in "biu":
-        return np.ascontiguousarray(array, dtype=np.float64)
+        return np.asarray(array, dtype=np.float64, order="C")
     raise errors.DTypeError(f"descent tensors are float32 or float64, not {array.dtype}")
 
 
@@ -167,7 +171,7 @@ class Tensor:
         array = np.asarray(data)
         if array.dtype != self.dtype:
             raise errors.DTypeError(f"data is {array.dtype}, tensor holds {self.dtype}")
-        array = np.ascontiguousarray(array)
+        array = np.asarray(array, order="C")
         lib.descent_tensor_copy_from(self._handle, DTYPE_CODES[array.dtype], array.ctypes.data, array.size)
 
     def clone(self):

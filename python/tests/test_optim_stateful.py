@@ -188,3 +188,18 @@ def test_closed_optimizer_raises():
     opt.close()
     with pytest.raises(descent.InvalidHandleError):
         opt.step([np.ones(2)])
+
+
+def test_lr_scheduler_drives_the_optimizer_each_step():
+    # descent.schedules.LRScheduler sets param_groups[i]["lr"]; the next step uses it.
+    from descent import schedules
+    w = np.zeros(3)
+    opt = optim.SGD([w], lr=123.0)
+    sched = schedules.LRScheduler(opt, schedules.exponential(0.5, 0.9), interval="step")
+    g = np.ones(3)
+    expected = 0.0
+    for t in range(20):
+        opt.step([g])
+        expected -= 0.5 * 0.9 ** t  # W := W - lr_t g with lr_t = 0.5 * 0.9^t
+        sched.step()
+    np.testing.assert_allclose(w, expected, rtol=1e-13)

@@ -1,0 +1,43 @@
+import XCTest
+@testable import Descent
+
+final class ScheduleTests: XCTestCase {
+    func testTextbookInverseTimeTable() throws {
+        // Seed 001: alpha0 = 0.2, decay rate 1 -> epochs 1...4: 0.1, 0.067, 0.05, 0.04.
+        let schedule = try LearningRateSchedule.inverseTime(initial: 0.2, decayRate: 1)
+        XCTAssertEqual(try schedule.value(at: 0), 0.2)
+        XCTAssertEqual(try schedule.value(at: 1), 0.1, accuracy: 1e-15)
+        XCTAssertEqual(try schedule.value(at: 2), 0.2 / 3, accuracy: 1e-15)
+        XCTAssertEqual(try schedule.value(at: 3), 0.05, accuracy: 1e-15)
+        XCTAssertEqual(try schedule.value(at: 4), 0.04, accuracy: 1e-15)
+        XCTAssertThrowsError(try schedule.value(at: -1))
+    }
+
+    func testWarmRestartCyclesAreExactIntegers() {
+        // t_0 = 10, t_mult = 2: cycles [0, 10), [10, 30), [30, 70), ...
+        XCTAssertTrue(warmRestartPosition(9, firstPeriod: 10, multiplier: 2) == (9, 10))
+        XCTAssertTrue(warmRestartPosition(10, firstPeriod: 10, multiplier: 2) == (0, 20))
+        XCTAssertTrue(warmRestartPosition(69, firstPeriod: 10, multiplier: 2) == (39, 40))
+        XCTAssertTrue(warmRestartPosition(Int64.max, firstPeriod: 1, multiplier: 3).position >= 0)
+    }
+
+    func testOneCycleRejectsZeroLengthPhase() {
+        XCTAssertThrowsError(try LearningRateSchedule.oneCycle(maxLearningRate: 1, totalSteps: 10, pctStart: 0.1))
+        XCTAssertNoThrow(try LearningRateSchedule.oneCycle(maxLearningRate: 1, totalSteps: 100))
+    }
+
+    func testPlateauReducesAfterPatience() throws {
+        let plateau = try ReduceOnPlateau(learningRate: 1, factor: 0.5, patience: 1)
+        XCTAssertEqual([1.0, 1.0, 1.0].map { plateau.update(metric: $0) }, [1, 1, 0.5])
+    }
+
+    func testClipRejectsAliasedAndMixedGradients() throws {
+        let a = try Tensor.full(3, dtype: .float64, shape: [4])
+        let b = try Tensor.full(3, dtype: .float32, shape: [4])
+        XCTAssertThrowsError(try GradientClipping.clipByNorm([a, a], maxNorm: 1))
+        XCTAssertThrowsError(try GradientClipping.clipByNorm([a, b], maxNorm: 1))
+        XCTAssertEqual(Array(try a.elements(Double.self)), [3, 3, 3, 3])
+        XCTAssertEqual(try GradientClipping.clipByNorm([a], maxNorm: 1), 6)
+        XCTAssertEqual(try a.elements(Double.self)[0], 3 / (6 + 1e-6), accuracy: 1e-15)
+    }
+}

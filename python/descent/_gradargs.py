@@ -1,0 +1,74 @@
+"""Argument plumbing shared by descent.nn and descent.gradcheck: NumPy arrays or descent Tensors
+in, the same kind out."""
+
+import ctypes
+
+import numpy as np
+
+from . import errors
+from .tensor import DTYPE_CODES, Tensor, tensor, wrap, zeros
+
+REDUCTIONS = {"mean": 0, "sum": 1}
+
+
+def as_tensor(value, dtype=None, role="argument"):
+    """(Tensor, is_numpy): a descent Tensor for `value` (copied when it is not one already)."""
+    if isinstance(value, Tensor):
+        if dtype is not None and value.dtype != np.dtype(dtype):
+            raise errors.DTypeError(f"{role} is {value.dtype}, expected {np.dtype(dtype)}")
+        return value, False
+    array = np.asarray(value)
+    if dtype is not None:
+        if array.dtype in DTYPE_CODES and array.dtype != np.dtype(dtype):
+            raise errors.DTypeError(f"{role} is {array.dtype}, expected {np.dtype(dtype)}")
+        array = array.astype(dtype, copy=False)
+    elif array.dtype not in DTYPE_CODES:
+        if array.dtype.kind in "biu":
+            array = array.astype(np.float64)
+        else:
+            raise errors.DTypeError(f"{role} must be float32 or float64, not {array.dtype}")
+    return tensor(array), True
+
+
+def as_state(value, dtype, role):
+    """A Tensor updated in place by the library: a Tensor as is, a NumPy array wrapped zero-copy
+    (so the caller's array sees the update)."""
+    if isinstance(value, Tensor):
+        if value.dtype != np.dtype(dtype):
+            raise errors.DTypeError(f"{role} is {value.dtype}, expected {np.dtype(dtype)}")
+        return value
+    if not isinstance(value, np.ndarray):
+        raise TypeError(f"{role} must be a numpy.ndarray or descent.Tensor updated in place, "
+                        f"got {type(value).__name__}")
+    if value.dtype != np.dtype(dtype):
+        raise errors.DTypeError(f"{role} is {value.dtype}, expected {np.dtype(dtype)}")
+    return wrap(value)
+
+
+def output(shape, dtype):
+    return zeros(shape, dtype=dtype)
+
+
+def result(out, numpy_mode):
+    """Converts an output Tensor back to NumPy when the inputs were NumPy arrays."""
+    return out.numpy() if numpy_mode else out
+
+
+def labels_argument(labels):
+    """(int64 array kept alive, pointer, count) for integer class labels."""
+    array = np.asarray(labels)
+    if array.ndim != 1:
+        raise errors.ShapeError(f"labels must be a 1-D integer array, got shape {array.shape}")
+    if array.size and array.dtype.kind not in "iu":
+        raise errors.DTypeError(f"labels must be integers, not {array.dtype}")
+    array = np.ascontiguousarray(array, dtype=np.int64)
+    pointer = array.ctypes.data_as(ctypes.POINTER(ctypes.c_int64))
+    return array, pointer, array.size
+
+
+def reduction_code(reduction):
+    try:
+        return REDUCTIONS[reduction]
+    except (KeyError, TypeError):
+        raise errors.InvalidArgumentError(
+            f"reduction must be 'mean' or 'sum', got {reduction!r}") from None

@@ -1,0 +1,180 @@
+"""Gradient clipping (PyTorch ``clip_grad_norm_`` / ``clip_grad_value_`` semantics).
+
+``grads`` is one gradient or a list of them; each is a NumPy array (float32 or float64,
+C-contiguous and writeable: it is modified in place) or a :class:`descent.Tensor`. All must share
+one dtype. Everything is checked before anything is modified: on any error every gradient is
+left unchanged.
+
+    total = descent.clip.clip_grad_norm([gW1, gb1, gW2], max_norm=1.0)   # pre-clip norm
+    descent.clip.clip_grad_value([gW1, gb1], clip_value=0.5)
+"""
+
+import ctypes
+import math
+import numbers
+
+import numpy as np
+
+from . import _ffi, errors
+from ._ffi import lib
+from .tensor import DTYPE_CODES, Tensor, wrap
+
+__all__ = ["clip_grad_norm", "clip_grad_value", "total_norm", "GradientGroup"]
+
+
+def _gradients(grads):
+    """A list of gradients; every NumPy array checked (nothing is wrapped yet)."""
+    if isinstance(grads, (np.ndarray, Tensor)):
+        items = [grads]
+    else:
+        try:
+            items = list(grads)
+        except TypeError as exc:
+            raise TypeError(f"grads must be an array, a Tensor or a list of them, got {type(grads).__name__}") from exc
+    for index, item in enumerate(items):
+        if isinstance(item, Tensor):
+            continue
+        if not isinstance(item, np.ndarray):
+            raise TypeError(f"grads[{index}] is {type(item).__name__}, not a numpy.ndarray or descent.Tensor")
+        if item.dtype not in DTYPE_CODES:
+            raise errors.DTypeError(f"grads[{index}] is {item.dtype}; gradients are float32 or float64")
+        if not item.flags.c_contiguous:
+            raise errors.InvalidArgumentError(f"grads[{index}] is not C-contiguous (it is clipped in place)")
+        if not item.flags.writeable:
+            raise errors.InvalidArgumentError(f"grads[{index}] is read-only (it is clipped in place)")
+        if not item.flags.aligned:
+            raise errors.InvalidArgumentError(f"grads[{index}] is not aligned")
+    return items
+
+
+def _call(grads, function, *arguments):
+    """Wraps arrays zero-copy, calls function(handles, count, *arguments), frees the wraps."""
+    items = _gradients(grads)
+    temporary = []
+    try:
+        handles = []
+        for item in items:
+            if isinstance(item, Tensor):
+                handles.append(item.handle)
+            else:
+                wrapped = wrap(item)
+                temporary.append(wrapped)
+                handles.append(wrapped.handle)
+        array = (_ffi.handle_t * max(len(handles), 1))(*handles)
+        function(array, len(handles), *arguments)
+    finally:
+        for wrapped in temporary:
+            wrapped.close()
+
+
+def _norm_type(norm_type):
+    if isinstance(norm_type, str) and norm_type.lower() in ("inf", "infinity"):
+        return math.inf
+    if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real):
+        raise errors.InvalidArgumentError(f"norm_type must be a positive number or 'inf', got {norm_type!r}")
+    return float(norm_type)
+
+
+def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
+    """Clips by the global norm of all gradients together and returns the PRE-clip total norm.
+
+    ``total = (sum over every element of every gradient |g|**p) ** (1/p)`` (p = norm_type; p = inf
+    is ``max |g|``), accumulated in float64 in a fixed order. If ``total > max_norm`` every
+    gradient is scaled in place by ``max_norm / (total + 1e-6)`` (for float32 the factor is
+    rounded to float32 first).
+
+    A non-finite total leaves the gradients untouched and is returned (so a training loop can
+    skip the step), or raises :class:`~descent.NonFiniteError` when ``error_if_nonfinite``.
+    """
+    total = ctypes.c_double()
+    max_norm = float(max_norm)
+    p = _norm_type(norm_type)
+    if p == 2.0 and not error_if_nonfinite:
+        _call(grads, lib.descent_clip_grad_norm, max_norm, ctypes.byref(total))
+    else:
+        _call(grads, lib.descent_clip_grad_norm_ex, max_norm, p, 1 if error_if_nonfinite else 0,
+              ctypes.byref(total))
+    return total.value
+
+
+def total_norm(grads, norm_type=2.0):
+    """The global norm :func:`clip_grad_norm` would measure, without modifying anything."""
+    total = ctypes.c_double()
+    _call(grads, lib.descent_clip_grad_norm_ex, math.inf, _norm_type(norm_type), 0, ctypes.byref(total))
+    return total.value
+
+
+def clip_grad_value(grads, clip_value):
+    """Clamps every element into ``[-clip_value, clip_value]`` in place (NaN stays NaN)."""
+    _call(grads, lib.descent_clip_grad_value, float(clip_value))
+
+
+class GradientGroup:
+    """A fixed list of gradients registered once, for clipping every step without converting
+    arrays to pointers on every call (the hot path of a training loop).
+
+    NumPy arrays are wrapped zero-copy, so refill them in place (``g[...] = new``) between calls;
+    the group keeps them alive until :meth:`close`. Same semantics as the module functions::
+
+        group = GradientGroup([gW1, gb1, gW2])
+        for batch in batches:
+            ...fill gW1, gb1, gW2 in place...
+            total = group.clip_norm(1.0)
+    """
+
+    def __init__(self, grads):
+        items = _gradients(grads)
+        self._wraps = []
+        handles = []
+        try:
+            for item in items:
+                if isinstance(item, Tensor):
+                    handles.append(item.handle)
+                else:
+                    wrapped = wrap(item)
+                    self._wraps.append(wrapped)
+                    handles.append(wrapped.handle)
+        except BaseException:
+            self.close()
+            raise
+        self._items = items          # keeps caller Tensors alive too
+        self._count = len(handles)
+        self._array = (_ffi.handle_t * max(len(handles), 1))(*handles)
+        self._total = ctypes.c_double()
+
+    def __len__(self):
+        return self._count
+
+    def clip_norm(self, max_norm, norm_type=2.0, error_if_nonfinite=False):
+        """:func:`clip_grad_norm` over the group; returns the pre-clip total norm."""
+        p = _norm_type(norm_type)
+        if p == 2.0 and not error_if_nonfinite:
+            lib.descent_clip_grad_norm(self._array, self._count, float(max_norm), ctypes.byref(self._total))
+        else:
+            lib.descent_clip_grad_norm_ex(self._array, self._count, float(max_norm), p,
+                                          1 if error_if_nonfinite else 0, ctypes.byref(self._total))
+        return self._total.value
+
+    def clip_value(self, clip_value):
+        """:func:`clip_grad_value` over the group."""
+        lib.descent_clip_grad_value(self._array, self._count, float(clip_value))
+
+    def norm(self, norm_type=2.0):
+        """The total norm, nothing modified."""
+        lib.descent_clip_grad_norm_ex(self._array, self._count, math.inf, _norm_type(norm_type), 0,
+                                      ctypes.byref(self._total))
+        return self._total.value
+
+    def close(self):
+        """Releases the zero-copy wraps (idempotent); later calls raise InvalidHandleError."""
+        for wrapped in getattr(self, "_wraps", []):
+            wrapped.close()
+        self._wraps = []
+        if hasattr(self, "_array"):
+            self._array = (_ffi.handle_t * max(self._count, 1))()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()

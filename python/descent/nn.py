@@ -1,0 +1,383 @@
+"""Analytic forward and backward passes: activations, costs, the delta rule, dense layers, batch
+normalization and seeded weight initialization (C section ``@@gradients@@`` of descent.h).
+
+Every function takes NumPy arrays or descent Tensors. When the main input is a Tensor the
+results are Tensors, otherwise NumPy arrays. Computation happens in double precision inside the
+library and is rounded once to the input dtype (float32 or float64). Bad input raises the typed
+exceptions of :mod:`descent.errors` and leaves every argument unchanged. Formulas are repeated in
+docs/gradients.md.
+"""
+
+import ctypes
+from collections import namedtuple
+
+import numpy as np
+
+from . import errors
+from ._ffi import lib
+from ._gradargs import as_state, as_tensor, labels_argument, output, reduction_code, result
+from .tensor import Tensor, shape_argument
+
+ACTIVATIONS = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "leaky_relu": 4, "softmax": 5}
+INIT_SCHEMES = {"normal": 1, "uniform": 2, "xavier_normal": 3, "xavier_uniform": 4,
+                "he_normal": 5, "he_uniform": 6}
+
+
+def _activation_code(kind):
+    try:
+        return ACTIVATIONS[kind]
+    except (KeyError, TypeError):
+        raise errors.InvalidArgumentError(
+            f"unknown activation {kind!r}; expected one of {sorted(ACTIVATIONS)}") from None
+
+
+# ---- activations ------------------------------------------------------------------------------
+
+def activation(x, kind, negative_slope=0.01):
+    """``f(x)`` for ``kind`` in identity, sigmoid (1/(1+e^-x)), tanh, relu (max(0, x)),
+    leaky_relu (x if x > 0 else negative_slope*x) and softmax (stable, along the last axis)."""
+    xt, numpy_mode = as_tensor(x, role="x")
+    out = output(xt.shape, xt.dtype)
+    lib.descent_activation_forward(_activation_code(kind), float(negative_slope), xt.handle, out.handle)
+    return result(out, numpy_mode)
+
+
+def activation_derivative(x, kind, negative_slope=0.01):
+    """``f'(x)`` elementwise: σ(1-σ), 1 - tanh², [x > 0] (0 at x = 0), leaky: 1 or slope (slope
+    at 0). Softmax raises UnsupportedError (use :func:`activation_backward`)."""
+    xt, numpy_mode = as_tensor(x, role="x")
+    out = output(xt.shape, xt.dtype)
+    lib.descent_activation_derivative(_activation_code(kind), float(negative_slope), xt.handle, out.handle)
+    return result(out, numpy_mode)
+
+
+def activation_backward(x, dy, kind, negative_slope=0.01):
+    """Vector-Jacobian product ``dx = J_f(x)^T dy``: ``dy * f'(x)``, or for softmax, per row,
+    ``y * (dy - sum(dy * y))`` with ``y = softmax(x)``."""
+    xt, numpy_mode = as_tensor(x, role="x")
+    dyt, _ = as_tensor(dy, dtype=xt.dtype, role="dy")
+    out = output(xt.shape, xt.dtype)
+    lib.descent_activation_backward(_activation_code(kind), float(negative_slope), xt.handle, dyt.handle,
+                                    out.handle)
+    return result(out, numpy_mode)
+
+
+def sigmoid(x):
+    """σ(x) = 1 / (1 + e^-x) (computed without overflow)."""
+    return activation(x, "sigmoid")
+
+
+def tanh(x):
+    """tanh(x)."""
+    return activation(x, "tanh")
+
+
+def relu(x):
+    """max(0, x)."""
+    return activation(x, "relu")
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x if x > 0 else negative_slope * x."""
+    return activation(x, "leaky_relu", negative_slope)
+
+
+def softmax(x):
+    """Stable softmax along the last axis: e^(x - max) / sum(e^(x - max))."""
+    return activation(x, "softmax")
+
+
+# ---- costs ------------------------------------------------------------------------------------
+
+def _elementwise_loss(function, prediction, target, with_grad, *middle):
+    pt, numpy_mode = as_tensor(prediction, role="prediction")
+    tt, _ = as_tensor(target, dtype=pt.dtype, role="target")
+    grad = output(pt.shape, pt.dtype) if with_grad else None
+    value = ctypes.c_double()
+    function(pt.handle, tt.handle, *middle, grad.handle if grad is not None else 0, ctypes.byref(value))
+    if not with_grad:
+        return value.value
+    return value.value, result(grad, numpy_mode)
+
+
+def sse_loss(prediction, target, with_grad=True):
+    """Sum of squared errors ``E = ½ Σ (y - ŷ)²`` over every element; gradient ``ŷ - y``.
+
+    Returns ``(E, dE/dŷ)``, or just E with ``with_grad=False``."""
+    return _elementwise_loss(lib.descent_loss_sse, prediction, target, with_grad)
+
+
+def quadratic_cost(prediction, target, with_grad=True):
+    """``C = 1/(2n) Σ_x ‖y(x) - a(x)‖²`` with n = the batch (first) extent, one sample per row;
+    gradient ``(a - y)/n``. Returns ``(C, dC/da)`` or C."""
+    return _elementwise_loss(lib.descent_loss_quadratic, prediction, target, with_grad)
+
+
+def mse_loss(prediction, target, with_grad=True):
+    """Mean squared error ``(1/N) Σ (ŷ - y)²`` over all N elements; gradient ``2(ŷ - y)/N``."""
+    return _elementwise_loss(lib.descent_loss_mse, prediction, target, with_grad)
+
+
+def bce_loss(probabilities, target, eps=1e-12, reduction="mean", with_grad=True):
+    """Binary cross-entropy from probabilities:
+    ``-[y log p̃ + (1-y) log(1-p̃)]`` with ``p̃ = clip(p, eps, 1-eps)``, gradient
+    ``(p̃ - y)/(p̃(1-p̃))``; mean (default) or sum over all elements. p and y must lie in [0, 1]."""
+    return _elementwise_loss(lambda p, t, *rest: lib.descent_loss_bce(p, t, float(eps), reduction_code(reduction), *rest),
+                             probabilities, target, with_grad)
+
+
+def bce_with_logits_loss(logits, target, reduction="mean", with_grad=True):
+    """Binary cross-entropy from logits, stable: ``max(z,0) - z y + log(1 + e^-|z|)``, gradient
+    ``σ(z) - y``; mean (default) or sum over all elements."""
+    return _elementwise_loss(lambda z, t, *rest: lib.descent_loss_bce_logits(z, t, reduction_code(reduction), *rest),
+                             logits, target, with_grad)
+
+
+def _label_loss(function, scores, labels, with_grad, *middle):
+    st, numpy_mode = as_tensor(scores, role="scores")
+    keep, pointer, count = labels_argument(labels)
+    grad = output(st.shape, st.dtype) if with_grad else None
+    value = ctypes.c_double()
+    function(st.handle, pointer, count, *middle, grad.handle if grad is not None else 0, ctypes.byref(value))
+    del keep
+    if not with_grad:
+        return value.value
+    return value.value, result(grad, numpy_mode)
+
+
+def softmax_cross_entropy(logits, labels, reduction="mean", with_grad=True):
+    """Softmax cross-entropy from logits (batch, classes) and integer labels:
+    ``L_i = logsumexp(z_i) - z_{i,y_i}`` (stable for large logits), gradient
+    ``softmax(z_i) - onehot(y_i)``; mean over the batch (default) or sum."""
+    return _label_loss(lib.descent_loss_softmax_cross_entropy, logits, labels, with_grad,
+                       reduction_code(reduction))
+
+
+def multiclass_hinge_loss(scores, labels, margin=1.0, reduction="mean", with_grad=True):
+    """Multiclass SVM loss ``L_i = Σ_{j≠y_i} max(0, s_j - s_{y_i} + Δ)`` with Δ = margin; gradient
+    1 for each violating class, minus their count at the true class (0 at a margin of exactly 0);
+    mean over the batch (default) or sum."""
+    return _label_loss(lib.descent_loss_multiclass_hinge, scores, labels, with_grad, float(margin),
+                       reduction_code(reduction))
+
+
+def multiclass_hinge_linear(weights, inputs, labels, margin=1.0, reduction="mean", with_grad=True):
+    """Hinge loss of the linear classifier ``s = X Wᵀ`` (W: (classes, features), X: (batch,
+    features)); returns ``(loss, dL/dW)`` with ``dL/dW = (dL/ds)ᵀ X``."""
+    wt, numpy_mode = as_tensor(weights, role="weights")
+    xt, _ = as_tensor(inputs, dtype=wt.dtype, role="inputs")
+    keep, pointer, count = labels_argument(labels)
+    grad = output(wt.shape, wt.dtype) if with_grad else None
+    value = ctypes.c_double()
+    lib.descent_loss_multiclass_hinge_linear(wt.handle, xt.handle, pointer, count, float(margin),
+                                             reduction_code(reduction), grad.handle if grad is not None else 0,
+                                             ctypes.byref(value))
+    del keep
+    if not with_grad:
+        return value.value
+    return value.value, result(grad, numpy_mode)
+
+
+def l2_penalty(weights, lam, m=1, with_grad=True):
+    """L2 regularization ``R = λ/(2m) ‖W‖²`` and its gradient ``(λ/m) W``. With m = 1 (default)
+    this is ``½λ‖W‖²``; with m the batch size it is the textbook's (λ/m)W decay form."""
+    wt, numpy_mode = as_tensor(weights, role="weights")
+    grad = output(wt.shape, wt.dtype) if with_grad else None
+    value = ctypes.c_double()
+    lib.descent_l2_penalty(wt.handle, float(lam), int(m), grad.handle if grad is not None else 0,
+                           ctypes.byref(value))
+    if not with_grad:
+        return value.value
+    return value.value, result(grad, numpy_mode)
+
+
+# ---- delta rule -------------------------------------------------------------------------------
+
+DeltaRuleResult = namedtuple("DeltaRuleResult", "h y_hat delta dw")
+
+
+def delta_rule(w, x, y, eta):
+    """One delta-rule step for a sigmoid unit: ``h = Σ w_i x_i``, ``ŷ = σ(h)``,
+    ``δ = (y - ŷ) σ'(h)``, ``Δw = η δ x``. Returns DeltaRuleResult(h, y_hat, delta, dw); apply
+    ``w += dw`` yourself."""
+    wt, numpy_mode = as_tensor(w, role="w")
+    xt, _ = as_tensor(x, dtype=wt.dtype, role="x")
+    dw = output(wt.shape, wt.dtype)
+    h, y_hat, delta = ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
+    lib.descent_delta_rule(wt.handle, xt.handle, float(y), float(eta), dw.handle, ctypes.byref(h),
+                           ctypes.byref(y_hat), ctypes.byref(delta))
+    return DeltaRuleResult(h.value, y_hat.value, delta.value, result(dw, numpy_mode))
+
+
+# ---- dense layer ------------------------------------------------------------------------------
+
+def dense_forward(a, weights, bias=None, activation="identity", negative_slope=0.01):
+    """Fully connected layer over a batch: ``z = a Wᵀ + b`` with a (batch, in), W (out, in),
+    b (out,) or None; returns ``(z, f(z))``. Keep z for :func:`dense_backward`."""
+    at, numpy_mode = as_tensor(a, role="a")
+    wt, _ = as_tensor(weights, dtype=at.dtype, role="weights")
+    bt = as_tensor(bias, dtype=at.dtype, role="bias")[0] if bias is not None else None
+    if len(at.shape) != 2 or len(wt.shape) != 2:
+        raise errors.ShapeError(f"a and W must be rank 2, got shapes {at.shape} and {wt.shape}")
+    z = output((at.shape[0], wt.shape[0]), at.dtype)
+    out = output(z.shape, at.dtype)
+    lib.descent_dense_forward(at.handle, wt.handle, bt.handle if bt is not None else 0,
+                              _activation_code(activation), float(negative_slope), z.handle, out.handle)
+    return result(z, numpy_mode), result(out, numpy_mode)
+
+
+def dense_backward(a, weights, z, dout, activation="identity", negative_slope=0.01):
+    """Backward pass of :func:`dense_forward`: ``dz = f'(z) ⊙ dout``, ``dW = dzᵀ a``,
+    ``db = Σ_batch dz``, ``da = dz W``. Returns ``(dW, db, da)``."""
+    at, numpy_mode = as_tensor(a, role="a")
+    wt, _ = as_tensor(weights, dtype=at.dtype, role="weights")
+    zt, _ = as_tensor(z, dtype=at.dtype, role="z")
+    dt, _ = as_tensor(dout, dtype=at.dtype, role="dout")
+    if len(wt.shape) != 2:
+        raise errors.ShapeError(f"W must be rank 2, got shape {wt.shape}")
+    dw = output(wt.shape, at.dtype)
+    db = output((wt.shape[0],), at.dtype)
+    da = output(at.shape, at.dtype)
+    lib.descent_dense_backward(at.handle, wt.handle, zt.handle, dt.handle, _activation_code(activation),
+                               float(negative_slope), dw.handle, db.handle, da.handle)
+    return result(dw, numpy_mode), result(db, numpy_mode), result(da, numpy_mode)
+
+
+# ---- batch normalization ----------------------------------------------------------------------
+
+def batchnorm_forward_train(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+    """Training forward over x (batch, features), PyTorch's convention:
+    ``x̂ = (x - μ)/sqrt(σ² + eps)`` with the batch mean μ and BIASED variance σ²,
+    ``y = γ x̂ + β``; running_mean and running_var (NumPy arrays or Tensors) are updated IN PLACE:
+    ``running = (1 - momentum) running + momentum · batch`` using the UNBIASED variance
+    σ² N/(N-1) for running_var. Returns ``(y, save_mean, save_invstd)`` for the backward."""
+    xt, numpy_mode = as_tensor(x, role="x")
+    dtype = xt.dtype
+    gt, _ = as_tensor(gamma, dtype=dtype, role="gamma")
+    bt, _ = as_tensor(beta, dtype=dtype, role="beta")
+    rm = as_state(running_mean, dtype, "running_mean")
+    rv = as_state(running_var, dtype, "running_var")
+    features = gt.shape
+    y = output(xt.shape, dtype)
+    save_mean, save_invstd = output(features, dtype), output(features, dtype)
+    lib.descent_batchnorm_forward_train(xt.handle, gt.handle, bt.handle, rm.handle, rv.handle, float(momentum),
+                                        float(eps), y.handle, save_mean.handle, save_invstd.handle)
+    return result(y, numpy_mode), result(save_mean, numpy_mode), result(save_invstd, numpy_mode)
+
+
+def batchnorm_backward(x, gamma, save_mean, save_invstd, dy):
+    """Backward of the training forward: ``dβ = Σ dy``, ``dγ = Σ dy x̂``,
+    ``dx = γ invstd / N · (N dy - dβ - x̂ dγ)``. Returns ``(dx, dgamma, dbeta)``."""
+    xt, numpy_mode = as_tensor(x, role="x")
+    dtype = xt.dtype
+    gt, _ = as_tensor(gamma, dtype=dtype, role="gamma")
+    mt, _ = as_tensor(save_mean, dtype=dtype, role="save_mean")
+    it, _ = as_tensor(save_invstd, dtype=dtype, role="save_invstd")
+    dyt, _ = as_tensor(dy, dtype=dtype, role="dy")
+    dx = output(xt.shape, dtype)
+    dgamma, dbeta = output(gt.shape, dtype), output(gt.shape, dtype)
+    lib.descent_batchnorm_backward(xt.handle, gt.handle, mt.handle, it.handle, dyt.handle, dx.handle,
+                                   dgamma.handle, dbeta.handle)
+    return result(dx, numpy_mode), result(dgamma, numpy_mode), result(dbeta, numpy_mode)
+
+
+def batchnorm_forward_infer(x, gamma, beta, running_mean, running_var, eps=1e-5):
+    """Inference forward: ``y = γ (x - running_mean)/sqrt(running_var + eps) + β``."""
+    xt, numpy_mode = as_tensor(x, role="x")
+    dtype = xt.dtype
+    tensors = [as_tensor(v, dtype=dtype, role=r)[0] for v, r in
+               ((gamma, "gamma"), (beta, "beta"), (running_mean, "running_mean"), (running_var, "running_var"))]
+    y = output(xt.shape, dtype)
+    lib.descent_batchnorm_forward_infer(xt.handle, *[t.handle for t in tensors], float(eps), y.handle)
+    return result(y, numpy_mode)
+
+
+class BatchNorm:
+    """Batch normalization over (batch, features) with its own γ (ones), β (zeros) and running
+    statistics (mean 0, variance 1), as NumPy arrays of `dtype`. ``forward(x, training=True)``
+    normalizes with batch statistics and updates the running ones; ``training=False`` uses the
+    running ones. ``backward(dy)`` follows the last training forward and returns dx, setting
+    ``self.dgamma`` and ``self.dbeta``."""
+
+    def __init__(self, features, momentum=0.1, eps=1e-5, dtype=np.float64):
+        dtype = np.dtype(dtype)
+        self.momentum, self.eps = float(momentum), float(eps)
+        self.gamma = np.ones(features, dtype=dtype)
+        self.beta = np.zeros(features, dtype=dtype)
+        self.running_mean = np.zeros(features, dtype=dtype)
+        self.running_var = np.ones(features, dtype=dtype)
+        self.dgamma = self.dbeta = None
+        self._saved = None
+
+    def forward(self, x, training=True):
+        if not training:
+            return batchnorm_forward_infer(x, self.gamma, self.beta, self.running_mean, self.running_var, self.eps)
+        y, mean, invstd = batchnorm_forward_train(x, self.gamma, self.beta, self.running_mean, self.running_var,
+                                                  self.momentum, self.eps)
+        self._saved = (np.array(x, dtype=self.gamma.dtype), mean, invstd)
+        return y
+
+    def backward(self, dy):
+        if self._saved is None:
+            raise errors.InvalidArgumentError("backward() needs a training forward() first")
+        x, mean, invstd = self._saved
+        dx, self.dgamma, self.dbeta = batchnorm_backward(x, self.gamma, mean, invstd, dy)
+        return dx
+
+
+# ---- initialization ---------------------------------------------------------------------------
+
+def _scheme_code(scheme):
+    try:
+        return INIT_SCHEMES[scheme]
+    except (KeyError, TypeError):
+        raise errors.InvalidArgumentError(
+            f"unknown initialization {scheme!r}; expected one of {sorted(INIT_SCHEMES)}") from None
+
+
+def fans(shape):
+    """``(fan_in, fan_out)`` of a weight shape (PyTorch's rule; a dense (out, in) weight has
+    fan_in = in, fan_out = out)."""
+    rank, dims = shape_argument(shape)
+    fan_in, fan_out = ctypes.c_int64(), ctypes.c_int64()
+    lib.descent_init_fans(rank, dims, ctypes.byref(fan_in), ctypes.byref(fan_out))
+    return fan_in.value, fan_out.value
+
+
+def init_fill(target, scheme, seed, gain=1.0):
+    """Fills `target` (a NumPy array or Tensor) IN PLACE with a seeded initialization:
+
+    ========================  ==========================================
+    normal                    N(0, std²), std = gain
+    uniform                   U(-a, a), a = gain
+    xavier_normal             std = gain · sqrt(2 / (fan_in + fan_out))
+    xavier_uniform            a = gain · sqrt(6 / (fan_in + fan_out))
+    he_normal                 std = gain · sqrt(2 / fan_in)
+    he_uniform                a = gain · sqrt(6 / fan_in)
+    ========================  ==========================================
+
+    Values come from SplitMix64(seed) exactly as descent.random_normal / random_uniform, so the
+    same seed gives the same weights everywhere. Returns `target`."""
+    code = _scheme_code(scheme)
+    seed = int(seed)
+    if not 0 <= seed < 2**64:
+        raise errors.InvalidArgumentError(f"seed must be in [0, 2**64), got {seed}")
+    dtype = target.dtype if isinstance(target, (Tensor, np.ndarray)) else None
+    state = as_state(target, dtype, "target")
+    lib.descent_init_fill(state.handle, code, seed, float(gain))
+    return target
+
+
+def init_weights(shape, scheme, seed, gain=1.0, dtype=np.float64):
+    """A new NumPy array of `shape` filled by :func:`init_fill`."""
+    array = np.zeros(shape, dtype=dtype)
+    return init_fill(array, scheme, seed, gain)
+
+
+__all__ = [
+    "ACTIVATIONS", "INIT_SCHEMES", "BatchNorm", "DeltaRuleResult", "activation", "activation_backward",
+    "activation_derivative", "batchnorm_backward", "batchnorm_forward_infer", "batchnorm_forward_train",
+    "bce_loss", "bce_with_logits_loss", "delta_rule", "dense_backward", "dense_forward", "fans", "init_fill",
+    "init_weights", "l2_penalty", "leaky_relu", "mse_loss", "multiclass_hinge_linear", "multiclass_hinge_loss",
+    "quadratic_cost", "relu", "sigmoid", "softmax", "softmax_cross_entropy", "sse_loss", "tanh",
+]
