@@ -1,3 +1,15 @@
+/// One parameter's buffers as raw pointers, for the step loop. Valid while the optimizer holds
+/// the tensors (it does: `parameters`, their state and `gradients`).
+struct Piece {
+    let param: UnsafeMutableRawPointer
+    let grad: UnsafeMutableRawPointer
+    let slot0: UnsafeMutableRawPointer?
+    let slot1: UnsafeMutableRawPointer?
+    let slot2: UnsafeMutableRawPointer?
+    let group: Int
+    let dtype: DType
+}
+
 extension Optimizer {
     /// Binds one gradient tensor per parameter (same dtype and shape, in parameter order). The
     /// optimizer keeps them: fill them in place and call `step()` as often as needed; binding
@@ -18,6 +30,7 @@ extension Optimizer {
                 }
             }
             gradients = tensors
+            piecesValid = false
         }
     }
 
@@ -36,6 +49,7 @@ extension Optimizer {
             guard gradients.count == parameters.count else {
                 throw .argument("no gradients are bound (descent_optimizer_set_grads / bindGradients)")
             }
+            if !piecesValid { rebuildPieces() }
             if nonFinitePolicy != .proceed && !gradientsFinite() {
                 if nonFinitePolicy == .skip { return true }
                 throw DescentError(.nonFinite, "a gradient holds NaN or infinity; nothing was updated (policy raise)")
@@ -52,19 +66,23 @@ extension Optimizer {
                                                 muProduct: groups[index].muProduct)
                 }
             }
-            forEachPiece { parameter, gradient, range in
-                let plan = plans[parameter.group]
-                let state = parameter.state
-                let s0 = state.count > 0 ? state[0] : nil
-                let s1 = state.count > 1 ? state[1] : nil
-                let s2 = state.count > 2 ? state[2] : nil
-                switch parameter.tensor.dtype {
-                case .float32:
-                    plan.run(parameter.tensor.pointer(as: Float.self), gradient.pointer(as: Float.self),
-                             s0?.pointer(as: Float.self), s1?.pointer(as: Float.self), s2?.pointer(as: Float.self), range)
-                case .float64:
-                    plan.run(parameter.tensor.pointer(as: Double.self), gradient.pointer(as: Double.self),
-                             s0?.pointer(as: Double.self), s1?.pointer(as: Double.self), s2?.pointer(as: Double.self), range)
+            plans.withUnsafeBufferPointer { plans in
+                forEachPiece { piece, range in
+                    let plan = plans[piece.group]
+                    switch piece.dtype {
+                    case .float32:
+                        plan.run(piece.param.assumingMemoryBound(to: Float.self),
+                                 UnsafePointer(piece.grad.assumingMemoryBound(to: Float.self)),
+                                 piece.slot0?.assumingMemoryBound(to: Float.self),
+                                 piece.slot1?.assumingMemoryBound(to: Float.self),
+                                 piece.slot2?.assumingMemoryBound(to: Float.self), range)
+                    case .float64:
+                        plan.run(piece.param.assumingMemoryBound(to: Double.self),
+                                 UnsafePointer(piece.grad.assumingMemoryBound(to: Double.self)),
+                                 piece.slot0?.assumingMemoryBound(to: Double.self),
+                                 piece.slot1?.assumingMemoryBound(to: Double.self),
+                                 piece.slot2?.assumingMemoryBound(to: Double.self), range)
+                    }
                 }
             }
             for index in groups.indices { groups[index].muProduct = plans[index].muProductAfter }
@@ -73,37 +91,54 @@ extension Optimizer {
         }
     }
 
+    private func rebuildPieces() {
+        pieces.removeAll(keepingCapacity: true)
+        for (index, parameter) in parameters.enumerated() {
+            let state = parameter.state
+            pieces.append(Piece(param: parameter.tensor.storage, grad: gradients[index].storage,
+                                slot0: state.count > 0 ? state[0]?.storage : nil,
+                                slot1: state.count > 1 ? state[1]?.storage : nil,
+                                slot2: state.count > 2 ? state[2]?.storage : nil,
+                                group: parameter.group, dtype: parameter.tensor.dtype))
+        }
+        piecesValid = true
+    }
+
     /// True when every bound gradient element is finite (a parallel read-only scan).
     private func gradientsFinite() -> Bool {
         finiteFlag.store(0, ordering: .relaxed)
-        forEachPiece { parameter, gradient, range in
+        forEachPiece { piece, range in
             let finite: Bool
-            switch gradient.dtype {
-            case .float32: finite = allFinite(gradient.pointer(as: Float.self), range)
-            case .float64: finite = allFinite(gradient.pointer(as: Double.self), range)
+            switch piece.dtype {
+            case .float32: finite = allFinite(UnsafePointer(piece.grad.assumingMemoryBound(to: Float.self)), range)
+            case .float64: finite = allFinite(UnsafePointer(piece.grad.assumingMemoryBound(to: Double.self)), range)
             }
             if !finite { finiteFlag.store(1, ordering: .relaxed) }
         }
         return finiteFlag.load(ordering: .relaxed) == 0
     }
 
-    /// Calls `body(parameter, gradient, elementRange)` over every element of every parameter,
-    /// split over cores in contiguous ranges of the concatenated element index.
-    private func forEachPiece(_ body: (Parameter, Tensor, Range<Int>) -> Void) {
-        let parameters = self.parameters, gradients = self.gradients, offsets = self.offsets
-        Parallel.forEachChunk(count: elementCount) { range in
-            // The first parameter whose elements reach into `range` (binary search over offsets).
-            var low = 0, high = parameters.count - 1
-            while low < high {
-                let middle = (low + high + 1) / 2
-                if offsets[middle] <= range.lowerBound { low = middle } else { high = middle - 1 }
-            }
-            var index = low
-            while index < parameters.count, offsets[index] < range.upperBound {
-                let start = max(range.lowerBound, offsets[index]) - offsets[index]
-                let end = min(range.upperBound, offsets[index + 1]) - offsets[index]
-                if start < end { body(parameters[index], gradients[index], start..<end) }
-                index += 1
+    /// Calls `body(piece, elementRange)` over every element of every parameter, split over
+    /// cores in contiguous ranges of the concatenated element index.
+    private func forEachPiece(_ body: (Piece, Range<Int>) -> Void) {
+        let offsets = self.offsets
+        pieces.withUnsafeBufferPointer { pieces in
+            offsets.withUnsafeBufferPointer { offsets in
+                Parallel.forEachChunk(count: offsets[pieces.count]) { range in
+                    // The first parameter whose elements reach into `range` (binary search).
+                    var low = 0, high = pieces.count - 1
+                    while low < high {
+                        let middle = (low + high + 1) / 2
+                        if offsets[middle] <= range.lowerBound { low = middle } else { high = middle - 1 }
+                    }
+                    var index = low
+                    while index < pieces.count, offsets[index] < range.upperBound {
+                        let start = max(range.lowerBound, offsets[index]) - offsets[index]
+                        let end = min(range.upperBound, offsets[index + 1]) - offsets[index]
+                        if start < end { body(pieces[index], start..<end) }
+                        index += 1
+                    }
+                }
             }
         }
     }

@@ -56,6 +56,10 @@ public final class Optimizer {
     var offsets: [Int] = [0]
     /// Per-group plans, rebuilt in place each step (no allocation once sized).
     var plans: [StepPlan] = []
+    /// Raw pointers per parameter for the step loop (no reference counting per tensor per step);
+    /// rebuilt on the first step after anything that changes tensors (`piecesValid = false`).
+    var pieces: [Piece] = []
+    var piecesValid = false
     let finiteFlag = Atomic<Int>(0)
     /// Serializes every call on one optimizer (ctypes releases the GIL: threads may race).
     let lock = Mutex(())
@@ -95,6 +99,7 @@ public final class Optimizer {
             }
             plans = []
             gradients = []
+            piecesValid = false
             return group
         }
     }
@@ -104,6 +109,7 @@ public final class Optimizer {
         for slot in 0..<rule.stateSlotCount where parameter.state[slot] == nil && rule.needsSlot(slot, hyper) {
             parameter.state[slot] = try Tensor.full(rule.initialValue(slot: slot, hyper),
                                                     dtype: parameter.tensor.dtype, shape: parameter.tensor.shape)
+            piecesValid = false
         }
     }
 
@@ -214,6 +220,7 @@ public final class Optimizer {
             }
             try target.assign(from: source, count: count, dtype: dtype)
             owner.state[slot] = target
+            piecesValid = false
         }
     }
 }

@@ -190,6 +190,7 @@ extension Optimizer {
         stepCount = steps
         nonFinitePolicy = policy
         plans = []
+        piecesValid = false
         for (index, parameter) in parameters.enumerated() {
             parameter.state = newState[index]
             if index < parameterBytes.count, let base = parameterBytes[index].baseAddress {
