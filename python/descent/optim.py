@@ -78,6 +78,7 @@ class Optimizer:
         self._bound_tensors = []
         self._grads = None          # optimizer-owned grad arrays
         self._skipped = ctypes.c_int32()
+        self._getter = _tuple_getter(list(self.DEFAULTS))
         self._lock = threading.Lock()  # step() from several Python threads: bind/sync/step stay together
         self.param_groups = []
         try:
@@ -141,7 +142,7 @@ class Optimizer:
         return [k for k in self.DEFAULTS]
 
     def _values(self, group):
-        return tuple(group[k] for k in self.DEFAULTS)
+        return _tuple_getter(list(self.DEFAULTS))(group)
 
     def _encode(self, values):
         """[(C key, float)] for a tuple of group values, flags last."""
@@ -178,11 +179,13 @@ class Optimizer:
             raise
 
     def _sync(self):
+        getter = self._getter
+        pushed = self._pushed
         for index, group in enumerate(self.param_groups):
-            values = tuple(group[k] for k in self.DEFAULTS)
-            if values != self._pushed[index]:
-                self._push(index, values, self._pushed[index])
-                self._pushed[index] = values
+            values = getter(group)
+            if values != pushed[index]:
+                self._push(index, values, pushed[index])
+                pushed[index] = values
 
     # -- gradients and the step ----------------------------------------------------------------
     def _unbind(self):
@@ -397,7 +400,7 @@ class Optimizer:
                 elif name == "momentum_form":
                     group[name] = next((form for form, bit in _f.MOMENTUM_FORMS.items() if bit and flags & bit),
                                        "pytorch")
-            self._pushed[index] = tuple(group[k] for k in self.DEFAULTS)
+            self._pushed[index] = self._getter(group)
 
     def _initial(self, name, group):
         return group.get("initial_accumulator_value", 0.0) if name == "sum" else 0.0
@@ -430,6 +433,12 @@ class Optimizer:
 
     def __repr__(self):
         return f"{type(self).__name__}({len(self.param_groups)} groups, {len(self._tensors)} params)"
+
+
+def _tuple_getter(keys):
+    """A fast callable returning the tuple of a group dict's values for `keys`."""
+    getter = operator.itemgetter(*keys)
+    return getter if len(keys) > 1 else (lambda group: (getter(group),))
 
 
 def _number(name, value):
