@@ -44,9 +44,9 @@ def test_rule_matches_reference(variant, dtype, rng):
         grad = rng.standard_normal(257).astype(dtype)
         functional_step(rule, options, param, grad, state, t)
         reference.step(grad)
-    assert_close(param, reference.param, dtype, rtol_scale=10)
+    assert_close(param, reference.param, dtype, rtol_scale=1)
     for name, expected in reference.state.items():
-        assert_close(state[name], expected, dtype, rtol_scale=10)
+        assert_close(state[name], expected, dtype, rtol_scale=1)
     assert not np.array_equal(param, reference.param * 0)  # the parameters moved off zero
 
 

@@ -29,11 +29,11 @@ def test_stateful_matches_reference(variant, dtype, rng):
             ref.step(g)
     assert opt.step_count == 100
     for p, ref in zip(params, refs):
-        assert_close(p, ref.param, dtype, rtol_scale=10)
+        assert_close(p, ref.param, dtype, rtol_scale=1)
     state = opt.state_dict()["state"]
     for index, ref in enumerate(refs):
         for name, expected in ref.state.items():
-            assert_close(state[index][name], expected, dtype, rtol_scale=10)
+            assert_close(state[index][name], expected, dtype, rtol_scale=1)
     opt.close()
 
 
