@@ -178,3 +178,14 @@ def test_save_to_unwritable_place_is_io_error(tmp_path, rng):
     opt.save(str(existing))                # replaced atomically by the newer state
     assert existing.read_bytes() != first
     assert first[:8] == b"DSCNTOPT" and int.from_bytes(first[8:12], "little") == 1
+
+
+def test_load_restores_boolean_options_into_param_groups(tmp_path, rng):
+    params, opt = trained(rng, optim.Adam, amsgrad=True, bias_correction=False, lr=0.02)
+    path = str(tmp_path / "opt.ckpt")
+    opt.save(path)
+    other = optim.Adam([np.ones((3, 4)), np.ones(5)])
+    other.load(path)
+    group = other.param_groups[0]
+    assert group["amsgrad"] is True and group["bias_correction"] is False and group["lr"] == 0.02
+    assert "max_exp_avg_sq" in other.state_dict()["state"][0]

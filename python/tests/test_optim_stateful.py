@@ -203,3 +203,17 @@ def test_lr_scheduler_drives_the_optimizer_each_step():
         expected -= 0.5 * 0.9 ** t  # W := W - lr_t g with lr_t = 0.5 * 0.9^t
         sched.step()
     np.testing.assert_allclose(w, expected, rtol=1e-13)
+
+
+def test_add_param_group_after_steps(rng):
+    a, b = np.zeros(3), np.zeros(2)
+    opt = optim.SGD([a], lr=0.1)
+    opt.step([np.ones(3)])
+    opt.add_param_group({"params": [b], "lr": 0.5})
+    with pytest.raises(descent.ShapeError):
+        opt.step([np.ones(3)])            # now two params need two gradients
+    opt.step([np.ones(3), np.ones(2)])
+    np.testing.assert_allclose(a, -0.2, rtol=1e-15)
+    np.testing.assert_allclose(b, -0.5, rtol=1e-15)
+    assert opt.step_count == 2
+    assert [len(g["params"]) for g in opt.state_dict()["param_groups"]] == [1, 1]
