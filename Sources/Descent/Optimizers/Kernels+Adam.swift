@@ -23,6 +23,7 @@ extension StepPlan {
         case (nil, false, false): adamLoop(p, g, m, v, nil, false, false, range)
         case (nil, false, true): adamLoop(p, g, m, v, nil, false, true, range)
         case (nil, true, _): adamLoop(p, g, m, v, nil, true, useL2, range)
+        case (let maximum?, false, false): adamLoop(p, g, m, v, maximum, false, false, range)
         case (let maximum?, _, _): adamLoop(p, g, m, v, maximum, inside, useL2, range)
         }
     }
@@ -36,8 +37,9 @@ extension StepPlan {
         let b1 = T(beta1), c1 = T(oneMinusBeta1), b2 = T(beta2), c2 = T(oneMinusBeta2)
         let step = T(stepSize), scale = T(scale2), eps = T(epsilon)
         for i in range {
+            let w = p[i]  // loaded unconditionally: a conditional load would block vectorization
             var gi = g[i] * sign
-            if useL2 { gi += lambda * p[i] }
+            if useL2 { gi += lambda * w }
             let first = b1 * m[i] + c1 * gi
             var second = b2 * v[i] + c2 * gi * gi
             m[i] = first
@@ -47,7 +49,7 @@ extension StepPlan {
                 vMax[i] = second
             }
             let denominator = inside ? (second * scale + eps).squareRoot() : second.squareRoot() * scale + eps
-            p[i] = p[i] * decay - step * first / denominator
+            p[i] = w * decay - step * first / denominator
         }
     }
 
@@ -65,13 +67,14 @@ extension StepPlan {
         let b1 = T(beta1), c1 = T(oneMinusBeta1), b2 = T(beta2), eps = T(epsilon), step = T(stepSize)
         let useL2 = l2 != 0
         for i in range {
+            let w = p[i]  // loaded unconditionally: a conditional load would block vectorization
             var gi = g[i] * sign
-            if useL2 { gi += lambda * p[i] }
+            if useL2 { gi += lambda * w }
             let first = b1 * m[i] + c1 * gi
             m[i] = first
             let norm = Swift.max(b2 * u[i], gi.magnitude + eps)
             u[i] = norm
-            p[i] = p[i] * decay - step * first / norm
+            p[i] = w * decay - step * first / norm
         }
     }
 
@@ -92,14 +95,15 @@ extension StepPlan {
         let gradientStep = T(stepSize), momentumStep = T(extra), scale = T(scale2), eps = T(epsilon)
         let useL2 = l2 != 0
         for i in range {
+            let w = p[i]  // loaded unconditionally: a conditional load would block vectorization
             var gi = g[i] * sign
-            if useL2 { gi += lambda * p[i] }
+            if useL2 { gi += lambda * w }
             let first = b1 * m[i] + c1 * gi
             let second = b2 * v[i] + c2 * gi * gi
             m[i] = first
             v[i] = second
             let denominator = (second * scale).squareRoot() + eps
-            p[i] = p[i] * decay - gradientStep * gi / denominator - momentumStep * first / denominator
+            p[i] = w * decay - gradientStep * gi / denominator - momentumStep * first / denominator
         }
     }
 
@@ -121,17 +125,15 @@ extension StepPlan {
         let step = T(stepSize), eps = T(epsilon), adaptive = extra != 0
         let useL2 = l2 != 0
         for i in range {
+            let w = p[i]  // loaded unconditionally: a conditional load would block vectorization
             var gi = g[i] * sign
-            if useL2 { gi += lambda * p[i] }
+            if useL2 { gi += lambda * w }
             let first = b1 * m[i] + c1 * gi
             let second = b2 * v[i] + c2 * gi * gi
             m[i] = first
             v[i] = second
-            if adaptive {
-                p[i] = p[i] * decay - step * first / (second.squareRoot() + eps)
-            } else {
-                p[i] = p[i] * decay - step * first
-            }
+            let direction = adaptive ? first / (second.squareRoot() + eps) : first
+            p[i] = w * decay - step * direction
         }
     }
 }

@@ -14,12 +14,13 @@ extension StepPlan {
         let sign = T(gradientSign), lambda = T(l2), decay = T(self.decay), clr = T(stepSize), eps = T(epsilon)
         let useL2 = l2 != 0, inside = flags.contains(.epsilonInsideSqrt)
         for i in range {
+            let w = p[i]  // loaded unconditionally: a conditional load would block vectorization
             var gi = g[i] * sign
-            if useL2 { gi += lambda * p[i] }
+            if useL2 { gi += lambda * w }
             let sum = s[i] + gi * gi
             s[i] = sum
             let denominator = inside ? (sum + eps).squareRoot() : sum.squareRoot() + eps
-            p[i] = p[i] * decay - clr * gi / denominator
+            p[i] = w * decay - clr * gi / denominator
         }
     }
 
@@ -39,13 +40,14 @@ extension StepPlan {
         let rho = T(beta2), keep = T(oneMinusBeta2), eps = T(epsilon)
         let useL2 = l2 != 0
         for i in range {
+            let w = p[i]  // loaded unconditionally: a conditional load would block vectorization
             var gi = g[i] * sign
-            if useL2 { gi += lambda * p[i] }
+            if useL2 { gi += lambda * w }
             let square = rho * v[i] + keep * gi * gi
             v[i] = square
             let delta = (u[i] + eps).squareRoot() / (square + eps).squareRoot() * gi
             u[i] = rho * u[i] + keep * delta * delta
-            p[i] = p[i] * decay - lr * delta
+            p[i] = w * decay - lr * delta
         }
     }
 
@@ -62,14 +64,30 @@ extension StepPlan {
     func rmspropKernel<T: DescentScalar>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
                                          _ v: UnsafeMutablePointer<T>, _ average: UnsafeMutablePointer<T>?,
                                          _ buffer: UnsafeMutablePointer<T>?, _ range: Range<Int>) {
-        let sign = T(gradientSign), lambda = T(l2), decay = T(self.decay), lr = T(learningRate)
-        let alpha = T(beta2), keep = T(oneMinusBeta2), eps = T(epsilon), mu = T(beta1)
-        let useL2 = l2 != 0, inside = flags.contains(.epsilonInsideSqrt)
         let centered = flags.contains(.centered) ? average : nil
         let momentumBuffer = beta1 != 0 ? buffer : nil
+        let useL2 = l2 != 0, inside = flags.contains(.epsilonInsideSqrt)
+        // Constant arguments to an always-inlined loop give one specialised (vectorized) loop per case.
+        switch (centered, momentumBuffer, useL2, inside) {
+        case (nil, nil, false, false): rmspropLoop(p, g, v, nil, nil, false, false, range)
+        case (nil, let b?, false, false): rmspropLoop(p, g, v, nil, b, false, false, range)
+        case (let c?, nil, false, false): rmspropLoop(p, g, v, c, nil, false, false, range)
+        case (let c?, let b?, false, false): rmspropLoop(p, g, v, c, b, false, false, range)
+        default: rmspropLoop(p, g, v, centered, momentumBuffer, useL2, inside, range)
+        }
+    }
+
+    @inline(__always)
+    private func rmspropLoop<T: DescentScalar>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
+                                               _ v: UnsafeMutablePointer<T>, _ centered: UnsafeMutablePointer<T>?,
+                                               _ momentumBuffer: UnsafeMutablePointer<T>?, _ useL2: Bool,
+                                               _ inside: Bool, _ range: Range<Int>) {
+        let sign = T(gradientSign), lambda = T(l2), decay = T(self.decay), lr = T(learningRate)
+        let alpha = T(beta2), keep = T(oneMinusBeta2), eps = T(epsilon), mu = T(beta1)
         for i in range {
+            let w = p[i]
             var gi = g[i] * sign
-            if useL2 { gi += lambda * p[i] }
+            if useL2 { gi += lambda * w }
             let square = alpha * v[i] + keep * gi * gi
             v[i] = square
             var centeredSquare = square
@@ -82,9 +100,9 @@ extension StepPlan {
             if let momentumBuffer {
                 let b = mu * momentumBuffer[i] + gi / denominator
                 momentumBuffer[i] = b
-                p[i] = p[i] * decay - lr * b
+                p[i] = w * decay - lr * b
             } else {
-                p[i] = p[i] * decay - lr * gi / denominator
+                p[i] = w * decay - lr * gi / denominator
             }
         }
     }

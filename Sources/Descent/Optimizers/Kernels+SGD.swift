@@ -22,20 +22,22 @@ extension StepPlan {
         let useL2 = l2 != 0
         guard let b = buffer, beta1 != 0 else {
             for i in range {
+                let w = p[i]
                 var gi = g[i] * sign
-                if useL2 { gi += lambda * p[i] }
-                p[i] = p[i] * decay - lr * gi
+                if useL2 { gi += lambda * w }
+                p[i] = w * decay - lr * gi
             }
             return
         }
         let mu = T(beta1)
         if flags.contains(.cs231nMomentum) {
             for i in range {
+                let w = p[i]
                 var gi = g[i] * sign
-                if useL2 { gi += lambda * p[i] }
+                if useL2 { gi += lambda * w }
                 let v = mu * b[i] - lr * gi
                 b[i] = v
-                p[i] = p[i] * decay + v
+                p[i] = w * decay + v
             }
             return
         }
@@ -56,12 +58,13 @@ extension StepPlan {
         let sign = T(gradientSign), lambda = T(l2), decay = T(self.decay), lr = T(learningRate)
         let mu = T(beta1), keep = T(oneMinusBeta1)
         for i in range {
+            let w = p[i]  // loaded unconditionally: a conditional load would block vectorization
             var gi = g[i] * sign
-            if useL2 { gi += lambda * p[i] }
+            if useL2 { gi += lambda * w }
             let v = copyFirst ? gi : mu * b[i] + keep * gi
             b[i] = v
             let direction = nesterov ? gi + mu * v : v
-            p[i] = p[i] * decay - lr * direction
+            p[i] = w * decay - lr * direction
         }
     }
 
@@ -77,11 +80,12 @@ extension StepPlan {
         let b1 = T(beta1), c1 = T(oneMinusBeta1), b2 = T(beta2), c2 = T(oneMinusBeta2)
         let useL2 = l2 != 0
         for i in range {
+            let w = p[i]  // loaded unconditionally: a conditional load would block vectorization
             var gi = g[i] * sign
-            if useL2 { gi += lambda * p[i] }
+            if useL2 { gi += lambda * w }
             let c = b1 * m[i] + c1 * gi
             let direction: T = c > 0 ? 1 : (c < 0 ? -1 : 0)
-            p[i] = p[i] * decay - lr * direction
+            p[i] = w * decay - lr * direction
             m[i] = b2 * m[i] + c2 * gi
         }
     }
