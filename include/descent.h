@@ -360,7 +360,8 @@ descent_status descent_gd_step(descent_tensor param, descent_tensor grad, double
  *   step       t of this update, >= 1 (keep your own counter: 1, 2, 3, ...).
  *   flags      a bitwise OR of DESCENT_OPT_* below; a flag the rule does not list is an error.
  * Large buffers are split over cores (elementwise, so results are bit-identical whatever the
- * thread count). No memory is allocated.
+ * thread count). No buffer memory is allocated (only small bookkeeping
+ * for the worker threads of large calls).
  * Statuses: DESCENT_OK; DESCENT_ERR_DTYPE (unknown dtype); DESCENT_ERR_NULL_POINTER (param, grad
  * or a needed state buffer NULL); DESCENT_ERR_INVALID_ARGUMENT (count < 0, step < 1, aliasing or
  * misaligned buffers, a hyper-parameter outside its domain such as lr < 0 or beta >= 1, unknown
@@ -641,7 +642,7 @@ descent_status descent_optimizer_set_grads(descent_optimizer optimizer, const de
  * hyper-parameters. Gradients are first checked for NaN/inf unless the policy is PROCEED.
  * Writes 1 to *skipped (NULL allowed) when the SKIP policy skipped the step, else 0.
  * Large work is split over cores across tensor boundaries; results are bit-identical whatever
- * the thread count. No memory is allocated for the update itself.
+ * the thread count. No tensor memory is allocated (state slots exist before the step).
  * Statuses: handle errors, DESCENT_ERR_INVALID_ARGUMENT (no gradients bound), _NON_FINITE
  * (non-finite gradient under RAISE, or a non-finite step size). On failure (and on a skipped
  * step) params, state and the step count are unchanged.

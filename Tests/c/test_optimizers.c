@@ -246,7 +246,41 @@ static void test_checkpoint(void) {
     descent_tensor_free(wt); descent_tensor_free(gt); descent_tensor_free(wt2); descent_tensor_free(gt2);
 }
 
+/* Every rule's functional step runs in float32 and float64 and moves the parameter. */
+static void test_every_rule_smoke(void) {
+    for (int dtype = DESCENT_DTYPE_FLOAT32; dtype <= DESCENT_DTYPE_FLOAT64; dtype++) {
+        for (int rule = 0; rule < 10; rule++) {
+            double pd[8], gd[8], ad[8] = {0}, bd[8] = {0}, cd[8] = {0}, mu = 1.0;
+            float pf[8], gf[8], af[8] = {0}, bf[8] = {0}, cf[8] = {0};
+            for (int i = 0; i < 8; i++) { pd[i] = pf[i] = 1.0f + (float)i; gd[i] = gf[i] = 0.5f - 0.1f * (float)i; }
+            int f32 = dtype == DESCENT_DTYPE_FLOAT32;
+            void *p = f32 ? (void *)pf : (void *)pd, *g = f32 ? (void *)gf : (void *)gd;
+            void *a = f32 ? (void *)af : (void *)ad, *b = f32 ? (void *)bf : (void *)bd, *c = f32 ? (void *)cf : (void *)cd;
+            descent_status status = -1;
+            for (long t = 1; t <= 3; t++) {
+                switch (rule) {
+                case 0: status = descent_sgd_step(dtype, 8, p, g, a, t, 0.1, 0.9, 0.0, 0.01, DESCENT_OPT_NESTEROV); break;
+                case 1: status = descent_adagrad_step(dtype, 8, p, g, a, t, 0.1, 0.01, 0.0, 1e-10, 0); break;
+                case 2: status = descent_adadelta_step(dtype, 8, p, g, a, b, t, 1.0, 0.9, 1e-6, 0.0, 0); break;
+                case 3: status = descent_rmsprop_step(dtype, 8, p, g, a, b, c, t, 0.01, 0.99, 1e-8, 0.0, 0.9, DESCENT_OPT_CENTERED); break;
+                case 4: status = descent_adam_step(dtype, 8, p, g, a, b, c, t, 0.01, 0.9, 0.999, 1e-8, 0.0, DESCENT_OPT_AMSGRAD); break;
+                case 5: status = descent_adamw_step(dtype, 8, p, g, a, b, NULL, t, 0.01, 0.9, 0.999, 1e-8, 0.01, 0); break;
+                case 6: status = descent_adamax_step(dtype, 8, p, g, a, b, t, 0.01, 0.9, 0.999, 1e-8, 0.0, 0); break;
+                case 7: status = descent_nadam_step(dtype, 8, p, g, a, b, &mu, t, 0.01, 0.9, 0.999, 1e-8, 0.0, 4e-3, 0); break;
+                case 8: status = descent_radam_step(dtype, 8, p, g, a, b, t, 0.01, 0.9, 0.999, 1e-8, 0.0, 0); break;
+                default: status = descent_lion_step(dtype, 8, p, g, a, t, 1e-3, 0.9, 0.99, 0.1, DESCENT_OPT_DECOUPLED_WEIGHT_DECAY); break;
+                }
+                if (status != DESCENT_OK) break;
+            }
+            CHECK(status == DESCENT_OK);
+            double first = f32 ? (double)pf[0] : pd[0];
+            CHECK(first != 1.0 && isfinite(first));
+        }
+    }
+}
+
 int main(void) {
+    test_every_rule_smoke();
     test_functional();
     test_stateful();
     test_checkpoint();
