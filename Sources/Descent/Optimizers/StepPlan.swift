@@ -133,35 +133,16 @@ func allFinite<T: DescentScalar>(_ values: UnsafePointer<T>, _ range: Range<Int>
     return exponentCarry64(raw.assumingMemoryBound(to: UInt64.self), range) & 0x8000_0000_0000_0000 == 0
 }
 
-// Four segments are scanned in lockstep: four independent read streams keep more memory
-// requests in flight than one (a single sequential stream is latency-bound on some machines).
 @inline(never)
 func exponentCarry32(_ bits: UnsafePointer<UInt32>, _ range: Range<Int>) -> UInt32 {
-    let quarter = range.count / 4
-    var carry: UInt32 = 0, carry1: UInt32 = 0, carry2: UInt32 = 0, carry3: UInt32 = 0
-    let base = range.lowerBound
-    for i in 0..<quarter {
-        carry |= (bits[base + i] & 0x7F80_0000) &+ 0x0080_0000
-        carry1 |= (bits[base + quarter + i] & 0x7F80_0000) &+ 0x0080_0000
-        carry2 |= (bits[base + 2 * quarter + i] & 0x7F80_0000) &+ 0x0080_0000
-        carry3 |= (bits[base + 3 * quarter + i] & 0x7F80_0000) &+ 0x0080_0000
-    }
-    for i in (base + 4 * quarter)..<range.upperBound { carry |= (bits[i] & 0x7F80_0000) &+ 0x0080_0000 }
-    return carry | carry1 | carry2 | carry3
+    var carry: UInt32 = 0
+    for i in range { carry |= (bits[i] & 0x7F80_0000) &+ 0x0080_0000 }
+    return carry
 }
 
 @inline(never)
 func exponentCarry64(_ bits: UnsafePointer<UInt64>, _ range: Range<Int>) -> UInt64 {
-    let quarter = range.count / 4
-    var carry: UInt64 = 0, carry1: UInt64 = 0, carry2: UInt64 = 0, carry3: UInt64 = 0
-    let base = range.lowerBound
-    let mask: UInt64 = 0x7FF0_0000_0000_0000, unit: UInt64 = 0x0010_0000_0000_0000
-    for i in 0..<quarter {
-        carry |= (bits[base + i] & mask) &+ unit
-        carry1 |= (bits[base + quarter + i] & mask) &+ unit
-        carry2 |= (bits[base + 2 * quarter + i] & mask) &+ unit
-        carry3 |= (bits[base + 3 * quarter + i] & mask) &+ unit
-    }
-    for i in (base + 4 * quarter)..<range.upperBound { carry |= (bits[i] & mask) &+ unit }
-    return carry | carry1 | carry2 | carry3
+    var carry: UInt64 = 0
+    for i in range { carry |= (bits[i] & 0x7FF0_0000_0000_0000) &+ 0x0010_0000_0000_0000 }
+    return carry
 }
