@@ -1,3 +1,4 @@
+import Dispatch
 import XCTest
 @testable import Descent
 
@@ -70,6 +71,23 @@ final class KernelTests: XCTestCase {
         hits.initialize(repeating: 0)
         Parallel.forEachChunk(count: count, minimumChunk: 1000) { range in
             for index in range { hits[index] &+= 1 }
+        }
+        XCTAssertTrue(hits.allSatisfy { $0 == 1 })
+    }
+
+    func testParallelNestedAndConcurrentCallsRunEveryIndexOnce() {
+        // A nested call finds the pool busy and runs inline; concurrent callers likewise.
+        let count = 300_000
+        nonisolated(unsafe) let hits = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: count * 4)
+        defer { hits.deallocate() }
+        hits.initialize(repeating: 0)
+        DispatchQueue.concurrentPerform(iterations: 4) { caller in
+            let base = caller * count
+            Parallel.forEachChunk(count: count, minimumChunk: 1000) { outer in
+                Parallel.forEachChunk(count: outer.count, minimumChunk: 1000) { inner in
+                    for index in inner { hits[base + outer.lowerBound + index] &+= 1 }
+                }
+            }
         }
         XCTAssertTrue(hits.allSatisfy { $0 == 1 })
     }

@@ -6,9 +6,15 @@ import Glibc
 ///
 /// Work below `minimumChunk` elements per thread runs inline on the caller's thread. Above it,
 /// `0 ..< count` is cut into at most `Parallel.threadCount` contiguous ranges (boundaries rounded to
-/// 64 elements) and each runs on its own thread; the call returns when all are done. Use it only
-/// for work whose result per element does not depend on the split (elementwise updates), so
-/// results stay bit-identical whatever the thread count. Reductions must not use it.
+/// 64 elements); the caller runs the first range and a pool of persistent worker threads (started
+/// once, on first use) runs the rest; the call returns when all are done. Use it only for work
+/// whose result per element does not depend on the split (elementwise updates, or "any element
+/// is non-finite" flags), so results stay bit-identical whatever the thread count.
+///
+/// One parallel job runs at a time: a call that finds the pool busy (another thread's job, or a
+/// nested call from inside a job) runs its whole range inline instead of waiting, so the pool can
+/// never deadlock and concurrent callers never block each other. In a child process made by
+/// fork() (which inherits none of the workers) everything runs inline.
 public enum Parallel {
     /// Threads used for large elementwise work: $DESCENT_NUM_THREADS if set (>= 1), else the
     /// number of online processors.
@@ -29,50 +35,129 @@ public enum Parallel {
             if count > 0 { body(0..<count) }
             return
         }
-        var ranges: [Range<Int>] = []
-        let share = ((count + threads - 1) / threads + 63) & ~63
-        var start = 0
-        while start < count {
-            let end = min(count, start + share)
-            ranges.append(start..<end)
-            start = end
+        guard let pool = WorkerPool.shared, pool.ownerProcess == getpid(), pool.tryAcquire() else {
+            // No pool, a busy pool, or a child after fork() (which has none of the workers).
+            body(0..<count)
+            return
         }
+        let share = ((count + threads - 1) / threads + 63) & ~63
         withoutActuallyEscaping(body) { escapable in
-            let job = ChunkJob(body: escapable)
-            var workers: [pthread_t] = []
-            workers.reserveCapacity(ranges.count - 1)
-            for range in ranges.dropFirst() {
-                let context = Unmanaged.passRetained(ChunkTask(job: job, range: range)).toOpaque()
-                var thread = pthread_t()
-                if pthread_create(&thread, nil, { raw in
-                    guard let raw else { return nil }
-                    let task = Unmanaged<ChunkTask>.fromOpaque(raw).takeRetainedValue()
-                    task.job.body(task.range)
-                    return nil
-                }, context) == 0 {
-                    workers.append(thread)
-                } else {
-                    // Could not start a thread: do that range here instead.
-                    let task = Unmanaged<ChunkTask>.fromOpaque(context).takeRetainedValue()
-                    task.job.body(task.range)
-                }
+            pool.run(count: count, share: share, body: escapable)
+        }
+        pool.release()
+    }
+}
+
+/// The persistent workers behind `Parallel`. Workers sleep on a condition variable and wake for
+/// each job's generation; the caller waits (spinning briefly, then sleeping) until every worker
+/// range is done. All state is guarded by one mutex; the body is only called while the caller is
+/// inside `run`, which is what makes handing it a non-escaping closure safe.
+private final class WorkerPool: @unchecked Sendable {
+    static let shared: WorkerPool? = WorkerPool(workers: Parallel.threadCount - 1)
+
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let busy = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let workerCount: Int
+    /// The process that started the workers; a child made by fork() has none of them.
+    let ownerProcess = getpid()
+
+    // Guarded by `mutex`.
+    private var generation: UInt64 = 0
+    private var body: ((Range<Int>) -> Void)? = nil
+    private var count = 0
+    private var share = 0
+    private var pending = 0
+
+    private init?(workers: Int) {
+        guard workers >= 1 else { return nil }
+        workerCount = workers
+        pthread_mutex_init(mutex, nil)
+        pthread_mutex_init(busy, nil)
+        pthread_cond_init(wake, nil)
+        pthread_cond_init(done, nil)
+        var started = 0
+        for index in 1...workers {
+            let context = Unmanaged.passRetained(WorkerContext(pool: self, index: index)).toOpaque()
+            var attributes = pthread_attr_t()
+            pthread_attr_init(&attributes)
+            pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+            var thread = pthread_t()
+            let status = pthread_create(&thread, &attributes, { raw in
+                guard let raw else { return nil }
+                let context = Unmanaged<WorkerContext>.fromOpaque(raw).takeRetainedValue()
+                context.pool.workerLoop(index: context.index)
+                return nil
+            }, context)
+            pthread_attr_destroy(&attributes)
+            if status != 0 {
+                Unmanaged<WorkerContext>.fromOpaque(context).release()
+                break
             }
-            escapable(ranges[0])
-            for thread in workers { pthread_join(thread, nil) }
+            started += 1
+        }
+        // Without all its workers the pool would wait forever for missing ranges; a pool that
+        // could not start them is not used (work then runs inline).
+        guard started == workers else { return nil }
+    }
+
+    func tryAcquire() -> Bool { pthread_mutex_trylock(busy) == 0 }
+    func release() { pthread_mutex_unlock(busy) }
+
+    /// Runs range 0 on the calling thread and ranges 1... on the workers; returns when all ran.
+    func run(count: Int, share: Int, body: @escaping (Range<Int>) -> Void) {
+        pthread_mutex_lock(mutex)
+        self.body = body
+        self.count = count
+        self.share = share
+        pending = workerCount
+        generation &+= 1
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(mutex)
+
+        body(0..<min(count, share))
+
+        pthread_mutex_lock(mutex)
+        while pending > 0 { pthread_cond_wait(done, mutex) }
+        self.body = nil
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Calls the current job. Kept out of line so that every reference the worker takes to the
+    /// (not really escaping) body is released when this returns, before the worker reports done.
+    /// `body` is written before the job's broadcast and cleared only after every worker reported,
+    /// both under the mutex, so reading it here without the lock is ordered.
+    @inline(never)
+    private func invoke(_ range: Range<Int>) {
+        if let job = body { job(range) }
+    }
+
+    private func workerLoop(index: Int) {
+        var seen: UInt64 = 0
+        while true {
+            pthread_mutex_lock(mutex)
+            while generation == seen { pthread_cond_wait(wake, mutex) }
+            seen = generation
+            let start = min(count, index * share)
+            let end = min(count, start + share)
+            pthread_mutex_unlock(mutex)
+
+            if start < end { invoke(start..<end) }
+
+            pthread_mutex_lock(mutex)
+            pending -= 1
+            if pending == 0 { pthread_cond_signal(done) }
+            pthread_mutex_unlock(mutex)
         }
     }
 }
 
-private final class ChunkJob {
-    let body: (Range<Int>) -> Void
-    init(body: @escaping (Range<Int>) -> Void) { self.body = body }
-}
-
-private final class ChunkTask {
-    let job: ChunkJob
-    let range: Range<Int>
-    init(job: ChunkJob, range: Range<Int>) {
-        self.job = job
-        self.range = range
+private final class WorkerContext {
+    let pool: WorkerPool
+    let index: Int
+    init(pool: WorkerPool, index: Int) {
+        self.pool = pool
+        self.index = index
     }
 }
