@@ -45,7 +45,7 @@ $(BUILD_DIR)/examples/%: examples/%.c include/descent.h lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) $< -o $@ -L$(BUILD_DIR)/lib -ldescent -Wl,-rpath,'$$ORIGIN/../lib' -lm
 
-$(BUILD_DIR)/c/%: Tests/c/%.c include/descent.h lib
+$(BUILD_DIR)/c/%: Tests/c/%.c Tests/c/check.h include/descent.h lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) $< -o $@ -L$(BUILD_DIR)/lib -ldescent -Wl,-rpath,'$$ORIGIN/../lib' -lm -lpthread
 

@@ -6,20 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "descent.h"
+#include "check.h"
 
-static int passed = 0, failed = 0;
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (cond) {                                                                   \
-            passed++;                                                                 \
-        } else {                                                                      \
-            failed++;                                                                 \
-            fprintf(stderr, "FAIL %s:%d: %s (%s)\n", __FILE__, __LINE__, #cond,       \
-                    descent_last_error());                                            \
-        }                                                                             \
-    } while (0)
 
 #define CLOSE(a, b, tol) (fabs((a) - (b)) <= (tol) * (1.0 + fabs(b)))
 
@@ -378,6 +366,5 @@ int main(void) {
     test_batchnorm();
     test_init();
     test_numerical();
-    printf("gradients: %d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return check_report("gradients");
 }

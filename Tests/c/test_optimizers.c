@@ -6,20 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "descent.h"
+#include "check.h"
 
-static int passed = 0, failed = 0;
-
-#define CHECK(cond)                                                                   \
-    do {                                                                              \
-        if (cond) {                                                                   \
-            passed++;                                                                 \
-        } else {                                                                      \
-            failed++;                                                                 \
-            fprintf(stderr, "%s:%d: CHECK failed: %s (last error: %s)\n", __FILE__,  \
-                    __LINE__, #cond, descent_last_error());                            \
-        }                                                                             \
-    } while (0)
 
 #define N 1000
 
@@ -284,6 +272,5 @@ int main(void) {
     test_functional();
     test_stateful();
     test_checkpoint();
-    printf("optimizers: %d passed, %d failed\n", passed, failed);
-    return failed == 0 ? 0 : 1;
+    return check_report("optimizers");
 }

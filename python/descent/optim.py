@@ -43,6 +43,7 @@ import numpy as np
 from . import errors
 from . import functional as _f
 from ._ffi import lib
+from ._native import NativeObject
 from .tensor import DTYPE_CODES, wrap
 
 HYPER = {"lr": 1, "momentum": 2, "dampening": 3, "beta1": 4, "beta2": 5, "alpha": 6, "rho": 7, "eps": 8,
@@ -55,7 +56,7 @@ __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"
            "Lion"]
 
 
-class Optimizer:
+class Optimizer(NativeObject):
     """Base class: one update rule over parameter groups (C: ``descent_optimizer``)."""
 
     RULE = 0
@@ -410,26 +411,14 @@ class Optimizer:
         if not self._handle:
             raise errors.InvalidHandleError("the optimizer is closed")
 
+    _FREE = "descent_optimizer_free"
+
     def close(self):
         """Frees the native optimizer (idempotent). The parameter arrays stay yours."""
-        handle, self._handle = getattr(self, "_handle", 0), 0
-        if handle:
-            lib.descent_optimizer_free(handle)
+        super().close()
         for tensor in getattr(self, "_bound_tensors", []) + getattr(self, "_tensors", []):
             tensor.close()
         self._bound_tensors, self._tensors, self._bound = [], [], None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
     def __repr__(self):
         return f"{type(self).__name__}({len(self.param_groups)} groups, {len(self._tensors)} params)"

@@ -31,6 +31,7 @@ import numpy as np
 
 from . import _ffi, errors
 from ._ffi import lib
+from ._native import NativeObject
 
 __all__ = [
     "Schedule", "constant", "inverse_time", "exponential", "inverse_power", "inverse_sqrt",
@@ -76,7 +77,7 @@ def _int64_array(values, name):
     return len(items), (ctypes.c_int64 * max(len(items), 1))(*items)
 
 
-class Schedule:
+class Schedule(NativeObject):
     """A learning-rate schedule owned by libdescent (C: ``descent_schedule``).
 
     Call it (``schedule(t)``) or use :meth:`value` / :meth:`values`. Release it with
@@ -99,11 +100,6 @@ class Schedule:
         self.parameters = parameters
         return self
 
-    @property
-    def handle(self):
-        """The raw C handle (0 after close)."""
-        return self._handle
-
     def value(self, step):
         """The learning rate at step ``step`` (an int >= 0). Never changes the schedule."""
         rate = ctypes.c_double()
@@ -120,23 +116,7 @@ class Schedule:
         lib.descent_schedule_values(self._handle, start, count, out.ctypes.data if count > 0 else None)
         return out
 
-    def close(self):
-        """Frees the native schedule. Safe to call more than once."""
-        handle, self._handle = self._handle, 0
-        if handle:
-            lib.descent_schedule_free(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown
-            pass
+    _FREE = "descent_schedule_free"
 
     def __repr__(self):
         arguments = ", ".join(f"{k}={v!r}" for k, v in self.parameters.items())
@@ -306,7 +286,7 @@ def with_warmup(schedule, warmup_steps, start_factor=0.0):
         return sequential([ramp, schedule], [warmup_steps])
 
 
-class Plateau:
+class Plateau(NativeObject):
     """Reduce-on-plateau state (C: ``descent_plateau``), PyTorch ReduceLROnPlateau semantics.
 
     Per :meth:`update` with metric m::
@@ -370,27 +350,7 @@ class Plateau:
                                     _integer(state["cooldown_counter"], "cooldown_counter"),
                                     _integer(state["updates"], "updates"))
 
-    @property
-    def handle(self):
-        return self._handle
-
-    def close(self):
-        """Frees the native object. Safe to call more than once."""
-        handle, self._handle = self._handle, 0
-        if handle:
-            lib.descent_plateau_free(handle)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
+    _FREE = "descent_plateau_free"
 
 
 def _param_groups(optimizer):

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _ffi, errors
 from ._ffi import lib
+from ._native import NativeObject
 
 DTYPE_CODES = {np.dtype(np.float32): 1, np.dtype(np.float64): 2}
 DTYPES = {code: dtype for dtype, code in DTYPE_CODES.items()}
@@ -65,7 +66,7 @@ def _new(function, *arguments, keepalive=None):
     return Tensor._adopt(handle.value, keepalive)
 
 
-class Tensor:
+class Tensor(NativeObject):
     """A float32 or float64 tensor owned by libdescent (C: ``descent_tensor``).
 
     Create one with :func:`tensor`, :func:`wrap`, :func:`zeros` and friends. The handle is
@@ -87,30 +88,15 @@ class Tensor:
         return self
 
     # -- lifetime -------------------------------------------------------------------------
-    @property
-    def handle(self):
-        """The raw C handle (an int; 0 after close)."""
-        return self._handle
+    _FREE = "descent_tensor_free"
 
     def close(self):
-        """Frees the native tensor. Safe to call more than once."""
+        """Frees the native tensor (a wrapped array stays yours). Safe to call more than once."""
         with self._lock:
             handle, self._handle = self._handle, 0
         if handle:
             lib.descent_tensor_free(handle)
         self._keepalive = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # interpreter shutdown: the library may already be gone
-            pass
 
     # -- queries --------------------------------------------------------------------------
     @property
