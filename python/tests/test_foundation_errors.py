@@ -168,3 +168,9 @@ def test_raw_sizes_and_dtypes():
     assert status_of(lambda: lib.descent_tensor_zeros(2, -1, shape, ctypes.byref(_ffi.handle_t()))) == 5
     assert status_of(lambda: lib.descent_tensor_zeros(2, 2**40, shape, ctypes.byref(_ffi.handle_t()))) == 5
     assert list(buffer) == [0.0] * 4
+
+
+def test_arange_with_a_huge_empty_range_is_empty_not_a_crash():
+    # (stop - start) / step = -1e310 rounds to -inf; converting that to an integer must not trap.
+    assert descent.arange(0, -1e300, 1e-10).size == 0
+    assert descent.arange(0, 1e300, -1e-10).size == 0

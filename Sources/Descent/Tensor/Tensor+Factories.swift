@@ -29,10 +29,11 @@ extension Tensor {
         }
         guard step != 0 else { throw .argument("arange step must not be zero") }
         let span = ((stop - start) / step).rounded(.up)
-        guard span < Double(Int32.max) * 64 else {
+        // Compare before converting: Int(_:) traps on values outside Int's range.
+        guard !span.isNaN, span < Double(Int32.max) * 64 else {
             throw .shape("arange(\(start), \(stop), \(step)) has too many elements")
         }
-        let count = max(0, Int(span))
+        let count = span > 0 ? Int(span) : 0  // an empty range may be hugely negative, even -inf
         return try filled(dtype: dtype, count: count) { start + Double($0) * step }
     }
 
