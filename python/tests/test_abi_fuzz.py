@@ -1,0 +1,600 @@
+"""ABI fuzz: nothing crashes the host process, whatever the caller passes (short of wild pointers).
+
+Every row of ``descent._ffi.FUNCTIONS`` is called many times with adversarial arguments chosen
+from its argtypes (the table is introspected, so new functions are covered automatically):
+extreme integers, non-finite doubles, NULL / small / large buffers with hostile contents, live
+handles of every kind (and freed, stale, junk ones), hostile callbacks and corrupt checkpoint
+files. Statuses are ignored -- an error is a fine answer -- but the process must not die (a Swift
+trap is SIGILL), hang, or raise anything at the Python level other than a ``DescentError``.
+
+The calls run in child processes (``sys.executable`` running this file), a few thousand per
+child, so a crash is a negative return code rather than a dead pytest. Each child logs every call
+before making it; on a crash the last logged call is replayed alone in a fresh child and the
+assertion names the function, its arguments and whether the call crashes on its own.
+
+Arguments that would be the caller's fault (a count larger than the buffer passed with it) or
+that ask for gigabytes by design (a linspace of 2^31 points) are filtered out: see ``plausible``.
+"""
+import ctypes
+import json
+import math
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+
+SEED = 20261121
+BATCHES = 8
+CALLS_PER_BATCH = 8000
+CHILD_TIMEOUT = 120  # seconds; a hang is reported like a crash
+BUF_LEN = 4096       # elements of the large buffers (8 bytes each)
+SMALL_LEN = 16       # elements of the small buffer
+SLACK = 16           # extra elements behind every buffer (e.g. piecewise values need count + 1)
+
+INT32S = [0, 1, 2, 3, -1, 7, 2**31 - 1, -2**31, 4, 5, 6, 8, 9, 10, 13, 64, 511, 1023]
+INT64S = [0, 1, 2, -1, 3, 1000, 2**31, 2**62, 2**63 - 1, -2**63, 5, 12, 4096]
+DOUBLES = [0.0, 1.0, -1.0, 0.5, 1e-300, 5e-324, 1e308, -1e308, math.nan, math.inf, -math.inf,
+           float(2**53), 0.9, 0.999, 1e-8, 2.0, 1e-3, -0.5, float(2**63), -float(2**63)]
+UINT64_EXTRA = [2**64 - 1, 2**32, 1, 42]
+
+# int64 arguments that are the element count of a caller buffer passed to the same call: a
+# count above that buffer's size is the caller lying about its memory (a wild pointer), so the
+# generator only uses such counts when every pointer in the call is NULL.
+COUNT_ARGS = {
+    "descent_tensor_from_buffer": [4], "descent_tensor_wrap": [4],
+    "descent_tensor_copy_to": [3], "descent_tensor_copy_from": [3],
+    "descent_sgd_step": [1], "descent_adagrad_step": [1], "descent_adadelta_step": [1],
+    "descent_rmsprop_step": [1], "descent_adam_step": [1], "descent_adamw_step": [1],
+    "descent_adamax_step": [1], "descent_nadam_step": [1], "descent_radam_step": [1],
+    "descent_lion_step": [1],
+    "descent_optimizer_add_group": [2], "descent_optimizer_set_grads": [2],
+    "descent_optimizer_state_get": [5], "descent_optimizer_state_set": [5],
+    "descent_schedule_new_multi_step": [2], "descent_schedule_new_piecewise_constant": [1],
+    "descent_schedule_new_sequential": [1], "descent_schedule_values": [2],
+    "descent_clip_grad_norm": [1], "descent_clip_grad_norm_ex": [1], "descent_clip_grad_value": [1],
+    "descent_step_size_sweep": [5],
+}
+MAX_ELEMENTS = 2**24  # the most elements a call may allocate by design (128 MiB of float64)
+
+TENSOR_SHAPES = [(), (0,), (1,), (5,), (3, 4), (4, 3), (1, 1), (0, 3), (3, 0), (2, 3, 4), (12,), (3, 3), (4,), (3,)]
+POOL_TENSORS = 2 * len(TENSOR_SHAPES) + 1 + 40  # both dtypes, one non-finite (5,), 10 x (2 params + 2 grads)
+BUFFERS = ["small", "zeros", "ints", "ramp", "adv_i64", "adv_f64", "ones_f32",
+           "handles", "tensors", "same_tensor", "params", "schedules"]
+HANDLE_BUFFERS = {"handles", "tensors", "same_tensor", "params", "schedules"}
+RELATED_SHAPES = [4, 5, 11, 12, 13, 10, 3]  # (3,4) (4,3) (3,3) (4,) (3,) (12,) (5,): matmul, dense, losses
+PATHS = [None, "", "missing_dir", "save", "valid", "directory", "junk"] + [f"corrupt{i}" for i in range(16)]
+CALLBACKS = [None, "ok", "error", "nan", "inf", "scale_x", "free_x"]
+
+
+# ------------------------------------------------------------------------------------------
+# Argument generation (pure: depends only on the table and the seed, never on call results)
+# ------------------------------------------------------------------------------------------
+def _kind(argtype):
+    from descent import _ffi
+    if argtype in (ctypes.c_int32,):
+        return "i32"
+    if argtype is ctypes.c_int64:
+        return "i64"
+    if argtype is ctypes.c_uint64:
+        return "u64"
+    if argtype is ctypes.c_double:
+        return "f64"
+    if argtype is ctypes.c_char_p:
+        return "path"
+    if argtype is ctypes.c_void_p or (isinstance(argtype, type) and issubclass(argtype, ctypes._Pointer)):
+        return "ptr"
+    if isinstance(argtype, type) and issubclass(argtype, ctypes._CFuncPtr):
+        return "callback"
+    raise AssertionError(f"the fuzzer does not know argtype {argtype!r}; teach _kind about it")
+
+
+def _kinds(argtypes):
+    return [_kind(a) for a in argtypes]
+
+
+def _adversarial(rng, kind):
+    if kind == "i32":
+        return rng.choice(INT32S)
+    if kind == "i64":
+        return rng.choice(INT64S)
+    if kind == "u64":
+        roll = rng.random()
+        if roll < 0.5:
+            return ("tensor", rng.randrange(POOL_TENSORS))
+        if roll < 0.9:
+            return (rng.choice(["freed", "optimizer", "optimizer_empty", "schedule", "plateau", "junk", "zero"]), rng.randrange(10))
+        return ("raw", rng.choice(UINT64_EXTRA))
+    if kind == "f64":
+        return rng.choice(DOUBLES)
+    if kind == "path":
+        return rng.choice(PATHS)
+    if kind == "ptr":
+        return None if rng.random() < 0.12 else rng.choice(BUFFERS)
+    if kind == "callback":
+        return rng.choice(CALLBACKS)
+    raise AssertionError(kind)
+
+
+def _sensible(rng, kind, name, position, theme):
+    """A value that is often valid, so the call gets past its first checks to the deep code."""
+    if kind == "i32":
+        return rng.choice([0, 1, 1, 2, 2, 0, 1, 5])
+    if kind == "i64":
+        return rng.choice([0, 1, 2, 3, 4, 5, 12, 1000])
+    if kind == "f64":
+        return rng.choice([0.1, 0.5, 0.9, 1.0, 1e-3, 1e-8, 0.0, 2.0])
+    if kind == "u64":
+        for owner in ("optimizer", "schedule", "plateau"):
+            if owner in name and position == 0:
+                return (owner, rng.randrange(10))
+        dtype, shape = theme
+        roll = rng.random()
+        if roll < 0.4:
+            return ("tensor", dtype * len(TENSOR_SHAPES) + shape)
+        if roll < 0.85:
+            return ("tensor", dtype * len(TENSOR_SHAPES) + rng.choice(RELATED_SHAPES))
+        return ("tensor", rng.randrange(POOL_TENSORS))
+    if kind == "ptr":
+        return rng.choice(["ints", "ramp", "zeros", "tensors", "params", "ones_f32", "small", "schedules"])
+    if kind == "path":
+        return rng.choice(["valid", "save", "valid", "save"] + PATHS)
+    if kind == "callback":
+        return rng.choice(["ok", "ok", "nan", "error", "scale_x"])
+    raise AssertionError(kind)
+
+
+def _arguments(rng, name, kinds):
+    """Half the calls: every argument adversarial. The other half: sensible arguments (tensor
+    handles sharing one dtype and shape) with one to three of them made adversarial."""
+    if rng.random() < 0.5:
+        return [_adversarial(rng, kind) for kind in kinds]
+    theme = (rng.randrange(2), rng.randrange(len(TENSOR_SHAPES)))
+    args = [_sensible(rng, kind, name, i, theme) for i, kind in enumerate(kinds)]
+    for _ in range(rng.choice([0, 1, 1, 2, 3])):
+        if kinds:
+            i = rng.randrange(len(kinds))
+            args[i] = _adversarial(rng, kinds[i])
+    return args
+
+
+def _capacity(token):
+    if token is None:
+        return math.inf
+    return SMALL_LEN if token == "small" else BUF_LEN
+
+
+def _buffer_int64s(token):
+    """The int64 values a buffer starts with (None when they depend on live handles)."""
+    if token in HANDLE_BUFFERS:
+        return None
+    data = _pristine(token)
+    return list(struct.unpack(f"<{len(data) // 8}q", data))
+
+
+def plausible(name, argtypes, args):
+    """False for calls whose failure would be the caller's fault or that allocate gigabytes."""
+    pointers = [a for k, a in zip(_kinds(argtypes), args) if k == "ptr"]
+    room = min([_capacity(p) for p in pointers], default=math.inf)
+    for index in COUNT_ARGS.get(name, []):
+        if args[index] > room:
+            return False
+    # Shaped constructors: (dtype, rank, shape, ...). Keep the element count small or impossible.
+    if name.startswith("descent_tensor_") and len(argtypes) > 2 and _kinds(argtypes)[1:3] == ["i64", "ptr"]:
+        rank, shape = args[1], args[2]
+        if 0 < rank <= 8 and shape is not None:
+            values = _buffer_int64s(shape)
+            if values is None:
+                return False
+            dims = values[:rank]
+            if all(d >= 0 for d in dims):
+                product = math.prod(dims)
+                if MAX_ELEMENTS < product and product * 8 < 2**63:
+                    return False
+    if name == "descent_tensor_linspace" and args[3] > MAX_ELEMENTS:
+        return False
+    if name == "descent_tensor_arange":
+        start, stop, step = args[1:4]
+        if step != 0 and all(math.isfinite(v) for v in (start, stop, step)):
+            if (stop - start) / step > MAX_ELEMENTS:
+                return False
+    return True
+
+
+def generate(batch):
+    """The deterministic list of (function name, args) of one batch."""
+    from descent import _ffi
+    rows = [(name, argtypes) for name, _restype, argtypes in _ffi.FUNCTIONS]
+    rng = random.Random(f"{SEED}:{batch}")
+    calls = []
+    while len(calls) < CALLS_PER_BATCH:
+        # Every batch walks the whole table, so every function gets CALLS_PER_BATCH/len calls.
+        for name, argtypes in rows:
+            kinds = _kinds(argtypes)
+            for _attempt in range(50):
+                args = _arguments(rng, name, kinds)
+                if plausible(name, argtypes, args):
+                    calls.append((name, args))
+                    break
+    return calls[:CALLS_PER_BATCH]
+
+
+# ------------------------------------------------------------------------------------------
+# Buffers and fixtures (used in the child)
+# ------------------------------------------------------------------------------------------
+def _pristine(token, handles=None):
+    n = BUF_LEN + SLACK
+    if token == "small":
+        return struct.pack(f"<{SMALL_LEN + SLACK}q", *([3, 4, 2, 1, 0, 5, 2, 1] * 4)[:SMALL_LEN + SLACK])
+    if token == "zeros":
+        return bytes(n * 8)
+    if token == "ints":
+        return struct.pack(f"<{n}q", *[(i % 5) + 1 for i in range(n)])
+    if token == "ramp":
+        return struct.pack(f"<{n}q", *[3 * i + 1 for i in range(n)])
+    if token == "adv_i64":
+        pattern = [2**62, 2**63 - 1, -2**63, -1, 0, 2**31, 7, -5]
+        return struct.pack(f"<{n}q", *[pattern[i % len(pattern)] for i in range(n)])
+    if token == "adv_f64":
+        pattern = [math.nan, math.inf, -math.inf, -1.0, 1e308, 0.5, 5e-324, 0.0, 1e-300]
+        return struct.pack(f"<{n}d", *[pattern[i % len(pattern)] for i in range(n)])
+    if token == "ones_f32":
+        return struct.pack(f"<{2 * n}f", *([1.0, -2.0, 0.25, 3.0] * (n // 2)))
+    if token in HANDLE_BUFFERS:
+        values = handles[token] if handles else [0]
+        return struct.pack(f"<{n}Q", *[values[i % len(values)] for i in range(n)])
+    raise AssertionError(token)
+
+
+class Fixtures:
+    """Live objects of every kind, rebuilt whenever a *_free call may have freed one."""
+
+    def __init__(self, tmpdir):
+        from descent import _ffi
+        self.lib = _ffi.lib
+        self.tmpdir = tmpdir
+        self.buffers = {}
+        for token in BUFFERS:
+            size = (SMALL_LEN + SLACK) * 8 if token == "small" else (BUF_LEN + SLACK) * 8
+            self.buffers[token] = (ctypes.c_char * size)()
+        self.owned = []
+        self.build()
+        self._callbacks = {}
+
+    def _call(self, name, *args):
+        try:
+            getattr(self.lib, name)(*args)
+            return True
+        except Exception:  # a descent status: setup tolerates it
+            return False
+
+    def _new(self, name, *args):
+        out = ctypes.c_uint64(0)
+        self._call(name, *args, ctypes.byref(out))
+        self.owned.append(out.value)
+        return out.value
+
+    def build(self):
+        lib = self.lib
+        for handle in self.owned:
+            for free in ("descent_tensor_free", "descent_optimizer_free", "descent_schedule_free", "descent_plateau_free"):
+                self._call(free, handle)
+        self.owned = []
+        self.tensors = []
+        for dtype in (1, 2):
+            for i, shape in enumerate(TENSOR_SHAPES):
+                dims = (ctypes.c_int64 * max(1, len(shape)))(*shape)
+                self.tensors.append(self._new("descent_tensor_random_normal", dtype, len(shape), dims, i, 0.0, 1.0))
+        adversarial = struct.pack("<5d", math.nan, math.inf, -1e308, 0.0, 5e-324)
+        dims = (ctypes.c_int64 * 1)(5)
+        self.tensors.append(self._new("descent_tensor_from_buffer", 2, 1, dims, adversarial, 5))
+        freed = self._new("descent_tensor_zeros", 2, 0, None)
+        self._call("descent_tensor_free", freed)
+        self.freed = freed
+        # One optimizer per rule, each with its own parameters (a (3,4) float32 and a (5,) float64)
+        # and matching gradients, so steps, state and checkpoints do real work.
+        self.optimizers, self.params = [], []
+        for rule in range(1, 11):
+            params = [self._new("descent_tensor_random_normal", 1, 2, (ctypes.c_int64 * 2)(3, 4), rule, 0.0, 1.0),
+                      self._new("descent_tensor_random_normal", 2, 1, (ctypes.c_int64 * 1)(5), rule, 0.0, 1.0)]
+            grads = [self._new("descent_tensor_random_normal", 1, 2, (ctypes.c_int64 * 2)(3, 4), 100 + rule, 0.0, 1.0),
+                     self._new("descent_tensor_random_normal", 2, 1, (ctypes.c_int64 * 1)(5), 100 + rule, 0.0, 1.0)]
+            optimizer = self._new("descent_optimizer_new", rule)
+            group = ctypes.c_int64(0)
+            self._call("descent_optimizer_add_group", optimizer, (ctypes.c_uint64 * 2)(*params), 2, ctypes.byref(group))
+            self._call("descent_optimizer_set_grads", optimizer, (ctypes.c_uint64 * 2)(*grads), 2)
+            self.optimizers.append(optimizer)
+            self.params.extend(params + grads)
+        self.optimizer_empty = self._new("descent_optimizer_new", 5)
+        milestones = (ctypes.c_int64 * 3)(2, 5, 9)
+        self.schedules = [
+            self._new("descent_schedule_new_constant", 0.1),
+            self._new("descent_schedule_new_cosine", 0.1, 10, 0.0),
+            self._new("descent_schedule_new_multi_step", 0.1, milestones, 3, 0.5),
+            self._new("descent_schedule_new_one_cycle", 0.1, 100, 0.3, 0, 25.0, 1e4, 0),
+            self._new("descent_schedule_new_cosine_warm_restarts", 0.1, 3, 2, 0.0),
+        ]
+        inner = (ctypes.c_uint64 * 2)(self.schedules[0], self.schedules[1])
+        self.schedules.append(self._new("descent_schedule_new_sequential", inner, 2, (ctypes.c_int64 * 1)(4)))
+        self.plateaus = [self._new("descent_plateau_new", 0.1, 0, 0.5, 2, 1e-4, 0, 1, 0.0, 1e-8),
+                         self._new("descent_plateau_new", 0.1, 1, 0.1, 0, 0.0, 1, 0, 1e-3, 0.0)]
+        everything = self.tensors + self.optimizers + self.schedules + self.plateaus + [self.freed, 0, 12345]
+        self.handle_lists = {
+            "handles": everything,
+            "tensors": self.tensors,
+            "same_tensor": [self.tensors[4]],
+            "params": self.params,
+            "schedules": self.schedules,
+        }
+        self.pristine = {token: _pristine(token, self.handle_lists) for token in BUFFERS}
+        self.write_checkpoints()
+
+    def write_checkpoints(self):
+        """A valid Adam checkpoint, and damaged copies whose length and checksum are re-sealed so
+        they get past the checksum into the parser."""
+        path = os.path.join(self.tmpdir, "valid")
+        if not os.path.exists(path):
+            self._call("descent_optimizer_save", self.optimizers[4], path.encode(), 1)
+        with open(path, "rb") as handle:
+            valid = handle.read()
+        self.valid_checkpoint = valid
+        rng = random.Random(SEED)
+        payload = valid[32:]
+        words = [2**31 - 1, 2**32 - 1, 2**63 - 1, 2**64 - 1, 0, 9, 8, 1, 2**62, 0x7FF8000000000000]
+        self.corrupt = []
+        for i in range(16):
+            body = bytearray(payload)
+            if i % 4 == 3:
+                body = body[:rng.randrange(len(body))]
+            for _ in range(1 + i % 3):
+                at = rng.randrange(max(1, len(body) - 8))
+                width = rng.choice([4, 8])
+                value = rng.choice(words) & ((1 << (8 * width)) - 1)
+                body[at:at + width] = value.to_bytes(width, "little")[:len(body) - at]
+            self.corrupt.append(_seal(valid[:16], bytes(body)))
+
+    def resolve(self, kind, argtype, value):
+        if kind == "u64":
+            what, index = value
+            if what == "tensor":
+                pool = self.tensors + self.params
+                return pool[index % len(pool)]
+            if what == "freed":
+                return self.freed
+            if what == "optimizer":
+                return self.optimizers[index % len(self.optimizers)]
+            if what == "optimizer_empty":
+                return self.optimizer_empty
+            if what == "schedule":
+                return self.schedules[index % len(self.schedules)]
+            if what == "plateau":
+                return self.plateaus[index % len(self.plateaus)]
+            if what == "junk":
+                return random.Random(index).getrandbits(64)
+            if what == "zero":
+                return 0
+            return index
+        if kind == "ptr":
+            if value is None:
+                return None
+            buffer = self.buffers[value]
+            ctypes.memmove(buffer, self.pristine[value], len(self.pristine[value]))
+            if argtype is ctypes.c_void_p:
+                return ctypes.c_void_p(ctypes.addressof(buffer))
+            return ctypes.cast(buffer, argtype)
+        if kind == "path":
+            if value is None:
+                return None
+            if value == "":
+                return b""
+            if value == "missing_dir":
+                return os.path.join(self.tmpdir, "no", "such", "dir", "x").encode()
+            if value == "directory":
+                return self.tmpdir.encode()
+            path = os.path.join(self.tmpdir, value)
+            if value == "valid":
+                _write(path, self.valid_checkpoint)
+            elif value == "junk":
+                _write(path, bytes(random.Random(7).getrandbits(8) for _ in range(300)))
+            elif value.startswith("corrupt"):
+                _write(path, self.corrupt[int(value[7:])])
+            return path.encode()
+        if kind == "callback":
+            return argtype() if value is None else self.callback(value)
+        return value
+
+    def callback(self, token):
+        if token is None:
+            return None
+        if token in self._callbacks:
+            return self._callbacks[token]
+        from descent import _ffi
+        lib = self.lib
+
+        def body(context, x, out):
+            if token == "error":
+                return 12
+            try:
+                if token == "scale_x":
+                    lib.descent_tensor_scale(x, 2.0)
+                if token == "free_x":
+                    lib.descent_tensor_free(x)
+            except Exception:  # a descent status from the nested call
+                pass
+            if out:
+                out[0] = {"nan": math.nan, "inf": math.inf}.get(token, 1.5)
+            return 0
+
+        kind = [argtypes for name, _r, argtypes in _ffi.FUNCTIONS if name == "descent_numerical_gradient"][0][0]
+        made = kind(body)
+        self._callbacks[token] = made
+        return made
+
+
+def _write(path, data):
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
+def _fnv1a64(data):
+    value = 0xcbf29ce484222325
+    for byte in data:
+        value = ((value ^ byte) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return value
+
+
+def _seal(head16, payload):
+    return head16 + struct.pack("<QQ", len(payload), _fnv1a64(payload)) + payload
+
+
+def describe(name, args):
+    shown = []
+    for arg in args:
+        if isinstance(arg, tuple):
+            shown.append(f"{arg[0]}[{arg[1]}]" if arg[0] != "raw" else hex(arg[1]))
+        else:
+            shown.append(repr(arg))
+    return f"{name}({', '.join(shown)})"
+
+
+# ------------------------------------------------------------------------------------------
+# The child
+# ------------------------------------------------------------------------------------------
+def child(batch, log_path, only=None):
+    import descent
+    from descent import _ffi
+    rows = {name: list(zip(_kinds(argtypes), argtypes)) for name, _r, argtypes in _ffi.FUNCTIONS}
+    trap_at = int(os.environ.get("DESCENT_FUZZ_SELF_TEST_TRAP", "-1"))
+    calls = generate(batch)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        fixtures = Fixtures(tmpdir)
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        misbehaviour = []
+        counts, succeeded = {}, {}
+        for index, (name, args) in enumerate(calls):
+            if only is not None and index != only:
+                continue
+            os.write(log, f"{index}\t{describe(name, args)}\n".encode())
+            if index == trap_at:  # the harness's own test: die like a Swift trap
+                os.kill(os.getpid(), 4)
+            values = [fixtures.resolve(kind, argtype, arg) for (kind, argtype), arg in zip(rows[name], args)]
+            try:
+                result = getattr(_ffi.lib, name)(*values)
+                succeeded[name] = succeeded.get(name, 0) + 1
+                if name == "descent_status_string" and not result:
+                    misbehaviour.append(f"{describe(name, args)} returned NULL")
+            except descent.errors.DescentError as error:
+                if not error.message:
+                    misbehaviour.append(f"{describe(name, args)} failed with an empty message: {error!r}")
+            except Exception as error:  # anything else is the package misbehaving
+                misbehaviour.append(f"{describe(name, args)} raised {type(error).__name__}: {error}")
+            counts[name] = counts.get(name, 0) + 1
+            if name.endswith("_free"):
+                fixtures.build()
+        os.write(log, ("DONE\t" + json.dumps({"counts": counts, "succeeded": succeeded, "misbehaviour": misbehaviour}) + "\n").encode())
+        os.close(log)
+
+
+# ------------------------------------------------------------------------------------------
+# The tests (parent side)
+# ------------------------------------------------------------------------------------------
+def _run_child(batch, log_path, only=None, extra_env=None):
+    import descent
+    package_root = os.path.dirname(os.path.dirname(os.path.abspath(descent.__file__)))
+    env = dict(os.environ)
+    env.update(extra_env or {})
+    env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
+    env["DESCENT_LIBRARY"] = descent._ffi.library_path
+    command = [sys.executable, os.path.abspath(__file__), str(batch), log_path]
+    if only is not None:
+        command.append(str(only))
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, timeout=CHILD_TIMEOUT)
+        return done.returncode, done.stderr.decode("utf-8", "replace")
+    except subprocess.TimeoutExpired:
+        return "timeout", ""
+
+
+def _read_log(log_path):
+    with open(log_path, "rb") as handle:
+        return handle.read().decode("utf-8", "replace").splitlines()
+
+
+def run_batch(batch, extra_env=None):
+    """Runs one batch; returns (per-function counts, list of failure descriptions)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        log_path = os.path.join(scratch, "log")
+        code, stderr = _run_child(batch, log_path, extra_env=extra_env)
+        lines = _read_log(log_path) if os.path.exists(log_path) else []
+        if code == 0 and lines and lines[-1].startswith("DONE\t"):
+            report = json.loads(lines[-1][5:])
+            return report["counts"], report["misbehaviour"]
+        last = lines[-1] if lines else "(no call logged)"
+        index = int(last.split("\t")[0]) if "\t" in last and last.split("\t")[0].isdigit() else None
+        alone = ""
+        if index is not None:
+            again, _ = _run_child(batch, log_path + ".alone", only=index, extra_env=extra_env)
+            alone = (" It crashes on its own too (returncode %s)." % again) if again != 0 else \
+                " Alone in a fresh process it does not crash: earlier calls of the batch set it up."
+        what = "hung" if code == "timeout" else f"died with returncode {code}"
+        return {}, [f"batch {batch}: the child {what} at call {last!r}.{alone}\nstderr tail: {stderr[-1500:]}"]
+
+
+def _results(_cache={}):
+    if not _cache:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            _cache.update(zip(range(BATCHES), pool.map(run_batch, range(BATCHES))))
+    return _cache
+
+
+def pytest_generate_tests(metafunc):
+    if "batch" in metafunc.fixturenames:
+        metafunc.parametrize("batch", range(BATCHES))
+
+
+def test_no_call_crashes_hangs_or_misbehaves(batch):
+    _counts, failures = _results()[batch]
+    assert not failures, "\n".join(failures[:20])
+
+
+def test_every_ffi_function_was_fuzzed():
+    from descent import _ffi
+    totals = {}
+    for counts, _failures in _results().values():
+        for name, count in counts.items():
+            totals[name] = totals.get(name, 0) + count
+    if any(failures for _counts, failures in _results().values()):
+        return  # the crash is reported by the batch test; its counts are missing
+    missing = [name for name, _r, _a in _ffi.FUNCTIONS if totals.get(name, 0) < 20]
+    assert not missing, f"fuzzed fewer than 20 times: {missing}"
+
+
+def test_generation_is_deterministic_and_filters_caller_lies():
+    first, second = generate(0), generate(0)
+    assert first == second
+    from descent import _ffi
+    argtypes = {name: a for name, _r, a in _ffi.FUNCTIONS}
+    for name, args in first:
+        assert plausible(name, argtypes[name], args)
+        for index in COUNT_ARGS.get(name, []):
+            kinds = _kinds(argtypes[name])
+            pointers = [a for k, a in zip(kinds, args) if k == "ptr" and a is not None]
+            if args[index] > BUF_LEN:
+                assert not pointers, (name, args)
+
+
+def test_a_crashing_call_is_detected_and_named():
+    """The harness itself: a child that dies like a Swift trap (SIGILL) at call 37 is reported
+    with that call's function and arguments, replayed alone, and not counted as a pass."""
+    name, args = generate(0)[37]
+    _counts, failures = run_batch(0, extra_env={"DESCENT_FUZZ_SELF_TEST_TRAP": "37"})
+    assert len(failures) == 1
+    assert "returncode -4" in failures[0]
+    assert describe(name, args) in failures[0]
+    assert "crashes on its own too" in failures[0]
+
+
+if __name__ == "__main__":
+    child(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else None)
