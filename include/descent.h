@@ -643,8 +643,8 @@ descent_status descent_optimizer_set_grads(descent_optimizer optimizer, const de
  * Writes 1 to *skipped (NULL allowed) when the SKIP policy skipped the step, else 0.
  * Large work is split over cores across tensor boundaries; results are bit-identical whatever
  * the thread count. No tensor memory is allocated (state slots exist before the step).
- * Statuses: handle errors, DESCENT_ERR_INVALID_ARGUMENT (no gradients bound), _NON_FINITE
- * (non-finite gradient under RAISE, or a non-finite step size). On failure (and on a skipped
+ * Statuses: handle errors, DESCENT_ERR_INVALID_ARGUMENT (no gradients bound, or the step count is
+ * already INT64_MAX), _NON_FINITE (non-finite gradient under RAISE, or a non-finite step size). On failure (and on a skipped
  * step) params, state and the step count are unchanged.
  */
 descent_status descent_optimizer_step(descent_optimizer optimizer, int32_t *skipped);
@@ -949,7 +949,8 @@ descent_status descent_plateau_new(double lr, int32_t mode, double factor, int64
 /**
  * Records one epoch's metric (any double; NaN is a bad epoch) and writes the learning rate to use
  * from now on to *lr. Statuses: DESCENT_OK, handle errors, DESCENT_ERR_NULL_POINTER (lr; the
- * state is then NOT updated).
+ * state is then NOT updated), DESCENT_ERR_INVALID_ARGUMENT (the update counter is already
+ * INT64_MAX, only possible after descent_plateau_restore; nothing changed).
  */
 descent_status descent_plateau_update(descent_plateau plateau, double metric, double *lr);
 

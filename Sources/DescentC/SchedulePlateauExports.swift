@@ -29,7 +29,7 @@ private func plateau(_ handle: UInt64) throws(DescentError) -> ReduceOnPlateau {
     exported("descent_plateau_update") { () throws(DescentError) in
         let object = try plateau(handle)
         let destination = try required(lr, "lr")
-        destination.pointee = object.update(metric: metric)
+        destination.pointee = try object.update(metric: metric)
     }
 }
 

@@ -58,7 +58,9 @@ COUNT_ARGS = {
 }
 MAX_ELEMENTS = 2**24  # the most elements a call may allocate by design (128 MiB of float64)
 
-TENSOR_SHAPES = [(), (0,), (1,), (5,), (3, 4), (4, 3), (1, 1), (0, 3), (3, 0), (2, 3, 4), (12,), (3, 3), (4,), (3,)]
+TENSOR_SHAPES = [(), (0,), (1,), (5,), (3, 4), (4, 3), (1, 1), (0, 3), (3, 0), (2, 3, 4), (12,), (3, 3), (4,), (3,),
+                 # Empty tensors with huge other extents: products of extents overflow, counts do not.
+                 (0, 2**40), (2**40, 0), (0, 2**31 + 1), (2**31 + 1, 0), (3, 0, 2**40), (2**62, 0, 2**62)]
 POOL_TENSORS = 2 * len(TENSOR_SHAPES) + 1 + 40  # both dtypes, one non-finite (5,), 10 x (2 params + 2 grads)
 BUFFERS = ["small", "zeros", "ints", "ramp", "adv_i64", "adv_f64", "ones_f32",
            "handles", "tensors", "same_tensor", "params", "schedules"]
@@ -209,7 +211,9 @@ def generate(batch):
     rng = random.Random(f"{SEED}:{batch}")
     calls = []
     while len(calls) < CALLS_PER_BATCH:
-        # Every batch walks the whole table, so every function gets CALLS_PER_BATCH/len calls.
+        # Rounds over the whole table in a fresh random order, so every function gets about
+        # CALLS_PER_BATCH / len(rows) calls and sees state left by every other function.
+        rng.shuffle(rows)
         for name, argtypes in rows:
             kinds = _kinds(argtypes)
             for _attempt in range(50):
@@ -490,8 +494,8 @@ def child(batch, log_path, only=None):
             except Exception as error:  # anything else is the package misbehaving
                 misbehaviour.append(f"{describe(name, args)} raised {type(error).__name__}: {error}")
             counts[name] = counts.get(name, 0) + 1
-            if name.endswith("_free"):
-                fixtures.build()
+            if name.endswith("_free") and values and values[0] in fixtures.owned:
+                fixtures.build()  # a fixture may have been freed: start over with fresh ones
         os.write(log, ("DONE\t" + json.dumps({"counts": counts, "succeeded": succeeded, "misbehaviour": misbehaviour}) + "\n").encode())
         os.close(log)
 

@@ -54,7 +54,10 @@ extension Optimizer {
                 if nonFinitePolicy == .skip { return true }
                 throw DescentError(.nonFinite, "a gradient holds NaN or infinity; nothing was updated (policy raise)")
             }
-            let next = stepCount + 1
+            let (next, overflow) = stepCount.addingReportingOverflow(1)
+            guard !overflow else {
+                throw .argument("the step count is at its maximum \(Int64.max); set a smaller one first")
+            }
             if plans.count != groups.count {
                 plans.removeAll(keepingCapacity: true)
                 for group in groups {

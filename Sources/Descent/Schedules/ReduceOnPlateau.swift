@@ -72,14 +72,20 @@ public final class ReduceOnPlateau: Sendable {
     /// A snapshot of the mutable state.
     public var current: State { state.withLock { $0 } }
 
-    /// Records one epoch's metric and returns the learning rate to use from now on.
-    public func update(metric: Double) -> Double {
-        state.withLock { state in
+    /// Records one epoch's metric and returns the learning rate to use from now on. Throws
+    /// `.invalidArgument`, changing nothing, when the update counter is already `Int64.max` (only
+    /// reachable through `restore`).
+    public func update(metric: Double) throws(DescentError) -> Double {
+        try state.withLock { (state) throws(DescentError) -> Double in
+            guard state.updates < Int64.max else {
+                throw .argument("the update counter is at its maximum \(Int64.max); restore a smaller one")
+            }
             state.updates += 1
             if isBetter(metric, than: state.best) {
                 state.best = metric
                 state.badEpochs = 0
-            } else {
+            } else if state.badEpochs < Int64.max {
+                // Saturates: a restored count of Int64.max is already more than any patience.
                 state.badEpochs += 1
             }
             if state.cooldownCounter > 0 {
