@@ -156,6 +156,14 @@ static void test_stateful(void) {
     CHECK(descent_tensor_free(gt) == DESCENT_OK);
     CHECK(descent_optimizer_step(opt, &skipped) == DESCENT_OK && skipped == 0);
 
+    /* t = step_count + 1 would overflow: a typed error (it was a process-killing trap), nothing changes. */
+    CHECK(descent_optimizer_set_step_count(opt, INT64_MAX) == DESCENT_OK);
+    memcpy(wbefore, w, sizeof w);
+    CHECK(descent_optimizer_step(opt, &skipped) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_optimizer_step_count(opt, &steps) == DESCENT_OK && steps == INT64_MAX);
+    CHECK(memcmp(wbefore, w, sizeof w) == 0);
+    CHECK(descent_optimizer_set_step_count(opt, 101) == DESCENT_OK);
+
     /* Stale handle after free; double free is harmless. */
     CHECK(descent_optimizer_free(opt) == DESCENT_OK);
     CHECK(descent_optimizer_free(opt) == DESCENT_OK);

@@ -222,6 +222,16 @@ static void test_plateau(void) {
     CHECK_OK(descent_plateau_update(p, 3.0, &lr));        /* anything beats +inf */
     CHECK_STATUS(descent_plateau_state(p, &best, &bad, &cooldown, &updates), DESCENT_OK);
     CHECK(lr == 0.6 && best == 3.0 && bad == 0 && cooldown == 0 && updates == 1);
+    /* Counters at INT64_MAX (only via restore): the update counter cannot grow, a typed error
+     * with nothing changed; num_bad_epochs saturates. Both were process-killing traps. */
+    CHECK_OK(descent_plateau_restore(p, 0.6, 3.0, 0, 0, INT64_MAX));
+    CHECK_STATUS(descent_plateau_update(p, 1.0, &lr), DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(descent_plateau_state(p, &best, &bad, &cooldown, &updates), DESCENT_OK);
+    CHECK(best == 3.0 && bad == 0 && updates == INT64_MAX);
+    CHECK_OK(descent_plateau_restore(p, 0.6, 3.0, INT64_MAX, 0, 1));
+    CHECK_OK(descent_plateau_update(p, 5.0, &lr));         /* a bad epoch past any patience: reduce */
+    CHECK_STATUS(descent_plateau_state(p, &best, &bad, &cooldown, &updates), DESCENT_OK);
+    CHECK(bad == 0 && updates == 2);
     CHECK_STATUS(descent_plateau_free(p), DESCENT_OK);
     CHECK_STATUS(descent_plateau_lr(p, &lr), DESCENT_ERR_INVALID_HANDLE);
     CHECK_STATUS(descent_plateau_set_lr(p, 0.1), DESCENT_ERR_INVALID_HANDLE);

@@ -217,3 +217,23 @@ def test_add_param_group_after_steps(rng):
     np.testing.assert_allclose(b, -0.5, rtol=1e-15)
     assert opt.step_count == 2
     assert [len(g["params"]) for g in opt.state_dict()["param_groups"]] == [1, 1]
+
+
+def test_step_at_the_largest_step_count_raises_and_changes_nothing(rng):
+    """t = step_count + 1 would overflow int64 (a Swift trap that killed the process before)."""
+    w = rng.standard_normal((2, 3))
+    opt = optim.Adam([w])
+    opt.step([np.ones((2, 3))])
+    state = opt.state_dict()
+    state["state"][0]["step"] = 2**63 - 1
+    opt.load_state_dict(state)
+    before, exp_avg = w.copy(), opt.state_dict()["state"][0]["exp_avg"].copy()
+    with pytest.raises(descent.InvalidArgumentError, match="step count is at its maximum"):
+        opt.step([np.ones((2, 3))])
+    np.testing.assert_array_equal(w, before)
+    assert opt.step_count == 2**63 - 1
+    np.testing.assert_array_equal(opt.state_dict()["state"][0]["exp_avg"], exp_avg)
+    state["state"][0]["step"] = 2**63 - 2  # the last representable update still runs
+    opt.load_state_dict(state)
+    opt.step([np.ones((2, 3))])
+    assert opt.step_count == 2**63 - 1
