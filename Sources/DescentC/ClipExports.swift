@@ -9,7 +9,7 @@ private func gradientList(_ grads: UnsafePointer<UInt64>?, _ count: Int64) throw
     if length == 0 { return [] }
     let list = try required(grads, "grads")
     var tensors: [Tensor] = []
-    tensors.reserveCapacity(length)
+    tensors.reserveCapacity(min(length, 1 << 16))  // a count larger than the array is the caller's error; do not trap on it first
     for index in 0..<length { tensors.append(try tensor(list[index], "grads[\(index)]")) }
     return tensors
 }

@@ -205,9 +205,36 @@ def plausible(name, argtypes, args):
     return True
 
 
-def generate(batch):
-    """The deterministic list of (function name, args) of one batch."""
+HUGE_EMPTY = [i for i, shape in enumerate(TENSOR_SHAPES) if 0 in shape and max(shape) > 2**30]
+
+
+def sweep():
+    """A systematic batch: every function with every tensor argument set to one empty tensor
+    with huge other extents (code that sizes a buffer by one extent without looking at the
+    element count dies here), and each int32 argument (dtype, activation, reduction, flag...)
+    run through 0..5."""
     from descent import _ffi
+    calls = []
+    for name, _restype, argtypes in _ffi.FUNCTIONS:
+        kinds = _kinds(argtypes)
+        if "u64" not in kinds:
+            continue
+        for dtype in (0, 1):
+            for shape in HUGE_EMPTY:
+                for code in range(6) if "i32" in kinds else [1]:
+                    fill = {"i32": code, "i64": 1, "f64": 0.5, "ptr": "zeros", "callback": "ok", "path": "save",
+                            "u64": ("tensor", dtype * len(TENSOR_SHAPES) + shape)}
+                    args = [fill[kind] for kind in kinds]
+                    if plausible(name, argtypes, args):
+                        calls.append((name, args))
+    return calls
+
+
+def generate(batch):
+    """The deterministic list of (function name, args) of one batch (the last one is `sweep`)."""
+    from descent import _ffi
+    if batch == BATCHES - 1:
+        return sweep()
     rows = [(name, argtypes) for name, _restype, argtypes in _ffi.FUNCTIONS]
     rng = random.Random(f"{SEED}:{batch}")
     calls = []

@@ -143,3 +143,14 @@ def test_rank0_inputs_keep_their_shape():
     assert got.shape == () and got == 0.5
     loss, grad = descent.sse_loss(np.asarray(1.0), np.asarray(3.0))
     assert loss == 2.0 and grad.shape == () and grad == -2.0
+
+
+@pytest.mark.parametrize("shape", [(0, 2**40), (2, 0, 2**40)], ids=["0x2^40", "2x0x2^40"])
+def test_softmax_of_an_empty_tensor_with_a_huge_last_extent(shape):
+    """No elements, so nothing to compute: the row buffer used to be sized by the last extent
+    (8 TiB) and the failed allocation aborted the process."""
+    x = descent.zeros(shape)
+    y = descent.softmax(x)
+    assert y.shape == shape and y.size == 0
+    dx = descent.activation_backward(x, descent.zeros(shape), "softmax")
+    assert dx.shape == shape and dx.size == 0

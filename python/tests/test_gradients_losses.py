@@ -257,3 +257,14 @@ def test_failed_loss_leaves_gradient_tensor_unchanged(rng):
         lib.descent_loss_softmax_cross_entropy(z.handle, None, 2, 0, grad.handle, ctypes.byref(value))
     with pytest.raises(descent.NullPointerError):
         lib.descent_loss_sse(z.handle, z.handle, 0, None)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_label_losses_of_an_empty_batch_with_a_huge_class_count(reduction):
+    """An empty batch sums to 0 whatever the class count; the per-row buffer used to be sized by
+    the class count (8 TiB for 2^40) and the failed allocation aborted the process."""
+    scores = descent.zeros((0, 2**40))
+    for loss in (descent.softmax_cross_entropy, descent.multiclass_hinge_loss):
+        value, grad = loss(scores, np.zeros(0, np.int64), reduction=reduction)
+        assert value == 0.0
+        assert grad.shape == (0, 2**40)

@@ -100,7 +100,8 @@ public enum Activation: Int32, Sendable, CaseIterable {
         let input = x.buffer(as: T.self), output = y.buffer(as: T.self)
         if self == .softmax {
             let width = x.shape[x.rank - 1]
-            guard width > 0 else { return }
+            // An empty tensor may still have a huge last extent: never size the row buffer by it.
+            guard width > 0, x.count > 0 else { return }
             var row: [Double] = Array(repeating: 0, count: width)
             for start in stride(from: 0, to: x.count, by: width) {
                 softmaxRow(input, start, &row)
@@ -129,7 +130,7 @@ public enum Activation: Int32, Sendable, CaseIterable {
     private func softmaxBackward<T: DescentScalar>(_: T.Type, _ x: Tensor, _ dy: Tensor, _ dx: Tensor) {
         let input = x.buffer(as: T.self), upstream = dy.buffer(as: T.self), output = dx.buffer(as: T.self)
         let width = x.shape[x.rank - 1]
-        guard width > 0 else { return }
+        guard width > 0, x.count > 0 else { return }  // empty: the last extent may still be huge
         var row: [Double] = Array(repeating: 0, count: width)
         var incoming: [Double] = Array(repeating: 0, count: width)
         for start in stride(from: 0, to: x.count, by: width) {

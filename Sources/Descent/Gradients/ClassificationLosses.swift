@@ -75,7 +75,8 @@ public enum ClassificationLoss {
         let z = logits.buffer(as: T.self)
         let g = gradient?.buffer(as: T.self)
         let scale = reduction == .mean && batch > 0 ? 1 / Double(batch) : 1
-        var row: [Double] = Array(repeating: 0, count: classes)
+        // An empty batch may still have a huge class count: never size the row buffer by it.
+        var row: [Double] = Array(repeating: 0, count: batch > 0 ? classes : 0)
         var total = 0.0
         for i in 0..<batch {
             let start = i * classes
@@ -102,7 +103,8 @@ public enum ClassificationLoss {
         let s = scores.buffer(as: T.self)
         let g = gradient?.buffer(as: T.self)
         let scale = reduction == .mean && batch > 0 ? 1 / Double(batch) : 1
-        var row: [Double] = Array(repeating: 0, count: classes)
+        // An empty batch may still have a huge class count: never size the row buffer by it.
+        var row: [Double] = Array(repeating: 0, count: batch > 0 ? classes : 0)
         var total = 0.0
         for i in 0..<batch {
             let start = i * classes, label = labels[i]
