@@ -711,7 +711,7 @@ descent_status descent_optimizer_state_set(descent_optimizer optimizer, int64_t 
  * parameter values) to the file `path` (a NUL-terminated UTF-8 path). Written atomically: to
  * "<path>.tmp-<pid>", fsync'ed, then renamed over `path`; an existing file is replaced only when
  * the new one is complete. Statuses: handle errors, DESCENT_ERR_NULL_POINTER (path),
- * DESCENT_ERR_INVALID_ARGUMENT (empty path), DESCENT_ERR_IO (cannot create/write/rename; the
+ * DESCENT_ERR_INVALID_ARGUMENT (empty path, or a path that is not valid UTF-8), DESCENT_ERR_IO (cannot create/write/rename; the
  * temporary file is removed), DESCENT_ERR_UNSUPPORTED (big-endian host). The optimizer is never
  * modified.
  */
@@ -724,8 +724,8 @@ descent_status descent_optimizer_save(descent_optimizer optimizer, const char *p
  * has them. Bound gradients are kept.
  * Statuses: handle errors, DESCENT_ERR_NULL_POINTER, DESCENT_ERR_IO (cannot open/read),
  * DESCENT_ERR_CORRUPT (bad magic, unknown version, truncated or extended file, checksum mismatch,
- * invalid stored values), DESCENT_ERR_INVALID_ARGUMENT (another rule, or group/param counts
- * differ), DESCENT_ERR_SHAPE (a param's dtype or shape differs), DESCENT_ERR_OUT_OF_MEMORY.
+ * invalid stored values), DESCENT_ERR_INVALID_ARGUMENT (a path that is not valid UTF-8, another
+ * rule, or group/param counts differ), DESCENT_ERR_SHAPE (a param's dtype or shape differs), DESCENT_ERR_OUT_OF_MEMORY.
  * On failure the optimizer (and every param) is unchanged.
  */
 descent_status descent_optimizer_load(descent_optimizer optimizer, const char *path);

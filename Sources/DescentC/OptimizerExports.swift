@@ -165,10 +165,19 @@ private func readIndex(_ value: Int64, _ name: String) throws(DescentError) -> I
     }
 }
 
+/// A NUL-terminated UTF-8 path from C. Invalid UTF-8 is rejected rather than repaired: the
+/// repaired string would name another file.
+private func readPath(_ path: UnsafePointer<CChar>?) throws(DescentError) -> String {
+    guard let text = String(validatingCString: try required(path, "path")) else {
+        throw DescentError(.invalidArgument, "path is not valid UTF-8")
+    }
+    return text
+}
+
 @c public func descent_optimizer_save(_ handle: UInt64, _ path: UnsafePointer<CChar>?, _ includeParams: Int32) -> Int32 {
     exported("descent_optimizer_save") { () throws(DescentError) in
         let target = try optimizer(handle)
-        let file = String(cString: try required(path, "path"))
+        let file = try readPath(path)
         try target.save(to: file, includeParameters: includeParams != 0)
     }
 }
@@ -176,7 +185,7 @@ private func readIndex(_ value: Int64, _ name: String) throws(DescentError) -> I
 @c public func descent_optimizer_load(_ handle: UInt64, _ path: UnsafePointer<CChar>?) -> Int32 {
     exported("descent_optimizer_load") { () throws(DescentError) in
         let target = try optimizer(handle)
-        let file = String(cString: try required(path, "path"))
+        let file = try readPath(path)
         try target.load(from: file)
     }
 }

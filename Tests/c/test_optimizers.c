@@ -197,6 +197,9 @@ static void test_checkpoint(void) {
     CHECK(descent_optimizer_save(a, path, 1) == DESCENT_OK);
     CHECK(descent_optimizer_save(a, NULL, 1) == DESCENT_ERR_NULL_POINTER);
     CHECK(descent_optimizer_save(a, "/nonexistent-dir/x/y.ckpt", 1) == DESCENT_ERR_IO);
+    /* Not UTF-8: rejected (repairing it would name another file). */
+    CHECK(descent_optimizer_save(a, "/tmp/descent-\xff.ckpt", 1) == DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(descent_optimizer_load(a, "/tmp/descent-\xff.ckpt") == DESCENT_ERR_INVALID_ARGUMENT);
 
     CHECK(descent_optimizer_new(DESCENT_RULE_RMSPROP, &b) == DESCENT_OK);
     CHECK(descent_optimizer_add_group(b, &wt2, 1, NULL) == DESCENT_OK);

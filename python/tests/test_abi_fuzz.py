@@ -66,7 +66,7 @@ BUFFERS = ["small", "zeros", "ints", "ramp", "adv_i64", "adv_f64", "ones_f32",
            "handles", "tensors", "same_tensor", "params", "schedules"]
 HANDLE_BUFFERS = {"handles", "tensors", "same_tensor", "params", "schedules"}
 RELATED_SHAPES = [4, 5, 11, 12, 13, 10, 3]  # (3,4) (4,3) (3,3) (4,) (3,) (12,) (5,): matmul, dense, losses
-PATHS = [None, "", "missing_dir", "save", "valid", "directory", "junk"] + [f"corrupt{i}" for i in range(16)]
+PATHS = [None, "", "missing_dir", "save", "valid", "directory", "junk", "not_utf8"] + [f"corrupt{i}" for i in range(16)]
 CALLBACKS = [None, "ok", "error", "nan", "inf", "scale_x", "free_x"]
 
 
@@ -437,6 +437,8 @@ class Fixtures:
                 return os.path.join(self.tmpdir, "no", "such", "dir", "x").encode()
             if value == "directory":
                 return self.tmpdir.encode()
+            if value == "not_utf8":
+                return os.path.join(self.tmpdir.encode(), b"bad-\xff\xfe.ckpt")
             path = os.path.join(self.tmpdir, value)
             if value == "valid":
                 _write(path, self.valid_checkpoint)

@@ -189,3 +189,16 @@ def test_load_restores_boolean_options_into_param_groups(tmp_path, rng):
     group = other.param_groups[0]
     assert group["amsgrad"] is True and group["bias_correction"] is False and group["lr"] == 0.02
     assert "max_exp_avg_sq" in other.state_dict()["state"][0]
+
+
+def test_a_path_that_is_not_utf8_is_rejected_not_repaired(tmp_path, rng):
+    """Repairing b"\\xff" into U+FFFD used to save to (and load from) a different file name."""
+    params, opt = trained(rng)
+    path = os.path.join(os.fsencode(tmp_path), b"opt-\xff.ckpt")
+    with pytest.raises(descent.InvalidArgumentError, match="not valid UTF-8"):
+        opt.save(path)
+    assert os.listdir(tmp_path) == []
+    before = opt.step_count
+    with pytest.raises(descent.InvalidArgumentError, match="not valid UTF-8"):
+        opt.load(path)
+    assert opt.step_count == before
