@@ -26,8 +26,8 @@ import sys
 import tempfile
 
 SEED = 20261121
-BATCHES = 8
-CALLS_PER_BATCH = 8000
+BATCHES = 24
+CALLS_PER_BATCH = 12000
 CHILD_TIMEOUT = 120  # seconds; a hang is reported like a crash
 BUF_LEN = 4096       # elements of the large buffers (8 bytes each)
 SMALL_LEN = 16       # elements of the small buffer
