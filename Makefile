@@ -1,7 +1,8 @@
 # Descent — build, demo, test, bench.
 #
 #   make          build build/lib/libdescent.so and the embedded-Python test runner
-#   make demo     build, then run the textbook example from C and from Python
+#   make demo     build, then run the worked examples (textbook GD from C and Python, a trained
+#                 classifier, vanishing/exploding activations, the step-size sweep)
 #   make test     build, then run every suite: Swift, ABI check, C, Python (embedded and stock)
 #   make bench    benchmarks (ratios against NumPy measured in the same run)
 #
@@ -54,6 +55,12 @@ demo: lib $(C_EXAMPLES)
 	@$(BUILD_DIR)/examples/textbook_quadratic
 	@echo "== Python: examples/textbook_quadratic.py"
 	@PYTHONPATH=python $(PYTHON) examples/textbook_quadratic.py
+	@echo "== Python: examples/train_classifier.py (mini-batch Adam, warmup+cosine, clipping, L2)"
+	@PYTHONPATH=python $(PYTHON) examples/train_classifier.py
+	@echo "== Python: examples/deep_stack_scale.py (vanishing/exploding vs Xavier/He)"
+	@PYTHONPATH=python $(PYTHON) examples/deep_stack_scale.py
+	@echo "== C: $(BUILD_DIR)/examples/step_size_sweep"
+	@$(BUILD_DIR)/examples/step_size_sweep
 
 test: all test-swift test-abi test-c test-python-stock test-install test-python
 	@echo "make test: all suites passed"

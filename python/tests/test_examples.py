@@ -1,4 +1,4 @@
-"""The gradients examples run and keep their promises (they assert internally)."""
+"""The examples in examples/ run and keep their promises (they also assert internally)."""
 import os
 import runpy
 import subprocess
@@ -24,3 +24,17 @@ def test_c_step_size_example_runs():
     lines = completed.stdout.splitlines()
     assert lines[1].split() == ["step", "size", "new", "loss"]
     assert len(lines) == 13  # header, original, 10 step sizes
+
+
+def test_training_example_learns_the_spirals(capsys):
+    """Dense layers, softmax cross-entropy, L2, Adam, warmup + cosine and clipping together."""
+    runpy.run_path(os.path.join(ROOT, "examples", "train_classifier.py"), run_name="__main__")
+    out = capsys.readouterr().out
+    final = out.strip().splitlines()[-1]
+    assert final.startswith("trained: accuracy")
+    assert float(final.split()[2]) > 0.9
+
+
+def test_textbook_example_converges(capsys):
+    runpy.run_path(os.path.join(ROOT, "examples", "textbook_quadratic.py"), run_name="__main__")
+    assert "converged: W = 5.0000" in capsys.readouterr().out
