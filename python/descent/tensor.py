@@ -326,6 +326,7 @@ def matmul(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
     op(x) is x or, with trans_x=True, its transpose. When `out` is None a new zero tensor of the
     right shape is made (so beta has no effect).
     """
+    _handle_of(a), _handle_of(b)  # TypeError for anything but a Tensor, before reading shapes
     if out is None:
         a_shape, b_shape = a.shape, b.shape
         if len(a_shape) != 2 or len(b_shape) != 2:

@@ -174,3 +174,13 @@ def test_arange_with_a_huge_empty_range_is_empty_not_a_crash():
     # (stop - start) / step = -1e310 rounds to -inf; converting that to an integer must not trap.
     assert descent.arange(0, -1e300, 1e-10).size == 0
     assert descent.arange(0, 1e300, -1e-10).size == 0
+
+
+def test_matmul_of_non_tensors_is_a_type_error():
+    """Not an AttributeError from reading .shape of whatever was passed (found by the fuzz)."""
+    t = descent.ones((2, 2))
+    for bad in (1, None, [[1.0, 2.0], [3.0, 4.0]]):
+        with pytest.raises(TypeError, match="expected a descent.Tensor"):
+            descent.matmul(bad, t)
+        with pytest.raises(TypeError, match="expected a descent.Tensor"):
+            descent.matmul(t, bad)
