@@ -7,13 +7,21 @@ handles of every kind (and freed, stale, junk ones), hostile callbacks and corru
 files. Statuses are ignored -- an error is a fine answer -- but the process must not die (a Swift
 trap is SIGILL), hang, or raise anything at the Python level other than a ``DescentError``.
 
-The calls run in child processes (``sys.executable`` running this file), a few thousand per
+Half the calls have every argument adversarial; the other half start from sensible values
+(tensors sharing a dtype and shape, the right kind of handle first) with one to three arguments
+made adversarial, so calls get past their first check into the deep code. Rounds over the table
+come in random order and the fixtures live for the whole batch, so state one call leaves (a step
+count of INT64_MAX, a restored plateau) is met by later calls. The last batch is a systematic
+sweep: every function with every tensor argument an empty tensor with huge other extents.
+
+The calls run in child processes (``sys.executable`` running this file), CALLS_PER_BATCH per
 child, so a crash is a negative return code rather than a dead pytest. Each child logs every call
 before making it; on a crash the last logged call is replayed alone in a fresh child and the
 assertion names the function, its arguments and whether the call crashes on its own.
 
 Arguments that would be the caller's fault (a count larger than the buffer passed with it) or
-that ask for gigabytes by design (a linspace of 2^31 points) are filtered out: see ``plausible``.
+that ask for gigabytes by design (a linspace of 2^31 points) are filtered out (see
+``plausible``), and a child's address space is capped as a safety net.
 """
 import ctypes
 import json
@@ -56,6 +64,7 @@ COUNT_ARGS = {
     "descent_clip_grad_norm": [1], "descent_clip_grad_norm_ex": [1], "descent_clip_grad_value": [1],
     "descent_step_size_sweep": [5],
 }
+CHILD_ADDRESS_SPACE = 8 << 30  # bytes of virtual memory a child may map
 MAX_ELEMENTS = 2**24  # the most elements a call may allocate by design (128 MiB of float64)
 
 TENSOR_SHAPES = [(), (0,), (1,), (5,), (3, 4), (4, 3), (1, 1), (0, 3), (3, 0), (2, 3, 4), (12,), (3, 3), (4,), (3,),
@@ -74,8 +83,7 @@ CALLBACKS = [None, "ok", "error", "nan", "inf", "scale_x", "free_x"]
 # Argument generation (pure: depends only on the table and the seed, never on call results)
 # ------------------------------------------------------------------------------------------
 def _kind(argtype):
-    from descent import _ffi
-    if argtype in (ctypes.c_int32,):
+    if argtype is ctypes.c_int32:
         return "i32"
     if argtype is ctypes.c_int64:
         return "i64"
@@ -106,7 +114,8 @@ def _adversarial(rng, kind):
         if roll < 0.5:
             return ("tensor", rng.randrange(POOL_TENSORS))
         if roll < 0.9:
-            return (rng.choice(["freed", "optimizer", "optimizer_empty", "schedule", "plateau", "junk", "zero"]), rng.randrange(10))
+            kind = rng.choice(["freed", "optimizer", "optimizer_empty", "schedule", "plateau", "junk", "zero"])
+            return (kind, rng.randrange(10))
         return ("raw", rng.choice(UINT64_EXTRA))
     if kind == "f64":
         return rng.choice(DOUBLES)
@@ -308,9 +317,9 @@ class Fixtures:
         return out.value
 
     def build(self):
-        lib = self.lib
         for handle in self.owned:
-            for free in ("descent_tensor_free", "descent_optimizer_free", "descent_schedule_free", "descent_plateau_free"):
+            for free in ("descent_tensor_free", "descent_optimizer_free", "descent_schedule_free",
+                         "descent_plateau_free"):
                 self._call(free, handle)
         self.owned = []
         self.tensors = []
@@ -448,15 +457,13 @@ class Fixtures:
                 _write(path, self.corrupt[int(value[7:])])
             return path.encode()
         if kind == "callback":
-            return argtype() if value is None else self.callback(value)
+            return argtype() if value is None else self.callback(value, argtype)
         return value
 
-    def callback(self, token):
-        if token is None:
-            return None
-        if token in self._callbacks:
-            return self._callbacks[token]
-        from descent import _ffi
+    def callback(self, token, kind):
+        """A C callback of type `kind` (kept alive for the child's lifetime)."""
+        if (token, kind) in self._callbacks:
+            return self._callbacks[(token, kind)]
         lib = self.lib
 
         def body(context, x, out):
@@ -473,9 +480,8 @@ class Fixtures:
                 out[0] = {"nan": math.nan, "inf": math.inf}.get(token, 1.5)
             return 0
 
-        kind = [argtypes for name, _r, argtypes in _ffi.FUNCTIONS if name == "descent_numerical_gradient"][0][0]
         made = kind(body)
-        self._callbacks[token] = made
+        self._callbacks[(token, kind)] = made
         return made
 
 
@@ -509,6 +515,13 @@ def describe(name, args):
 # The child
 # ------------------------------------------------------------------------------------------
 def child(batch, log_path, only=None):
+    # A safety net under the filters in `plausible`: an allocation of more than a few GiB fails
+    # (a typed OutOfMemoryError from the library) instead of paging the machine to death.
+    try:
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (CHILD_ADDRESS_SPACE, CHILD_ADDRESS_SPACE))
+    except (ImportError, ValueError, OSError):
+        pass
     import descent
     from descent import _ffi
     rows = {name: list(zip(_kinds(argtypes), argtypes)) for name, _r, argtypes in _ffi.FUNCTIONS}
@@ -541,7 +554,8 @@ def child(batch, log_path, only=None):
             counts[name] = counts.get(name, 0) + 1
             if index % 2000 == 1999:
                 fixtures.build()  # a callback may have freed a fixture: start over now and then
-        os.write(log, ("DONE\t" + json.dumps({"counts": counts, "succeeded": succeeded, "misbehaviour": misbehaviour}) + "\n").encode())
+        report = {"counts": counts, "succeeded": succeeded, "misbehaviour": misbehaviour}
+        os.write(log, ("DONE\t" + json.dumps(report) + "\n").encode())
         os.close(log)
 
 
