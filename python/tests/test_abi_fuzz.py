@@ -70,8 +70,10 @@ MAX_ELEMENTS = 2**24  # the most elements a call may allocate by design (128 MiB
 TENSOR_SHAPES = [(), (0,), (1,), (5,), (3, 4), (4, 3), (1, 1), (0, 3), (3, 0), (2, 3, 4), (12,), (3, 3), (4,), (3,),
                  # Empty tensors with huge other extents: products of extents overflow, counts do not.
                  (0, 2**40), (2**40, 0), (0, 2**31 + 1), (2**31 + 1, 0), (3, 0, 2**40), (2**62, 0, 2**62)]
-POOL_TENSORS = 2 * len(TENSOR_SHAPES) + 1 + 40  # both dtypes, one non-finite (5,), 10 x (2 params + 2 grads)
-BUFFERS = ["small", "zeros", "ints", "ramp", "adv_i64", "adv_f64", "ones_f32",
+COPIES = 6  # distinct tensors of each dtype and shape (outputs must not alias inputs)
+# COPIES x both dtypes x every shape, one non-finite (5,), 10 optimizers x (2 params + 2 grads).
+POOL_TENSORS = COPIES * 2 * len(TENSOR_SHAPES) + 1 + 40
+BUFFERS = ["small", "zeros", "ints", "ramp", "adv_i64", "adv_f64", "ones_f32", "rates",
            "handles", "tensors", "same_tensor", "params", "schedules"]
 HANDLE_BUFFERS = {"handles", "tensors", "same_tensor", "params", "schedules"}
 RELATED_SHAPES = [4, 5, 11, 12, 13, 10, 3]  # (3,4) (4,3) (3,3) (4,) (3,) (12,) (5,): matmul, dense, losses
@@ -141,15 +143,15 @@ def _sensible(rng, kind, name, position, theme):
             if owner in name and position == 0:
                 # Skewed towards the first objects, so state one call leaves is met by the next.
                 return (owner, min(int(rng.expovariate(0.7)), 9))
-        dtype, shape = theme
+        dtype, shape, coherent = theme
         roll = rng.random()
-        if roll < 0.4:
-            return ("tensor", dtype * len(TENSOR_SHAPES) + shape)
+        if coherent or roll < 0.4:
+            return _tensor(shape, rng.randrange(COPIES), dtype)
         if roll < 0.85:
-            return ("tensor", dtype * len(TENSOR_SHAPES) + rng.choice(RELATED_SHAPES))
+            return _tensor(rng.choice(RELATED_SHAPES), rng.randrange(COPIES), dtype)
         return ("tensor", rng.randrange(POOL_TENSORS))
     if kind == "ptr":
-        return rng.choice(["ints", "ramp", "zeros", "tensors", "params", "ones_f32", "small", "schedules"])
+        return rng.choice(["ints", "ramp", "zeros", "tensors", "params", "ones_f32", "small", "schedules", "rates"])
     if kind == "path":
         return rng.choice(["valid", "save", "valid", "save"] + PATHS)
     if kind == "callback":
@@ -157,13 +159,56 @@ def _sensible(rng, kind, name, position, theme):
     raise AssertionError(kind)
 
 
+def _tensor(shape, copy, dtype):
+    """The token of fixture tensor `copy` of TENSOR_SHAPES[shape] (dtype 0: float32, 1: float64)."""
+    return ("tensor", (copy * 2 + dtype) * len(TENSOR_SHAPES) + shape)
+
+
+def _recipes(d):
+    """Valid calls (by the header's rules) for functions whose tensors must agree in several
+    shapes at once, which random choices almost never hit; the fuzz mutates them from there.
+    Shapes by index: 3 (5,), 4 (3,4), 5 (4,3), 11 (3,3), 12 (4,), 13 (3,). A stale recipe (a
+    changed signature) only makes calls that fail, and is caught by the length check below."""
+    def t(shape, copy=0):
+        return _tensor(shape, copy, d)
+    return {
+        "descent_tensor_matmul": [t(4), t(5), 0, 0, 1.0, 0.5, t(11)],
+        "descent_dense_forward": [t(4), t(4, 1), t(13), 3, 0.01, t(11), t(11, 1)],
+        "descent_dense_backward": [t(4), t(4, 1), t(11), t(11, 1), 1, 0.01, t(4, 2), t(13), t(4, 3)],
+        "descent_batchnorm_forward_train": [t(4), t(12), t(12, 1), t(12, 2), t(12, 3), 0.1, 1e-5, t(4, 1),
+                                            t(12, 4), t(12, 5)],
+        "descent_batchnorm_backward": [t(4), t(12), t(12, 4), t(12, 5), t(4, 2), t(4, 3), t(12, 1), t(12, 2)],
+        "descent_batchnorm_forward_infer": [t(4), t(12), t(12, 1), t(12, 2), t(12, 3), 1e-5, t(4, 1)],
+        "descent_loss_softmax_cross_entropy": [t(4), "ints", 3, 0, t(4, 1), "zeros"],
+        "descent_loss_multiclass_hinge": [t(4), "ints", 3, 1.0, 1, t(4, 1), "zeros"],
+        "descent_loss_multiclass_hinge_linear": [t(5), t(11), "ints", 3, 1.0, 0, t(5, 1), "zeros"],
+        "descent_loss_bce_logits": [t(4), t(4, 1), 0, t(4, 2), "zeros"],
+        "descent_loss_mse": [t(4), t(4, 1), t(4, 2), "zeros"],
+        "descent_delta_rule": [t(3), t(3, 1), 0.5, 0.1, t(3, 2), "zeros", "zeros", "zeros"],
+        "descent_numerical_gradient": ["ok", None, t(3), 1e-6, 1, t(3, 1)],
+        "descent_gradient_check": ["ok", None, t(3), t(3, 1), 1e-6, 1, 1e-10, 2, ("raw", 42),
+                                   "zeros", "zeros", "zeros", "zeros"],
+        "descent_step_size_sweep": ["ok", None, t(3), t(3, 1), "rates", 3, "zeros"],
+        "descent_optimizer_state_get": [("optimizer", 4), 0, 0, 1, "zeros", 12],
+        "descent_optimizer_state_set": [("optimizer", 4), 1, 1, 2, "rates", 5],
+        "descent_optimizer_load": [("optimizer", 4), "valid"],
+        "descent_schedule_new_sequential": ["schedules", 2, "ramp", "zeros"],
+    }
+
+
 def _arguments(rng, name, kinds):
     """Half the calls: every argument adversarial. The other half: sensible arguments (tensor
-    handles sharing one dtype and shape) with one to three of them made adversarial."""
+    handles sharing one dtype and shape; for a few functions a valid recipe) with up to three of
+    them made adversarial."""
     if rng.random() < 0.5:
         return [_adversarial(rng, kind) for kind in kinds]
-    theme = (rng.randrange(2), rng.randrange(len(TENSOR_SHAPES)))
-    args = [_sensible(rng, kind, name, i, theme) for i, kind in enumerate(kinds)]
+    # (dtype, shape, whether every tensor argument has that shape)
+    theme = (rng.randrange(2), rng.randrange(len(TENSOR_SHAPES)), rng.random() < 0.5)
+    recipe = _recipes(theme[0]).get(name)
+    if recipe is not None and len(recipe) == len(kinds) and rng.random() < 0.6:
+        args = list(recipe)
+    else:
+        args = [_sensible(rng, kind, name, i, theme) for i, kind in enumerate(kinds)]
     for _ in range(rng.choice([0, 1, 1, 2, 3])):
         if kinds:
             i = rng.randrange(len(kinds))
@@ -232,7 +277,7 @@ def sweep():
             for shape in HUGE_EMPTY:
                 for code in range(6) if "i32" in kinds else [1]:
                     fill = {"i32": code, "i64": 1, "f64": 0.5, "ptr": "zeros", "callback": "ok", "path": "save",
-                            "u64": ("tensor", dtype * len(TENSOR_SHAPES) + shape)}
+                            "u64": _tensor(shape, 0, dtype)}
                     args = [fill[kind] for kind in kinds]
                     if plausible(name, argtypes, args):
                         calls.append((name, args))
@@ -280,6 +325,8 @@ def _pristine(token, handles=None):
     if token == "adv_f64":
         pattern = [math.nan, math.inf, -math.inf, -1.0, 1e308, 0.5, 5e-324, 0.0, 1e-300]
         return struct.pack(f"<{n}d", *[pattern[i % len(pattern)] for i in range(n)])
+    if token == "rates":
+        return struct.pack(f"<{n}d", *([0.1, 1e-3, 0.5, 1.0] * (n // 4)))
     if token == "ones_f32":
         return struct.pack(f"<{2 * n}f", *([1.0, -2.0, 0.25, 3.0] * (n // 2)))
     if token in HANDLE_BUFFERS:
@@ -323,10 +370,12 @@ class Fixtures:
                 self._call(free, handle)
         self.owned = []
         self.tensors = []
-        for dtype in (1, 2):
-            for i, shape in enumerate(TENSOR_SHAPES):
-                dims = (ctypes.c_int64 * max(1, len(shape)))(*shape)
-                self.tensors.append(self._new("descent_tensor_random_normal", dtype, len(shape), dims, i, 0.0, 1.0))
+        for copy in range(COPIES):
+            for dtype in (1, 2):
+                for i, shape in enumerate(TENSOR_SHAPES):
+                    dims = (ctypes.c_int64 * max(1, len(shape)))(*shape)
+                    made = self._new("descent_tensor_random_normal", dtype, len(shape), dims, 1000 * copy + i, 0.0, 1.0)
+                    self.tensors.append(made)
         adversarial = struct.pack("<5d", math.nan, math.inf, -1e308, 0.0, 5e-324)
         dims = (ctypes.c_int64 * 1)(5)
         self.tensors.append(self._new("descent_tensor_from_buffer", 2, 1, dims, adversarial, 5))
