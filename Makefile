@@ -20,7 +20,7 @@ CFLAGS_TEST   = -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_TESTS       = $(patsubst Tests/c/%.c,$(BUILD_DIR)/c/%,$(wildcard Tests/c/*.c))
 C_EXAMPLES    = $(patsubst examples/%.c,$(BUILD_DIR)/examples/%,$(wildcard examples/*.c))
 
-.PHONY: all deps lib runner demo test test-swift test-abi test-c test-python test-python-stock \
+.PHONY: all deps lib runner demo test test-swift test-abi test-c test-leaks test-python test-python-stock \
         test-install bench clean
 
 all: lib runner
@@ -62,7 +62,7 @@ demo: lib $(C_EXAMPLES)
 	@echo "== C: $(BUILD_DIR)/examples/step_size_sweep"
 	@$(BUILD_DIR)/examples/step_size_sweep
 
-test: all test-swift test-abi test-c test-python-stock test-install test-python
+test: all test-swift test-abi test-c test-leaks test-python-stock test-install test-python
 	@echo "make test: all suites passed"
 
 test-swift: deps
@@ -73,6 +73,18 @@ test-abi: lib
 
 test-c: $(C_TESTS) $(C_EXAMPLES)
 	@set -e; for t in $(C_TESTS); do echo "== $$t"; $$t; done
+
+# The C test programs again under LeakSanitizer (gcc -fsanitize=leak): any allocation the library
+# or a test loses fails the run.
+LEAK_TESTS = $(patsubst Tests/c/%.c,$(BUILD_DIR)/leak/%,$(wildcard Tests/c/*.c))
+$(BUILD_DIR)/leak/%: Tests/c/%.c Tests/c/check.h include/descent.h lib
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O1 -g -fsanitize=leak -Iinclude $< -o $@ -L$(BUILD_DIR)/lib -ldescent \
+	    -Wl,-rpath,'$$ORIGIN/../lib' -lm -lpthread
+
+test-leaks: $(LEAK_TESTS)
+	@set -e; for t in $(LEAK_TESTS); do echo "== $$t (LeakSanitizer)"; $$t > /dev/null; done
+	@echo "leaks: $(words $(LEAK_TESTS)) C programs ran under LeakSanitizer with no leak ($(words $(LEAK_TESTS)) passed, 0 failed)"
 
 # The Python suite inside the Swift host (embedded interpreter), as the issue asks.
 test-python: runner
