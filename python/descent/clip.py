@@ -98,7 +98,8 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
 
 
 def total_norm(grads, norm_type=2.0):
-    """The global norm :func:`clip_grad_norm` would measure, without modifying anything."""
+    """The global norm :func:`clip_grad_norm` would measure, without modifying anything. norm_type defaults
+    to 2.0 (float("inf") for max |g|)."""
     total = ctypes.c_double()
     _call(grads, lib.descent_clip_grad_norm_ex, math.inf, _norm_type(norm_type), 0, ctypes.byref(total))
     return total.value
@@ -146,7 +147,8 @@ class GradientGroup:
         return self._count
 
     def clip_norm(self, max_norm, norm_type=2.0, error_if_nonfinite=False):
-        """:func:`clip_grad_norm` over the group; returns the pre-clip total norm."""
+        """:func:`clip_grad_norm` over the group; returns the pre-clip total norm. norm_type defaults to
+        2.0 (inf for the max norm); error_if_nonfinite defaults to False."""
         p = _norm_type(norm_type)
         if p == 2.0 and not error_if_nonfinite:
             lib.descent_clip_grad_norm(self._array, self._count, float(max_norm), ctypes.byref(self._total))
@@ -160,7 +162,8 @@ class GradientGroup:
         lib.descent_clip_grad_value(self._array, self._count, float(clip_value))
 
     def norm(self, norm_type=2.0):
-        """The total norm, nothing modified."""
+        """The total norm of the group's gradients for norm_type p
+        (default 2.0), as :func:`total_norm`."""
         lib.descent_clip_grad_norm_ex(self._array, self._count, math.inf, _norm_type(norm_type), 0,
                                       ctypes.byref(self._total))
         return self._total.value

@@ -12,6 +12,9 @@ Every rule first prepares the gradient (the notation of include/descent.h and do
     g := g + λ W            weight decay λ as L2 in the gradient (default)
     W := W (1 - lr λ)       decoupled_weight_decay=True (AdamW style), before the update
 
+check_finite=True raises :class:`descent.NonFiniteError` (nothing written) when grad holds a NaN
+or an infinity; without it such values flow into the update.
+
 Defaults are PyTorch's ``torch.optim`` defaults. Errors: :class:`descent.DTypeError`,
 :class:`descent.ShapeError`, :class:`descent.InvalidArgumentError` (non-contiguous or read-only
 arrays, a hyper-parameter outside its domain such as ``lr < 0``, conflicting options),
@@ -93,6 +96,9 @@ def sgd(param, grad, momentum_buffer=None, step=1, *, lr=1e-3, momentum=0.0, dam
                                     d := g + μ b if nesterov, else d := b;   W := W - lr d
         momentum_form="ema":        v := μ v + (1 - μ) g;   W := W - lr v       (textbook)
         momentum_form="cs231n":     v := μ v - lr g;        W := W + v
+
+    Defaults: lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False,
+    momentum_form='pytorch', maximize=False, decoupled_weight_decay=False, check_finite=False.
     """
     if momentum_form not in MOMENTUM_FORMS:
         raise errors.InvalidArgumentError(f"momentum_form must be one of {sorted(MOMENTUM_FORMS)}, got {momentum_form!r}")
@@ -110,6 +116,9 @@ def adagrad(param, grad, sum, step=1, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0
         clr := lr / (1 + (t - 1) lr_decay)
         s   := s + g²
         W   := W - clr g / (sqrt(s) + ε)          (eps_inside_sqrt: / sqrt(s + ε))
+
+    Defaults: lr=0.01, lr_decay=0, weight_decay=0, eps=1e-10, eps_inside_sqrt=False, maximize=False,
+    decoupled_weight_decay=False, check_finite=False.
     """
     _run(lib.descent_adagrad_step, param, grad, [("sum", sum)], step, [lr, lr_decay, weight_decay, eps],
          _flags(maximize, decoupled_weight_decay, check_finite, eps_inside_sqrt=eps_inside_sqrt))
@@ -124,6 +133,9 @@ def adadelta(param, grad, square_avg, acc_delta, step=1, *, lr=1.0, rho=0.9, eps
         v := ρ v + (1 - ρ) g²                       (square_avg)
         Δ := sqrt(u + ε) / sqrt(v + ε) · g          (u = acc_delta)
         u := ρ u + (1 - ρ) Δ²;    W := W - lr Δ
+
+    Defaults: lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False, decoupled_weight_decay=False,
+    check_finite=False.
     """
     _run(lib.descent_adadelta_step, param, grad, [("square_avg", square_avg), ("acc_delta", acc_delta)], step,
          [lr, rho, eps, weight_decay], _flags(maximize, decoupled_weight_decay, check_finite))
@@ -142,6 +154,9 @@ def rmsprop(param, grad, square_avg, grad_avg=None, momentum_buffer=None, step=1
         else:      d := sqrt(v) + ε                  (eps_inside_sqrt: sqrt(v [- ḡ²] + ε))
         μ > 0:     b := μ b + g / d;   W := W - lr b
         μ = 0:     W := W - lr g / d
+
+    Defaults: lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
+    eps_inside_sqrt=False, maximize=False, decoupled_weight_decay=False, check_finite=False.
     """
     _run(lib.descent_rmsprop_step, param, grad,
          [("square_avg", square_avg), ("grad_avg", grad_avg), ("momentum_buffer", momentum_buffer)], step,
@@ -172,6 +187,10 @@ def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, step=1, *, lr=1e
         W := W - (lr / c1) m / (sqrt(v) / sqrt(c2) + ε)      (eps_inside_sqrt: / sqrt(v / c2 + ε))
 
     The textbook notes' setting is betas=(0.9, 0.99), eps=1e-8.
+
+    Defaults: lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
+    bias_correction=True, eps_inside_sqrt=False, maximize=False, decoupled_weight_decay=False,
+    check_finite=False.
     """
     _adam_like(lib.descent_adam_step, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, betas, eps,
                weight_decay, amsgrad, bias_correction, eps_inside_sqrt, maximize, decoupled_weight_decay,
@@ -182,7 +201,11 @@ def adamw(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, step=1, *, lr=1
           eps=1e-8, weight_decay=1e-2, amsgrad=False, bias_correction=True, eps_inside_sqrt=False,
           maximize=False, check_finite=False):
     """AdamW (torch.optim.AdamW), in place: :func:`adam` with decoupled weight decay
-    ``W := W (1 - lr λ)`` applied before the update (default λ = 1e-2)."""
+    ``W := W (1 - lr λ)`` applied before the update (default λ = 1e-2).
+
+    Defaults: lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, amsgrad=False,
+    bias_correction=True, eps_inside_sqrt=False, maximize=False, check_finite=False.
+    """
     _adam_like(lib.descent_adamw_step, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, betas, eps,
                weight_decay, amsgrad, bias_correction, eps_inside_sqrt, maximize, True, check_finite)
 
@@ -195,6 +218,9 @@ def adamax(param, grad, exp_avg, exp_inf, step=1, *, lr=2e-3, betas=(0.9, 0.999)
 
         m := β1 m + (1 - β1) g;   u := max(β2 u, |g| + ε)
         W := W - (lr / (1 - β1^t)) m / u          (lr m / u when bias_correction=False)
+
+    Defaults: lr=0.002, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, bias_correction=True,
+    maximize=False, decoupled_weight_decay=False, check_finite=False.
     """
     beta1, beta2 = betas
     _run(lib.descent_adamax_step, param, grad, [("exp_avg", exp_avg), ("exp_inf", exp_inf)], step,
@@ -214,6 +240,9 @@ def nadam(param, grad, exp_avg, exp_avg_sq, mu_product, step=1, *, lr=2e-3, beta
         Π_t := Π_{t-1} μ_t
         m := β1 m + (1 - β1) g;   v := β2 v + (1 - β2) g²;   d := sqrt(v / (1 - β2^t)) + ε
         W := W - lr (1 - μ_t) / (1 - Π_t) · g / d - lr μ_{t+1} / (1 - Π_t μ_{t+1}) · m / d
+
+    Defaults: lr=0.002, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=0.004,
+    maximize=False, decoupled_weight_decay=False, check_finite=False.
     """
     if not isinstance(mu_product, np.ndarray) or mu_product.dtype != np.float64 or mu_product.size != 1:
         raise errors.DTypeError("mu_product must be a float64 numpy array of one element (start it at 1.0)")
@@ -241,6 +270,9 @@ def radam(param, grad, exp_avg, exp_avg_sq, step=1, *, lr=1e-3, betas=(0.9, 0.99
         ρ_t > 5:  r := sqrt((ρ_t - 4)(ρ_t - 2) ρ∞ / ((ρ∞ - 4)(ρ∞ - 2) ρ_t))
                   W := W - (lr r sqrt(c2) / c1) m / (sqrt(v) + ε)
         else:     W := W - (lr / c1) m
+
+    Defaults: lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False,
+    decoupled_weight_decay=False, check_finite=False.
     """
     beta1, beta2 = betas
     _run(lib.descent_radam_step, param, grad, [("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)], step,
@@ -254,6 +286,9 @@ def lion(param, grad, exp_avg, step=1, *, lr=1e-4, betas=(0.9, 0.99), weight_dec
     ::
 
         c := β1 m + (1 - β1) g;   W := W - lr sign(c);   m := β2 m + (1 - β2) g      (sign(0) = 0)
+
+    Defaults: lr=0.0001, betas=(0.9, 0.99), weight_decay=0, maximize=False,
+    decoupled_weight_decay=True, check_finite=False.
     """
     beta1, beta2 = betas
     _run(lib.descent_lion_step, param, grad, [("exp_avg", exp_avg)], step, [lr, beta1, beta2, weight_decay],

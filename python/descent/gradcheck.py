@@ -106,7 +106,8 @@ def numerical_gradient(f, x, h=None, method="centered"):
     """Finite-difference gradient of the scalar function ``f`` at ``x``:
     forward ``(f(x + h e_i) - f(x)) / h`` or centered ``(f(x + h e_i) - f(x - h e_i)) / 2h``
     (dividing by the step actually taken after rounding to x's dtype). ``h`` defaults to 1e-6
-    (float64) or 1e-3 (float32). Returns an array (a Tensor when x is a Tensor)."""
+    (float64) or 1e-3 (float32). Returns an array (a Tensor when x is a Tensor). method is "centered"
+    (default) or "forward"."""
     point = _Point(x)
     grad = tensor(np.zeros(point.shape, dtype=point.dtype))
     _Callback(f, point).run(lib.descent_numerical_gradient, point.tensor.handle, _step(h, point.dtype),
@@ -119,7 +120,9 @@ def gradient_check(f, x, analytic, h=None, method="centered", floor=DEFAULT_FLOO
 
     The error is ``max_i |a_i - n_i| / max(|a_i| + |n_i|, floor)``. ``samples = k > 0`` checks k
     coordinates drawn (with replacement) from SplitMix64(seed): index_j = output_j mod x.size;
-    0 checks all. Returns :data:`GradientCheckResult` (worst_index is a tuple into x)."""
+    0 checks all. Returns :data:`GradientCheckResult` (worst_index is a tuple into x). `h` and `method`
+    ("centered", default, or "forward") as in :func:`numerical_gradient`; floor defaults to 1e-12,
+    samples to 0, seed to 0."""
     point = _Point(x)
     if isinstance(analytic, Tensor):
         at = analytic
@@ -136,7 +139,8 @@ def gradient_check(f, x, analytic, h=None, method="centered", floor=DEFAULT_FLOO
 
 
 def compare_gradients(analytic, numerical, floor=DEFAULT_FLOOR):
-    """``(max_error, worst_index)`` of two given gradients with the same relative error."""
+    """``(max_error, worst_index)`` of two given gradients with the same relative error. floor defaults to
+    1e-12."""
     at = analytic if isinstance(analytic, Tensor) else tensor(np.asarray(analytic))
     nt = numerical if isinstance(numerical, Tensor) else tensor(np.asarray(numerical))
     max_error, worst = ctypes.c_double(), ctypes.c_int64()
@@ -149,7 +153,7 @@ def compare_gradients(analytic, numerical, floor=DEFAULT_FLOOR):
 def step_size_sweep(loss, w, grad, step_sizes=SEED_STEP_SIZES):
     """The seeds' step-size experiment: ``loss(W - s · grad)`` for each step size s (default
     1e-10 … 1e-1). ``loss`` is called with the stepped W as a NumPy array. Returns a list of
-    ``(step_size, loss)`` pairs; W is restored exactly."""
+    ``(step_size, loss)`` pairs; W is restored exactly. Pass step_sizes to use others."""
     point = _Point(w)
     gt = grad if isinstance(grad, Tensor) else tensor(np.asarray(grad, dtype=point.dtype))
     steps = np.ascontiguousarray(step_sizes, dtype=np.float64)

@@ -44,7 +44,8 @@ def activation(x, kind, negative_slope=0.01):
 
 def activation_derivative(x, kind, negative_slope=0.01):
     """``f'(x)`` elementwise: σ(1-σ), 1 - tanh², [x > 0] (0 at x = 0), leaky: 1 or slope (slope
-    at 0). Softmax raises UnsupportedError (use :func:`activation_backward`)."""
+    at 0). Softmax raises UnsupportedError (use :func:`activation_backward`). `kind` as in
+    :func:`activation`; negative_slope defaults to 0.01 (leaky_relu only)."""
     xt, numpy_mode = as_tensor(x, role="x")
     out = output(xt.shape, xt.dtype)
     lib.descent_activation_derivative(_activation_code(kind), float(negative_slope), xt.handle, out.handle)
@@ -53,7 +54,8 @@ def activation_derivative(x, kind, negative_slope=0.01):
 
 def activation_backward(x, dy, kind, negative_slope=0.01):
     """Vector-Jacobian product ``dx = J_f(x)^T dy``: ``dy * f'(x)``, or for softmax, per row,
-    ``y * (dy - sum(dy * y))`` with ``y = softmax(x)``."""
+    ``y * (dy - sum(dy * y))`` with ``y = softmax(x)``. `kind` as in :func:`activation`; negative_slope
+    (default 0.01) is used by leaky_relu only."""
     xt, numpy_mode = as_tensor(x, role="x")
     dyt, _ = as_tensor(dy, dtype=xt.dtype, role="dy")
     out = output(xt.shape, xt.dtype)
@@ -109,26 +111,30 @@ def sse_loss(prediction, target, with_grad=True):
 
 def quadratic_cost(prediction, target, with_grad=True):
     """``C = 1/(2n) Σ_x ‖y(x) - a(x)‖²`` with n = the batch (first) extent, one sample per row;
-    gradient ``(a - y)/n``. Returns ``(C, dC/da)`` or C."""
+    gradient ``(a - y)/n``. Returns ``(C, dC/da)`` or C. ``with_grad=False`` returns C alone."""
     return _elementwise_loss(lib.descent_loss_quadratic, prediction, target, with_grad)
 
 
 def mse_loss(prediction, target, with_grad=True):
-    """Mean squared error ``(1/N) Σ (ŷ - y)²`` over all N elements; gradient ``2(ŷ - y)/N``."""
+    """Mean squared error ``(1/N) Σ (ŷ - y)²`` over all N elements; gradient ``2(ŷ - y)/N``. Returns
+    ``(loss, dL/dŷ)``, or just the loss with ``with_grad=False``."""
     return _elementwise_loss(lib.descent_loss_mse, prediction, target, with_grad)
 
 
 def bce_loss(probabilities, target, eps=1e-12, reduction="mean", with_grad=True):
     """Binary cross-entropy from probabilities:
     ``-[y log p̃ + (1-y) log(1-p̃)]`` with ``p̃ = clip(p, eps, 1-eps)``, gradient
-    ``(p̃ - y)/(p̃(1-p̃))``; mean (default) or sum over all elements. p and y must lie in [0, 1]."""
+    ``(p̃ - y)/(p̃(1-p̃))``; mean (default) or sum over all elements. p and y must lie in [0, 1].
+    reduction is "mean" (default) or "sum"; eps defaults to 1e-12. Returns ``(loss, dL/dp)``, or just
+    the loss with ``with_grad=False``."""
     return _elementwise_loss(lambda p, t, *rest: lib.descent_loss_bce(p, t, float(eps), reduction_code(reduction), *rest),
                              probabilities, target, with_grad)
 
 
 def bce_with_logits_loss(logits, target, reduction="mean", with_grad=True):
     """Binary cross-entropy from logits, stable: ``max(z,0) - z y + log(1 + e^-|z|)``, gradient
-    ``σ(z) - y``; mean (default) or sum over all elements."""
+    ``σ(z) - y``; mean (default) or sum over all elements. reduction is "mean" (default) or "sum".
+    Returns ``(loss, dL/dz)``, or just the loss with ``with_grad=False``."""
     return _elementwise_loss(lambda z, t, *rest: lib.descent_loss_bce_logits(z, t, reduction_code(reduction), *rest),
                              logits, target, with_grad)
 
@@ -148,7 +154,8 @@ def _label_loss(function, scores, labels, with_grad, *middle):
 def softmax_cross_entropy(logits, labels, reduction="mean", with_grad=True):
     """Softmax cross-entropy from logits (batch, classes) and integer labels:
     ``L_i = logsumexp(z_i) - z_{i,y_i}`` (stable for large logits), gradient
-    ``softmax(z_i) - onehot(y_i)``; mean over the batch (default) or sum."""
+    ``softmax(z_i) - onehot(y_i)``; mean over the batch (default) or sum. reduction is "mean" or "sum".
+    Returns ``(loss, dL/dz)``, or just the loss with ``with_grad=False``."""
     return _label_loss(lib.descent_loss_softmax_cross_entropy, logits, labels, with_grad,
                        reduction_code(reduction))
 
@@ -156,14 +163,17 @@ def softmax_cross_entropy(logits, labels, reduction="mean", with_grad=True):
 def multiclass_hinge_loss(scores, labels, margin=1.0, reduction="mean", with_grad=True):
     """Multiclass SVM loss ``L_i = Σ_{j≠y_i} max(0, s_j - s_{y_i} + Δ)`` with Δ = margin; gradient
     1 for each violating class, minus their count at the true class (0 at a margin of exactly 0);
-    mean over the batch (default) or sum."""
+    mean over the batch (default) or sum. Returns ``(loss, dL/ds)``, or just the loss with
+    ``with_grad=False``; reduction is "mean" or "sum"."""
     return _label_loss(lib.descent_loss_multiclass_hinge, scores, labels, with_grad, float(margin),
                        reduction_code(reduction))
 
 
 def multiclass_hinge_linear(weights, inputs, labels, margin=1.0, reduction="mean", with_grad=True):
     """Hinge loss of the linear classifier ``s = X Wᵀ`` (W: (classes, features), X: (batch,
-    features)); returns ``(loss, dL/dW)`` with ``dL/dW = (dL/ds)ᵀ X``."""
+    features)); returns ``(loss, dL/dW)`` with ``dL/dW = (dL/ds)ᵀ X``. margin Δ defaults to 1.0;
+    reduction "mean" (default, over the batch) or "sum"; with ``with_grad=False`` only the loss is
+    returned."""
     wt, numpy_mode = as_tensor(weights, role="weights")
     xt, _ = as_tensor(inputs, dtype=wt.dtype, role="inputs")
     keep, pointer, count = labels_argument(labels)
@@ -180,7 +190,8 @@ def multiclass_hinge_linear(weights, inputs, labels, margin=1.0, reduction="mean
 
 def l2_penalty(weights, lam, m=1, with_grad=True):
     """L2 regularization ``R = λ/(2m) ‖W‖²`` and its gradient ``(λ/m) W``. With m = 1 (default)
-    this is ``½λ‖W‖²``; with m the batch size it is the textbook's (λ/m)W decay form."""
+    this is ``½λ‖W‖²``; with m the batch size it is the textbook's (λ/m)W decay form. Returns ``(R,
+    dR/dW)``, or just R with ``with_grad=False``."""
     wt, numpy_mode = as_tensor(weights, role="weights")
     grad = output(wt.shape, wt.dtype) if with_grad else None
     value = ctypes.c_double()
@@ -213,7 +224,8 @@ def delta_rule(w, x, y, eta):
 
 def dense_forward(a, weights, bias=None, activation="identity", negative_slope=0.01):
     """Fully connected layer over a batch: ``z = a Wᵀ + b`` with a (batch, in), W (out, in),
-    b (out,) or None; returns ``(z, f(z))``. Keep z for :func:`dense_backward`."""
+    b (out,) or None; returns ``(z, f(z))``. Keep z for :func:`dense_backward`. activation is a
+    :func:`activation` kind (default "identity"; negative_slope 0.01 for leaky_relu)."""
     at, numpy_mode = as_tensor(a, role="a")
     wt, _ = as_tensor(weights, dtype=at.dtype, role="weights")
     bt = as_tensor(bias, dtype=at.dtype, role="bias")[0] if bias is not None else None
@@ -228,7 +240,8 @@ def dense_forward(a, weights, bias=None, activation="identity", negative_slope=0
 
 def dense_backward(a, weights, z, dout, activation="identity", negative_slope=0.01):
     """Backward pass of :func:`dense_forward`: ``dz = f'(z) ⊙ dout``, ``dW = dzᵀ a``,
-    ``db = Σ_batch dz``, ``da = dz W``. Returns ``(dW, db, da)``."""
+    ``db = Σ_batch dz``, ``da = dz W``. Returns ``(dW, db, da)``. activation (default "identity") and
+    negative_slope (default 0.01) must be those of the forward."""
     at, numpy_mode = as_tensor(a, role="a")
     wt, _ = as_tensor(weights, dtype=at.dtype, role="weights")
     zt, _ = as_tensor(z, dtype=at.dtype, role="z")
@@ -297,7 +310,9 @@ class BatchNorm:
     statistics (mean 0, variance 1), as NumPy arrays of `dtype`. ``forward(x, training=True)``
     normalizes with batch statistics and updates the running ones; ``training=False`` uses the
     running ones. ``backward(dy)`` follows the last training forward and returns dx, setting
-    ``self.dgamma`` and ``self.dbeta``."""
+    ``self.dgamma`` and ``self.dbeta``. Defaults: momentum 0.1, eps 1e-5, dtype float64 (PyTorch's
+    BatchNorm1d); the formulas are those of :func:`batchnorm_forward_train`,
+    :func:`batchnorm_forward_infer` and :func:`batchnorm_backward`."""
 
     def __init__(self, features, momentum=0.1, eps=1e-5, dtype=np.float64):
         dtype = np.dtype(dtype)
@@ -310,6 +325,10 @@ class BatchNorm:
         self._saved = None
 
     def forward(self, x, training=True):
+        """y = γ (x - μ) / sqrt(σ² + eps) + β for x of shape (batch, features). training=True
+        (default): μ, σ² are the batch mean and biased variance, and running_mean/running_var are
+        updated in place (``running = (1 - momentum) running + momentum · batch``, unbiased
+        variance); training=False: μ, σ² are the running statistics and nothing is updated."""
         if not training:
             return batchnorm_forward_infer(x, self.gamma, self.beta, self.running_mean, self.running_var, self.eps)
         y, mean, invstd = batchnorm_forward_train(x, self.gamma, self.beta, self.running_mean, self.running_var,
@@ -318,6 +337,10 @@ class BatchNorm:
         return y
 
     def backward(self, dy):
+        """dx for the upstream gradient dy of the last training :meth:`forward`
+        (``dx = γ invstd / N · (N dy - dβ - x̂ dγ)``); sets ``self.dgamma = Σ dy x̂`` and
+        ``self.dbeta = Σ dy`` (sums over the batch). Raises InvalidArgumentError before any
+        training forward."""
         if self._saved is None:
             raise errors.InvalidArgumentError("backward() needs a training forward() first")
         x, mean, invstd = self._saved
@@ -369,7 +392,8 @@ def init_fill(target, scheme, seed, gain=1.0):
 
 
 def init_weights(shape, scheme, seed, gain=1.0, dtype=np.float64):
-    """A new NumPy array of `shape` filled by :func:`init_fill`."""
+    """A new NumPy array of `shape` filled by :func:`init_fill`. gain defaults to 1.0 and dtype to float64;
+    `scheme` and `seed` as in :func:`init_fill`."""
     array = np.zeros(shape, dtype=dtype)
     return init_fill(array, scheme, seed, gain)
 

@@ -57,7 +57,12 @@ __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW"
 
 
 class Optimizer(NativeObject):
-    """Base class: one update rule over parameter groups (C: ``descent_optimizer``)."""
+    """Base class: one update rule over parameter groups (C: ``descent_optimizer``).
+
+    ``params`` is a list of NumPy arrays, or a list of group dicts ``{"params": [...], **hyper}``
+    whose keys override the keyword hyper-parameters for that group. ``nonfinite`` is the policy
+    for non-finite gradients: "raise" (default), "skip" or "proceed" (see the module docstring).
+    Unknown hyper-parameter names raise TypeError."""
 
     RULE = 0
     SLOTS = ()
@@ -420,8 +425,21 @@ class Optimizer(NativeObject):
             tensor.close()
         self._bound_tensors, self._tensors, self._bound = [], [], None
 
+    def counts(self):
+        """``(rule, groups, params)`` as the native optimizer reports them
+        (``descent_optimizer_counts``): the DESCENT_RULE_* code of this class, the number of
+        parameter groups and the number of parameters registered so far. Raises
+        InvalidHandleError after :meth:`close`."""
+        self._check_open()
+        rule, groups, params = ctypes.c_int32(), ctypes.c_int64(), ctypes.c_int64()
+        lib.descent_optimizer_counts(self._handle, ctypes.byref(rule), ctypes.byref(groups), ctypes.byref(params))
+        return rule.value, groups.value, params.value
+
     def __repr__(self):
-        return f"{type(self).__name__}({len(self.param_groups)} groups, {len(self._tensors)} params)"
+        if not self._handle:
+            return f"{type(self).__name__}(closed)"
+        _, groups, params = self.counts()
+        return f"{type(self).__name__}({groups} groups, {params} params)"
 
 
 def _tuple_getter(keys):
@@ -450,7 +468,8 @@ _COMMON = {"maximize": False, "decoupled_weight_decay": False}
 class SGD(Optimizer):
     """SGD with momentum, dampening, Nesterov, and the textbook (``momentum_form="ema"``:
     v = μv + (1-μ)g; W -= lr v) and cs231n (``"cs231n"``: v = μv - lr g; W += v) forms.
-    See :func:`descent.functional.sgd`. Defaults: lr 1e-3, momentum 0, dampening 0, weight_decay 0."""
+    See :func:`descent.functional.sgd`. Defaults: lr 1e-3, momentum 0, dampening 0, weight_decay 0,
+    nesterov False, momentum_form "pytorch", maximize False, decoupled_weight_decay False."""
 
     RULE = 1
     SLOTS = ("momentum_buffer",)
@@ -461,7 +480,7 @@ class SGD(Optimizer):
 
 class Adagrad(Optimizer):
     """Adagrad, see :func:`descent.functional.adagrad`. Defaults: lr 1e-2, lr_decay 0,
-    weight_decay 0, initial_accumulator_value 0, eps 1e-10."""
+    weight_decay 0, initial_accumulator_value 0, eps 1e-10, eps_inside_sqrt False, maximize False, decoupled_weight_decay False."""
 
     RULE = 2
     SLOTS = ("sum",)
@@ -471,7 +490,8 @@ class Adagrad(Optimizer):
 
 
 class Adadelta(Optimizer):
-    """Adadelta, see :func:`descent.functional.adadelta`. Defaults: lr 1.0, rho 0.9, eps 1e-6."""
+    """Adadelta, see :func:`descent.functional.adadelta`. Defaults: lr 1.0, rho 0.9, eps 1e-6,
+    weight_decay 0, maximize False, decoupled_weight_decay False."""
 
     RULE = 3
     SLOTS = ("square_avg", "acc_delta")
@@ -480,7 +500,7 @@ class Adadelta(Optimizer):
 
 class RMSprop(Optimizer):
     """RMSprop, see :func:`descent.functional.rmsprop`. Defaults: lr 1e-2, alpha 0.99, eps 1e-8,
-    weight_decay 0, momentum 0, centered False."""
+    weight_decay 0, momentum 0, centered False, eps_inside_sqrt False, maximize False, decoupled_weight_decay False."""
 
     RULE = 4
     SLOTS = ("square_avg", "grad_avg", "momentum_buffer")
@@ -496,7 +516,8 @@ _ADAM_BOOLEANS = {**Optimizer.BOOLEANS, "amsgrad": (_f.AMSGRAD, False),
 
 class Adam(Optimizer):
     """Adam, see :func:`descent.functional.adam`. Defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8,
-    weight_decay 0, amsgrad False, bias_correction True. The textbook notes use betas (0.9, 0.99)."""
+    weight_decay 0, amsgrad False, bias_correction True, eps_inside_sqrt False, maximize False, decoupled_weight_decay False.
+    The textbook notes use betas (0.9, 0.99)."""
 
     RULE = 5
     SLOTS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
@@ -506,7 +527,9 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """AdamW: Adam with decoupled weight decay W := W(1 - lr λ). Defaults as Adam, weight_decay 1e-2."""
+    """AdamW: Adam with decoupled weight decay W := W(1 - lr λ) before the Adam update, see
+    :func:`descent.functional.adamw`. Defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8,
+    weight_decay 1e-2, amsgrad False, bias_correction True, eps_inside_sqrt False, maximize False."""
 
     RULE = 6
     DEFAULTS = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2, "amsgrad": False,
@@ -514,7 +537,8 @@ class AdamW(Adam):
 
 
 class Adamax(Optimizer):
-    """Adamax, see :func:`descent.functional.adamax`. Defaults: lr 2e-3, betas (0.9, 0.999), eps 1e-8."""
+    """Adamax, see :func:`descent.functional.adamax`. Defaults: lr 2e-3, betas (0.9, 0.999), eps 1e-8,
+    weight_decay 0, bias_correction True, maximize False, decoupled_weight_decay False."""
 
     RULE = 7
     SLOTS = ("exp_avg", "exp_inf")
@@ -525,7 +549,7 @@ class Adamax(Optimizer):
 
 class NAdam(Optimizer):
     """NAdam, see :func:`descent.functional.nadam`. Defaults: lr 2e-3, betas (0.9, 0.999), eps 1e-8,
-    weight_decay 0, momentum_decay 4e-3. Π (mu_product) is kept per group."""
+    weight_decay 0, momentum_decay 4e-3, maximize False, decoupled_weight_decay False. Π (mu_product) is kept per group."""
 
     RULE = 8
     SLOTS = ("exp_avg", "exp_avg_sq")
@@ -534,7 +558,8 @@ class NAdam(Optimizer):
 
 
 class RAdam(Optimizer):
-    """RAdam, see :func:`descent.functional.radam`. Defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8."""
+    """RAdam, see :func:`descent.functional.radam`. Defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8,
+    weight_decay 0, maximize False, decoupled_weight_decay False."""
 
     RULE = 9
     SLOTS = ("exp_avg", "exp_avg_sq")
@@ -543,7 +568,7 @@ class RAdam(Optimizer):
 
 class Lion(Optimizer):
     """Lion, see :func:`descent.functional.lion`. Defaults: lr 1e-4, betas (0.9, 0.99), weight_decay 0,
-    decoupled_weight_decay True."""
+    maximize False, decoupled_weight_decay True."""
 
     RULE = 10
     SLOTS = ("exp_avg",)

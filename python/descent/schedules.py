@@ -427,6 +427,7 @@ class LRScheduler:
         return list(self._last_lr)
 
     def state_dict(self):
+        """``{"last_step": n, "interval": "step" | "epoch"}``, for :meth:`load_state_dict`."""
         return {"last_step": self.last_step, "interval": self.interval}
 
     def load_state_dict(self, state):
@@ -445,6 +446,8 @@ class ReduceLROnPlateau:
     the monitored metric once per epoch. Each group gets its own :class:`Plateau` starting from
     the group's current lr (``min_lr`` may be a list, one per group). As in PyTorch, a reduction
     starts from the group's current lr, so a manual change to ``group["lr"]`` is honoured.
+    Defaults (PyTorch's): mode "min", factor 0.1, patience 10, threshold 1e-4, threshold_mode
+    "rel", cooldown 0, min_lr 0, eps 1e-8; the rule is :class:`Plateau`'s.
     """
 
     def __init__(self, optimizer, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
@@ -473,14 +476,17 @@ class ReduceLROnPlateau:
         return rates
 
     def get_last_lr(self):
+        """The current rate of every group, one per group (as last set by :meth:`step`)."""
         return [plateau.lr for plateau in self.plateaus]
 
     @property
     def num_bad_epochs(self):
+        """Epochs since the last improvement, of the first group's :class:`Plateau`."""
         return self.plateaus[0].state()["num_bad_epochs"]
 
     @property
     def best(self):
+        """The best metric seen so far, of the first group's :class:`Plateau`."""
         return self.plateaus[0].state()["best"]
 
     def state_dict(self):
@@ -498,6 +504,7 @@ class ReduceLROnPlateau:
             group["lr"] = plateau.lr
 
     def close(self):
+        """Frees every group's native :class:`Plateau` (idempotent); the optimizer is untouched."""
         for plateau in self.plateaus:
             plateau.close()
 

@@ -108,12 +108,14 @@ class Tensor(NativeObject):
 
     @property
     def ndim(self):
+        """The rank: number of axes (0 for a scalar tensor)."""
         rank = ctypes.c_int64()
         lib.descent_tensor_rank(self._handle, ctypes.byref(rank))
         return rank.value
 
     @property
     def shape(self):
+        """The extents, a tuple of ``ndim`` ints (row-major)."""
         dims = (ctypes.c_int64 * MAX_RANK)()
         lib.descent_tensor_shape(self._handle, dims, MAX_RANK)
         return tuple(dims[: self.ndim])
@@ -176,11 +178,11 @@ class Tensor(NativeObject):
         return self._binary(lib.descent_tensor_add, other, out)
 
     def sub(self, other, out=None):
-        """self - other, elementwise."""
+        """self - other, elementwise, into `out` (a new tensor when None)."""
         return self._binary(lib.descent_tensor_sub, other, out)
 
     def mul(self, other, out=None):
-        """self * other, elementwise."""
+        """self * other (Hadamard product), elementwise, into `out` (a new tensor when None)."""
         return self._binary(lib.descent_tensor_mul, other, out)
 
     __add__ = add
@@ -269,32 +271,37 @@ def wrap(array):
 
 
 def zeros(shape, dtype=np.float64):
-    """A tensor of zeros."""
+    """A tensor of zeros. `shape` is an int or a sequence of ints; dtype float64 (default) or float32."""
     rank, dims = shape_argument(shape)
     return _new(lib.descent_tensor_zeros, dtype_code(dtype), rank, dims)
 
 
 def ones(shape, dtype=np.float64):
-    """A tensor of ones."""
+    """A tensor of ones. `shape` is an int or a sequence of ints; dtype float64 (default) or float32."""
     rank, dims = shape_argument(shape)
     return _new(lib.descent_tensor_ones, dtype_code(dtype), rank, dims)
 
 
 def full(shape, value, dtype=np.float64):
-    """A tensor with every element equal to `value`."""
+    """A tensor with every element equal to `value`. `value` is rounded to float32 for dtype float32; dtype
+    defaults to float64."""
     rank, dims = shape_argument(shape)
     return _new(lib.descent_tensor_full, dtype_code(dtype), rank, dims, float(value))
 
 
 def arange(start, stop=None, step=1.0, dtype=np.float64):
-    """Values start, start+step, ... below stop (NumPy's arange; arange(n) counts 0..n-1)."""
+    """Values start, start+step, ... below stop (NumPy's arange; arange(n) counts 0..n-1). Length
+    ``ceil((stop - start) / step)`` (0 when the range is empty), values computed in float64 and rounded
+    to `dtype` (default float64); step defaults to 1.0 and must not be 0."""
     if stop is None:
         start, stop = 0.0, start
     return _new(lib.descent_tensor_arange, dtype_code(dtype), float(start), float(stop), float(step))
 
 
 def linspace(start, stop, num=50, endpoint=True, dtype=np.float64):
-    """`num` evenly spaced values from start to stop (NumPy's linspace)."""
+    """`num` evenly spaced values from start to stop (NumPy's linspace). With endpoint=True (default) the
+    spacing is ``(stop - start) / (num - 1)`` and the last value is exactly stop; with endpoint=False it
+    is ``(stop - start) / num`` and stop is excluded. num defaults to 50, dtype to float64."""
     return _new(lib.descent_tensor_linspace, dtype_code(dtype), float(start), float(stop), int(num),
                 1 if endpoint else 0)
 
@@ -307,14 +314,16 @@ def _seed(seed):
 
 
 def random_uniform(shape, seed, low=0.0, high=1.0, dtype=np.float64):
-    """Uniform values on [low, high) from SplitMix64(seed); see include/descent.h for the formula."""
+    """Uniform values on [low, high) from SplitMix64(seed); see include/descent.h for the formula.
+    Defaults: low 0.0, high 1.0, dtype float64."""
     rank, dims = shape_argument(shape)
     return _new(lib.descent_tensor_random_uniform, dtype_code(dtype), rank, dims, _seed(seed),
                 float(low), float(high))
 
 
 def random_normal(shape, seed, mean=0.0, std=1.0, dtype=np.float64):
-    """Normal values mean + std * N(0, 1) from SplitMix64(seed) by Box-Muller."""
+    """Normal values mean + std * N(0, 1) from SplitMix64(seed) by Box-Muller. Defaults: mean 0.0, std 1.0,
+    dtype float64."""
     rank, dims = shape_argument(shape)
     return _new(lib.descent_tensor_random_normal, dtype_code(dtype), rank, dims, _seed(seed),
                 float(mean), float(std))
@@ -323,7 +332,8 @@ def random_normal(shape, seed, mean=0.0, std=1.0, dtype=np.float64):
 def matmul(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
     """``out = alpha * op(a) @ op(b) + beta * out`` through BLAS ?gemm (rank-2 tensors).
 
-    op(x) is x or, with trans_x=True, its transpose. When `out` is None a new zero tensor of the
+    op(x) is x or, with trans_a=True (for a) or trans_b=True (for b), its transpose. When `out` is None
+    a new zero tensor of the
     right shape is made (so beta has no effect).
     """
     _handle_of(a), _handle_of(b)  # TypeError for anything but a Tensor, before reading shapes
