@@ -164,7 +164,8 @@ descent_status descent_tensor_arange(int32_t dtype, double start, double stop, d
  * A 1-D tensor of `count` evenly spaced values from start to stop (NumPy's linspace). With
  * endpoint != 0 the spacing is (stop - start)/(count - 1) and the last value is exactly stop;
  * with endpoint == 0 the spacing is (stop - start)/count and stop is excluded.
- * Extra statuses: DESCENT_ERR_NON_FINITE, DESCENT_ERR_SHAPE (count < 0).
+ * Extra statuses: DESCENT_ERR_NON_FINITE (start or stop), DESCENT_ERR_SHAPE (count < 0 or above
+ * 64 * (2^31 - 1)).
  */
 descent_status descent_tensor_linspace(int32_t dtype, double start, double stop, int64_t count,
                                        int32_t endpoint, descent_tensor *out);
@@ -203,8 +204,8 @@ descent_status descent_tensor_wrap(int32_t dtype, int64_t rank, const int64_t *s
  * uniform, element i (row-major index):
  *     float64: low + (high - low) * ((output(i) >> 11) * 2^-53)       in [low, high)
  *     float32: (float)(low + (high - low) * ((output(i) >> 40) * 2^-24)) (rounding may give high)
- * Extra statuses: DESCENT_ERR_NON_FINITE (non-finite bounds), DESCENT_ERR_INVALID_ARGUMENT
- * (low > high).
+ * Extra statuses: DESCENT_ERR_NON_FINITE (non-finite bounds, or high - low overflowing to
+ * infinity), DESCENT_ERR_INVALID_ARGUMENT (low > high).
  */
 descent_status descent_tensor_random_uniform(int32_t dtype, int64_t rank, const int64_t *shape,
                                              uint64_t seed, double low, double high,
@@ -354,7 +355,9 @@ descent_status descent_gd_step(descent_tensor param, descent_tensor grad, double
  * Functional steps share these arguments and rules:
  *   dtype      DESCENT_DTYPE_FLOAT32 or _FLOAT64: every buffer holds `count` elements of it.
  *   param      updated in place; grad is read only; state buffers (named per rule) updated in place.
- *              Buffers must not alias one another and must be aligned to the element size.
+ *              Buffers must not overlap one another and must be aligned to the element size. Two
+ *              buffers starting at the same address are rejected; a partial overlap is NOT
+ *              detected (the results are then undefined).
  *              State buffers start at 0 unless the rule says otherwise; a state buffer the rule
  *              does not need under the given settings may be NULL (each rule says which).
  *   step       t of this update, >= 1 (keep your own counter: 1, 2, 3, ...).
@@ -363,9 +366,9 @@ descent_status descent_gd_step(descent_tensor param, descent_tensor grad, double
  * thread count). No buffer memory is allocated (only small bookkeeping
  * for the worker threads of large calls).
  * Statuses: DESCENT_OK; DESCENT_ERR_DTYPE (unknown dtype); DESCENT_ERR_NULL_POINTER (param, grad
- * or a needed state buffer NULL); DESCENT_ERR_INVALID_ARGUMENT (count < 0, step < 1, aliasing or
- * misaligned buffers, a hyper-parameter outside its domain such as lr < 0 or beta >= 1, unknown
- * or conflicting flags); DESCENT_ERR_NON_FINITE (a non-finite hyper-parameter or step size, or
+ * or a needed state buffer NULL); DESCENT_ERR_INVALID_ARGUMENT (count < 0, step < 1, two buffers
+ * at the same address, misaligned buffers, a hyper-parameter outside its domain such as lr < 0 or
+ * beta >= 1, unknown or conflicting flags); DESCENT_ERR_NON_FINITE (a non-finite hyper-parameter or step size, or
  * a non-finite gradient with DESCENT_OPT_CHECK_FINITE). On failure no buffer was written.
  */
 
@@ -479,8 +482,9 @@ descent_status descent_adamax_step(int32_t dtype, int64_t count, void *param, co
  *     Π_t := Π_{t-1} μ_t              (*mu_product: in/out, start it at 1.0; written on success)
  *     m := β1 m + (1 - β1) g;   v := β2 v + (1 - β2) g²;   d := sqrt(v / (1 - β2^t)) + ε
  *     W := W - lr (1 - μ_t) / (1 - Π_t) · g / d - lr μ_{t+1} / (1 - Π_t μ_{t+1}) · m / d
- * *mu_product must be in (0, 1]. Flags: MAXIMIZE, DECOUPLED_WEIGHT_DECAY (PyTorch's
- * decoupled_weight_decay), CHECK_FINITE.
+ * *mu_product must be in (0, 1]: DESCENT_ERR_NULL_POINTER when mu_product is NULL,
+ * DESCENT_ERR_INVALID_ARGUMENT when *mu_product is outside (0, 1] or NaN. Flags: MAXIMIZE,
+ * DECOUPLED_WEIGHT_DECAY (PyTorch's decoupled_weight_decay), CHECK_FINITE.
  */
 descent_status descent_nadam_step(int32_t dtype, int64_t count, void *param, const void *grad,
                                   void *exp_avg, void *exp_avg_sq, double *mu_product, int64_t step,
@@ -600,12 +604,15 @@ descent_status descent_optimizer_new(int32_t rule, descent_optimizer *out);
 descent_status descent_optimizer_free(descent_optimizer optimizer);
 
 /**
- * Adds a parameter group: `count` distinct tensor handles (any mix of float32/float64, none
- * already registered), which take the optimizer's current defaults (group -1 of set_hyper).
+ * Adds a parameter group: `count` tensor handles (any mix of float32/float64) whose memory
+ * overlaps neither one another nor a param already registered (the same tensor twice, or two
+ * wraps of one buffer, is an error); they take the optimizer's current defaults (group -1 of
+ * set_hyper).
  * Their state slots are allocated now. Writes the new group's index to *group_out (NULL allowed).
  * Binding of gradients is dropped (call descent_optimizer_set_grads again).
  * Statuses: handle errors (optimizer or any param), DESCENT_ERR_NULL_POINTER (params NULL with
- * count > 0), _INVALID_ARGUMENT (count < 0, duplicates), _OUT_OF_MEMORY. On failure nothing changed.
+ * count > 0), _INVALID_ARGUMENT (count < 0, overlapping params), _OUT_OF_MEMORY. On failure
+ * nothing changed.
  */
 descent_status descent_optimizer_add_group(descent_optimizer optimizer, const descent_tensor *params,
                                            int64_t count, int64_t *group_out);
@@ -615,14 +622,20 @@ descent_status descent_optimizer_add_group(descent_optimizer optimizer, const de
  * added later when group == -1. It takes effect on the next step (a learning-rate schedule calls
  * this between steps). State slots the new setting needs (e.g. AMSGRAD's max_exp_avg_sq) are
  * allocated now, filled with their initial value.
- * Statuses: handle errors, DESCENT_ERR_INVALID_ARGUMENT (no such group, a key the rule does not
- * have, a value outside its domain such as lr < 0, bad flags), _NON_FINITE (NaN/inf value),
- * _OUT_OF_MEMORY. On failure nothing changed.
+ * Statuses: handle errors, DESCENT_ERR_INVALID_ARGUMENT (no such group, an unknown key or one the
+ * rule does not have, a value outside its domain such as lr < 0, bad flags: FLAGS must hold a
+ * non-negative integer, so a NaN or infinite FLAGS value is this status too), _NON_FINITE (a NaN
+ * or infinite value for any other key), _OUT_OF_MEMORY. On failure nothing changed (the slots a
+ * setting needs are allocated all at once, or none are).
  */
 descent_status descent_optimizer_set_hyper(descent_optimizer optimizer, int64_t group, int32_t key,
                                            double value);
 
-/** Reads hyper-parameter `key` of `group` (-1: the defaults) into *out. Statuses as set_hyper, _NULL_POINTER. */
+/**
+ * Reads hyper-parameter `key` of `group` (-1: the defaults) into *out. Statuses: handle errors,
+ * DESCENT_ERR_INVALID_ARGUMENT (no such group, an unknown key or one the rule does not have),
+ * _NULL_POINTER.
+ */
 descent_status descent_optimizer_get_hyper(descent_optimizer optimizer, int64_t group, int32_t key,
                                            double *out);
 
@@ -630,9 +643,10 @@ descent_status descent_optimizer_get_hyper(descent_optimizer optimizer, int64_t 
  * Binds one gradient tensor per registered param, in registration order (group by group), each
  * with its param's dtype and shape. The optimizer keeps them; fill their memory in place between
  * steps. Binding again replaces the set.
- * Statuses: handle errors, DESCENT_ERR_NULL_POINTER, DESCENT_ERR_SHAPE (count differs from the
- * number of params, or a shape differs), _DTYPE, _INVALID_ARGUMENT (a grad is a param or a state
- * tensor). On failure the previous binding stays.
+ * Statuses: handle errors, DESCENT_ERR_NULL_POINTER (grads NULL with count > 0),
+ * DESCENT_ERR_SHAPE (count differs from the number of params, or a shape differs), _DTYPE,
+ * _INVALID_ARGUMENT (count < 0, or a grad is, or shares memory with, any registered param or
+ * state tensor). On failure the previous binding stays.
  */
 descent_status descent_optimizer_set_grads(descent_optimizer optimizer, const descent_tensor *grads,
                                            int64_t count);
@@ -724,7 +738,7 @@ descent_status descent_optimizer_save(descent_optimizer optimizer, const char *p
  * has them. Bound gradients are kept.
  * Statuses: handle errors, DESCENT_ERR_NULL_POINTER, DESCENT_ERR_IO (cannot open/read),
  * DESCENT_ERR_CORRUPT (bad magic, unknown version, truncated or extended file, checksum mismatch,
- * invalid stored values), DESCENT_ERR_INVALID_ARGUMENT (a path that is not valid UTF-8, another
+ * invalid stored values, a param lacking a state slot its stored settings need), DESCENT_ERR_INVALID_ARGUMENT (a path that is not valid UTF-8, another
  * rule, or group/param counts differ), DESCENT_ERR_SHAPE (a param's dtype or shape differs), DESCENT_ERR_OUT_OF_MEMORY.
  * On failure the optimizer (and every param) is unchanged.
  */
@@ -989,7 +1003,8 @@ descent_status descent_plateau_free(descent_plateau plateau);
 /*
  * Gradient clipping over `count` gradient tensors given as an array of handles (`grads` may be
  * NULL when count == 0). All tensors must share one dtype (else DESCENT_ERR_DTYPE) and must not
- * share memory, e.g. the same handle twice (else DESCENT_ERR_INVALID_ARGUMENT). Every handle and
+ * share memory, e.g. the same handle twice (else DESCENT_ERR_INVALID_ARGUMENT; tensors with no
+ * elements are exempt, as there is nothing to scale twice). Every handle and
  * argument is checked before any tensor is modified: on any failure every gradient is unchanged.
  * Statuses common to all three: DESCENT_ERR_NULL_POINTER (grads NULL with count > 0),
  * DESCENT_ERR_INVALID_HANDLE / _WRONG_HANDLE_TYPE (a bad entry; the message names its index),
@@ -1168,7 +1183,8 @@ descent_status descent_loss_multiclass_hinge(descent_tensor scores, const int64_
  * The hinge loss of the linear classifier s = X W^T, with W (classes, features) and X (batch,
  * features): the loss of descent_loss_multiclass_hinge on s, and dW = (dL/ds)^T X (BLAS) into
  * `grad_w` (W's shape; optional; must not be W or X).
- * Statuses: as descent_loss_multiclass_hinge, plus DESCENT_ERR_INVALID_ARGUMENT (grad_w aliases).
+ * Statuses: as descent_loss_multiclass_hinge, plus DESCENT_ERR_INVALID_ARGUMENT (grad_w aliases),
+ * DESCENT_ERR_UNSUPPORTED (an extent above 2^31 - 1, as descent_tensor_matmul).
  */
 descent_status descent_loss_multiclass_hinge_linear(descent_tensor w, descent_tensor x, const int64_t *labels,
                                                     int64_t label_count, double margin, int32_t reduction,
@@ -1204,7 +1220,8 @@ descent_status descent_delta_rule(descent_tensor w, descent_tensor x, double y, 
  * Writes z (kept for the backward pass) and out; out may be the same handle as z, but neither may
  * share memory with a, W or b.
  * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (unknown activation, aliasing),
- * DESCENT_ERR_NON_FINITE (leaky slope).
+ * DESCENT_ERR_NON_FINITE (leaky slope), DESCENT_ERR_UNSUPPORTED (an extent above 2^31 - 1, as
+ * descent_tensor_matmul; possible with zero-sized tensors such as a of shape (3e9, 0)).
  */
 descent_status descent_dense_forward(descent_tensor a, descent_tensor w, descent_tensor b, int32_t activation,
                                      double negative_slope, descent_tensor z, descent_tensor out);
@@ -1215,7 +1232,7 @@ descent_status descent_dense_forward(descent_tensor a, descent_tensor w, descent
  *     dW = dz^T a (out, in),  db = Σ_batch dz (out,),  da = dz W (batch, in).
  * db and da are optional. Outputs must not share memory with each other or with any input.
  * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (unknown activation, aliasing),
- * DESCENT_ERR_NON_FINITE (leaky slope).
+ * DESCENT_ERR_NON_FINITE (leaky slope), DESCENT_ERR_UNSUPPORTED (an extent above 2^31 - 1).
  */
 descent_status descent_dense_backward(descent_tensor a, descent_tensor w, descent_tensor z, descent_tensor dout,
                                       int32_t activation, double negative_slope, descent_tensor dw,

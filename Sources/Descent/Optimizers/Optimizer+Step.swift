@@ -20,13 +20,44 @@ extension Optimizer {
                 throw .shape("got \(tensors.count) gradients for \(parameters.count) params")
             }
             for (index, gradient) in tensors.enumerated() {
-                let parameter = parameters[index]
-                try parameter.tensor.requireSameLayout(as: gradient, "gradient \(index)")
-                guard !overlaps(gradient, parameter.tensor) else {
-                    throw .argument("gradient \(index) shares memory with its param")
+                try parameters[index].tensor.requireSameLayout(as: gradient, "gradient \(index)")
+            }
+            // No gradient may be (or share memory with) ANY param or state tensor: the step writes
+            // those while it reads the gradients. Params never overlap one another and state
+            // tensors are the optimizer's own allocations, so the owned regions are disjoint:
+            // sorted by start, one binary search per gradient finds the only candidate.
+            var owned: [(start: UInt, end: UInt, what: String)] = []
+            var ownedObjects = Set<ObjectIdentifier>()
+            for (index, parameter) in parameters.enumerated() {
+                ownedObjects.insert(ObjectIdentifier(parameter.tensor))
+                if parameter.tensor.byteCount > 0 {
+                    let start = UInt(bitPattern: parameter.tensor.storage)
+                    owned.append((start, start + UInt(parameter.tensor.byteCount), "param \(index)"))
                 }
-                for other in parameters where other.state.contains(where: { $0 === gradient }) {
-                    throw .argument("gradient \(index) is a state tensor")
+                for (slot, state) in parameter.state.enumerated() {
+                    guard let state else { continue }
+                    ownedObjects.insert(ObjectIdentifier(state))
+                    if state.byteCount > 0 {
+                        let start = UInt(bitPattern: state.storage)
+                        owned.append((start, start + UInt(state.byteCount), "state slot \(slot) of param \(index)"))
+                    }
+                }
+            }
+            owned.sort { $0.start < $1.start }
+            for (index, gradient) in tensors.enumerated() {
+                if ownedObjects.contains(ObjectIdentifier(gradient)) {
+                    throw .argument("gradient \(index) is a param or state tensor of this optimizer")
+                }
+                guard gradient.byteCount > 0 else { continue }
+                let start = UInt(bitPattern: gradient.storage), end = start + UInt(gradient.byteCount)
+                // The last owned region starting before `end` is the only one that can overlap.
+                var low = 0, high = owned.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if owned[middle].start < end { low = middle + 1 } else { high = middle }
+                }
+                if low > 0, owned[low - 1].end > start {
+                    throw .argument("gradient \(index) shares memory with \(owned[low - 1].what)")
                 }
             }
             gradients = tensors

@@ -137,7 +137,19 @@ public final class Optimizer {
         try lock.withLock { _ throws(DescentError) in
             let updated = try hyperSet(group).setting(key, value, for: rule)
             if group == -1 { defaults = updated; return }
-            for index in groups[group].members { try allocateState(parameters[index], updated) }
+            // Allocate every slot the new setting needs first; commit only when all succeeded,
+            // so an allocation failure leaves no half-allocated state behind.
+            var allocated: [(parameter: Parameter, slot: Int, tensor: Tensor)] = []
+            for index in groups[group].members {
+                let parameter = parameters[index]
+                for slot in 0..<rule.stateSlotCount where parameter.state[slot] == nil && rule.needsSlot(slot, updated) {
+                    let tensor = try Tensor.full(rule.initialValue(slot: slot, updated),
+                                                 dtype: parameter.tensor.dtype, shape: parameter.tensor.shape)
+                    allocated.append((parameter, slot, tensor))
+                }
+            }
+            for entry in allocated { entry.parameter.state[entry.slot] = entry.tensor }
+            if !allocated.isEmpty { piecesValid = false }
             groups[group].hyper = updated
         }
     }

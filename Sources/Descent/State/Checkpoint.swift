@@ -180,6 +180,11 @@ extension Optimizer {
                 if let base = bytes.baseAddress { state.storage.copyMemory(from: base, byteCount: bytes.count) }
                 slots[slot] = state
             }
+            // A slot the stored settings need must be stored: a crafted file without it would
+            // otherwise load and make every later step skip this param's update.
+            for slot in 0..<rule.stateSlotCount where slots[slot] == nil && rule.needsSlot(slot, newGroups[parameter.group].hyper) {
+                throw DescentError(.corrupt, "\(path): param \(index) lacks \(rule.stateSlotName(slot)), which its group's settings need")
+            }
             newState.append(slots)
             if flags & CheckpointFormat.flagParameters != 0 { parameterBytes.append(try reader.take(tensor.byteCount)) }
         }
