@@ -593,7 +593,8 @@ enum {
 
 /**
  * A new optimizer for `rule` (DESCENT_RULE_*) with PyTorch's defaults and no groups; free it with
- * descent_optimizer_free. Statuses: DESCENT_ERR_NULL_POINTER (out), _INVALID_ARGUMENT (rule).
+ * descent_optimizer_free. Statuses: DESCENT_ERR_NULL_POINTER (out), _INVALID_ARGUMENT (rule),
+ * _OUT_OF_MEMORY (the handle table is full).
  */
 descent_status descent_optimizer_new(int32_t rule, descent_optimizer *out);
 

@@ -68,11 +68,14 @@ def _handle(function, *args):
 
 
 def test_set_hyper_allocation_failure_leaves_no_state_behind():
-    small = np.zeros(4)
-    backing = np.zeros(8)                # a huge wrapped param: the library never touches its memory here
+    # One buffer: a small param at its start, and a huge wrapped param claiming 2^61 bytes from
+    # its middle upward (so the two never overlap, whatever the allocator's addresses). The
+    # library never touches the huge param's memory here: only its state allocation is tried.
+    buffer = np.zeros(16)
+    small = buffer[:4]
     huge_shape = (ctypes.c_int64 * 1)(1 << 58)   # 2^61 bytes of float64: no allocation can succeed
     t_small = descent.wrap(small)
-    t_huge = _handle(lib.descent_tensor_wrap, FLOAT64, 1, huge_shape, backing.ctypes.data, 1 << 58)
+    t_huge = _handle(lib.descent_tensor_wrap, FLOAT64, 1, huge_shape, buffer[8:].ctypes.data, 1 << 58)
     opt = _handle(lib.descent_optimizer_new, RULE_SGD)
     try:
         params = (ctypes.c_uint64 * 2)(t_small.handle, t_huge)
