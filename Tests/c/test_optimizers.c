@@ -278,7 +278,40 @@ static void test_every_rule_smoke(void) {
     }
 }
 
+/* Audit regression: a gradient that is (or overlaps) ANOTHER param is refused, as descent.h says
+ * ("a grad is, or shares memory with, any registered param or state tensor"); nothing changes. */
+static void test_grads_must_not_overlap_any_param(void) {
+    double memory[8] = {1, 2, 3, 4, 5, 6, 7, 8}, before[8], g[4] = {1, 1, 1, 1};
+    int64_t shape[1] = {4};
+    descent_tensor p0 = 0, p1 = 0, view = 0, gt = 0, other = 0;
+    descent_optimizer opt = 0;
+    CHECK_OK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, shape, memory, 4, &p0));
+    CHECK_OK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, shape, memory + 4, 4, &p1));
+    CHECK_OK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, shape, memory + 2, 4, &view)); /* overlaps both */
+    CHECK_OK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, shape, g, 4, &gt));
+    CHECK_OK(descent_tensor_zeros(DESCENT_DTYPE_FLOAT64, 1, shape, &other));
+    CHECK_OK(descent_optimizer_new(DESCENT_RULE_SGD, &opt));
+    descent_tensor params[2] = {p0, p1};
+    CHECK_OK(descent_optimizer_add_group(opt, params, 2, NULL));
+    descent_tensor good[2] = {gt, other}, swapped[2] = {p1, other}, overlapping[2] = {gt, view};
+    CHECK_OK(descent_optimizer_set_grads(opt, good, 2));
+    memcpy(before, memory, sizeof memory);
+    CHECK_STATUS(descent_optimizer_set_grads(opt, swapped, 2), DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(descent_last_error(), "gradient 0") != NULL);
+    CHECK_STATUS(descent_optimizer_set_grads(opt, overlapping, 2), DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(memcmp(before, memory, sizeof memory) == 0);
+    int64_t steps = -1;
+    CHECK_OK(descent_optimizer_step_count(opt, &steps));
+    CHECK(steps == 0);
+    CHECK_OK(descent_optimizer_step(opt, NULL));     /* the previous binding stays */
+    CHECK(memory[0] == 1.0 - 1e-3 && memory[4] == 5.0);
+    descent_optimizer_free(opt);
+    descent_tensor_free(p0); descent_tensor_free(p1); descent_tensor_free(view);
+    descent_tensor_free(gt); descent_tensor_free(other);
+}
+
 int main(void) {
+    test_grads_must_not_overlap_any_param();
     test_every_rule_smoke();
     test_functional();
     test_stateful();
