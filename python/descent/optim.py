@@ -240,7 +240,12 @@ class Optimizer(NativeObject):
     def step(self, grads=None):
         """One update of every parameter, in one C call; returns False when the "skip" policy
         skipped it (non-finite gradient), else True. `grads`: one array per param in group order
-        (a single array when there is one param); None uses :attr:`grads`."""
+        (a single array when there is one param); None uses :attr:`grads`.
+
+        Raises ShapeError / DTypeError when a gradient does not match its param,
+        InvalidArgumentError when a gradient is (or shares memory with) any param, and
+        NonFiniteError for a NaN/inf gradient under the "raise" policy; on any error the
+        parameters, the state and the step count are unchanged."""
         self._check_open()
         if grads is None:
             grads = self.grads
