@@ -724,8 +724,8 @@ descent_status descent_optimizer_state_set(descent_optimizer optimizer, int64_t 
  * Saves the optimizer's complete state (rule, policy, step count, default and per-group
  * hyper-parameters, NAdam's Π, every allocated state buffer and, with include_params != 0, the
  * parameter values) to the file `path` (a NUL-terminated UTF-8 path). Written atomically: to
- * "<path>.tmp-<pid>", fsync'ed, then renamed over `path`; an existing file is replaced only when
- * the new one is complete. Statuses: handle errors, DESCENT_ERR_NULL_POINTER (path),
+ * "<path>.tmp-<pid>", fsync'ed, then renamed over `path` and the directory fsync'ed; an existing
+ * file is replaced only when the new one is complete. Statuses: handle errors, DESCENT_ERR_NULL_POINTER (path),
  * DESCENT_ERR_INVALID_ARGUMENT (empty path, or a path that is not valid UTF-8), DESCENT_ERR_IO (cannot create/write/rename; the
  * temporary file is removed), DESCENT_ERR_UNSUPPORTED (big-endian host). The optimizer is never
  * modified.
