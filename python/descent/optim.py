@@ -88,6 +88,9 @@ class Optimizer(NativeObject):
         self._lock = threading.Lock()  # step() from several Python threads: bind/sync/step stay together
         self.param_groups = []
         try:
+            # The defaults are validated (and stored in C) up front, as torch.optim does; they are
+            # what add_param_group fills missing settings from and what a checkpoint records.
+            self._push(-1, self._values(self.defaults), None)
             for group in self._normalize(params):
                 self._add_group(group)
             self.nonfinite = nonfinite
@@ -128,16 +131,21 @@ class Optimizer(NativeObject):
             if array.dtype not in DTYPE_CODES:
                 raise errors.DTypeError(f"param dtype {array.dtype} is not float32 or float64")
         tensors = [wrap(array) for array in arrays]
+        defaults = self._values(self.defaults)
         try:
             values = self._values(full)
-            # The group's settings become the defaults first, so slots start from its values.
-            self._push(-1, values, None)
+            # C adds a group with its current defaults (state buffers are allocated for them), so
+            # the group's settings stand in as the defaults during the add ...
+            self._push(-1, values, defaults)
             handles = (ctypes.c_uint64 * max(len(tensors), 1))(*[t.handle for t in tensors])
             lib.descent_optimizer_add_group(self._handle, handles, len(tensors), None)
         except BaseException:
             for tensor in tensors:
                 tensor.close()
             raise
+        finally:
+            # ... and the real defaults come back afterwards, whether or not the add succeeded.
+            self._push(-1, defaults, None)
         self._tensors.extend(tensors)
         self._pushed.append(values)
         self.param_groups.append(full)

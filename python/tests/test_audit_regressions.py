@@ -171,3 +171,34 @@ def test_load_still_accepts_the_untouched_checkpoint(tmp_path):
                                   source.state_dict()["state"][0]["exp_avg_sq"])
     source.close()
     target.close()
+
+
+def test_failed_add_param_group_leaves_the_defaults_alone():
+    """A group that fails to add must not change the optimizer's defaults (in C or Python), and
+    a successful add with overrides must not make its overrides the new defaults either."""
+    import ctypes
+    from descent import _ffi, optim
+
+    w = np.zeros(4)
+    opt = optim.Adam([w], lr=1e-3)
+
+    def c_default(key):
+        value = ctypes.c_double()
+        _ffi.lib.descent_optimizer_get_hyper(opt.handle, -1, optim.HYPER[key], ctypes.byref(value))
+        return value.value
+
+    with pytest.raises(descent.DTypeError):
+        opt.add_param_group({"params": [np.zeros(3, dtype=np.int64)], "lr": 0.5})
+    with pytest.raises(descent.InvalidArgumentError):
+        opt.add_param_group({"params": [np.zeros(3)], "lr": -1.0})
+    assert c_default("lr") == 1e-3 and opt.defaults["lr"] == 1e-3
+    opt.add_param_group({"params": [np.zeros(3)], "lr": 0.25})
+    assert c_default("lr") == 1e-3
+    assert [g["lr"] for g in opt.param_groups] == [1e-3, 0.25]
+
+
+def test_invalid_defaults_are_rejected_at_construction():
+    from descent import optim
+
+    with pytest.raises(descent.InvalidArgumentError):
+        optim.SGD([{"params": [np.zeros(2)], "lr": 0.1}], lr=-1.0)
