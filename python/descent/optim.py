@@ -3,11 +3,13 @@
 ::
 
     import numpy as np, descent
-    w, b = np.zeros((10, 5)), np.zeros(5)
-    opt = descent.optim.Adam([w, b], lr=1e-3)               # or [{"params": [w]}, {"params": [b], "lr": 1e-2}]
-    for batch in data:
-        gw, gb = gradients(w, b, batch)
-        opt.step([gw, gb])                                    # w and b are updated in place
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 5)), rng.standard_normal(64)
+    w, b = np.zeros(5), np.zeros(1)
+    opt = descent.optim.Adam([w, b], lr=1e-2)       # or [{"params": [w]}, {"params": [b], "lr": 1e-1}]
+    for epoch in range(200):
+        residual = x @ w + b - y                    # least squares, J = mean(residual^2) / 2
+        opt.step([x.T @ residual / len(y), np.array([residual.mean()])])   # w, b updated in place
 
 Parameters are NumPy arrays (float32/float64, C-contiguous, writeable) registered ZERO-COPY: the
 library updates the arrays you passed. ``opt.step(grads)`` updates every parameter of every
