@@ -887,6 +887,28 @@ descent_status descent_schedule_new_one_cycle(double max_lr, int64_t total_steps
                                               descent_schedule *out);
 
 /**
+ * One-cycle policy with momentum cycling (PyTorch OneCycleLR with cycle_momentum=True): the
+ * learning rate is exactly that of descent_schedule_new_one_cycle with the same arguments, and
+ * the schedule also has a momentum, read with descent_schedule_momentum. The momentum moves
+ * inversely to the rate over the same phases (same ends, same pct, same anneal_strategy):
+ *     two phases:   max_momentum -> base_momentum,  base_momentum -> max_momentum
+ *     three phases: max_momentum -> base_momentum,  base_momentum -> max_momentum,
+ *                   max_momentum -> max_momentum (flat while the rate falls to min)
+ * so momentum(0) = max_momentum, momentum(p*T - 1) = base_momentum and momentum(T - 1) =
+ * max_momentum. Apply it at every step as PyTorch does: descent_optimizer_set_hyper with
+ * DESCENT_HYPER_MOMENTUM (SGD, RMSprop) or DESCENT_HYPER_BETA1 (the Adam family). PyTorch's
+ * defaults: base_momentum 0.85, max_momentum 0.95.
+ * Statuses: as descent_schedule_new_one_cycle, plus DESCENT_ERR_INVALID_ARGUMENT when
+ * base_momentum or max_momentum is not finite, base_momentum < 0, or max_momentum <
+ * base_momentum. On failure *out is not written and nothing is created.
+ */
+descent_status descent_schedule_new_one_cycle_momentum(double max_lr, int64_t total_steps, double pct_start,
+                                                       int32_t anneal_strategy, double div_factor,
+                                                       double final_div_factor, int32_t three_phase,
+                                                       double base_momentum, double max_momentum,
+                                                       descent_schedule *out);
+
+/**
  * Schedules one after another (PyTorch SequentialLR): schedules[i] runs on
  * [milestones[i-1], milestones[i]) and restarts its own count there:
  *     lr(t) = value(schedules[i], t - milestones[i-1])      (milestones[-1] = 0)
@@ -907,6 +929,17 @@ descent_status descent_schedule_new_sequential(const descent_schedule *schedules
  * a one-cycle schedule, also inside a sequential one). On failure *lr is not written.
  */
 descent_status descent_schedule_value(descent_schedule schedule, int64_t step, double *lr);
+
+/**
+ * Writes the schedule's momentum at step t to *momentum, for a schedule that cycles momentum
+ * (only one made by descent_schedule_new_one_cycle_momentum; formula there). No side effects.
+ * Statuses: DESCENT_OK; DESCENT_ERR_INVALID_HANDLE / _WRONG_HANDLE_TYPE; DESCENT_ERR_NULL_POINTER
+ * (momentum); DESCENT_ERR_UNSUPPORTED (the schedule has no momentum cycle: every other kind,
+ * including descent_schedule_new_one_cycle and sequential schedules, even with a momentum-cycling
+ * part); DESCENT_ERR_INVALID_ARGUMENT (t < 0 or t > total_steps). On failure *momentum is not
+ * written.
+ */
+descent_status descent_schedule_momentum(descent_schedule schedule, int64_t step, double *momentum);
 
 /**
  * Writes value(first_step + i) to out[i] for i = 0 .. count-1 (a whole curve in one call).

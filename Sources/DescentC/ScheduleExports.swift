@@ -128,6 +128,24 @@ private func readInt64s(_ pointer: UnsafePointer<Int64>?, _ count: Int64, _ name
     }
 }
 
+@c public func descent_schedule_new_one_cycle_momentum(_ maxLR: Double, _ totalSteps: Int64, _ pctStart: Double,
+                                                       _ annealStrategy: Int32, _ divFactor: Double,
+                                                       _ finalDivFactor: Double, _ threePhase: Int32,
+                                                       _ baseMomentum: Double, _ maxMomentum: Double,
+                                                       _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
+    exported("descent_schedule_new_one_cycle_momentum") { () throws(DescentError) in
+        guard let annealing = OneCycle.Annealing(rawValue: annealStrategy) else {
+            throw DescentError(.invalidArgument, "anneal_strategy \(annealStrategy) is not DESCENT_ANNEAL_COS (0) or DESCENT_ANNEAL_LINEAR (1)")
+        }
+        try publishSchedule(out) { () throws(DescentError) in
+            let range = try OneCycle.MomentumRange(base: baseMomentum, max: maxMomentum)
+            return try .oneCycle(maxLearningRate: maxLR, totalSteps: totalSteps, pctStart: pctStart, annealing: annealing,
+                                 divFactor: divFactor, finalDivFactor: finalDivFactor, threePhase: threePhase != 0,
+                                 momentum: range)
+        }
+    }
+}
+
 @c public func descent_schedule_new_sequential(_ schedules: UnsafePointer<UInt64>?, _ count: Int64,
                                                _ milestones: UnsafePointer<Int64>?,
                                                _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
@@ -146,6 +164,13 @@ private func readInt64s(_ pointer: UnsafePointer<Int64>?, _ count: Int64, _ name
     exported("descent_schedule_value") { () throws(DescentError) in
         let destination = try required(lr, "lr")
         destination.pointee = try schedule(handle, "schedule").value(at: step)
+    }
+}
+
+@c public func descent_schedule_momentum(_ handle: UInt64, _ step: Int64, _ momentum: UnsafeMutablePointer<Double>?) -> Int32 {
+    exported("descent_schedule_momentum") { () throws(DescentError) in
+        let destination = try required(momentum, "momentum")
+        destination.pointee = try schedule(handle, "schedule").momentum(at: step)
     }
 }
 

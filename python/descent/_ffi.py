@@ -202,10 +202,14 @@ FUNCTIONS = [
     ("descent_schedule_new_polynomial", STATUS, [c_double, c_int64, c_double, c_double, _P_HANDLE]),
     # descent_status descent_schedule_new_one_cycle(double max_lr, int64_t total_steps, double pct_start, int32_t anneal_strategy, double div_factor, double final_div_factor, int32_t three_phase, descent_schedule *out);
     ("descent_schedule_new_one_cycle", STATUS, [c_double, c_int64, c_double, c_int32, c_double, c_double, c_int32, _P_HANDLE]),
+    # descent_status descent_schedule_new_one_cycle_momentum(double max_lr, int64_t total_steps, double pct_start, int32_t anneal_strategy, double div_factor, double final_div_factor, int32_t three_phase, double base_momentum, double max_momentum, descent_schedule *out);
+    ("descent_schedule_new_one_cycle_momentum", STATUS, [c_double, c_int64, c_double, c_int32, c_double, c_double, c_int32, c_double, c_double, _P_HANDLE]),
     # descent_status descent_schedule_new_sequential(const descent_schedule *schedules, int64_t count, const int64_t *milestones, descent_schedule *out);
     ("descent_schedule_new_sequential", STATUS, [_P_HANDLE, c_int64, _P_I64, _P_HANDLE]),
     # descent_status descent_schedule_value(descent_schedule schedule, int64_t step, double *lr);
     ("descent_schedule_value", STATUS, [handle_t, c_int64, _P_F64]),
+    # descent_status descent_schedule_momentum(descent_schedule schedule, int64_t step, double *momentum);
+    ("descent_schedule_momentum", STATUS, [handle_t, c_int64, _P_F64]),
     # descent_status descent_schedule_values(descent_schedule schedule, int64_t first_step, int64_t count, double *out);
     ("descent_schedule_values", STATUS, [handle_t, c_int64, c_int64, c_void_p]),
     # descent_status descent_schedule_free(descent_schedule schedule);

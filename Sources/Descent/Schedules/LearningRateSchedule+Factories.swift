@@ -110,13 +110,16 @@ extension LearningRateSchedule {
         return LearningRateSchedule(.polynomial(initial: initial, totalSteps: totalSteps, power: power, final: final))
     }
 
-    /// The one-cycle policy (PyTorch OneCycleLR); see `OneCycle`.
+    /// The one-cycle policy (PyTorch OneCycleLR); see `OneCycle`. With `momentum` (PyTorch's
+    /// cycle_momentum with base_momentum / max_momentum, there 0.85 / 0.95) the schedule also
+    /// answers `momentum(at:)`; without it only the rate cycles.
     public static func oneCycle(maxLearningRate: Double, totalSteps: Int64, pctStart: Double = 0.3,
                                 annealing: OneCycle.Annealing = .cosine, divFactor: Double = 25,
-                                finalDivFactor: Double = 1e4, threePhase: Bool = false) throws(DescentError) -> LearningRateSchedule {
+                                finalDivFactor: Double = 1e4, threePhase: Bool = false,
+                                momentum: OneCycle.MomentumRange? = nil) throws(DescentError) -> LearningRateSchedule {
         LearningRateSchedule(.oneCycle(try OneCycle(
             maxLearningRate: maxLearningRate, totalSteps: totalSteps, pctStart: pctStart, annealing: annealing,
-            divFactor: divFactor, finalDivFactor: finalDivFactor, threePhase: threePhase)))
+            divFactor: divFactor, finalDivFactor: finalDivFactor, threePhase: threePhase, momentum: momentum)))
     }
 
     /// Schedules run one after another (PyTorch SequentialLR): schedule i covers

@@ -76,6 +76,23 @@ public final class LearningRateSchedule: Sendable {
             return try schedules[index].value(at: step - start)
         }
     }
+
+    /// The momentum at step `t` for a schedule that cycles momentum (a one-cycle schedule made
+    /// with momentum bounds; see `OneCycle`). Pure, like `value(at:)`. Throws `.unsupported` for
+    /// every other schedule (sequential ones included) and `.invalidArgument` for a step outside
+    /// 0 ... totalSteps.
+    public func momentum(at step: Int64) throws(DescentError) -> Double {
+        guard case .oneCycle(let cycle) = kind, cycle.momentumRange != nil else {
+            throw DescentError(.unsupported, "this schedule does not cycle momentum; only a one-cycle schedule made with momentum bounds does")
+        }
+        return try cycle.momentum(at: step)
+    }
+
+    /// Whether `momentum(at:)` is supported.
+    public var cyclesMomentum: Bool {
+        if case .oneCycle(let cycle) = kind { return cycle.momentumRange != nil }
+        return false
+    }
 }
 
 /// eta_min + (eta_max - eta_min) * (1 + cos(pi * progress)) / 2 — PyTorch's CosineAnnealingLR form.

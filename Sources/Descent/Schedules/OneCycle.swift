@@ -18,16 +18,44 @@ import Glibc
 /// `cos:    end + (start - end) / 2 * (1 + cos(pi * pct))` or
 /// `linear: start + (end - start) * pct`.
 /// Valid steps are 0 ... T (PyTorch raises past T; so does `value(at:)`).
+///
+/// Momentum cycling (PyTorch's `cycle_momentum=True`): with a `MomentumRange` the momentum moves
+/// inversely to the rate over the same phases, annealed the same way:
+/// ```
+/// two phases:   max_momentum -> base_momentum,  base_momentum -> max_momentum
+/// three phases: max_momentum -> base_momentum,  base_momentum -> max_momentum,
+///               max_momentum -> max_momentum (flat)
+/// ```
+/// `momentum(at:)` evaluates it (same step domain as `value(at:)`).
 public struct OneCycle: Sendable {
     public enum Annealing: Int32, Sendable {
         case cosine = 0
         case linear = 1
     }
 
+    /// The momentum bounds of a momentum cycle: 0 <= base <= max, both finite.
+    public struct MomentumRange: Sendable, Equatable {
+        public let base: Double
+        public let max: Double
+
+        public init(base: Double, max: Double) throws(DescentError) {
+            guard base.isFinite, base >= 0 else {
+                throw .argument("base_momentum must be finite and >= 0, got \(base)")
+            }
+            guard max.isFinite, max >= base else {
+                throw .argument("max_momentum must be finite and >= base_momentum (\(base)), got \(max)")
+            }
+            self.base = base
+            self.max = max
+        }
+    }
+
     struct Phase: Sendable {
         let end: Double
         let startRate: Double
         let endRate: Double
+        let startMomentum: Double
+        let endMomentum: Double
     }
 
     public let maxLearningRate: Double
@@ -37,10 +65,13 @@ public struct OneCycle: Sendable {
     public let divFactor: Double
     public let finalDivFactor: Double
     public let threePhase: Bool
+    /// The momentum cycle, or nil when this schedule cycles only the learning rate.
+    public let momentumRange: MomentumRange?
     let phases: [Phase]
 
     init(maxLearningRate: Double, totalSteps: Int64, pctStart: Double, annealing: Annealing,
-         divFactor: Double, finalDivFactor: Double, threePhase: Bool) throws(DescentError) {
+         divFactor: Double, finalDivFactor: Double, threePhase: Bool,
+         momentum: MomentumRange? = nil) throws(DescentError) {
         try requireRate(maxLearningRate, "max_lr")
         guard totalSteps > 0 else { throw .argument("total_steps must be positive, got \(totalSteps)") }
         guard pctStart >= 0, pctStart <= 1 else { throw .argument("pct_start must be in [0, 1], got \(pctStart)") }
@@ -51,14 +82,22 @@ public struct OneCycle: Sendable {
         let initial = maxLearningRate / divFactor
         let minimum = initial / finalDivFactor
         let total = Double(totalSteps)
+        // Without a momentum cycle the momentum columns are unused (momentum(at:) throws).
+        let high = momentum?.max ?? 0
+        let low = momentum?.base ?? 0
         let phases: [Phase]
         if threePhase {
-            phases = [Phase(end: pctStart * total - 1, startRate: initial, endRate: maxLearningRate),
-                      Phase(end: 2 * pctStart * total - 2, startRate: maxLearningRate, endRate: initial),
-                      Phase(end: total - 1, startRate: initial, endRate: minimum)]
+            phases = [Phase(end: pctStart * total - 1, startRate: initial, endRate: maxLearningRate,
+                            startMomentum: high, endMomentum: low),
+                      Phase(end: 2 * pctStart * total - 2, startRate: maxLearningRate, endRate: initial,
+                            startMomentum: low, endMomentum: high),
+                      Phase(end: total - 1, startRate: initial, endRate: minimum,
+                            startMomentum: high, endMomentum: high)]
         } else {
-            phases = [Phase(end: pctStart * total - 1, startRate: initial, endRate: maxLearningRate),
-                      Phase(end: total - 1, startRate: maxLearningRate, endRate: minimum)]
+            phases = [Phase(end: pctStart * total - 1, startRate: initial, endRate: maxLearningRate,
+                            startMomentum: high, endMomentum: low),
+                      Phase(end: total - 1, startRate: maxLearningRate, endRate: minimum,
+                            startMomentum: low, endMomentum: high)]
         }
         // PyTorch divides by zero at some step in 0...T when a phase has zero width; refuse up front.
         var start = 0.0
@@ -75,10 +114,29 @@ public struct OneCycle: Sendable {
         self.divFactor = divFactor
         self.finalDivFactor = finalDivFactor
         self.threePhase = threePhase
+        self.momentumRange = momentum
         self.phases = phases
     }
 
+    /// The learning rate at `step` (0 ... totalSteps).
     func value(at step: Int64) throws(DescentError) -> Double {
+        let (phase, pct) = try locate(step)
+        return anneal(from: phase.startRate, to: phase.endRate, pct)
+    }
+
+    /// The momentum at `step` (0 ... totalSteps): PyTorch OneCycleLR's computed_momentum, annealed
+    /// over the same phase and pct as the rate. Throws `.unsupported` without a momentum cycle.
+    func momentum(at step: Int64) throws(DescentError) -> Double {
+        guard momentumRange != nil else {
+            throw DescentError(.unsupported, "this one-cycle schedule does not cycle momentum (make it with momentum bounds)")
+        }
+        let (phase, pct) = try locate(step)
+        return anneal(from: phase.startMomentum, to: phase.endMomentum, pct)
+    }
+
+    /// The phase holding `step` and the fraction of it completed (PyTorch's `pct`).
+    private func locate(_ step: Int64) throws(DescentError) -> (Phase, Double) {
+        guard step >= 0 else { throw .argument("step \(step) is negative; steps count from 0") }
         guard step <= totalSteps else {
             throw .argument("one-cycle step \(step) is past total_steps \(totalSteps)")
         }
@@ -86,16 +144,19 @@ public struct OneCycle: Sendable {
         var start = 0.0
         for (index, phase) in phases.enumerated() {
             if t <= phase.end || index == phases.count - 1 {
-                let pct = (t - start) / (phase.end - start)
-                switch annealing {
-                case .cosine:
-                    return phase.endRate + (phase.startRate - phase.endRate) / 2 * (cos(Double.pi * pct) + 1)
-                case .linear:
-                    return (phase.endRate - phase.startRate) * pct + phase.startRate
-                }
+                return (phase, (t - start) / (phase.end - start))
             }
             start = phase.end
         }
         throw DescentError(.internal, "one-cycle schedule has no phases")
+    }
+
+    private func anneal(from start: Double, to end: Double, _ pct: Double) -> Double {
+        switch annealing {
+        case .cosine:
+            return end + (start - end) / 2 * (cos(Double.pi * pct) + 1)
+        case .linear:
+            return (end - start) * pct + start
+        }
     }
 }
