@@ -116,6 +116,32 @@ class Schedule(NativeObject):
         lib.descent_schedule_values(self._handle, start, count, out.ctypes.data if count > 0 else None)
         return out
 
+    def momentum(self, step):
+        """The momentum at step ``step`` for a schedule that cycles it (``one_cycle`` with
+        ``cycle_momentum=True``). Pure, like :meth:`value`. Raises
+        :class:`~descent.UnsupportedError` for every other schedule (``sequential`` included) and
+        :class:`~descent.InvalidArgumentError` for a step outside ``0..total_steps``."""
+        momentum = ctypes.c_double()
+        lib.descent_schedule_momentum(self._handle, _integer(step, "step"), ctypes.byref(momentum))
+        return momentum.value
+
+    def momenta(self, count, start=0):
+        """A float64 array of ``momentum(start + i)`` for i in range(count) (see :meth:`momentum`)."""
+        count = _integer(count, "count")
+        start = _integer(start, "start")
+        if count < 0:
+            raise errors.InvalidArgumentError(f"count {count} is negative")
+        return np.array([self.momentum(start + i) for i in range(count)], dtype=np.float64)
+
+    @property
+    def cycles_momentum(self):
+        """True when :meth:`momentum` is supported (asks libdescent)."""
+        try:
+            self.momentum(0)
+        except errors.UnsupportedError:
+            return False
+        return True
+
     _FREE = "descent_schedule_free"
 
     def __repr__(self):
@@ -239,7 +265,8 @@ def polynomial(lr0, total_iters=5, power=1.0, end_lr=0.0):
 
 
 def one_cycle(max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", div_factor=25.0,
-              final_div_factor=1e4, three_phase=False):
+              final_div_factor=1e4, three_phase=False, *, cycle_momentum=True, base_momentum=0.85,
+              max_momentum=0.95):
     """The one-cycle policy with PyTorch OneCycleLR's semantics and defaults.
 
     initial = max_lr / div_factor, min = initial / final_div_factor. Two phases: initial -> max_lr
@@ -247,15 +274,29 @@ def one_cycle(max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", div_fac
     ``three_phase=True``: initial -> max_lr, max_lr -> initial (ending at
     ``2 * pct_start * total_steps - 2``), initial -> min. ``anneal_strategy`` is "cos"
     (``end + (start - end) / 2 * (1 + cos(pi * pct))``) or "linear". Valid steps 0..total_steps.
+
+    ``cycle_momentum=True`` (PyTorch's default) also cycles the momentum, inversely to the rate,
+    over the same phases with the same annealing: max_momentum -> base_momentum while the rate
+    rises, back to max_momentum while it falls (three phases: max -> base, base -> max, then flat
+    at max). Read it with :meth:`Schedule.momentum`; :class:`LRScheduler` applies it to the
+    optimizer (``momentum`` for SGD/RMSprop, beta1 of ``betas`` for the Adam family). Bounds:
+    ``0 <= base_momentum <= max_momentum``, finite (C: ``descent_schedule_new_one_cycle_momentum``).
+    With ``cycle_momentum=False`` the bounds are ignored, as in PyTorch.
     """
     strategy = _choice(anneal_strategy, _ANNEAL, "anneal_strategy")
-    return Schedule._make(lib.descent_schedule_new_one_cycle,
-                          [_real(max_lr, "max_lr"), _integer(total_steps, "total_steps"),
-                           _real(pct_start, "pct_start"), strategy, _real(div_factor, "div_factor"),
-                           _real(final_div_factor, "final_div_factor"), 1 if three_phase else 0],
-                          "one_cycle", {"max_lr": max_lr, "total_steps": total_steps, "pct_start": pct_start,
-                                        "anneal_strategy": anneal_strategy, "div_factor": div_factor,
-                                        "final_div_factor": final_div_factor, "three_phase": bool(three_phase)})
+    arguments = [_real(max_lr, "max_lr"), _integer(total_steps, "total_steps"), _real(pct_start, "pct_start"),
+                 strategy, _real(div_factor, "div_factor"), _real(final_div_factor, "final_div_factor"),
+                 1 if three_phase else 0]
+    parameters = {"max_lr": max_lr, "total_steps": total_steps, "pct_start": pct_start,
+                  "anneal_strategy": anneal_strategy, "div_factor": div_factor,
+                  "final_div_factor": final_div_factor, "three_phase": bool(three_phase),
+                  "cycle_momentum": bool(cycle_momentum)}
+    if not cycle_momentum:
+        return Schedule._make(lib.descent_schedule_new_one_cycle, arguments, "one_cycle", parameters)
+    parameters.update(base_momentum=base_momentum, max_momentum=max_momentum)
+    return Schedule._make(lib.descent_schedule_new_one_cycle_momentum,
+                          arguments + [_real(base_momentum, "base_momentum"), _real(max_momentum, "max_momentum")],
+                          "one_cycle", parameters)
 
 
 def sequential(schedules, milestones):
@@ -377,6 +418,18 @@ class LRScheduler:
     ("epoch"). A generic training loop can call both :meth:`batch_end` and :meth:`epoch_end`;
     only the one matching ``interval`` advances.
 
+    Momentum cycling (PyTorch OneCycleLR with ``cycle_momentum=True``): for every group whose
+    schedule cycles momentum (:attr:`Schedule.cycles_momentum`, e.g. ``one_cycle(...)`` with its
+    default ``cycle_momentum=True``), each update also sets the group's momentum to
+    ``schedule.momentum(t)``: ``group["betas"] = (m, *group["betas"][1:])`` when the group has
+    ``"betas"`` (Adam, AdamW, Adamax, NAdam, RAdam, Lion: beta1), else ``group["momentum"] = m``
+    (SGD, RMSprop). Like PyTorch, this replaces the momentum the optimizer was built with, from
+    ``max_momentum`` at construction on. A group with neither key (Adagrad, Adadelta, a stand-in
+    holding only ``"lr"``) raises :class:`~descent.InvalidArgumentError` (a ValueError, as
+    PyTorch raises) at construction, changing nothing: pass ``cycle_momentum=False`` to
+    ``one_cycle`` for such optimizers. The optimizer validates the value at its next step (e.g.
+    Adam's beta1 must be < 1).
+
     If evaluating a schedule fails (e.g. one-cycle past total_steps) no group is changed and the
     counter does not move.
     """
@@ -395,19 +448,52 @@ class LRScheduler:
         for index, item in enumerate(schedules):
             if not isinstance(item, Schedule):
                 raise TypeError(f"schedule {index} is {type(item).__name__}, not a descent Schedule")
+        momentum_keys = []
+        for index, (group, item) in enumerate(zip(groups, schedules)):
+            if not item.cycles_momentum:
+                momentum_keys.append(None)
+            elif "betas" in group:
+                momentum_keys.append("betas")
+            elif "momentum" in group:
+                momentum_keys.append("momentum")
+            else:
+                raise errors.InvalidArgumentError(
+                    f"param_groups[{index}] has neither 'momentum' nor 'betas', but its schedule cycles momentum; "
+                    "use an optimizer with momentum (SGD, RMSprop) or beta1 (Adam family), or make the "
+                    "one_cycle schedule with cycle_momentum=False")
         self.optimizer = optimizer
         self.schedules = schedules
         self.interval = interval
         self.last_step = 0
+        self._momentum_keys = momentum_keys
         self._last_lr = []
+        self._last_momentum = []
         self._apply(0)
 
     def _apply(self, step):
-        rates = [s.value(step) for s in self.schedules]  # all evaluated before any group changes
-        for group, rate in zip(self.optimizer.param_groups, rates):
+        # Everything is evaluated (and every new betas pair built) before any group changes.
+        rates = [s.value(step) for s in self.schedules]
+        updates = []
+        for group, item, key in zip(self.optimizer.param_groups, self.schedules, self._momentum_keys):
+            if key is None:
+                updates.append(None)
+                continue
+            momentum = item.momentum(step)
+            if key == "betas":
+                betas = group["betas"]
+                if not isinstance(betas, (tuple, list)) or not betas:
+                    raise TypeError(f"betas must be a tuple (beta1, beta2, ...), got {betas!r}")
+                updates.append((momentum, *tuple(betas)[1:]))
+            else:
+                updates.append(momentum)
+        for group, rate, key, update in zip(self.optimizer.param_groups, rates, self._momentum_keys, updates):
             group["lr"] = rate
+            if key is not None:
+                group[key] = update
         self.last_step = step
         self._last_lr = rates
+        self._last_momentum = [None if key is None else (u[0] if key == "betas" else u)
+                               for key, u in zip(self._momentum_keys, updates)]
         return rates
 
     def step(self):
@@ -425,6 +511,11 @@ class LRScheduler:
     def get_last_lr(self):
         """The rates most recently set, one per group."""
         return list(self._last_lr)
+
+    def get_last_momentum(self):
+        """The momentum most recently set, one per group (None where the schedule does not
+        cycle momentum)."""
+        return list(self._last_momentum)
 
     def state_dict(self):
         """``{"last_step": n, "interval": "step" | "epoch"}``, for :meth:`load_state_dict`."""
