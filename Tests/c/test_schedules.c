@@ -131,6 +131,98 @@ static void test_modern_schedules(void) {
     descent_schedule_free(warm);
 }
 
+static double momentum_at(descent_schedule s, int64_t t) {
+    double m = -1.0;
+    if (descent_schedule_momentum(s, t, &m) != DESCENT_OK) return NAN;
+    return m;
+}
+
+/* PyTorch OneCycleLR's momentum written out here: two phases max -> base (ends at p*T - 1), then
+ * base -> max (ends at T - 1); three phases max -> base, base -> max (2*p*T - 2), max -> max. */
+static double one_cycle_momentum_ref(int64_t total, double pct, int linear, int three, double base, double top,
+                                     int64_t step) {
+    double ends[3] = {pct * total - 1, three ? 2 * pct * total - 2 : total - 1, total - 1};
+    double from[3] = {top, base, top}, to[3] = {base, top, top};
+    int phases = three ? 3 : 2;
+    double start = 0.0, t = (double)step;
+    for (int i = 0; i < phases; i++) {
+        if (t <= ends[i] || i == phases - 1) {
+            double fraction = (t - start) / (ends[i] - start);
+            return linear ? from[i] + (to[i] - from[i]) * fraction
+                          : to[i] + (from[i] - to[i]) / 2 * (cos(PI * fraction) + 1);
+        }
+        start = ends[i];
+    }
+    return NAN;
+}
+
+static void test_one_cycle_momentum(void) {
+    for (int linear = 0; linear <= 1; linear++) {
+        for (int three = 0; three <= 1; three++) {
+            descent_schedule s = 0, plain = 0;
+            CHECK_STATUS(descent_schedule_new_one_cycle_momentum(0.5, 90, 0.3, linear, 25.0, 1e4, three, 0.85, 0.95, &s),
+                         DESCENT_OK);
+            CHECK_STATUS(descent_schedule_new_one_cycle(0.5, 90, 0.3, linear, 25.0, 1e4, three, &plain), DESCENT_OK);
+            int ok = 1;
+            for (int64_t t = 0; t <= 90; t++) {
+                ok &= close_to(momentum_at(s, t), one_cycle_momentum_ref(90, 0.3, linear, three, 0.85, 0.95, t));
+                ok &= value_at(s, t) == value_at(plain, t);     /* the rate is the plain one-cycle rate */
+            }
+            CHECK(ok);
+            CHECK(close_to(momentum_at(s, 0), 0.95));
+            CHECK(close_to(momentum_at(s, 26), 0.85));          /* p*T - 1 = 26: rate peak, momentum low */
+            CHECK(close_to(momentum_at(s, 89), 0.95));
+            double m = -7.0;
+            CHECK_STATUS(descent_schedule_momentum(s, 91, &m), DESCENT_ERR_INVALID_ARGUMENT);
+            CHECK_STATUS(descent_schedule_momentum(s, -1, &m), DESCENT_ERR_INVALID_ARGUMENT);
+            CHECK_STATUS(descent_schedule_momentum(s, 0, NULL), DESCENT_ERR_NULL_POINTER);
+            CHECK_STATUS(descent_schedule_momentum(plain, 0, &m), DESCENT_ERR_UNSUPPORTED);
+            CHECK(m == -7.0);
+            descent_schedule_free(plain);
+            descent_schedule_free(s);
+            CHECK_STATUS(descent_schedule_momentum(s, 0, &m), DESCENT_ERR_INVALID_HANDLE);
+            CHECK(m == -7.0);
+        }
+    }
+
+    /* bad bounds and the usual one-cycle checks: nothing created, *out untouched */
+    descent_schedule s = 12345;
+    CHECK_STATUS(descent_schedule_new_one_cycle_momentum(0.1, 100, 0.3, 0, 25.0, 1e4, 0, -0.1, 0.95, &s),
+                 DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(descent_schedule_new_one_cycle_momentum(0.1, 100, 0.3, 0, 25.0, 1e4, 0, 0.95, 0.85, &s),
+                 DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(descent_schedule_new_one_cycle_momentum(0.1, 100, 0.3, 0, 25.0, 1e4, 0, NAN, 0.95, &s),
+                 DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(descent_schedule_new_one_cycle_momentum(0.1, 100, 0.3, 0, 25.0, 1e4, 0, 0.85, INFINITY, &s),
+                 DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(descent_schedule_new_one_cycle_momentum(0.1, 100, 0.3, 7, 25.0, 1e4, 0, 0.85, 0.95, &s),
+                 DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(descent_schedule_new_one_cycle_momentum(0.1, 10, 0.1, 0, 25.0, 1e4, 0, 0.85, 0.95, &s),
+                 DESCENT_ERR_INVALID_ARGUMENT);                /* zero-length first phase */
+    CHECK_STATUS(descent_schedule_new_one_cycle_momentum(0.1, 100, 0.3, 0, 25.0, 1e4, 0, 0.85, 0.95, NULL),
+                 DESCENT_ERR_NULL_POINTER);
+    CHECK(s == 12345);
+
+    /* every other kind has no momentum cycle, a sequential one with a cycling part included */
+    descent_schedule parts[2] = {0, 0}, seq = 0, plateau = 0;
+    CHECK_STATUS(descent_schedule_new_one_cycle_momentum(0.1, 100, 0.3, 0, 25.0, 1e4, 0, 0.85, 0.95, &parts[0]),
+                 DESCENT_OK);
+    CHECK_STATUS(descent_schedule_new_constant(0.1, &parts[1]), DESCENT_OK);
+    int64_t at[1] = {50};
+    CHECK_STATUS(descent_schedule_new_sequential(parts, 2, at, &seq), DESCENT_OK);
+    double m = -7.0;
+    CHECK_STATUS(descent_schedule_momentum(parts[1], 0, &m), DESCENT_ERR_UNSUPPORTED);
+    CHECK_STATUS(descent_schedule_momentum(seq, 0, &m), DESCENT_ERR_UNSUPPORTED);
+    CHECK(m == -7.0);
+    CHECK_STATUS(descent_plateau_new(0.1, DESCENT_PLATEAU_MIN, 0.1, 10, 1e-4, DESCENT_THRESHOLD_REL, 0, 0.0, 1e-8,
+                                     &plateau), DESCENT_OK);
+    CHECK_STATUS(descent_schedule_momentum(plateau, 0, &m), DESCENT_ERR_WRONG_HANDLE_TYPE);
+    descent_plateau_free(plateau);
+    descent_schedule_free(seq);
+    descent_schedule_free(parts[0]);
+    descent_schedule_free(parts[1]);
+}
+
 static void test_schedule_bad_input(void) {
     descent_schedule s = 12345;
     CHECK_STATUS(descent_schedule_new_constant(-0.1, &s), DESCENT_ERR_INVALID_ARGUMENT);
@@ -430,6 +522,7 @@ static void test_threads(void) {
 int main(void) {
     test_textbook_decays();
     test_modern_schedules();
+    test_one_cycle_momentum();
     test_schedule_bad_input();
     test_plateau();
     test_clipping();
