@@ -26,6 +26,35 @@ final class ScheduleTests: XCTestCase {
         XCTAssertNoThrow(try LearningRateSchedule.oneCycle(maxLearningRate: 1, totalSteps: 100))
     }
 
+    func testOneCycleMomentumMovesInverselyToTheRate() throws {
+        let range = try OneCycle.MomentumRange(base: 0.85, max: 0.95)
+        let schedule = try LearningRateSchedule.oneCycle(maxLearningRate: 1, totalSteps: 100, annealing: .linear,
+                                                         momentum: range)
+        XCTAssertTrue(schedule.cyclesMomentum)
+        XCTAssertEqual(try schedule.momentum(at: 0), 0.95, accuracy: 1e-15)
+        XCTAssertEqual(try schedule.momentum(at: 29), 0.85, accuracy: 1e-15)   // lr peak at p*T - 1
+        XCTAssertEqual(try schedule.momentum(at: 64), 0.90, accuracy: 1e-15)   // halfway down: linear midpoint
+        XCTAssertEqual(try schedule.momentum(at: 99), 0.95, accuracy: 1e-15)
+        XCTAssertThrowsError(try schedule.momentum(at: 101))
+        let three = try LearningRateSchedule.oneCycle(maxLearningRate: 1, totalSteps: 100, threePhase: true,
+                                                      momentum: range)
+        XCTAssertEqual(try three.momentum(at: 58), 0.95, accuracy: 1e-15)      // end of phase 2
+        XCTAssertEqual(try three.momentum(at: 80), 0.95, accuracy: 1e-15)      // flat third phase
+    }
+
+    func testMomentumValidationAndUnsupportedKinds() throws {
+        XCTAssertThrowsError(try OneCycle.MomentumRange(base: -0.1, max: 0.9))
+        XCTAssertThrowsError(try OneCycle.MomentumRange(base: 0.9, max: 0.8))
+        XCTAssertThrowsError(try OneCycle.MomentumRange(base: 0.8, max: .infinity))
+        XCTAssertThrowsError(try OneCycle.MomentumRange(base: .nan, max: 0.9))
+        let plain = try LearningRateSchedule.oneCycle(maxLearningRate: 1, totalSteps: 100)
+        XCTAssertFalse(plain.cyclesMomentum)
+        XCTAssertThrowsError(try plain.momentum(at: 0)) { error in
+            XCTAssertEqual((error as? DescentError)?.code, .unsupported)
+        }
+        XCTAssertThrowsError(try LearningRateSchedule.constant(0.1).momentum(at: 0))
+    }
+
     func testPlateauReducesAfterPatience() throws {
         let plateau = try ReduceOnPlateau(learningRate: 1, factor: 0.5, patience: 1)
         XCTAssertEqual(try [1.0, 1.0, 1.0].map { try plateau.update(metric: $0) }, [1, 1, 0.5])
