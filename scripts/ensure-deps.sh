@@ -11,6 +11,18 @@ if [ ! -e /usr/include/x86_64-linux-gnu/cblas.h ] && [ ! -e /usr/include/cblas.h
 elif ! ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\b'; then
     need_apt+=(libopenblas-dev)
 fi
+# The embedded test runner links libpython and includes Python.h of the python3 on PATH. A
+# pyenv or python.org build ships both; Debian's /usr/bin/python3 needs python3-dev for them.
+python_include=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+python_library=$(python3 -c 'import sysconfig, os; v = sysconfig.get_config_var; print(os.path.join(v("LIBDIR"), v("LDLIBRARY")))')
+if [ ! -f "$python_include/Python.h" ] || [ ! -e "$python_library" ]; then
+    if [ "$(command -v python3)" = /usr/bin/python3 ]; then
+        need_apt+=(python3-dev)
+    else
+        echo "ensure-deps: $(command -v python3) has no Python.h or $python_library; install its development files" >&2
+        exit 1
+    fi
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "ensure-deps: installing ${need_apt[*]}"
     sudo_cmd=""
