@@ -31,13 +31,23 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-if ! python3 -c 'import numpy, pytest' 2>/dev/null; then
-    echo "ensure-deps: installing numpy and pytest for $(command -v python3)"
-    python3 -m pip install --quiet numpy pytest
-fi
+# Python packages: pip for a pyenv/venv python3; Debian's own /usr/bin/python3 is "externally
+# managed" (pip refuses), so its packages come from apt instead.
+pip_or_apt() {  # pip_or_apt <python module> <pip package> <Debian package>
+    if python3 -c "import $1" 2>/dev/null; then return; fi
+    if [ "$(command -v python3)" = /usr/bin/python3 ]; then
+        echo "ensure-deps: installing $3 (apt) for /usr/bin/python3"
+        sudo_cmd=""
+        if [ "$(id -u)" != 0 ]; then sudo_cmd=sudo; fi
+        $sudo_cmd apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$3" >/dev/null
+    else
+        echo "ensure-deps: installing $2 (pip) for $(command -v python3)"
+        python3 -m pip install --quiet "$2"
+    fi
+}
+pip_or_apt numpy numpy python3-numpy
+pip_or_apt pytest pytest python3-pytest
 # `pip install --no-build-isolation ./python` (make test-install) needs setuptools' bdist_wheel,
 # which older setuptools only have with the `wheel` package.
-if ! python3 -c 'import wheel' 2>/dev/null; then
-    echo "ensure-deps: installing wheel for $(command -v python3)"
-    python3 -m pip install --quiet wheel
-fi
+pip_or_apt wheel wheel python3-wheel
