@@ -29,9 +29,10 @@ import math
 import os
 import random
 import struct
-import subprocess
 import sys
 import tempfile
+
+import fuzz_harness
 
 SEED = 20261121
 BATCHES = 24
@@ -566,11 +567,7 @@ def describe(name, args):
 def child(batch, log_path, only=None):
     # A safety net under the filters in `plausible`: an allocation of more than a few GiB fails
     # (a typed OutOfMemoryError from the library) instead of paging the machine to death.
-    try:
-        import resource
-        resource.setrlimit(resource.RLIMIT_AS, (CHILD_ADDRESS_SPACE, CHILD_ADDRESS_SPACE))
-    except (ImportError, ValueError, OSError):
-        pass
+    fuzz_harness.cap_address_space(CHILD_ADDRESS_SPACE)
     import descent
     from descent import _ffi
     rows = {name: list(zip(_kinds(argtypes), argtypes)) for name, _r, argtypes in _ffi.FUNCTIONS}
@@ -611,46 +608,12 @@ def child(batch, log_path, only=None):
 # ------------------------------------------------------------------------------------------
 # The tests (parent side)
 # ------------------------------------------------------------------------------------------
-def _run_child(batch, log_path, only=None, extra_env=None):
-    import descent
-    package_root = os.path.dirname(os.path.dirname(os.path.abspath(descent.__file__)))
-    env = dict(os.environ)
-    env.update(extra_env or {})
-    env["PYTHONPATH"] = package_root + os.pathsep + env.get("PYTHONPATH", "")
-    env["DESCENT_LIBRARY"] = descent._ffi.library_path
-    command = [sys.executable, os.path.abspath(__file__), str(batch), log_path]
-    if only is not None:
-        command.append(str(only))
-    try:
-        done = subprocess.run(command, env=env, capture_output=True, timeout=CHILD_TIMEOUT)
-        return done.returncode, done.stderr.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired:
-        return "timeout", ""
-
-
-def _read_log(log_path):
-    with open(log_path, "rb") as handle:
-        return handle.read().decode("utf-8", "replace").splitlines()
-
-
 def run_batch(batch, extra_env=None):
     """Runs one batch; returns (per-function counts, list of failure descriptions)."""
-    with tempfile.TemporaryDirectory() as scratch:
-        log_path = os.path.join(scratch, "log")
-        code, stderr = _run_child(batch, log_path, extra_env=extra_env)
-        lines = _read_log(log_path) if os.path.exists(log_path) else []
-        if code == 0 and lines and lines[-1].startswith("DONE\t"):
-            report = json.loads(lines[-1][5:])
-            return report["counts"], report["misbehaviour"]
-        last = lines[-1] if lines else "(no call logged)"
-        index = int(last.split("\t")[0]) if "\t" in last and last.split("\t")[0].isdigit() else None
-        alone = ""
-        if index is not None:
-            again, _ = _run_child(batch, log_path + ".alone", only=index, extra_env=extra_env)
-            alone = (" It crashes on its own too (returncode %s)." % again) if again != 0 else \
-                " Alone in a fresh process it does not crash: earlier calls of the batch set it up."
-        what = "hung" if code == "timeout" else f"died with returncode {code}"
-        return {}, [f"batch {batch}: the child {what} at call {last!r}.{alone}\nstderr tail: {stderr[-1500:]}"]
+    report, failure = fuzz_harness.run_logged_batch(__file__, batch, CHILD_TIMEOUT, extra_env=extra_env)
+    if failure is not None:
+        return {}, [failure]
+    return report["counts"], report["misbehaviour"]
 
 
 def _results(_cache={}):
