@@ -39,6 +39,7 @@ import ctypes
 import operator
 import os
 import threading
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -56,6 +57,23 @@ _POLICY_NAMES = {code: name for name, code in POLICIES.items()}
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
            "Lion"]
+
+
+def _same(a, b):
+    """Whether a group value is unchanged since it was pushed, without elementwise comparison: a
+    NumPy array (never a valid setting) counts as changed, so the push rejects it with TypeError
+    instead of comparing (and allocating) element by element."""
+    if a is b:
+        return True
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return False
+    if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
+        return (isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)) and len(a) == len(b)
+                and all(_same(x, y) for x, y in zip(a, b)))
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
 
 
 class Optimizer(NativeObject):
@@ -81,6 +99,7 @@ class Optimizer(NativeObject):
         lib.descent_optimizer_new(self.RULE, ctypes.byref(handle))
         self._handle = handle.value
         self._tensors = []          # wrapped params (keep the arrays alive)
+        self._registered = []       # per group: the param arrays C holds (group["params"] must match)
         self._pushed = []           # per group: the tuple of hyper values last pushed to C
         self._bound = None          # the grad arrays currently bound
         self._bound_tensors = []
@@ -149,6 +168,7 @@ class Optimizer(NativeObject):
             # ... and the real defaults come back afterwards, whether or not the add succeeded.
             self._push(-1, defaults, None)
         self._tensors.extend(tensors)
+        self._registered.append(list(arrays))
         self._pushed.append(values)
         self.param_groups.append(full)
         self._unbind()
@@ -199,7 +219,7 @@ class Optimizer(NativeObject):
         pushed = self._pushed
         for index, group in enumerate(self.param_groups):
             values = getter(group)
-            if values != pushed[index]:
+            if not _same(values, pushed[index]):
                 self._push(index, values, pushed[index])
                 pushed[index] = values
 
@@ -210,7 +230,18 @@ class Optimizer(NativeObject):
         self._bound, self._bound_tensors = None, []
 
     def _params(self):
-        return [p for group in self.param_groups for p in group["params"]]
+        """The params of every group in order. A group's "params" list is fixed once added (C
+        holds those arrays): a replaced or edited list raises InvalidArgumentError."""
+        params = []
+        for index, (group, arrays) in enumerate(zip(self.param_groups, self._registered)):
+            current = group["params"]
+            if not isinstance(current, list) or len(current) != len(arrays) or \
+                    any(a is not b for a, b in zip(current, arrays)):
+                raise errors.InvalidArgumentError(
+                    f"param_groups[{index}]['params'] was changed after the group was added; the params "
+                    "of a group are fixed (use add_param_group to add more)")
+            params.extend(arrays)
+        return params
 
     def _bind(self, grads):
         params = self._params()
@@ -332,14 +363,8 @@ class Optimizer(NativeObject):
         """Restores what :meth:`state_dict` returned (from an optimizer of the same class with the
         same group sizes and param shapes). Everything is checked before anything changes."""
         self._check_open()
-        groups = state_dict["param_groups"]
-        state = state_dict["state"]
-        if len(groups) != len(self.param_groups):
-            raise errors.ShapeError(f"state_dict has {len(groups)} groups, the optimizer {len(self.param_groups)}")
-        for mine, theirs in zip(self.param_groups, groups):
-            if len(mine["params"]) != len(theirs["params"]):
-                raise errors.ShapeError("a group of the state_dict has a different number of params")
         params = self._params()
+        groups, state, steps, mus = self._checked_state_dict(state_dict)
         for index, param in enumerate(params):
             for name, value in state.get(index, {}).items():
                 if name in ("step", "mu_product"):
@@ -362,7 +387,7 @@ class Optimizer(NativeObject):
         for group_index, group in enumerate(self.param_groups):
             for _ in group["params"]:
                 entry = state.get(index, {})
-                step = max(step, int(entry.get("step", 0)))
+                step = max(step, steps.get(index, 0))
                 for slot, name in enumerate(self.SLOTS):
                     present = ctypes.c_int32()
                     lib.descent_optimizer_state_present(self._handle, index, slot, ctypes.byref(present))
@@ -374,12 +399,57 @@ class Optimizer(NativeObject):
                         continue
                     lib.descent_optimizer_state_set(self._handle, index, slot, DTYPE_CODES[value.dtype],
                                                     value.ctypes.data, value.size)
-                if "mu_product" in entry:
-                    lib.descent_optimizer_set_mu_product(self._handle, group_index, float(entry["mu_product"]))
+                if index in mus:
+                    lib.descent_optimizer_set_mu_product(self._handle, group_index, mus[index])
                 index += 1
         lib.descent_optimizer_set_step_count(self._handle, step)
         if "nonfinite" in state_dict:
             self.nonfinite = state_dict["nonfinite"]
+
+    def _checked_state_dict(self, state_dict):
+        """The structure of a state_dict, checked before anything changes: (groups, state,
+        {param index: step}, {param index: mu_product}). Wrong container types raise TypeError,
+        wrong sizes ShapeError, bad numbers InvalidArgumentError."""
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"state_dict must be a dict, not {type(state_dict).__name__}")
+        for key in ("param_groups", "state"):
+            if key not in state_dict:
+                raise KeyError(f"state_dict has no {key!r}")
+        groups, state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(groups, (list, tuple)) or not all(isinstance(g, Mapping) for g in groups):
+            raise TypeError("state_dict['param_groups'] must be a list of dicts")
+        if not isinstance(state, Mapping) or not all(isinstance(e, Mapping) for e in state.values()):
+            raise TypeError("state_dict['state'] must be a dict of dicts")
+        if len(groups) != len(self.param_groups):
+            raise errors.ShapeError(f"state_dict has {len(groups)} groups, the optimizer {len(self.param_groups)}")
+        for mine, theirs in zip(self.param_groups, groups):
+            if "params" not in theirs:
+                raise KeyError("a group of the state_dict has no 'params'")
+            if not isinstance(theirs["params"], (list, tuple, range)):
+                raise TypeError("a group's 'params' must be a list of param indices")
+            if len(mine["params"]) != len(theirs["params"]):
+                raise errors.ShapeError("a group of the state_dict has a different number of params")
+        if "nonfinite" in state_dict and not (isinstance(state_dict["nonfinite"], str)
+                                              and state_dict["nonfinite"] in POLICIES):
+            raise errors.InvalidArgumentError(f"nonfinite must be one of {sorted(POLICIES)}, "
+                                              f"got {state_dict['nonfinite']!r}")
+        steps, mus = {}, {}
+        for index, entry in state.items():
+            if "step" in entry:
+                step = entry["step"]
+                if isinstance(step, (bool, np.bool_)):
+                    raise TypeError(f"step of param {index} must be an integer, not a bool")
+                step = operator.index(step)
+                if not 0 <= step < 2**63:
+                    raise errors.InvalidArgumentError(f"step of param {index} must be in [0, 2**63), got {step}")
+                steps[index] = step
+            if "mu_product" in entry:
+                value = entry["mu_product"]
+                if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+                    raise TypeError(f"mu_product of param {index} must be a real number, "
+                                    f"not {type(value).__name__}")
+                mus[index] = float(value)
+        return groups, state, steps, mus
 
     def save(self, path, include_params=False):
         """Writes a checkpoint of the complete state (hyper-parameters, step count, every state

@@ -25,7 +25,7 @@ See docs/schedules.md for every formula.
 
 import ctypes
 import numbers
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 
 import numpy as np
 
@@ -386,6 +386,8 @@ class Plateau(NativeObject):
 
     def load_state(self, state):
         """Restores a dict from :meth:`state` (all fields checked before anything changes)."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict from state(), not {type(state).__name__}")
         lib.descent_plateau_restore(self._handle, _real(state["lr"], "lr"), _real(state["best"], "best"),
                                     _integer(state["num_bad_epochs"], "num_bad_epochs"),
                                     _integer(state["cooldown_counter"], "cooldown_counter"),
@@ -523,6 +525,8 @@ class LRScheduler:
 
     def load_state_dict(self, state):
         """Restores ``last_step`` and re-applies the rates for it."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict from state_dict(), not {type(state).__name__}")
         if state.get("interval", self.interval) != self.interval:
             raise errors.InvalidArgumentError(
                 f"state was saved with interval {state.get('interval')!r}, this scheduler uses {self.interval!r}")
@@ -586,11 +590,19 @@ class ReduceLROnPlateau:
 
     def load_state_dict(self, state):
         """Restores :meth:`state_dict` output and sets every group's lr from it."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict from state_dict(), not {type(state).__name__}")
         saved = list(state["plateaus"])
         if len(saved) != len(self.plateaus):
             raise errors.InvalidArgumentError(f"state has {len(saved)} groups, this scheduler {len(self.plateaus)}")
-        for plateau, entry in zip(self.plateaus, saved):
-            plateau.load_state(entry)
+        before = [plateau.state() for plateau in self.plateaus]
+        try:
+            for plateau, entry in zip(self.plateaus, saved):
+                plateau.load_state(entry)
+        except BaseException:
+            for plateau, entry in zip(self.plateaus, before):  # all groups or none
+                plateau.load_state(entry)
+            raise
         for group, plateau in zip(self.optimizer.param_groups, self.plateaus):
             group["lr"] = plateau.lr
 

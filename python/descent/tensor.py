@@ -170,6 +170,8 @@ class Tensor(NativeObject):
     def _binary(self, function, other, out):
         if out is None:
             out = zeros(self.shape, dtype=self.dtype)
+        elif not isinstance(out, Tensor):
+            raise TypeError(f"out must be a descent.Tensor or None, got {type(out).__name__}")
         function(self._handle, _handle_of(other), out._handle)
         return out
 

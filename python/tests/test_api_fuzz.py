@@ -1,0 +1,634 @@
+"""Public Python API fuzz: whatever a caller passes, descent answers with a typed exception.
+
+Every public callable of ``descent`` and its submodules (``__all__`` where a module has one, else
+every public name; found by introspection, so new functions are covered automatically), every
+public class's constructor, methods, property getters and property setters are called with
+adversarial Python values: None, bools, extreme ints and floats, strings, bytes, empty / nested /
+ragged lists and tuples, dicts, NumPy arrays of every dtype (0-d, empty, non-contiguous,
+read-only, huge zero-stride views), live / closed / other-dtype Tensors, closed schedules and
+optimizers, and callables returning junk. Half the calls start from sensible values (chosen by
+parameter name) with one or two arguments made adversarial, so calls get past their first checks.
+
+The contract: (1) the process never dies or hangs; (2) every exception is a ``DescentError`` or
+one of TypeError, ValueError, IndexError, KeyError, OverflowError, NotImplementedError,
+MemoryError. Anything else (AttributeError, ZeroDivisionError, a RuntimeError not from descent,
+ctypes.ArgumentError, SystemError, RecursionError...) fails the test with the call spelled as
+Python source that reproduces it.
+
+Every argument is a Python expression (see VALUES), evaluated afresh in the child for each call,
+so the generated batch is a pure function of the seed. Methods run on objects that live for the
+whole batch (so state one call leaves is met by later calls) or on closed ones. The child-process
+plumbing is shared with test_abi_fuzz.py (fuzz_harness.py).
+"""
+import inspect
+import json
+import os
+import random
+import sys
+import tempfile
+
+import fuzz_harness
+
+SEED = 20261122
+BATCHES = 4
+CALLS_PER_BATCH = 15000
+CHILD_TIMEOUT = 30             # seconds; a hang is reported like a crash
+CHILD_ADDRESS_SPACE = 4 << 30  # bytes a child may map: huge views fail with MemoryError
+MIN_CALLS = 8                  # every target is called at least this often over all batches
+ALLOWED = ("TypeError", "ValueError", "IndexError", "KeyError", "OverflowError", "NotImplementedError",
+           "MemoryError")
+
+_HUGE = "np.lib.stride_tricks.as_strided(np.ones(1), shape={}, strides={}, writeable=False)"
+# Adversarial values, as Python source evaluated in the child (names: np, descent, _closed).
+VALUES = [
+    "None", "True", "False", "0", "-1", "2**63", "-2**70", "1", "3",
+    "float('nan')", "float('inf')", "float('-inf')", "-0.0", "1e308", "0.5", "1j",
+    "'relu'", "''", "'\\x00'", "'mean'", "b'abc'", "bytearray(2)",
+    "[]", "()", "[[]]", "[[1.0, 2.0], [3.0]]", "[1.0, [2.0]]", "[1.0, 2.0, 3.0]", "(0.9, 0.999)", "(1, 2, 3)",
+    "[None]", "['a']", "{}", "{'params': []}", "{'params': [np.zeros(3)], 'lr': -1.0}", "{1: 2}", "{None}",
+    "np.arange(3, dtype=np.float16)", "np.arange(3, dtype=np.float32)", "np.arange(3, dtype=np.float64)",
+    "np.arange(3, dtype=np.int32)", "np.arange(3, dtype=np.int64)", "np.arange(3, dtype=np.uint8)",
+    "np.array([True, False, True])", "np.arange(3) + 1j", "np.array([1.0, None, 'x'], dtype=object)",
+    "np.array(2.5)", "np.array(2)", "np.zeros(0)", "np.zeros((0, 3))", "np.zeros((3, 0))",
+    "np.arange(12.0).reshape(3, 4)", "np.arange(12.0).reshape(3, 4).T", "np.arange(6.0)[::2]",
+    "np.arange(24.0).reshape(2, 3, 4)", "np.array([np.nan, np.inf, -np.inf])",
+    "_readonly(np.arange(3.0))", "_readonly(np.arange(12.0).reshape(3, 4))",
+    _HUGE.format("(2**40,)", "(0,)"), _HUGE.format("(2**31 + 1,)", "(0,)"),
+    _HUGE.format("(2**20, 2**20)", "(0, 0)"), _HUGE.format("(3, 2**40)", "(0, 0)"),
+    "np.float64(1.5)", "np.int64(2)", "np.float32('nan')", "np.bool_(True)",
+    "descent.tensor([1.0, 2.0, 3.0])", "descent.tensor([1.0, 2.0, 3.0], dtype=np.float32)",
+    "descent.zeros((3, 4))", "descent.zeros(0)", "_closed(descent.tensor([1.0, 2.0, 3.0]))",
+    "descent.schedules.constant(0.1)", "_closed(descent.schedules.constant(0.1))",
+    "descent.optim.SGD([np.zeros(3)], lr=0.1)", "_closed(descent.optim.SGD([np.zeros(3)], lr=0.1))",
+    "_closed(descent.schedules.Plateau(0.1))", "descent.schedules.Plateau(0.1)",
+    "lambda *a, **k: 0.0", "lambda *a, **k: None", "lambda *a, **k: 'x'", "lambda *a, **k: float('nan')",
+    "lambda *a, **k: np.zeros(3)", "object()", "slice(1)", "Ellipsis", "type", "np.float64",
+    "np.dtype('int8')", "'float32'", "'<f8'",
+]
+
+# Sensible values by parameter name (anything not listed gets GENERIC).
+ARRAY3 = "np.array([0.5, -1.0, 2.0])"
+ARRAY34 = "np.linspace(-1.0, 1.0, 12).reshape(3, 4)"
+GENERIC = [ARRAY3, ARRAY34, "0.1", "1", "2", "descent.tensor([0.5, -1.0, 2.0])", "[np.array([0.5, -1.0, 2.0])]"]
+HINTS = {
+    "kind": ["'relu'", "'sigmoid'", "'tanh'", "'leaky_relu'", "'identity'"],
+    "activation": ["'relu'", "'identity'", "'tanh'"],
+    "reduction": ["'mean'", "'sum'", "'none'"],
+    "method": ["'centered'", "'forward'"],
+    "scheme": ["'xavier_uniform'", "'he_normal'", "'xavier_normal'", "'he_uniform'"],
+    "mode": ["'min'", "'max'"],
+    "threshold_mode": ["'rel'", "'abs'"],
+    "anneal_strategy": ["'cos'", "'linear'"],
+    "interval": ["'step'", "'epoch'"],
+    "nonfinite": ["'raise'", "'skip'", "'proceed'"],
+    "dtype": ["np.float64", "np.float32"],
+    "shape": ["(3,)", "(3, 4)", "3", "()"],
+    "features": ["4", "3"],
+    "labels": ["np.array([0, 2, 1])", "[0, 1, 2]"],
+    "f": ["lambda x: float(np.sum(np.asarray(x) ** 2))"],
+    "loss": ["lambda w: float(np.sum(np.asarray(w) ** 2))"],
+    "schedule": ["descent.schedules.constant(0.1)", "descent.schedules.one_cycle(1.0, 100)"],
+    "schedules": ["[descent.schedules.constant(0.1), descent.schedules.constant(0.01)]"],
+    "optimizer": ["descent.optim.SGD([np.zeros(3)], lr=0.1)", "descent.optim.Adam([np.zeros(3)], lr=0.1)"],
+    "params": ["[np.zeros(3)]", "[{'params': [np.zeros(3)], 'lr': 0.01}]"],
+    "grads": ["[np.array([0.5, -1.0, 2.0])]", "[descent.tensor([0.5, -1.0, 2.0])]"],
+    "group": ["{'params': [np.zeros(3)]}"],
+    "betas": ["(0.9, 0.999)"],
+    "milestones": ["[10, 20]", "[1]"],
+    "boundaries": ["[10, 20]"],
+    "values": ["[0.1, 0.01, 0.001]"],
+    "step_sizes": ["[0.1, 0.01]"],
+    "rows": ["[]"],
+    "state_dict": ["_state_of(obj)", "{}"],
+    "state": ["_state_of(obj)", "{}"],
+    "path": ["_saved(obj)", "'checkpoint.bin'", "'missing/dir/x.bin'", "'.'"],
+    "other": ["_like(obj)", "descent.tensor([0.5, -1.0, 2.0])"],
+    "out": ["None", "_like(obj)"],
+    "x": ["_like(obj)", ARRAY3, ARRAY34],
+    "a": [ARRAY34], "b": ["np.ones((4, 2))"], "weights": [ARRAY34, "np.ones((4, 2))"],
+    "gamma": ["np.ones(4)"], "beta": ["np.zeros(4)"], "running_mean": ["np.zeros(4)"],
+    "running_var": ["np.ones(4)"], "save_mean": ["np.zeros(4)"], "save_invstd": ["np.ones(4)"],
+    "dy": [ARRAY34], "dout": [ARRAY34], "z": [ARRAY34], "mu_product": ["1.0"],
+    "seed": ["0", "42"],
+    "step": ["1", "5"],
+    "count": ["3", "0"],
+    "metric": ["1.0", "0.5"],
+    "code": ["5", "0"],
+    "message": ["'boom'"],
+    "data": ["[1.0, 2.0, 3.0]", ARRAY3],
+    "array": [ARRAY3],
+}
+for _name in ("param", "grad", "exp_avg", "exp_avg_sq", "sum", "square_avg", "acc_delta", "exp_inf",
+              "momentum_buffer", "grad_avg", "max_exp_avg_sq", "prediction", "target", "probabilities", "logits",
+              "w", "y"):
+    HINTS[_name] = [ARRAY3]
+STEP_GRADS = "[np.ones(3), np.ones((2, 2))]"  # gradients for the optimizers FACTORIES makes
+ONES3, ZEROS4, ONES4 = "np.ones(3)", "np.zeros(4)", "np.ones(4)"
+SQUARE = "lambda x: float(np.sum(np.asarray(x) ** 2))"
+# Valid calls for targets whose arguments must agree with each other (shapes, dtypes), which
+# independent choices rarely hit; the fuzz spoils zero to two arguments of them.
+RECIPES = {
+    "descent.matmul": ["descent.tensor(np.ones((3, 4)))", "descent.tensor(np.ones((4, 2)))", "False", "False", "1.0",
+                       "0.5", "descent.zeros((3, 2))"],
+    "descent.gd_step": ["descent.tensor([1.0, 2.0, 3.0])", "descent.tensor([0.5, -1.0, 2.0])", "0.1"],
+    "descent.bce_loss": ["np.array([0.2, 0.5, 0.9])", "np.array([0.0, 1.0, 1.0])", "1e-12", "'mean'", "True"],
+    "descent.bce_with_logits_loss": [ARRAY3, "np.array([0.0, 1.0, 1.0])", "'sum'", "True"],
+    "descent.softmax_cross_entropy": [ARRAY34, "np.array([0, 3, 1])", "'mean'", "True"],
+    "descent.multiclass_hinge_loss": [ARRAY34, "np.array([0, 3, 1])", "1.0", "'none'", "True"],
+    "descent.multiclass_hinge_linear": [ARRAY34, "np.ones((5, 4))", "np.array([0, 2, 1, 0, 2])", "1.0", "'mean'"],
+    "descent.dense_forward": ["np.ones((5, 4))", ARRAY34, "np.zeros(3)", "'leaky_relu'", "0.1"],
+    "descent.dense_backward": ["np.ones((5, 4))", ARRAY34, "np.ones((5, 3))", "np.ones((5, 3))", "'relu'"],
+    "descent.batchnorm_forward_train": [ARRAY34, ONES4, ZEROS4, ZEROS4, ONES4, "0.1", "1e-5"],
+    "descent.batchnorm_forward_infer": [ARRAY34, ONES4, ZEROS4, ZEROS4, ONES4, "1e-5"],
+    "descent.batchnorm_backward": [ARRAY34, ONES4, ZEROS4, ONES4, ARRAY34],
+    "descent.delta_rule": [ARRAY3, ONES3, "1.0", "0.1"],
+    "descent.l2_penalty": [ARRAY34, "0.1", "5", "True"],
+    "descent.functional.nadam": [ARRAY3, ARRAY3, "np.zeros(3)", "np.zeros(3)", "np.ones(1)", "1"],
+    "descent.functional.adam": [ARRAY3, ARRAY3, "np.zeros(3)", "np.zeros(3)", "np.zeros(3)", "3"],
+    "descent.functional.rmsprop": [ARRAY3, ARRAY3, "np.zeros(3)", "np.zeros(3)", "np.zeros(3)", "2"],
+    "descent.functional.sgd": [ARRAY3, ARRAY3, "np.zeros(3)", "1"],
+    "descent.gradient_check": [SQUARE, ARRAY3, "2 * " + ARRAY3, "1e-6", "'centered'"],
+    "descent.numerical_gradient": [SQUARE, ARRAY3, "1e-6", "'forward'"],
+    "descent.step_size_sweep": [SQUARE, ARRAY3, "2 * " + ARRAY3, "[0.1, 1.0]"],
+    "descent.compare_gradients": [ARRAY3, ARRAY3 + " + 1e-9"],
+    "descent.schedules.sequential": ["[descent.schedules.constant(0.1), descent.schedules.constant(0.01)]", "[5]"],
+    "descent.schedules.one_cycle": ["1.0", "100", "0.3", "'cos'"],
+    "descent.LRScheduler": ["descent.optim.SGD([np.zeros(3)], lr=0.1, momentum=0.9)",
+                                      "descent.schedules.one_cycle(1.0, 100)", "'epoch'"],
+    "descent.ReduceLROnPlateau": ["descent.optim.Adam([np.zeros(3)])", "'max'", "0.5", "0"],
+    "descent.clip.GradientGroup": ["[np.ones(3), descent.tensor([1.0, 2.0])]"],
+    "descent.clip_grad_norm": ["[np.ones(3), np.ones((2, 2))]", "1.0", "2.0"],
+    "BatchNorm.forward": ["np.linspace(-1.0, 1.0, 5 * obj.gamma.size).reshape(5, -1).astype(obj.gamma.dtype)"],
+    "BatchNorm.backward": ["np.ones((5, obj.gamma.size), dtype=obj.gamma.dtype)"],
+    "Optimizer.step": [STEP_GRADS],
+    "Optimizer.add_param_group": ["{'params': [np.zeros(5)], 'lr': 0.5}"],
+    "Optimizer.load": ["_saved(obj)"],
+    "Tensor.__matmul__": ["descent.tensor(np.ones((obj.shape[-1], 2)), dtype=obj.dtype)"],
+}
+FLOAT_NAMES = {"lr", "lr0", "eps", "momentum", "gamma", "alpha", "rho", "weight_decay", "dampening", "factor",
+               "threshold", "min_lr", "max_lr", "eta", "eta_min", "margin", "lam", "negative_slope", "gain", "h",
+               "max_norm", "norm_type", "clip_value", "start_factor", "end_factor", "end_lr", "power", "offset",
+               "pct_start", "div_factor", "final_div_factor", "decay_rate", "floor", "low", "high", "std", "mean",
+               "start", "stop", "learning_rate", "beta", "value", "k", "lr_decay", "momentum_decay", "t_mult"}
+INT_NAMES = {"t_max", "t_0", "total_iters", "total_steps", "warmup_steps", "step_size", "patience", "cooldown",
+             "samples", "num", "m"}
+
+MODULES = ["descent", "descent.optim", "descent.functional", "descent.schedules", "descent.clip", "descent.nn",
+           "descent.gradcheck"]
+# How to make a live instance of each public class (methods run on these). A new public class
+# with methods must be added here (test_every_public_class_has_a_factory says so).
+FACTORIES = {
+    "Tensor": ["descent.tensor([0.5, -1.0, 2.0])", "descent.tensor(np.ones((3, 4)), dtype=np.float32)"],
+    "Schedule": ["descent.schedules.exponential(0.1, 0.9)", "descent.schedules.one_cycle(1.0, 100)"],
+    "Plateau": ["descent.schedules.Plateau(0.1, patience=1)"],
+    "LRScheduler": ["descent.schedules.LRScheduler(descent.optim.SGD([np.zeros(3)], lr=0.1, momentum=0.9), "
+                    "descent.schedules.one_cycle(1.0, 100))"],
+    "ReduceLROnPlateau": ["descent.schedules.ReduceLROnPlateau(descent.optim.Adam([np.zeros(3)]), patience=0)"],
+    "GradientGroup": ["descent.clip.GradientGroup([np.array([0.5, -1.0, 2.0]), np.ones((2, 2))])"],
+    "BatchNorm": ["descent.nn.BatchNorm(4)", "descent.nn.BatchNorm(3, dtype=np.float32)"],
+    "GradientCheckResult": [None],   # a plain result record: fields only
+    "DeltaRuleResult": [None],
+    "NativeObject": [None],          # the abstract base: every method is tested through its subclasses
+    "Optimizer": [None],             # abstract: tested through its subclasses
+}
+SKIPPED_DUNDERS = {"__init__", "__new__", "__del__", "__init_subclass__", "__subclasshook__", "__class_getitem__"}
+OPTIMIZER_FACTORY = "descent.optim.{}([np.zeros(3), np.ones((2, 2))], lr=0.01)"
+
+
+def _readonly(array):
+    array.setflags(write=False)
+    return array
+
+
+def _like(obj):
+    """A fresh value shaped like the receiver (a clone of a Tensor), else a small array."""
+    import numpy as np
+    return obj.clone() if hasattr(obj, "clone") else np.array([0.5, -1.0, 2.0])
+
+
+def _state_of(obj):
+    """The receiver's own checkpoint (state_dict() or .state), so loading gets past the keys."""
+    if hasattr(obj, "state_dict"):
+        return obj.state_dict()
+    state = getattr(obj, "state", {})
+    return state() if callable(state) else state
+
+
+def _saved(obj):
+    """A path the receiver has just saved itself to (when it can save)."""
+    if hasattr(obj, "save"):
+        obj.save("saved.bin")
+    return "saved.bin"
+
+
+def _spoiled(state, path, value):
+    """``state`` with the entry reached by ``path`` (indices into sorted keys / list items,
+    modulo their length) replaced by ``value``."""
+    node = state
+    for depth, index in enumerate(path):
+        if isinstance(node, dict) and node:
+            key = sorted(node, key=str)[index % len(node)]
+        elif isinstance(node, list) and node:
+            key = index % len(node)
+        else:
+            return state
+        if depth == len(path) - 1 or not isinstance(node[key], (dict, list)):
+            node[key] = value
+            return state
+        node = node[key]
+    return state
+
+
+def _closed(obj):
+    obj.close()
+    return obj
+
+
+# ------------------------------------------------------------------------------------------
+# The targets (introspected; pure)
+# ------------------------------------------------------------------------------------------
+def _public_names(module):
+    names = getattr(module, "__all__", None)
+    return sorted(names if names is not None else [n for n in dir(module) if not n.startswith("_")])
+
+
+def _factories(cls_name, cls):
+    import descent
+    if cls_name in FACTORIES:
+        return FACTORIES[cls_name]
+    if isinstance(cls, type) and issubclass(cls, descent.optim.Optimizer):
+        return [OPTIMIZER_FACTORY.format(cls_name)]
+    return None
+
+
+def targets():
+    """Every fuzz target, as (description key, kind, path, member, params). kind: "call" (a
+    module-level function or a constructor), "method", "get" or "set" (a property)."""
+    import importlib
+    import descent
+    seen, found = set(), []
+    for module_name in MODULES:
+        module = importlib.import_module(module_name)
+        for name in _public_names(module):
+            obj = getattr(module, name)
+            if not callable(obj) or not getattr(obj, "__module__", "").startswith("descent"):
+                continue
+            if isinstance(obj, type) and issubclass(obj, BaseException):
+                continue  # the exception classes themselves
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            found.append(("call", f"{module_name}.{name}", None, _params(obj)))
+            if isinstance(obj, type) and isinstance(getattr(obj, "DEFAULTS", None), dict) and obj.DEFAULTS:
+                # torch-style: a caller may edit param_groups[i][key] between steps.
+                for key in list(obj.DEFAULTS) + ["params"]:
+                    found.append(("item", f"{module_name}.{name}", key, []))
+            if isinstance(obj, type):
+                for member, value in sorted(_members(obj)):
+                    if isinstance(value, property):
+                        found.append(("get", f"{module_name}.{name}", member, []))
+                        if value.fset is not None:
+                            found.append(("set", f"{module_name}.{name}", member, [("value", "pos", True)]))
+                    else:
+                        found.append(("method", f"{module_name}.{name}", member, _params(value, skip_self=True)))
+    del descent
+    return found
+
+
+def _members(cls):
+    out = {}
+    for klass in reversed(cls.__mro__):
+        if klass is object:
+            continue
+        for member, value in vars(klass).items():
+            if member.startswith("_") and not (member.startswith("__") and member not in SKIPPED_DUNDERS):
+                continue  # private helpers; dunders (repr, len, array, operators...) are public behaviour
+            if isinstance(value, (staticmethod, classmethod)) or not (inspect.isfunction(value) or isinstance(value, property)):
+                continue
+            out[member] = value
+    return out.items()
+
+
+def _params(obj, skip_self=False):
+    """[(name, "pos" | "kw", required)] of a callable's signature (no *args); a class with a
+    ``DEFAULTS`` table (the optimizers' hyper-parameters) takes those names as keywords too."""
+    try:
+        signature = inspect.signature(obj)
+    except (TypeError, ValueError):
+        return []
+    out = []
+    for index, p in enumerate(signature.parameters.values()):
+        if skip_self and index == 0:
+            continue
+        if p.kind == p.VAR_KEYWORD and isinstance(getattr(obj, "DEFAULTS", None), dict):
+            out += [(name, "kw", False) for name in obj.DEFAULTS]
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        out.append((p.name, "kw" if p.kind == p.KEYWORD_ONLY else "pos", p.default is p.empty))
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Call generation (pure: depends only on the targets and the seed)
+# ------------------------------------------------------------------------------------------
+def _sensible(rng, name):
+    if name in HINTS:
+        return rng.choice(HINTS[name])
+    if name in FLOAT_NAMES:
+        return rng.choice(["0.1", "0.5", "1.0", "1e-3", "0.9"])
+    if name in INT_NAMES:
+        return rng.choice(["1", "2", "10", "100"])
+    if name in ("maximize", "nesterov", "amsgrad", "centered", "with_grad", "training", "endpoint", "trans_a",
+                "trans_b", "three_phase", "cycle_momentum", "error_if_nonfinite", "include_params"):
+        return rng.choice(["True", "False"])
+    return rng.choice(GENERIC)
+
+
+def _recipe_key(kind, path, member):
+    if kind == "call":
+        return path
+    cls = _resolve_path(path)
+    for klass in cls.__mro__:  # methods: "Class.method" of the class or a base class
+        if f"{klass.__name__}.{member}" in RECIPES:
+            return f"{klass.__name__}.{member}"
+    return None
+
+
+def _arguments(rng, params, recipe=None):
+    """(positional sources, {keyword: source})."""
+    if recipe is not None and rng.random() < 0.6:
+        args = list(recipe)
+        for _ in range(rng.choice([0, 1, 1, 2])):
+            args[rng.randrange(len(args))] = rng.choice(VALUES)
+        return args, {}
+    all_adversarial = rng.random() < 0.3
+    positional = [p for p in params if p[1] == "pos"]
+    required = sum(1 for p in positional if p[2])
+    roll = rng.random()
+    if roll < 0.05 and required:
+        count = rng.randrange(required)              # too few: TypeError
+    elif roll < 0.1:
+        count = len(positional) + 1                  # too many: TypeError
+    else:
+        count = rng.randint(required, len(positional))
+    chosen = [(p[0], True) for p in positional[:count]]
+    chosen += [(p[0], False) for p in params if p[1] == "kw" and (p[2] or rng.random() < 0.3)]
+    if count > len(positional):
+        chosen.append(("extra", True))
+    hostile = set(range(len(chosen))) if all_adversarial else \
+        set(rng.sample(range(len(chosen)), min(len(chosen), rng.choice([0, 1, 1, 2])))) if chosen else set()
+    args, kwargs = [], {}
+    for index, (name, is_positional) in enumerate(chosen):
+        if name in ("state_dict", "state") and index in hostile and rng.random() < 0.7:
+            # Most hostile checkpoints are the object's own with one entry spoiled.
+            steps = [rng.randrange(8) for _ in range(rng.randint(1, 3))]
+            source = f"_spoiled(_state_of(obj), {steps}, {rng.choice(VALUES)})"
+        else:
+            source = rng.choice(VALUES) if index in hostile else _sensible(rng, name)
+        if is_positional:
+            args.append(source)
+        else:
+            kwargs[name] = source
+    return args, kwargs
+
+
+def generate(batch):
+    """The batch's calls: (kind, path, member, receiver, args, kwargs). Every target appears
+    once per round; rounds come in a shuffled order so state one call leaves meets others."""
+    rng = random.Random(SEED * 1000 + batch)
+    found = targets()
+    calls = []
+    while len(calls) < CALLS_PER_BATCH:
+        order = list(range(len(found)))
+        rng.shuffle(order)
+        for index in order:
+            kind, path, member, params = found[index]
+            receiver = None
+            if kind != "call":
+                # (instance index, closed?): the batch's long-lived objects, or closed ones.
+                closable = hasattr(_resolve_path(path), "close")
+                receiver = [rng.randrange(2), closable and rng.random() < 0.2]
+            if kind == "get":
+                args, kwargs = [], {}
+            elif kind in ("set", "item"):
+                args, kwargs = [rng.choice(VALUES) if rng.random() < 0.7 else _sensible(rng, member)], {}
+            else:
+                args, kwargs = _arguments(rng, params, RECIPES.get(_recipe_key(kind, path, member)))
+            calls.append((kind, path, member, receiver, args, kwargs))
+    return calls[:CALLS_PER_BATCH]
+
+
+def _receiver_source(path, receiver):
+    cls_name = path.rsplit(".", 1)[1]
+    sources = _factories(cls_name, _resolve_path(path)) or [None]
+    source = sources[receiver[0] % len(sources)]
+    if source is None:
+        return None
+    return f"_closed({source})" if receiver[1] else source
+
+
+def _resolve_path(path):
+    import importlib
+    module, name = path.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
+
+
+def describe(call):
+    """The call as Python source (``obj`` is the receiver, built as shown)."""
+    kind, path, member, receiver, args, kwargs = call
+    shown = ", ".join(list(args) + [f"{k}={v}" for k, v in kwargs.items()])
+    if kind == "call":
+        return f"{path}({shown})"
+    source = _receiver_source(path, receiver)
+    where = f"obj = {source} (an object earlier calls of the batch may have used)"
+    if kind == "get":
+        return f"obj.{member}   where {where}"
+    if kind == "set":
+        return f"obj.{member} = {args[0]}   where {where}"
+    if kind == "item":
+        return f"obj.param_groups[0][{member!r}] = {args[0]}; obj.step({STEP_GRADS})   where {where}"
+    return f"obj.{member}({shown})   where {where}"
+
+
+# ------------------------------------------------------------------------------------------
+# The child
+# ------------------------------------------------------------------------------------------
+def child(batch, log_path, only=None):
+    fuzz_harness.cap_address_space(CHILD_ADDRESS_SPACE)
+    import warnings
+    import numpy as np
+    import descent
+    warnings.simplefilter("ignore")
+    sys.setrecursionlimit(3000)
+    namespace = {"np": np, "descent": descent, "_closed": _closed, "_readonly": _readonly, "_like": _like,
+                 "_state_of": _state_of, "_saved": _saved, "_spoiled": _spoiled, "obj": None}
+    calls = generate(batch)
+    mode, _, at = os.environ.get("DESCENT_API_FUZZ_SELF_TEST", "none:-1").partition(":")
+    self_test = (mode, int(at))
+    allowed = tuple(__builtins__[name] if isinstance(__builtins__, dict) else getattr(__builtins__, name)
+                    for name in ALLOWED)
+    objects = {}
+
+    def receiver_of(path, receiver):
+        key = (path, receiver[0], receiver[1])
+        if key not in objects or receiver[1]:
+            source = _receiver_source(path, receiver)
+            objects[key] = None if source is None else eval(source, namespace)
+        return objects[key]
+
+    with tempfile.TemporaryDirectory() as tmpdir:
+        os.chdir(tmpdir)  # save/load with adversarial paths write here
+        log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+        misbehaviour, counts, succeeded = [], {}, {}
+        current = ["(before the first call)"]
+
+        def unraisable(report):  # e.g. an exception in __del__, which Python only prints
+            misbehaviour.append(f"{current[0]} left an unraisable {type(report.exc_value).__name__} in "
+                                f"{report.object!r}: {report.exc_value}")
+        sys.unraisablehook = unraisable
+        for index, call in enumerate(calls):
+            if only is not None and index != only:
+                continue
+            kind, path, member, receiver, args, kwargs = call
+            key = path if kind == "call" else f"{path}.{member}"
+            os.write(log, f"{index}\t{describe(call)}\n".encode())
+            current[0] = describe(call)
+            if self_test == ("trap", index):
+                os.kill(os.getpid(), 4)  # die like a Swift trap
+            try:
+                target = _resolve_path(path) if kind == "call" else receiver_of(path, receiver)
+                if target is None:
+                    continue  # an abstract base or a plain record: nothing to call methods on
+                namespace["obj"] = None if kind == "call" else target
+                values = [eval(source, namespace) for source in args]
+                keywords = {k: eval(source, namespace) for k, source in kwargs.items()}
+            except (descent.DescentError,) + allowed:
+                continue  # an argument built from the receiver (its state, a clone) is unavailable
+            except Exception as error:  # the fixture itself failed: the harness is broken
+                misbehaviour.append(f"fixture for {describe(call)} raised {type(error).__name__}: {error}")
+                continue
+            counts[key] = counts.get(key, 0) + 1
+            try:
+                if self_test == ("raise", index):
+                    raise AttributeError("self-test")
+                if kind == "call":
+                    target(*values, **keywords)
+                elif kind == "get":
+                    getattr(target, member)
+                elif kind == "set":
+                    setattr(target, member, *values)
+                elif kind == "item":
+                    target.param_groups[0][member] = values[0]
+                    target.step(eval(STEP_GRADS, namespace))
+                else:
+                    getattr(target, member)(*values, **keywords)
+                succeeded[key] = succeeded.get(key, 0) + 1
+            except descent.DescentError:
+                pass
+            except allowed:
+                pass
+            except BaseException as error:  # anything else is a defect
+                misbehaviour.append(f"{describe(call)} raised {type(error).__module__}.{type(error).__name__}: "
+                                    f"{str(error)[:300]}")
+            if index % 500 == 499:
+                objects.clear()  # fresh long-lived objects now and then
+        report = {"counts": counts, "succeeded": succeeded, "misbehaviour": misbehaviour}
+        os.write(log, ("DONE\t" + json.dumps(report) + "\n").encode())
+        os.close(log)
+
+
+# ------------------------------------------------------------------------------------------
+# The tests (parent side)
+# ------------------------------------------------------------------------------------------
+def run_batch(batch, extra_env=None):
+    """Runs one batch; returns (per-target counts, list of failure descriptions)."""
+    report, failure = fuzz_harness.run_logged_batch(__file__, batch, CHILD_TIMEOUT, extra_env=extra_env)
+    if failure is not None:
+        return {}, [failure]
+    return report["counts"], report["misbehaviour"]
+
+
+def _results(_cache={}):
+    if not _cache:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            _cache.update(zip(range(BATCHES), pool.map(run_batch, range(BATCHES))))
+    return _cache
+
+
+def pytest_generate_tests(metafunc):
+    if "batch" in metafunc.fixturenames:
+        metafunc.parametrize("batch", range(BATCHES))
+
+
+def test_no_call_crashes_hangs_or_raises_an_untyped_exception(batch):
+    _counts, failures = _results()[batch]
+    unique = list(dict.fromkeys(failures))
+    assert not unique, f"{len(unique)} defects, e.g.:\n" + "\n".join(unique[:25])
+
+
+def test_every_public_callable_was_fuzzed():
+    totals = {}
+    for counts, _failures in _results().values():
+        for key, count in counts.items():
+            totals[key] = totals.get(key, 0) + count
+    if any(failures for _counts, failures in _results().values()):
+        return  # a crash is reported by the batch test; its counts are missing
+    expected = []
+    for kind, path, member, _params in targets():
+        cls_name = path.rsplit(".", 1)[1]
+        if kind != "call" and _factories(cls_name, _resolve_path(path)) == [None]:
+            continue
+        expected.append(path if kind == "call" else f"{path}.{member}")
+    missing = [key for key in expected if totals.get(key, 0) < MIN_CALLS]
+    assert not missing, f"fuzzed fewer than {MIN_CALLS} times: {missing}"
+
+
+def test_every_public_class_has_a_factory():
+    """Methods need a live instance: a new public class must say how to make one."""
+    missing = []
+    for kind, path, member, _params in targets():
+        if kind == "method" and _factories(path.rsplit(".", 1)[1], _resolve_path(path)) is None:
+            missing.append(path)
+    assert not missing, f"add these classes to FACTORIES: {sorted(set(missing))}"
+
+
+def test_the_targets_cover_the_api():
+    keys = {(kind, path, member) for kind, path, member, _p in targets()}
+    for expected in [("call", "descent.tensor", None), ("call", "descent.functional.adam", None),
+                     ("method", "descent.Tensor", "copy_from"), ("set", "descent.optim.SGD", "nonfinite"), ("item", "descent.optim.Adam", "betas"),
+                     ("method", "descent.LRScheduler", "load_state_dict"),
+                     ("method", "descent.clip.GradientGroup", "clip_norm"), ("method", "descent.BatchNorm", "backward"),
+                     ("method", "descent.schedules.Plateau", "load_state"), ("method", "descent.Tensor", "__repr__"), ("call", "descent.gradient_check", None),
+                     ("method", "descent.Schedule", "__call__"), ("get", "descent.Tensor", "shape")]:
+        assert expected in keys, expected
+
+
+def test_every_recipe_names_a_target():
+    """A renamed function or method must not silently lose its recipe."""
+    keys = {_recipe_key(kind, path, member) for kind, path, member, _p in targets()}
+    assert not [key for key in RECIPES if key not in keys]
+
+
+def test_generation_is_deterministic():
+    assert generate(1) == generate(1)
+    assert generate(1) != generate(2)
+
+
+def test_an_untyped_exception_and_a_crash_are_reported_with_the_call():
+    """The harness itself: an AttributeError raised by a call is reported with that call spelled as
+    source; a child dying like a Swift trap (SIGILL) at call 23 is reported, replayed alone, and
+    not counted as a pass."""
+    calls = generate(0)
+    at = next(i for i, call in enumerate(calls) if call[:2] == ("call", "descent.abi_version"))
+    _counts, failures = run_batch(0, extra_env={"DESCENT_API_FUZZ_SELF_TEST": f"raise:{at}"})
+    assert len(failures) == 1
+    assert failures[0].startswith(describe(calls[at]) + " raised builtins.AttributeError: self-test")
+    _counts, failures = run_batch(0, extra_env={"DESCENT_API_FUZZ_SELF_TEST": "trap:23"})
+    assert len(failures) == 1
+    assert "returncode -4" in failures[0] and describe(calls[23]) in failures[0]
+    assert "crashes on its own too" in failures[0]
+
+
+if __name__ == "__main__":
+    child(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else None)
