@@ -66,3 +66,32 @@ def run_logged_batch(script, batch, timeout, extra_env=None):
                 " Alone in a fresh process it does not crash: earlier calls of the batch set it up."
         what = "hung" if code == "timeout" else f"died with returncode {code}"
         return None, f"batch {batch}: the child {what} at call {last!r}.{alone}\nstderr tail: {stderr[-1500:]}"
+
+
+def finish_log(log, counts, succeeded, misbehaviour):
+    """Child side: writes the closing DONE report that run_logged_batch looks for, and closes."""
+    report = {"counts": counts, "succeeded": succeeded, "misbehaviour": misbehaviour}
+    os.write(log, ("DONE\t" + json.dumps(report) + "\n").encode())
+    os.close(log)
+
+
+def run_batch(script, batch, timeout, extra_env=None):
+    """Parent side: runs one batch; returns (per-target call counts, list of failure descriptions)."""
+    report, failure = run_logged_batch(script, batch, timeout, extra_env=extra_env)
+    if failure is not None:
+        return {}, [failure]
+    return report["counts"], report["misbehaviour"]
+
+
+_batch_results = {}
+
+
+def all_batches(script, batches, timeout):
+    """{batch: (counts, failures)} for batches 0..batches-1 of `script`, run two at a time once
+    per test session and cached."""
+    if script not in _batch_results:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = pool.map(lambda batch: run_batch(script, batch, timeout), range(batches))
+            _batch_results[script] = dict(zip(range(batches), results))
+    return _batch_results[script]

@@ -24,7 +24,6 @@ that ask for gigabytes by design (a linspace of 2^31 points) are filtered out (s
 ``plausible``), and a child's address space is capped as a safety net.
 """
 import ctypes
-import json
 import math
 import os
 import random
@@ -600,28 +599,19 @@ def child(batch, log_path, only=None):
             counts[name] = counts.get(name, 0) + 1
             if index % 2000 == 1999:
                 fixtures.build()  # a callback may have freed a fixture: start over now and then
-        report = {"counts": counts, "succeeded": succeeded, "misbehaviour": misbehaviour}
-        os.write(log, ("DONE\t" + json.dumps(report) + "\n").encode())
-        os.close(log)
+        fuzz_harness.finish_log(log, counts, succeeded, misbehaviour)
 
 
 # ------------------------------------------------------------------------------------------
 # The tests (parent side)
 # ------------------------------------------------------------------------------------------
 def run_batch(batch, extra_env=None):
-    """Runs one batch; returns (per-function counts, list of failure descriptions)."""
-    report, failure = fuzz_harness.run_logged_batch(__file__, batch, CHILD_TIMEOUT, extra_env=extra_env)
-    if failure is not None:
-        return {}, [failure]
-    return report["counts"], report["misbehaviour"]
+    """Runs one batch; returns (per-target counts, list of failure descriptions)."""
+    return fuzz_harness.run_batch(__file__, batch, CHILD_TIMEOUT, extra_env=extra_env)
 
 
-def _results(_cache={}):
-    if not _cache:
-        from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            _cache.update(zip(range(BATCHES), pool.map(run_batch, range(BATCHES))))
-    return _cache
+def _results():
+    return fuzz_harness.all_batches(__file__, BATCHES, CHILD_TIMEOUT)
 
 
 def pytest_generate_tests(metafunc):

@@ -21,7 +21,6 @@ whole batch (so state one call leaves is met by later calls) or on closed ones. 
 plumbing is shared with test_abi_fuzz.py (fuzz_harness.py).
 """
 import inspect
-import json
 import os
 import random
 import sys
@@ -532,9 +531,7 @@ def child(batch, log_path, only=None):
                                     f"{str(error)[:300]}")
             if index % 500 == 499:
                 objects.clear()  # fresh long-lived objects now and then
-        report = {"counts": counts, "succeeded": succeeded, "misbehaviour": misbehaviour}
-        os.write(log, ("DONE\t" + json.dumps(report) + "\n").encode())
-        os.close(log)
+        fuzz_harness.finish_log(log, counts, succeeded, misbehaviour)
 
 
 # ------------------------------------------------------------------------------------------
@@ -542,18 +539,11 @@ def child(batch, log_path, only=None):
 # ------------------------------------------------------------------------------------------
 def run_batch(batch, extra_env=None):
     """Runs one batch; returns (per-target counts, list of failure descriptions)."""
-    report, failure = fuzz_harness.run_logged_batch(__file__, batch, CHILD_TIMEOUT, extra_env=extra_env)
-    if failure is not None:
-        return {}, [failure]
-    return report["counts"], report["misbehaviour"]
+    return fuzz_harness.run_batch(__file__, batch, CHILD_TIMEOUT, extra_env=extra_env)
 
 
-def _results(_cache={}):
-    if not _cache:
-        from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            _cache.update(zip(range(BATCHES), pool.map(run_batch, range(BATCHES))))
-    return _cache
+def _results():
+    return fuzz_harness.all_batches(__file__, BATCHES, CHILD_TIMEOUT)
 
 
 def pytest_generate_tests(metafunc):
