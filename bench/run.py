@@ -107,6 +107,18 @@ def row(name, n, seconds, bytes_per_param, reference=None, peer=None):
     print(f"{name:<34} {n:>10,} {seconds * 1e6:12.1f} {gbs:8.2f} {ratio_np} {ratio_c}")
 
 
+def descent_rows(name, optimizer, g, n, t_np, bytes_per_param, t_c=None):
+    """Times `optimizer.step` with the default non-finite check and with "proceed" (owned grads
+    filled once), prints both rows and closes the optimizer."""
+    optimizer.grads[0][...] = g
+    t_check = best_time(optimizer.step)
+    optimizer.nonfinite = "proceed"
+    t_proceed = best_time(optimizer.step)
+    optimizer.close()
+    row(f"{name} descent (check)", n, t_check, bytes_per_param, t_np, t_c)
+    row(f"{name} descent (proceed)", n, t_proceed, bytes_per_param, t_np, t_c)
+
+
 def main():
     peer = load_peer()
     threads = os.environ.get("DESCENT_NUM_THREADS") or os.cpu_count()
@@ -125,27 +137,13 @@ def main():
         g = (rng.standard_normal(n) * 1e-3).astype(np.float32)
         # SGD
         t_np = best_time(lambda: numpy_sgd(p, g))
-        opt = optim.SGD([p], lr=LR)
-        opt.grads[0][...] = g
-        t_d = best_time(opt.step)
-        opt.nonfinite = "proceed"
-        t_dp = best_time(opt.step)
-        opt.close()
         row("sgd numpy", n, t_np, 12)
-        row("sgd descent (check)", n, t_d, 12, t_np)
-        row("sgd descent (proceed)", n, t_dp, 12, t_np)
+        descent_rows("sgd", optim.SGD([p], lr=LR), g, n, t_np, 12)
         # momentum
         ref = NumpyMomentum(p)
         t_np = best_time(lambda: ref.step(p, g))
-        opt = optim.SGD([p], lr=LR, momentum=0.9)
-        opt.grads[0][...] = g
-        t_d = best_time(opt.step)
-        opt.nonfinite = "proceed"
-        t_dp = best_time(opt.step)
-        opt.close()
         row("momentum numpy", n, t_np, 20)
-        row("momentum descent (check)", n, t_d, 20, t_np)
-        row("momentum descent (proceed)", n, t_dp, 20, t_np)
+        descent_rows("momentum", optim.SGD([p], lr=LR, momentum=0.9), g, n, t_np, 20)
         # Adam
         ref = NumpyAdam([p])
         t_np = best_time(lambda: ref.step([g]))
@@ -157,17 +155,10 @@ def main():
             peer.adam_peer_step(p.ctypes.data, g.ctypes.data, m.ctypes.data, v.ctypes.data, n, LR, B1, B2, EPS,
                                 counter[0])
         t_c = best_time(peer_step) if peer else None
-        opt = optim.Adam([p], lr=LR)
-        opt.grads[0][...] = g
-        t_d = best_time(opt.step)
-        opt.nonfinite = "proceed"
-        t_dp = best_time(opt.step)
-        opt.close()
         row("adam numpy", n, t_np, 28)
         if t_c:
             row("adam C loop (gcc -O3 -fopenmp)", n, t_c, 28, t_np)
-        row("adam descent (check)", n, t_d, 28, t_np, t_c)
-        row("adam descent (proceed)", n, t_dp, 28, t_np, t_c)
+        descent_rows("adam", optim.Adam([p], lr=LR), g, n, t_np, 28, t_c)
         del p, g, m, v
     print()
     print("many small tensors, one Adam step from Python (step() with owned grads; one C call):")
