@@ -1417,6 +1417,465 @@ descent_status descent_gradient_compare(descent_tensor analytic, descent_tensor 
 descent_status descent_step_size_sweep(descent_scalar_fn f, void *context, descent_tensor w, descent_tensor grad,
                                        const double *step_sizes, int64_t count, double *losses);
 
+/* @@graphs@@ */
+/* ---------------------------------------------------------------------------------------------
+ * Computation graphs and reverse-mode automatic differentiation
+ *
+ * A graph is built once and run many times (docs/training.md). Nodes are numbered from 0 in the
+ * order they are added; every node reads only earlier ones. Each builder call writes the new
+ * node's index to *node. A graph has one dtype: every param, constant and bound input has it.
+ *
+ *  - Inputs are fed before each run (descent_graph_set_input: the graph reads that tensor in
+ *    place, so a tensor wrapping your memory gives zero-copy batches). An extent of -1 in an
+ *    input's shape marks the batch axis, whose size comes from the bound tensors.
+ *  - Labels inputs take integer class labels (one per sample) for the classification costs.
+ *  - Params are tensors read in place (descent_tensor_wrap lets them live in your memory);
+ *    backward writes the gradient of each into ONE flat buffer (descent_graph_grad_buffer), one
+ *    slice per param in param order, so a single allreduce can cover all of them.
+ *  - Running: descent_graph_forward evaluates a node (and only what it needs); backward
+ *    evaluates a scalar node and writes every trainable param's gradient (0 for params the loss
+ *    does not reach). Value and gradient buffers are allocated the first time a batch size is
+ *    seen (a few batch sizes are kept) and reused: a step allocates nothing.
+ *  - Everything that could fail during a run (unbound input, batch sizes that disagree, a label
+ *    outside [0, classes), training batch norm with one sample) is checked before anything is
+ *    written; a failed run changes nothing.
+ *  - Gradients match the analytic formulas of the @@gradients@@ section (each op's backward is
+ *    that section's vector-Jacobian product); docs/training.md lists them.
+ *
+ * The textbook's graph J = 3(a + bc) at a = 5, b = 3, c = 2, from C:
+ *
+ *     descent_graph g; descent_tensor ta, tb, tc; int64_t a, b, c, u, v, three, J, none[1];
+ *     double va = 5, vb = 3, vc = 2, loss, grad;
+ *     descent_graph_new(DESCENT_DTYPE_FLOAT64, &g);
+ *     descent_tensor_from_buffer(DESCENT_DTYPE_FLOAT64, 0, none, &va, 1, &ta);   // likewise tb, tc
+ *     descent_graph_param(g, ta, 1, &a);                                        // likewise b, c
+ *     descent_graph_binary(g, DESCENT_GRAPH_MUL, b, c, &u);          // u = bc
+ *     descent_graph_binary(g, DESCENT_GRAPH_ADD, a, u, &v);          // v = a + u
+ *     descent_graph_scalar(g, 3.0, &three);
+ *     descent_graph_binary(g, DESCENT_GRAPH_MUL, three, v, &J);      // J = 3v
+ *     descent_graph_backward(g, J, &loss);                           // loss = 33
+ *     descent_graph_grad(g, a, DESCENT_DTYPE_FLOAT64, &grad, 1);     // dJ/da = 3 (db: 6, dc: 9)
+ * ------------------------------------------------------------------------------------------- */
+
+/** Handle to a computation graph. 0 is the null handle. */
+typedef uint64_t descent_graph;
+
+/** Elementwise binary operations (descent_graph_binary). */
+enum {
+    DESCENT_GRAPH_ADD = 0, /* a + b */
+    DESCENT_GRAPH_SUB = 1, /* a - b */
+    DESCENT_GRAPH_MUL = 2, /* a * b */
+    DESCENT_GRAPH_DIV = 3  /* a / b */
+};
+
+/** Elementwise unary operations (descent_graph_unary). */
+enum {
+    DESCENT_GRAPH_EXP = 0,    /* e^x;       backward g e^x */
+    DESCENT_GRAPH_LOG = 1,    /* ln x;      backward g / x   (NaN for x < 0, IEEE) */
+    DESCENT_GRAPH_SQUARE = 2, /* x^2;       backward 2 x g */
+    DESCENT_GRAPH_SQRT = 3,   /* sqrt x;    backward g / (2 sqrt x) */
+    DESCENT_GRAPH_NEG = 4     /* -x;        backward -g */
+};
+
+/** Reductions (descent_graph_reduce). */
+enum {
+    DESCENT_GRAPH_SUM = 0,       /* sum of every element: a scalar */
+    DESCENT_GRAPH_MEAN = 1,      /* mean of every element: a scalar (NaN when empty) */
+    DESCENT_GRAPH_SUM_AXIS = 2,  /* sum along `axis` (that axis removed) */
+    DESCENT_GRAPH_MEAN_AXIS = 3  /* mean along `axis` */
+};
+
+/** Costs (descent_graph_cost); formulas as the descent_loss_* functions. Each is a scalar node. */
+enum {
+    DESCENT_COST_SSE = 0,                   /* ½ Σ (p - y)²                           target: p's shape */
+    DESCENT_COST_QUADRATIC = 1,             /* 1/(2n) Σ ‖p - y‖², n = p's first extent  target: p's shape */
+    DESCENT_COST_MSE = 2,                   /* (1/N) Σ (p - y)²                         target: p's shape */
+    DESCENT_COST_BCE = 3,                   /* BCE of probabilities, p clamped to [ε, 1-ε]; parameter = ε */
+    DESCENT_COST_BCE_LOGITS = 4,            /* BCE of logits (stable)                  target: p's shape */
+    DESCENT_COST_SOFTMAX_CROSS_ENTROPY = 5, /* logits (batch, classes) vs a labels input */
+    DESCENT_COST_MULTICLASS_HINGE = 6       /* scores (batch, classes) vs labels; parameter = margin Δ */
+};
+
+/** Param initializers for random restarts (descent_graph_param_init); 1..6 are DESCENT_INIT_*. */
+enum {
+    DESCENT_PARAM_INIT_NONE = 0,
+    DESCENT_PARAM_INIT_ZEROS = 100,
+    DESCENT_PARAM_INIT_ONES = 101
+};
+
+/**
+ * Creates an empty graph of `dtype` (DESCENT_DTYPE_*). Free it with descent_graph_free (nodes,
+ * constants, plans and gradient buffers go with it; params stay the caller's tensors).
+ * Statuses: DESCENT_ERR_NULL_POINTER, DESCENT_ERR_DTYPE, DESCENT_ERR_OUT_OF_MEMORY.
+ */
+descent_status descent_graph_new(int32_t dtype, descent_graph *out);
+
+/** Frees a graph. A null or already-freed handle is a harmless no-op. */
+descent_status descent_graph_free(descent_graph graph);
+
+/*
+ * Builders. Each validates its operands (indices of earlier nodes, shapes, dtype) and writes
+ * the new node's index to *node. Common statuses: DESCENT_ERR_NULL_POINTER (node NULL),
+ * DESCENT_ERR_INVALID_HANDLE / _WRONG_HANDLE_TYPE (graph or tensor), DESCENT_ERR_INVALID_ARGUMENT
+ * (an operand index that is not a node, a labels input where a float node is expected, a value
+ * outside its domain), DESCENT_ERR_SHAPE (shapes that do not fit), DESCENT_ERR_DTYPE (a tensor
+ * of another dtype). On failure no node is added.
+ */
+
+/** A float input of shape `shape` (rank 0..8); extent -1 marks the batch axis. */
+descent_status descent_graph_input(descent_graph graph, int64_t rank, const int64_t *shape, int64_t *node);
+
+/** An input of integer class labels, shape (batch,), for the classification costs. */
+descent_status descent_graph_labels(descent_graph graph, int64_t *node);
+
+/**
+ * A param: the graph reads `tensor` in place on every run (the graph keeps a reference; freeing
+ * the handle is fine). trainable = 1: backward writes its gradient; 0: frozen (no gradient; a
+ * trainer never updates it). Params may not share memory. DESCENT_ERR_INVALID_ARGUMENT also for
+ * trainable not 0 or 1.
+ */
+descent_status descent_graph_param(descent_graph graph, descent_tensor tensor, int32_t trainable, int64_t *node);
+
+/**
+ * Sets how descent_graph_init_params re-initializes param node `node`: kind is one of
+ * DESCENT_INIT_* (with `gain`), DESCENT_PARAM_INIT_ZEROS, _ONES, or _NONE (clears it).
+ * Statuses: DESCENT_ERR_INVALID_ARGUMENT (not a param node, unknown kind, bad gain),
+ * DESCENT_ERR_SHAPE (fans undefined for the param's shape).
+ */
+descent_status descent_graph_param_init(descent_graph graph, int64_t node, int32_t kind, double gain);
+
+/** A constant: a copy of `tensor` taken now. Never differentiated. */
+descent_status descent_graph_constant(descent_graph graph, descent_tensor tensor, int64_t *node);
+
+/** A rank-0 constant holding `value` (rounded to the graph's dtype). */
+descent_status descent_graph_scalar(descent_graph graph, double value, int64_t *node);
+
+/**
+ * a op b elementwise (DESCENT_GRAPH_ADD ... _DIV). Shapes must be equal, or one must equal the
+ * trailing axes of the other (a bias (n,) over (batch, n); a scalar over anything): the smaller
+ * operand repeats, and its gradient is the float64 sum over the repeats.
+ */
+descent_status descent_graph_binary(descent_graph graph, int32_t op, int64_t a, int64_t b, int64_t *node);
+
+/** op(x) elementwise (DESCENT_GRAPH_EXP ... _NEG). */
+descent_status descent_graph_unary(descent_graph graph, int32_t op, int64_t x, int64_t *node);
+
+/**
+ * op(a) op(b) for rank-2 nodes, op = transpose when trans_a / trans_b is 1 (BLAS gemm).
+ * Backward: dA = g op(B)^T (or its transpose), dB = op(A)^T g (or its transpose).
+ */
+descent_status descent_graph_matmul(descent_graph graph, int64_t a, int64_t b, int32_t trans_a, int32_t trans_b,
+                                    int64_t *node);
+
+/**
+ * Sum or mean (DESCENT_GRAPH_SUM ... _MEAN_AXIS) over every element (axis ignored) or along
+ * `axis` (negative counts from the end), accumulated in float64.
+ */
+descent_status descent_graph_reduce(descent_graph graph, int32_t op, int64_t x, int64_t axis, int64_t *node);
+
+/** f(x) for an activation DESCENT_ACTIVATION_* (softmax along the last axis). */
+descent_status descent_graph_activation(descent_graph graph, int32_t kind, double negative_slope, int64_t x,
+                                        int64_t *node);
+
+/**
+ * A cost DESCENT_COST_* of `prediction` against `target` (a labels input for the two
+ * classification costs; otherwise a node of the prediction's shape that does not depend on
+ * params: gradients flow only into the prediction). `reduction` is DESCENT_REDUCTION_* (used by
+ * BCE, BCE-logits, softmax cross-entropy and hinge); `parameter` is BCE's clamp ε (0 < ε < 0.5)
+ * or the hinge margin, ignored otherwise. Unlike descent_loss_*, graph costs let NaN through
+ * (the trainer's non-finite policy handles it) and BCE clamps probabilities without an error.
+ */
+descent_status descent_graph_cost(descent_graph graph, int32_t cost, int64_t prediction, int64_t target,
+                                  int32_t reduction, double parameter, int64_t *node);
+
+/** The L2 penalty λ/(2m) ‖w‖² (a scalar), gradient (λ/m) w. λ >= 0 finite, m >= 1. */
+descent_status descent_graph_l2_penalty(descent_graph graph, int64_t w, double lambda, int64_t m, int64_t *node);
+
+/**
+ * A dense layer f(x W^T + b): x (batch, in), w (out, in), b (out,) or -1 for none, f a
+ * DESCENT_ACTIVATION_*. Backward as descent_dense_backward; the input gradient is computed only
+ * when x depends on params (a first layer skips that matrix product).
+ */
+descent_status descent_graph_dense(descent_graph graph, int64_t x, int64_t w, int64_t b, int32_t activation,
+                                   double negative_slope, int64_t *node);
+
+/**
+ * Batch normalization of x (batch, features) with per-feature gamma and beta nodes, PyTorch's
+ * conventions (momentum = weight of the new batch, e.g. 0.1; eps e.g. 1e-5). The graph owns the
+ * running mean (starts at 0) and variance (1): training mode normalizes with batch statistics and
+ * updates them; evaluation mode uses them (descent_graph_set_training).
+ */
+descent_status descent_graph_batchnorm(descent_graph graph, int64_t x, int64_t gamma, int64_t beta, double momentum,
+                                       double eps, int64_t *node);
+
+/**
+ * Inverted dropout with drop probability p in [0, 1): in training mode element i of training
+ * step s is kept and scaled by 1/(1-p) when u >= p, u = unit53(i) of SplitMix64 seeded with
+ * SplitMix64(seed).output(s), else zeroed; in evaluation mode it is the identity. A trainer
+ * advances s once per step; plain forward/backward calls do not.
+ */
+descent_status descent_graph_dropout(descent_graph graph, int64_t x, double p, uint64_t seed, int64_t *node);
+
+/** Number of nodes. Statuses: DESCENT_ERR_NULL_POINTER, handle errors. */
+descent_status descent_graph_node_count(descent_graph graph, int64_t *out);
+
+/**
+ * The symbolic shape of `node` (-1 marks the batch axis): its rank to *rank and extents to
+ * shape[0 .. rank) (shape may be NULL for rank 0). DESCENT_ERR_BUFFER_TOO_SMALL when capacity < rank.
+ */
+descent_status descent_graph_shape(descent_graph graph, int64_t node, int64_t *rank, int64_t *shape,
+                                   int64_t capacity);
+
+/** Number of param nodes, and the node index of param `position` (creation order). */
+descent_status descent_graph_param_count(descent_graph graph, int64_t *out);
+descent_status descent_graph_param_node(descent_graph graph, int64_t position, int64_t *node);
+
+/**
+ * Binds `tensor` to input `node` (its shape must match, any extent on the batch axis). The
+ * graph reads it in place on every run until bound again and keeps a reference to it.
+ * Statuses: handle errors, DESCENT_ERR_INVALID_ARGUMENT (not an input node), DESCENT_ERR_DTYPE,
+ * DESCENT_ERR_SHAPE.
+ */
+descent_status descent_graph_set_input(descent_graph graph, int64_t node, descent_tensor tensor);
+
+/**
+ * Copies `count` labels into labels input `node` (labels may be NULL when count is 0). Values are
+ * checked against the class count when a run uses them. Statuses: handle errors,
+ * DESCENT_ERR_NULL_POINTER, DESCENT_ERR_INVALID_ARGUMENT (not a labels node, count < 0),
+ * DESCENT_ERR_OUT_OF_MEMORY.
+ */
+descent_status descent_graph_set_labels(descent_graph graph, int64_t node, const int64_t *labels, int64_t count);
+
+/** training = 1 (default) or 0 (evaluation: batch norm uses running statistics, no dropout). */
+descent_status descent_graph_set_training(descent_graph graph, int32_t training);
+
+/**
+ * Evaluates `node` and copies its value (row-major, `dtype` must be the graph's) into out, which
+ * holds `capacity` elements; writes the element count to *count when count is not NULL. out may
+ * be NULL with capacity 0 to only evaluate and learn the count.
+ * Statuses: handle errors, DESCENT_ERR_INVALID_ARGUMENT (unbound input, bad label, one-sample
+ * training batch norm), DESCENT_ERR_SHAPE (batch sizes disagree), DESCENT_ERR_DTYPE,
+ * DESCENT_ERR_BUFFER_TOO_SMALL, DESCENT_ERR_OUT_OF_MEMORY (first run at a new batch size).
+ */
+descent_status descent_graph_forward(descent_graph graph, int64_t node, int32_t dtype, void *out, int64_t capacity,
+                                     int64_t *count);
+
+/**
+ * Evaluates the scalar node `loss` (written to *loss_out when not NULL) and writes d loss/d param
+ * for every trainable param into the gradient buffer. Statuses: as descent_graph_forward, plus
+ * DESCENT_ERR_SHAPE (loss not a scalar).
+ */
+descent_status descent_graph_backward(descent_graph graph, int64_t loss, double *loss_out);
+
+/** Copies param node `node`'s gradient (from the last backward) into out (`capacity` elements). */
+descent_status descent_graph_grad(descent_graph graph, int64_t node, int32_t dtype, void *out, int64_t capacity);
+
+/**
+ * The flat gradient buffer: *data points at *count elements of the graph's dtype holding every
+ * param's gradient in param order (frozen params' slices stay 0). Valid until a param is added to
+ * the graph or the graph is freed; you may read and write it (e.g. an allreduce in place).
+ */
+descent_status descent_graph_grad_buffer(descent_graph graph, void **data, int64_t *count);
+
+/**
+ * Re-initializes every trainable param from its initializer (descent_graph_param_init; param
+ * position k uses seed SplitMix64(seed).output(k)) and resets batch norm running statistics to 0
+ * and 1. DESCENT_ERR_INVALID_ARGUMENT, changing nothing, when a trainable param has none.
+ */
+descent_status descent_graph_init_params(descent_graph graph, uint64_t seed);
+
+/**
+ * Reads (write = 0) or sets (write = 1) batch norm node `node`'s running mean and variance
+ * (`capacity` = the feature count when writing; variances must be >= 0).
+ */
+descent_status descent_graph_running_stats(descent_graph graph, int64_t node, int32_t dtype, void *mean,
+                                           void *variance, int64_t capacity, int32_t write);
+
+/* @@training@@ */
+/* ---------------------------------------------------------------------------------------------
+ * Training: data loaders, the one-call training step, fit, random restarts, range test
+ *
+ * A loader serves mini-batches of a dataset in memory; a trainer ties a graph, its loss node and
+ * an optimizer over (some of) the graph's params: descent_trainer_step_batch gathers a batch,
+ * runs forward and backward, clips, sets the scheduled learning rate and updates, in one call.
+ * The whole loop from C (the MLP of examples/train_mlp.c):
+ *
+ *     descent_loader_new(x, 0, labels, n, 128, DESCENT_LOADER_SHUFFLE, 42, &train);
+ *     descent_trainer_new(graph, adam, loss, &trainer);
+ *     descent_trainer_set_nodes(trainer, input, labels_node, logits);
+ *     for (int64_t epoch = 0; epoch < 10; epoch++) {
+ *         descent_loader_set_epoch(train, epoch);
+ *         for (int64_t b = 0; b < batches; b++)
+ *             descent_trainer_step_batch(trainer, train, b, &loss, &correct, NULL);
+ *     }
+ *     descent_trainer_evaluate(trainer, test, &test_loss, &test_accuracy);
+ *
+ * or descent_trainer_fit, which is that loop plus validation, early stopping and callbacks.
+ * ------------------------------------------------------------------------------------------- */
+
+/** Handles to a data loader and a trainer. 0 is the null handle. */
+typedef uint64_t descent_loader;
+typedef uint64_t descent_trainer;
+
+/** Loader flags. */
+enum {
+    DESCENT_LOADER_SHUFFLE = 1,  /* a new permutation each epoch, from the seed */
+    DESCENT_LOADER_DROP_LAST = 2 /* skip the last partial batch */
+};
+
+/**
+ * A loader over `inputs` (N, ...) and either float `targets` (N, ..., same dtype; 0 for none) or
+ * `label_count` = N integer labels (copied; labels may be NULL when label_count is 0). The loader
+ * reads inputs and targets in place (keep wrapped memory alive). batch_size >= 1 (N for batch
+ * gradient descent, 1 for stochastic). Epoch e's order is 0..N-1, or with DESCENT_LOADER_SHUFFLE
+ * a Fisher-Yates permutation from SplitMix64(SplitMix64(seed).output(e)) (docs/training.md).
+ * Statuses: handle errors, DESCENT_ERR_NULL_POINTER, DESCENT_ERR_SHAPE (rank-0 inputs, targets
+ * or labels not N), DESCENT_ERR_DTYPE, DESCENT_ERR_INVALID_ARGUMENT (unknown flags, batch size,
+ * both targets and labels), DESCENT_ERR_OUT_OF_MEMORY.
+ */
+descent_status descent_loader_new(descent_tensor inputs, descent_tensor targets, const int64_t *labels,
+                                  int64_t label_count, int64_t batch_size, int32_t flags, uint64_t seed,
+                                  descent_loader *out);
+
+/** Frees a loader. A null or already-freed handle is a harmless no-op. */
+descent_status descent_loader_free(descent_loader loader);
+
+/** Batches per epoch: ceil(N / batch) (floor with DESCENT_LOADER_DROP_LAST). */
+descent_status descent_loader_batch_count(descent_loader loader, int64_t *out);
+
+/** Fixes the sample order of epoch `epoch` (>= 0) for the batches that follow. */
+descent_status descent_loader_set_epoch(descent_loader loader, int64_t epoch);
+
+/**
+ * The sample indices of batch `batch` of the current epoch (epoch 0 if none was set) into out
+ * (`capacity` elements), their number into *count. DESCENT_ERR_BUFFER_TOO_SMALL, _INVALID_ARGUMENT
+ * (batch out of range).
+ */
+descent_status descent_loader_batch_indices(descent_loader loader, int64_t batch, int64_t *out, int64_t capacity,
+                                            int64_t *count);
+
+/**
+ * A trainer for scalar node `loss` of `graph` with `optimizer`, whose params must all be
+ * trainable params of the graph (matched by memory and shape; graph params it does not hold
+ * stay frozen). The optimizer's gradients are bound to the graph's gradient buffer (no copies;
+ * rebound automatically if something else binds others). Statuses: handle errors,
+ * DESCENT_ERR_INVALID_ARGUMENT (an optimizer param not in the graph, or frozen), DESCENT_ERR_SHAPE
+ * (loss not a scalar), DESCENT_ERR_NULL_POINTER, DESCENT_ERR_OUT_OF_MEMORY.
+ */
+descent_status descent_trainer_new(descent_graph graph, descent_optimizer optimizer, int64_t loss,
+                                   descent_trainer *out);
+
+/** Frees a trainer (the graph and optimizer stay). Null or already-freed: harmless no-op. */
+descent_status descent_trainer_free(descent_trainer trainer);
+
+/**
+ * The nodes a loader's batches feed: `input` (an input node), `target` (a labels input for
+ * loaders with labels, an input node for float targets; -1 none) and `output` (a (batch, classes)
+ * node whose row argmax is compared with the labels for accuracy; -1 none).
+ */
+descent_status descent_trainer_set_nodes(descent_trainer trainer, int64_t input, int64_t target, int64_t output);
+
+/**
+ * Before each update, set every group's learning rate to schedule(t), t = the optimizer's
+ * completed steps (per_epoch = 0) or the trainer's completed epochs (per_epoch = 1); schedule 0
+ * removes it (the optimizer's lr stays as last set).
+ */
+descent_status descent_trainer_set_schedule(descent_trainer trainer, descent_schedule schedule, int32_t per_epoch);
+
+/** Clip the global L2 norm of all param gradients to max_norm before each update (0: off). */
+descent_status descent_trainer_set_clip_norm(descent_trainer trainer, double max_norm);
+
+/** The trainer's completed-epoch counter (numbers the shuffles and per-epoch schedules). */
+descent_status descent_trainer_epoch(descent_trainer trainer, int64_t *out);
+descent_status descent_trainer_set_epoch(descent_trainer trainer, int64_t epoch);
+
+/**
+ * One training step on the graph's bound inputs: forward, backward (recording whether every
+ * gradient is finite as it is written), clipping, the scheduled learning rate, and the
+ * optimizer's update under its non-finite policy. Writes the loss (before the update) and
+ * whether the step was skipped (policy skip). On failure (including DESCENT_ERR_NON_FINITE under
+ * policy raise) params, optimizer state and batch norm running statistics are unchanged.
+ * Statuses: those of descent_graph_backward and descent_optimizer_step.
+ */
+descent_status descent_trainer_step(descent_trainer trainer, double *loss, int32_t *skipped);
+
+/**
+ * descent_trainer_step on batch `batch` of `loader`'s current epoch (gathered into the input and
+ * target nodes of descent_trainer_set_nodes). *correct (may be NULL) gets the number of correct
+ * argmax predictions in the batch, or -1 without an output node and labels.
+ */
+descent_status descent_trainer_step_batch(descent_trainer trainer, descent_loader loader, int64_t batch,
+                                          double *loss, int64_t *correct, int32_t *skipped);
+
+/**
+ * In evaluation mode over every batch of `loader`: the batch-size-weighted mean of the loss
+ * node (the dataset's loss for mean-reduced costs) and the accuracy (NaN without labels and an
+ * output node). Nothing is updated. Either out-pointer may be NULL.
+ */
+descent_status descent_trainer_evaluate(descent_trainer trainer, descent_loader loader, double *loss,
+                                        double *accuracy);
+
+/**
+ * Callbacks of descent_trainer_fit. Return 0 to go on, 1 to stop training after this step or
+ * epoch, anything else to abort with DESCENT_ERR_CALLBACK. `metrics` points at the epoch's
+ * DESCENT_HISTORY_COLUMNS values.
+ */
+typedef int32_t (*descent_step_fn)(void *context, int64_t epoch, int64_t batch, double loss);
+typedef int32_t (*descent_epoch_fn)(void *context, int64_t epoch, const double *metrics);
+
+/** Columns of a history row: loss, accuracy, val_loss, val_accuracy, steps, skipped steps. */
+#define DESCENT_HISTORY_COLUMNS 6
+
+/**
+ * Trains for `epochs` epochs over `train` (epoch numbers continue the trainer's counter), after
+ * each epoch evaluating `validation` (0 for none). Training loss/accuracy of an epoch are running
+ * averages over its steps. Early stopping: with patience > 0, stops when the monitored loss
+ * (validation loss, else training loss) has not fallen by more than min_delta for `patience`
+ * epochs; restore_best = 1 puts back the params and batch norm statistics of the best epoch at the
+ * end. Outputs (each may be NULL with capacity 0): history rows (history_capacity rows of
+ * DESCENT_HISTORY_COLUMNS doubles), step_losses (step_capacity doubles), summary[4] = {epochs run,
+ * steps run, best epoch (-1 none), stopped early}.
+ * Statuses: those of descent_trainer_step_batch and _evaluate, DESCENT_ERR_CALLBACK,
+ * DESCENT_ERR_INVALID_ARGUMENT (negative epochs/patience/min_delta, an empty loader). A failure
+ * mid-training leaves the params as last updated.
+ */
+descent_status descent_trainer_fit(descent_trainer trainer, descent_loader train, descent_loader validation,
+                                   int64_t epochs, int64_t patience, double min_delta, int32_t restore_best,
+                                   descent_step_fn on_step, descent_epoch_fn on_epoch, void *context,
+                                   double *history, int64_t history_capacity, double *step_losses,
+                                   int64_t step_capacity, int64_t *summary);
+
+/**
+ * Random restarts: `count` runs of descent_trainer_fit (restore_best = 1), run k starting from
+ * descent_graph_init_params(SplitMix64(seed).output(k)) and a reset optimizer
+ * (descent_optimizer_reset), with the same shuffles. results (count rows of 4 doubles, may be
+ * NULL): final training loss, best monitored loss, validation accuracy at the best epoch, epochs
+ * run; seeds (count, may be NULL): each run's init seed; *best: the run with the lowest best loss
+ * (-1 if none was finite). The graph ends holding the best run's params.
+ */
+descent_status descent_trainer_restarts(descent_trainer trainer, int64_t count, uint64_t seed, descent_loader train,
+                                        descent_loader validation, int64_t epochs, int64_t patience,
+                                        double min_delta, double *results, uint64_t *seeds, int64_t *best);
+
+/**
+ * Learning-rate range test (Smith 2017): up to `steps` training steps with lr_i = start
+ * (end/start)^(i/(steps-1)), recording each rate, loss and smoothed loss (debiased exponential
+ * average with factor `smoothing` in [0, 1), e.g. 0.98) into rates/losses/smoothed (`steps`
+ * doubles each, may be NULL); stops early when the smoothed loss exceeds `divergence` (> 1, e.g.
+ * 4) times its minimum. *points = rows written; *suggested = the rate where the smoothed loss falls
+ * fastest against log(rate) (NaN with fewer than 3 points). Afterwards params, batch norm
+ * statistics, optimizer state, step count and learning rates are exactly as before.
+ */
+descent_status descent_trainer_range_test(descent_trainer trainer, descent_loader loader, double start, double end,
+                                          int64_t steps, double smoothing, double divergence, double *rates,
+                                          double *losses, double *smoothed, int64_t *points, double *suggested);
+
+/**
+ * Puts the optimizer back to its state before any step: every state slot to its initial value,
+ * the step count to 0, NAdam's running product to 1. Hyper-parameters and gradients stay.
+ */
+descent_status descent_optimizer_reset(descent_optimizer optimizer);
+
 #ifdef __cplusplus
 }
 #endif

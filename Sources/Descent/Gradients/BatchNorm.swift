@@ -86,7 +86,7 @@ public enum BatchNorm {
         }
     }
 
-    private static func train<T: DescentScalar>(_: T.Type, _ x: Tensor, _ gamma: Tensor, _ beta: Tensor, _ runningMean: Tensor,
+    static func train<T: DescentScalar>(_: T.Type, _ x: Tensor, _ gamma: Tensor, _ beta: Tensor, _ runningMean: Tensor,
                                                 _ runningVariance: Tensor, _ momentum: Double, _ epsilon: Double, _ y: Tensor,
                                                 _ savedMean: Tensor, _ savedInverseStd: Tensor) {
         let input = x.buffer(as: T.self), output = y.buffer(as: T.self)
@@ -120,10 +120,28 @@ public enum BatchNorm {
     private static func backwardKernel<T: DescentScalar>(_: T.Type, _ x: Tensor, _ gamma: Tensor, _ savedMean: Tensor,
                                                          _ savedInverseStd: Tensor, _ dy: Tensor, _ dx: Tensor,
                                                          _ gammaGradient: Tensor, _ betaGradient: Tensor) {
-        let input = x.buffer(as: T.self), upstream = dy.buffer(as: T.self), output = dx.buffer(as: T.self)
-        let g = gamma.buffer(as: T.self), sm = savedMean.buffer(as: T.self), si = savedInverseStd.buffer(as: T.self)
-        let dg = gammaGradient.buffer(as: T.self), db = betaGradient.buffer(as: T.self)
-        let (batch, features) = (x.shape[0], x.shape[1])
+        backwardCore(T.self, x.pointer(as: T.self), gamma.pointer(as: T.self), savedMean.pointer(as: T.self),
+                     savedInverseStd.pointer(as: T.self), dy.pointer(as: T.self), batch: x.shape[0],
+                     features: x.shape[1], usesBatchStatistics: true,
+                     inputGradient: (dx.pointer(as: T.self), false),
+                     gammaGradient: (gammaGradient.pointer(as: T.self), false),
+                     betaGradient: (betaGradient.pointer(as: T.self), false))
+    }
+
+    /// The backward pass on raw buffers; each output is optional and either written or added to
+    /// (`accumulate`). With `usesBatchStatistics` false (evaluation mode: μ and 1/σ are the
+    /// running statistics, constants) dx = γ/σ · dy instead of the batch-statistics formula.
+    static func backwardCore<T: DescentScalar>(_: T.Type, _ input: UnsafeMutablePointer<T>, _ g: UnsafeMutablePointer<T>,
+                                               _ sm: UnsafeMutablePointer<T>, _ si: UnsafeMutablePointer<T>,
+                                               _ upstream: UnsafeMutablePointer<T>, batch: Int, features: Int,
+                                               usesBatchStatistics: Bool,
+                                               inputGradient: (UnsafeMutablePointer<T>, accumulate: Bool)?,
+                                               gammaGradient: (UnsafeMutablePointer<T>, accumulate: Bool)?,
+                                               betaGradient: (UnsafeMutablePointer<T>, accumulate: Bool)?) {
+        @inline(__always) func store(_ target: (UnsafeMutablePointer<T>, accumulate: Bool)?, _ index: Int, _ value: Double) {
+            guard let (pointer, accumulate) = target else { return }
+            pointer[index] = accumulate ? T(pointer[index].doubleValue + value) : T(value)
+        }
         for j in 0..<features {
             let mean = sm[j].doubleValue, inverseStd = si[j].doubleValue
             var sumDy = 0.0, sumDyXhat = 0.0
@@ -133,18 +151,28 @@ public enum BatchNorm {
                 sumDy += dyValue
                 sumDyXhat += dyValue * (input[index].doubleValue - mean) * inverseStd
             }
-            let coefficient = g[j].doubleValue * inverseStd / Double(max(batch, 1))
-            for i in 0..<batch {
-                let index = i * features + j
-                let xhat = (input[index].doubleValue - mean) * inverseStd
-                output[index] = T(coefficient * (Double(batch) * upstream[index].doubleValue - sumDy - xhat * sumDyXhat))
+            if inputGradient != nil {
+                if usesBatchStatistics {
+                    let coefficient = g[j].doubleValue * inverseStd / Double(max(batch, 1))
+                    for i in 0..<batch {
+                        let index = i * features + j
+                        let xhat = (input[index].doubleValue - mean) * inverseStd
+                        store(inputGradient, index, coefficient * (Double(batch) * upstream[index].doubleValue - sumDy - xhat * sumDyXhat))
+                    }
+                } else {
+                    let coefficient = g[j].doubleValue * inverseStd
+                    for i in 0..<batch {
+                        let index = i * features + j
+                        store(inputGradient, index, coefficient * upstream[index].doubleValue)
+                    }
+                }
             }
-            dg[j] = T(sumDyXhat)
-            db[j] = T(sumDy)
+            store(gammaGradient, j, sumDyXhat)
+            store(betaGradient, j, sumDy)
         }
     }
 
-    private static func infer<T: DescentScalar>(_: T.Type, _ x: Tensor, _ gamma: Tensor, _ beta: Tensor, _ runningMean: Tensor,
+    static func infer<T: DescentScalar>(_: T.Type, _ x: Tensor, _ gamma: Tensor, _ beta: Tensor, _ runningMean: Tensor,
                                                 _ runningVariance: Tensor, _ epsilon: Double, _ y: Tensor) {
         let input = x.buffer(as: T.self), output = y.buffer(as: T.self)
         let g = gamma.buffer(as: T.self), b = beta.buffer(as: T.self)

@@ -2,7 +2,7 @@ import DescentSupport
 
 /// The element types kernels are written once for: `Float` and `Double`.
 /// Each conformance binds the matching single- or double-precision BLAS routine.
-public protocol DescentScalar: BinaryFloatingPoint, SIMDScalar, Sendable {
+public protocol DescentScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable {
     static var dtype: DType { get }
     init(_ value: Double)
     var doubleValue: Double { get }

@@ -61,6 +61,7 @@ extension Optimizer {
                 }
             }
             gradients = tensors
+            bindingGeneration &+= 1
             piecesValid = false
         }
     }
@@ -76,12 +77,20 @@ extension Optimizer {
     /// whatever the thread count.
     @discardableResult
     public func step() throws(DescentError) -> Bool {
+        try step(gradientsKnownFinite: nil)
+    }
+
+    /// `step()` for a caller that already knows whether every bound gradient is finite (a graph
+    /// records it while backward writes the gradients): then the policy check costs no pass over
+    /// memory. `nil` scans as `step()` does.
+    @discardableResult
+    public func step(gradientsKnownFinite known: Bool?) throws(DescentError) -> Bool {
         try lock.withLock { _ throws(DescentError) -> Bool in
             guard gradients.count == parameters.count else {
                 throw .argument("no gradients are bound (descent_optimizer_set_grads / bindGradients)")
             }
             if !piecesValid { rebuildPieces() }
-            if nonFinitePolicy != .proceed && !gradientsFinite() {
+            if nonFinitePolicy != .proceed && !(known ?? gradientsFinite()) {
                 if nonFinitePolicy == .skip { return true }
                 throw DescentError(.nonFinite, "a gradient holds NaN or infinity; nothing was updated (policy raise)")
             }

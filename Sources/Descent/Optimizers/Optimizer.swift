@@ -52,6 +52,8 @@ public final class Optimizer {
     public internal(set) var nonFinitePolicy: NonFinitePolicy = .raise
     /// Gradients bound by `bindGradients`, one per parameter, in parameter order.
     var gradients: [Tensor] = []
+    /// Incremented by every `bindGradients` (a trainer rebinds when someone else bound).
+    public internal(set) var bindingGeneration: UInt64 = 0
     /// offsets[i] = elements in parameters[0 ..< i]; offsets.count == parameters.count + 1.
     var offsets: [Int] = [0]
     /// Per-group plans, rebuilt in place each step (no allocation once sized).
@@ -99,6 +101,7 @@ public final class Optimizer {
             }
             plans = []
             gradients = []
+            bindingGeneration &+= 1
             piecesValid = false
             return group
         }
@@ -238,6 +241,82 @@ public final class Optimizer {
 }
 
 extension Optimizer {
+    /// Puts every allocated state slot back to its initial value, the step count to 0 and NAdam's
+    /// running product to 1, as if no step had been taken (random restarts). Hyper-parameters
+    /// and bound gradients stay. C counterpart: `descent_optimizer_reset`.
+    public func resetState() {
+        lock.withLock { _ in
+            for parameter in parameters {
+                let hyper = groups[parameter.group].hyper
+                for (slot, state) in parameter.state.enumerated() {
+                    guard let state else { continue }
+                    state.fill(rule.initialValue(slot: slot, hyper))
+                }
+            }
+            for index in groups.indices { groups[index].muProduct = 1 }
+            stepCount = 0
+        }
+    }
+
+    /// A copy of everything a step changes (state slots, step count, running products, learning
+    /// rates), to undo experiments such as the learning-rate range test.
+    public final class Snapshot {
+        let state: [[Tensor?]]
+        let stepCount: Int64
+        let groups: [Group]
+        init(state: [[Tensor?]], stepCount: Int64, groups: [Group]) {
+            self.state = state
+            self.stepCount = stepCount
+            self.groups = groups
+        }
+    }
+
+    public func snapshot() throws(DescentError) -> Snapshot {
+        try lock.withLock { _ throws(DescentError) -> Unchecked<Snapshot> in
+            var copies: [[Tensor?]] = []
+            for parameter in parameters {
+                var slots: [Tensor?] = []
+                for state in parameter.state { slots.append(try state?.copy()) }
+                copies.append(slots)
+            }
+            return Unchecked(Snapshot(state: copies, stepCount: stepCount, groups: groups))
+        }.value
+    }
+
+    /// Restores a snapshot taken from this optimizer (same parameters and slots).
+    public func restore(_ snapshot: Snapshot) {
+        lock.withLock { _ in
+            for (index, parameter) in parameters.enumerated() where index < snapshot.state.count {
+                for (slot, copy) in snapshot.state[index].enumerated() {
+                    guard let copy, let target = parameter.state[slot], target.count == copy.count else { continue }
+                    target.storage.copyMemory(from: copy.storage, byteCount: copy.byteCount)
+                }
+            }
+            stepCount = snapshot.stepCount
+            if snapshot.groups.count == groups.count { groups = snapshot.groups }
+            plans = []
+        }
+    }
+
+    /// Sets the learning rate of every group (a schedule's value for this step).
+    func setLearningRateOfAllGroups(_ value: Double) throws(DescentError) {
+        guard value.isFinite, value >= 0 else { throw .argument("the schedule gave learning rate \(value); it must be finite and >= 0") }
+        lock.withLock { _ in
+            for index in groups.indices { groups[index].hyper.learningRate = value }
+        }
+    }
+
+    /// The learning rate of every group.
+    func learningRates() -> [Double] {
+        lock.withLock { _ in groups.map { $0.hyper.learningRate } }
+    }
+
+    func setLearningRates(_ values: [Double]) {
+        lock.withLock { _ in
+            for index in groups.indices where index < values.count { groups[index].hyper.learningRate = values[index] }
+        }
+    }
+
     /// (groups, parameters, step count, policy), read under the lock.
     public var summary: (groups: Int, parameters: Int, stepCount: Int64, policy: NonFinitePolicy) {
         lock.withLock { _ in (groups.count, parameters.count, stepCount, nonFinitePolicy) }

@@ -79,3 +79,13 @@ extension Tensor {
         return tensor
     }
 }
+
+extension Tensor {
+    /// Sets every element to `value` (rounded to the dtype).
+    public func fill(_ value: Double) {
+        switch dtype {
+        case .float32: buffer(as: Float.self).update(repeating: Float(value))
+        case .float64: buffer(as: Double.self).update(repeating: value)
+        }
+    }
+}

@@ -16,8 +16,10 @@ public final class Tensor {
     /// Start of the elements. Valid for the tensor's lifetime (owned) or as long as the caller
     /// keeps the wrapped memory alive (borrowed).
     public let storage: UnsafeMutableRawPointer
-    /// True when the memory belongs to the caller (zero-copy wrap).
+    /// True when the memory belongs to the caller (zero-copy wrap) or to another tensor (a view).
     public let isBorrowed: Bool
+    /// The tensor whose memory a view shares, kept alive as long as the view.
+    let owner: Tensor?
 
     /// Allocates an uninitialized tensor. Use the factories (`zeros`, `full`, ...) instead.
     init(uninitialized dtype: DType, shape: [Int]) throws(DescentError) {
@@ -34,6 +36,7 @@ public final class Tensor {
         self.count = count
         self.storage = memory
         self.isBorrowed = false
+        self.owner = nil
     }
 
     /// Wraps `count(shape)` elements of caller memory without copying. The caller keeps the memory
@@ -53,6 +56,22 @@ public final class Tensor {
         self.count = count
         self.storage = memory
         self.isBorrowed = true
+        self.owner = nil
+    }
+
+    /// A view of `count(shape)` elements of `base` starting at element `offset`; it keeps `base`
+    /// alive.
+    public init(view base: Tensor, offset: Int, shape: [Int]) throws(DescentError) {
+        let count = try Shape.elementCount(shape, dtype: base.dtype)
+        guard offset >= 0, offset <= base.count, count <= base.count - offset else {
+            throw .shape("a view of \(count) elements at offset \(offset) does not fit in \(base.count)")
+        }
+        self.dtype = base.dtype
+        self.shape = shape
+        self.count = count
+        self.storage = base.storage + offset * base.dtype.size
+        self.isBorrowed = true
+        self.owner = base
     }
 
     deinit {

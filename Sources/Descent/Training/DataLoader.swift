@@ -1,0 +1,159 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Mini-batches over a dataset held in memory: inputs (N, ...) and either integer labels (N) or
+/// float targets (N, ...). Batch gradient descent is `batchSize == N`, stochastic descent
+/// `batchSize == 1`, mini-batch anything between.
+///
+/// Epoch e visits the samples in a fixed order: 0 ..< N, or (with `shuffle`) a Fisher-Yates
+/// permutation drawn from the SplitMix64 stream seeded by `SplitMix64(seed).output(e)`: swap i
+/// (from N-1 down to 1) with j = ⌊(output(N-1-i) · (i+1)) / 2^64⌋. The same seed gives the same
+/// batches on every machine. With `dropLast` the last partial batch is skipped.
+///
+/// The dataset is read in place (the tensors usually wrap caller memory) except the labels,
+/// copied once. A batch is gathered into loader-owned staging buffers (one set per batch size,
+/// allocated on first use). C counterpart: `descent_loader`.
+public final class DataLoader {
+    public let inputs: Tensor
+    public let targets: Tensor?
+    public let sampleCount: Int
+    public let batchSize: Int
+    public let shuffle: Bool
+    public let dropLast: Bool
+    public let seed: UInt64
+    let labels: LabelBuffer?
+    private let order: UnsafeMutablePointer<Int>
+    public private(set) var epoch: Int64 = -1
+    private var staging: [(batch: Int, inputs: Tensor, targets: Tensor?, labels: LabelBuffer?)] = []
+    let lock = Mutex(())
+
+    public init(inputs: Tensor, targets: Tensor?, labels: UnsafePointer<Int64>?, labelCount: Int,
+                batchSize: Int, shuffle: Bool, dropLast: Bool, seed: UInt64) throws(DescentError) {
+        guard inputs.rank >= 1 else { throw .shape("inputs need a sample axis (rank >= 1), got rank 0") }
+        let count = inputs.shape[0]
+        guard batchSize >= 1 else { throw .argument("batch size must be >= 1, got \(batchSize)") }
+        if let targets {
+            guard labels == nil else { throw .argument("give either float targets or integer labels, not both") }
+            guard targets.rank >= 1, targets.shape[0] == count else {
+                throw .shape("targets have shape \(Shape.describe(targets.shape)); the first extent must be the \(count) samples of the inputs")
+            }
+            guard targets.dtype == inputs.dtype else { throw .dtype("targets are \(targets.dtype), inputs \(inputs.dtype)") }
+        }
+        if labels != nil || labelCount != 0 {
+            guard labelCount == count else { throw .shape("\(labelCount) labels for \(count) samples") }
+        }
+        let store: LabelBuffer?
+        if let labels {
+            store = LabelBuffer()
+            try store!.assign(labels, count: labelCount)
+        } else {
+            store = nil
+        }
+        guard let memory = malloc(max(count, 1) * MemoryLayout<Int>.stride) else {
+            throw DescentError(.outOfMemory, "cannot allocate the order of \(count) samples")
+        }
+        self.inputs = inputs
+        self.targets = targets
+        self.sampleCount = count
+        self.batchSize = batchSize
+        self.shuffle = shuffle
+        self.dropLast = dropLast
+        self.seed = seed
+        self.labels = store
+        self.order = memory.assumingMemoryBound(to: Int.self)
+        for i in 0..<count { order[i] = i }
+    }
+
+    deinit { free(order) }
+
+    /// Batches per epoch.
+    public var batchCount: Int {
+        dropLast ? sampleCount / batchSize : (sampleCount + batchSize - 1) / batchSize
+    }
+
+    public var hasLabels: Bool { labels != nil }
+
+    /// Fixes the order of epoch `epoch` (>= 0).
+    public func setEpoch(_ epoch: Int64) throws(DescentError) {
+        guard epoch >= 0 else { throw .argument("epoch \(epoch) is negative") }
+        lock.withLock { _ in
+            guard epoch != self.epoch else { return }
+            for i in 0..<sampleCount { order[i] = i }
+            if shuffle && sampleCount > 1 {
+                let stream = SplitMix64(seed: SplitMix64(seed: seed).output(UInt64(epoch)))
+                var draw: UInt64 = 0
+                for i in stride(from: sampleCount - 1, through: 1, by: -1) {
+                    let j = Int(stream.output(draw).multipliedFullWidth(by: UInt64(i + 1)).high)
+                    draw += 1
+                    (order[i], order[j]) = (order[j], order[i])
+                }
+            }
+            self.epoch = epoch
+        }
+    }
+
+    /// The sample indices of batch `batch` in the current epoch (a view, valid until the next
+    /// `setEpoch`).
+    public func indices(ofBatch batch: Int) throws(DescentError) -> UnsafeBufferPointer<Int> {
+        let range = try bounds(batch)
+        return UnsafeBufferPointer(start: order + range.lowerBound, count: range.count)
+    }
+
+    private func bounds(_ batch: Int) throws(DescentError) -> Range<Int> {
+        guard batch >= 0, batch < batchCount else {
+            throw .argument("batch \(batch) is outside 0 ..< \(batchCount)")
+        }
+        let start = batch * batchSize
+        return start..<min(start + batchSize, sampleCount)
+    }
+
+    /// Copies batch `batch` of the current epoch (epoch 0 if none was set) into staging buffers
+    /// and returns them.
+    func gather(_ batch: Int) throws(DescentError) -> (inputs: Tensor, targets: Tensor?, labels: LabelBuffer?) {
+        if epoch < 0 { try setEpoch(0) }
+        return try lock.withLock { _ throws(DescentError) -> Unchecked<(Tensor, Tensor?, LabelBuffer?)> in
+            let range = try bounds(batch)
+            let size = range.count
+            var found = -1
+            for (index, entry) in staging.enumerated() where entry.batch == size { found = index }
+            if found < 0 {
+                var inputShape = inputs.shape
+                inputShape[0] = size
+                let stagedInputs = try Tensor.zeros(dtype: inputs.dtype, shape: inputShape)
+                var stagedTargets: Tensor? = nil
+                if let targets {
+                    var targetShape = targets.shape
+                    targetShape[0] = size
+                    stagedTargets = try Tensor.zeros(dtype: targets.dtype, shape: targetShape)
+                }
+                var stagedLabels: LabelBuffer? = nil
+                if labels != nil {
+                    stagedLabels = LabelBuffer()
+                    _ = try stagedLabels!.resize(size)
+                }
+                if staging.count >= 3 { staging.removeFirst() }
+                staging.append((size, stagedInputs, stagedTargets, stagedLabels))
+                found = staging.count - 1
+            }
+            let entry = staging[found]
+            copyRows(from: inputs, to: entry.inputs, range)
+            if let targets, let staged = entry.targets { copyRows(from: targets, to: staged, range) }
+            if let labels, let staged = entry.labels {
+                let destination = try staged.resize(size)
+                for (position, sample) in range.enumerated() { destination[position] = labels.pointer![order[sample]] }
+            }
+            return Unchecked((entry.inputs, entry.targets, entry.labels))
+        }.value
+    }
+
+    private func copyRows(from source: Tensor, to destination: Tensor, _ range: Range<Int>) {
+        let rowBytes = sampleCount == 0 ? 0 : source.byteCount / sampleCount
+        guard rowBytes > 0 else { return }
+        for (position, sample) in range.enumerated() {
+            (destination.storage + position * rowBytes).copyMemory(from: source.storage + order[sample] * rowBytes,
+                                                                  byteCount: rowBytes)
+        }
+    }
+}

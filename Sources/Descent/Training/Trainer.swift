@@ -1,0 +1,238 @@
+import Synchronization
+
+/// One training step in one call: forward, backward, optional gradient clipping, the learning
+/// rate from an optional schedule, and the optimizer's update, over a graph whose parameters the
+/// optimizer holds (matched by memory: the optimizer's params must be params of the graph; graph
+/// params the optimizer does not hold stay frozen).
+///
+/// The optimizer's gradients are the graph's own gradient views (no copies). The finiteness of
+/// every gradient is recorded while backward writes it, so the default `raise` policy costs no
+/// extra pass over memory here; on a non-finite gradient under `raise` or `skip` the parameters,
+/// the optimizer state and batch normalization's running statistics stay as they were.
+/// C counterpart: `descent_trainer`.
+public final class Trainer {
+    public let graph: Graph
+    public let optimizer: Optimizer
+    public let loss: Int
+    /// Input and target nodes a `DataLoader` batch is bound to; the node whose argmax is compared
+    /// with labels for accuracy (-1: none).
+    public var inputNode = -1
+    public var targetNode = -1
+    public var outputNode = -1
+    public var schedule: LearningRateSchedule?
+    /// Schedule per epoch (t = completed epochs) instead of per step (t = completed steps).
+    public var schedulePerEpoch = false
+    /// > 0: clip the global L2 norm of the gradients to this value before each update.
+    public var clipNorm = 0.0
+    /// Completed epochs (advanced by `fit`; it numbers the shuffles and per-epoch schedules).
+    public var epoch: Int64 = 0
+    var boundGeneration: UInt64 = 0
+    var boundBuffer: Tensor?
+    let lock = Mutex(())
+
+    public struct StepResult: Sendable {
+        public var loss: Double
+        public var skipped: Bool
+        /// Correct predictions in the batch (argmax of the output node vs labels), or -1.
+        public var correct: Int
+        public var samples: Int
+    }
+
+    public init(graph: Graph, optimizer: Optimizer, loss: Int) throws(DescentError) {
+        let node = try graph.locked { () throws(DescentError) -> GraphNode in try graph.check(loss, "loss") }
+        guard node.shape.isEmpty else { throw .shape("the loss node must be a scalar, node \(loss) has shape \(GraphShape.describe(node.shape))") }
+        self.graph = graph
+        self.optimizer = optimizer
+        self.loss = loss
+        try bind()
+    }
+
+    /// Points the optimizer's gradients at the graph's gradient views (again when the graph's
+    /// gradient buffer was re-planned or someone else bound other gradients).
+    func bind() throws(DescentError) {
+        let parameters = optimizer.parameters.map { $0.tensor }
+        let (views, buffer) = try graph.locked { () throws(DescentError) -> ([Tensor], Tensor) in
+            try graph.planGradients()
+            var views: [Tensor] = []
+            for (position, tensor) in parameters.enumerated() {
+                var match = -1
+                for (slot, index) in graph.parameterNodes.enumerated() {
+                    let candidate = graph.nodes[index].tensor!
+                    if candidate.storage == tensor.storage && candidate.shape == tensor.shape { match = slot }
+                }
+                guard match >= 0 else {
+                    throw .argument("optimizer param \(position) (shape \(Shape.describe(tensor.shape))) is not a param of the graph")
+                }
+                guard graph.nodes[graph.parameterNodes[match]].trainable else {
+                    throw .argument("optimizer param \(position) is a frozen param of the graph (trainable = false)")
+                }
+                views.append(graph.parameterGradients[match])
+            }
+            return (views, graph.gradientBuffer!)
+        }
+        try optimizer.bindGradients(views)
+        boundGeneration = optimizer.bindingGeneration
+        boundBuffer = buffer
+    }
+
+    /// Validates and sets the input/target/output nodes a loader feeds.
+    public func setNodes(input: Int, target: Int, output: Int) throws(DescentError) {
+        try graph.locked { () throws(DescentError) in
+            if input >= 0 {
+                guard case .input = try graph.check(input, "input").op else { throw .argument("node \(input) is not an input") }
+            }
+            if target >= 0 {
+                switch try graph.check(target, "target").op {
+                case .input, .labels: break
+                default: throw .argument("node \(target) is neither an input nor a labels input")
+                }
+            }
+            if output >= 0 {
+                let node = try graph.check(output, "output")
+                guard node.shape.count == 2 else {
+                    throw .shape("the output node for accuracy must be (batch, classes), got \(GraphShape.describe(node.shape))")
+                }
+            }
+        }
+        lock.withLock { _ in (inputNode, targetNode, outputNode) = (input, target, output) }
+    }
+
+    /// One step on the inputs bound to the graph.
+    @discardableResult
+    public func step() throws(DescentError) -> StepResult {
+        try lock.withLock { _ throws(DescentError) -> StepResult in try runStep() }
+    }
+
+    /// One step on batch `batch` of `loader`'s current epoch.
+    @discardableResult
+    public func step(_ loader: DataLoader, batch: Int) throws(DescentError) -> StepResult {
+        try lock.withLock { _ throws(DescentError) -> StepResult in
+            try feed(loader, batch)
+            return try runStep()
+        }
+    }
+
+    func feed(_ loader: DataLoader, _ batch: Int) throws(DescentError) {
+        guard inputNode >= 0 else { throw .argument("set the trainer's input node first (descent_trainer_set_nodes)") }
+        let staged = try loader.gather(batch)
+        try graph.bindInput(inputNode, staged.inputs)
+        if targetNode >= 0 {
+            if let labels = staged.labels {
+                try graph.bindLabels(targetNode, labels.pointer!, count: labels.count)
+            } else if let targets = staged.targets {
+                try graph.bindInput(targetNode, targets)
+            } else {
+                throw .argument("the loader has neither labels nor targets for target node \(targetNode)")
+            }
+        }
+    }
+
+    func runStep() throws(DescentError) -> StepResult {
+        if optimizer.bindingGeneration != boundGeneration || graph.gradientBufferIdentity !== boundBuffer { try bind() }
+        let (value, finite, correct, samples) = try graph.locked {
+            () throws(DescentError) -> (Double, Bool, Int, Int) in
+            graph.backupRunningStatistics()
+            let value = try graph.forwardBackward(loss)
+            let (correct, samples) = try graph.countCorrect(output: outputNode, labels: targetNode)
+            return (value, graph.gradientsAllFinite, correct, samples)
+        }
+        do throws(DescentError) {
+            if finite && clipNorm > 0, let buffer = boundBuffer {
+                let norm = buffer.normL2()
+                if norm > clipNorm { try buffer.scale(by: clipNorm / (norm + GradientClipping.normEpsilon)) }
+            }
+            if let schedule {
+                let count = optimizer.summary.stepCount
+                try optimizer.setLearningRateOfAllGroups(schedule.value(at: schedulePerEpoch ? epoch : count))
+            }
+            let skipped = try optimizer.step(gradientsKnownFinite: finite)
+            if skipped { graph.lock.withLock { _ in graph.restoreRunningStatistics() } }
+            graph.lock.withLock { _ in graph.dropoutStep &+= 1 }
+            return StepResult(loss: value, skipped: skipped, correct: correct, samples: samples)
+        } catch {
+            graph.lock.withLock { _ in graph.restoreRunningStatistics() }
+            throw error
+        }
+    }
+
+    /// Loss (batch-size weighted mean of the loss node over the loader's batches, which is the
+    /// dataset's loss for mean-reduced costs) and accuracy (NaN without labels and an output
+    /// node), in evaluation mode (batch norm uses running statistics, dropout is off). Nothing
+    /// is updated.
+    public func evaluate(_ loader: DataLoader) throws(DescentError) -> (loss: Double, accuracy: Double) {
+        try lock.withLock { _ throws(DescentError) -> (loss: Double, accuracy: Double) in
+            let wasTraining = graph.isTraining
+            graph.isTraining = false
+            defer { graph.isTraining = wasTraining }
+            if loader.epoch < 0 { try loader.setEpoch(0) }
+            var total = 0.0, correct = 0, samples = 0, counted = 0
+            for batch in 0..<loader.batchCount {
+                try feed(loader, batch)
+                let (value, right, size) = try graph.locked { () throws(DescentError) -> (Double, Int, Int) in
+                    let plan = try graph.prepare(loss)
+                    try graph.evaluate(loss, plan)
+                    let value = graph.valueTensor(loss, plan).value(at: 0)
+                    let (right, _) = try graph.countCorrect(output: outputNode, labels: targetNode)
+                    return (value, right, plan.batch)
+                }
+                total += value * Double(size)
+                samples += size
+                if right >= 0 { correct += right; counted += size }
+            }
+            let accuracy = counted > 0 ? Double(correct) / Double(counted) : .nan
+            return (samples > 0 ? total / Double(samples) : .nan, accuracy)
+        }
+    }
+}
+
+extension Graph {
+    /// (correct, samples) of argmax(output) against the labels node, or (-1, 0) when either is
+    /// missing. Evaluates `output` if the last run did not.
+    func countCorrect(output: Int, labels: Int) throws(DescentError) -> (Int, Int) {
+        guard output >= 0, labels >= 0, case .labels = nodes[labels].op, let store = labelStore[labels] else { return (-1, 0) }
+        if !needed[output] {
+            let plan = try prepare(output)
+            try evaluate(output, plan)
+        }
+        let plan = try plan(for: store.count)
+        let shape = plan.shapes[output]
+        guard shape.count == 2, shape[0] == store.count else { return (-1, 0) }
+        let values = valueTensor(output, plan)
+        let (rows, columns) = (shape[0], shape[1])
+        var correct = 0
+        for row in 0..<rows where columns > 0 {
+            var best = 0
+            var bestValue = values.value(at: row * columns)
+            for column in 1..<max(columns, 1) {
+                let v = values.value(at: row * columns + column)
+                if v > bestValue || (bestValue.isNaN && !v.isNaN) { best = column; bestValue = v }
+            }
+            if Int64(best) == store.pointer![row] { correct += 1 }
+        }
+        return (correct, rows)
+    }
+
+    /// Identity of the flat gradient buffer (changes when parameters are added).
+    var gradientBufferIdentity: Tensor? { lock.withLock { _ in Unchecked(gradientBuffer) }.value }
+
+    /// Saves batch norm's running statistics before a training step (restored if the step fails).
+    func backupRunningStatistics() {
+        guard training else { return }
+        for index in nodes.indices {
+            guard case .batchNorm = nodes[index].op, let backup = runningBackup[index] else { continue }
+            let mean = nodes[index].runningMean!, variance = nodes[index].runningVariance!
+            backup.storage.copyMemory(from: mean.storage, byteCount: mean.byteCount)
+            (backup.storage + mean.byteCount).copyMemory(from: variance.storage, byteCount: variance.byteCount)
+        }
+    }
+
+    func restoreRunningStatistics() {
+        guard training else { return }
+        for index in nodes.indices {
+            guard case .batchNorm = nodes[index].op, let backup = runningBackup[index] else { continue }
+            let mean = nodes[index].runningMean!, variance = nodes[index].runningVariance!
+            mean.storage.copyMemory(from: backup.storage, byteCount: mean.byteCount)
+            variance.storage.copyMemory(from: backup.storage + mean.byteCount, byteCount: variance.byteCount)
+        }
+    }
+}
