@@ -1755,7 +1755,8 @@ descent_status descent_loader_batch_indices(descent_loader loader, int64_t batch
                                             int64_t *count);
 
 /**
- * A trainer for scalar node `loss` of `graph` with `optimizer`, whose params must all be
+ * A trainer for scalar node `loss` of `graph` with `optimizer` (0: an evaluation-only trainer,
+ * for descent_trainer_evaluate; its steps fail with DESCENT_ERR_INVALID_ARGUMENT), whose params must all be
  * trainable params of the graph (matched by memory and shape; graph params it does not hold
  * stay frozen). The optimizer's gradients are bound to the graph's gradient buffer (no copies;
  * rebound automatically if something else binds others). Statuses: handle errors,

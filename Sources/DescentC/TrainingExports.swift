@@ -112,7 +112,8 @@ private func fitOptions(_ epochs: Int64, _ patience: Int64, _ minimumDelta: Doub
     exported("descent_trainer_new") { () throws(DescentError) in
         let destination = try required(out, "out")
         let created = try Trainer(graph: graph(graphHandle),
-                                  optimizer: handles.lookup(optimizerHandle, as: Optimizer.self, role: "optimizer"),
+                                  optimizer: optimizerHandle == 0 ? nil
+                                      : handles.lookup(optimizerHandle, as: Optimizer.self, role: "optimizer"),
                                   loss: node(loss, "loss"))
         destination.pointee = try handles.insert(created)
     }

@@ -33,6 +33,13 @@ from .nn import *  # noqa: F401,F403
 
 from . import functional  # noqa: E402  (stateless update rules)
 from . import optim  # noqa: E402  (stateful optimizers over parameter groups)
+# Training (@@graphs@@, @@training@@): graphs with autodiff, models, the fit loop.
+from . import graph, models, training  # noqa: E402
+from .graph import Graph  # noqa: F401,E402
+from .models import MLP, Model  # noqa: F401,E402
+from .training import (  # noqa: F401,E402
+    DataLoader, History, Trainer, evaluate, fit, lr_range_test, random_restarts,
+)
 
 __version__ = "0.1.0"
 

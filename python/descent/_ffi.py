@@ -59,6 +59,10 @@ _P_HANDLE = POINTER(handle_t)
 _P_I64 = POINTER(c_int64)
 _P_F64 = POINTER(c_double)
 
+# descent_step_fn / descent_epoch_fn: the callbacks of descent_trainer_fit.
+STEP_FN = ctypes.CFUNCTYPE(status_t, c_void_p, c_int64, c_int64, c_double)
+EPOCH_FN = ctypes.CFUNCTYPE(status_t, c_void_p, c_int64, _P_F64)
+
 FUNCTIONS = [
     # uint32_t descent_abi_version(void);
     ("descent_abi_version", c_uint32, []),
@@ -282,6 +286,113 @@ FUNCTIONS = [
     ("descent_gradient_compare", STATUS, [handle_t, handle_t, c_double, _P_F64, _P_I64]),
     # descent_status descent_step_size_sweep(descent_scalar_fn f, void *context, descent_tensor w, descent_tensor grad, const double *step_sizes, int64_t count, double *losses);
     ("descent_step_size_sweep", STATUS, [ctypes.CFUNCTYPE(status_t, c_void_p, handle_t, _P_F64), c_void_p, handle_t, handle_t, _P_F64, c_int64, _P_F64]),
+    # ---- graphs (@@graphs@@) ----
+    # descent_status descent_graph_new(int32_t dtype, descent_graph *out);
+    ("descent_graph_new", STATUS, [c_int32, _P_HANDLE]),
+    # descent_status descent_graph_free(descent_graph graph);
+    ("descent_graph_free", STATUS, [handle_t]),
+    # descent_status descent_graph_input(descent_graph graph, int64_t rank, const int64_t *shape, int64_t *node);
+    ("descent_graph_input", STATUS, [handle_t, c_int64, _P_I64, _P_I64]),
+    # descent_status descent_graph_labels(descent_graph graph, int64_t *node);
+    ("descent_graph_labels", STATUS, [handle_t, _P_I64]),
+    # descent_status descent_graph_param(descent_graph graph, descent_tensor tensor, int32_t trainable, int64_t *node);
+    ("descent_graph_param", STATUS, [handle_t, handle_t, c_int32, _P_I64]),
+    # descent_status descent_graph_param_init(descent_graph graph, int64_t node, int32_t kind, double gain);
+    ("descent_graph_param_init", STATUS, [handle_t, c_int64, c_int32, c_double]),
+    # descent_status descent_graph_constant(descent_graph graph, descent_tensor tensor, int64_t *node);
+    ("descent_graph_constant", STATUS, [handle_t, handle_t, _P_I64]),
+    # descent_status descent_graph_scalar(descent_graph graph, double value, int64_t *node);
+    ("descent_graph_scalar", STATUS, [handle_t, c_double, _P_I64]),
+    # descent_status descent_graph_binary(descent_graph graph, int32_t op, int64_t a, int64_t b, int64_t *node);
+    ("descent_graph_binary", STATUS, [handle_t, c_int32, c_int64, c_int64, _P_I64]),
+    # descent_status descent_graph_unary(descent_graph graph, int32_t op, int64_t x, int64_t *node);
+    ("descent_graph_unary", STATUS, [handle_t, c_int32, c_int64, _P_I64]),
+    # descent_status descent_graph_matmul(descent_graph graph, int64_t a, int64_t b, int32_t trans_a, int32_t trans_b, int64_t *node);
+    ("descent_graph_matmul", STATUS, [handle_t, c_int64, c_int64, c_int32, c_int32, _P_I64]),
+    # descent_status descent_graph_reduce(descent_graph graph, int32_t op, int64_t x, int64_t axis, int64_t *node);
+    ("descent_graph_reduce", STATUS, [handle_t, c_int32, c_int64, c_int64, _P_I64]),
+    # descent_status descent_graph_activation(descent_graph graph, int32_t kind, double negative_slope, int64_t x, int64_t *node);
+    ("descent_graph_activation", STATUS, [handle_t, c_int32, c_double, c_int64, _P_I64]),
+    # descent_status descent_graph_cost(descent_graph graph, int32_t cost, int64_t prediction, int64_t target, int32_t reduction, double parameter, int64_t *node);
+    ("descent_graph_cost", STATUS, [handle_t, c_int32, c_int64, c_int64, c_int32, c_double, _P_I64]),
+    # descent_status descent_graph_l2_penalty(descent_graph graph, int64_t w, double lambda, int64_t m, int64_t *node);
+    ("descent_graph_l2_penalty", STATUS, [handle_t, c_int64, c_double, c_int64, _P_I64]),
+    # descent_status descent_graph_dense(descent_graph graph, int64_t x, int64_t w, int64_t b, int32_t activation, double negative_slope, int64_t *node);
+    ("descent_graph_dense", STATUS, [handle_t, c_int64, c_int64, c_int64, c_int32, c_double, _P_I64]),
+    # descent_status descent_graph_batchnorm(descent_graph graph, int64_t x, int64_t gamma, int64_t beta, double momentum, double eps, int64_t *node);
+    ("descent_graph_batchnorm", STATUS, [handle_t, c_int64, c_int64, c_int64, c_double, c_double, _P_I64]),
+    # descent_status descent_graph_dropout(descent_graph graph, int64_t x, double p, uint64_t seed, int64_t *node);
+    ("descent_graph_dropout", STATUS, [handle_t, c_int64, c_double, c_uint64, _P_I64]),
+    # descent_status descent_graph_node_count(descent_graph graph, int64_t *out);
+    ("descent_graph_node_count", STATUS, [handle_t, _P_I64]),
+    # descent_status descent_graph_shape(descent_graph graph, int64_t node, int64_t *rank, int64_t *shape, int64_t capacity);
+    ("descent_graph_shape", STATUS, [handle_t, c_int64, _P_I64, _P_I64, c_int64]),
+    # descent_status descent_graph_param_count(descent_graph graph, int64_t *out);
+    ("descent_graph_param_count", STATUS, [handle_t, _P_I64]),
+    # descent_status descent_graph_param_node(descent_graph graph, int64_t position, int64_t *node);
+    ("descent_graph_param_node", STATUS, [handle_t, c_int64, _P_I64]),
+    # descent_status descent_graph_set_input(descent_graph graph, int64_t node, descent_tensor tensor);
+    ("descent_graph_set_input", STATUS, [handle_t, c_int64, handle_t]),
+    # descent_status descent_graph_set_labels(descent_graph graph, int64_t node, const int64_t *labels, int64_t count);
+    ("descent_graph_set_labels", STATUS, [handle_t, c_int64, c_void_p, c_int64]),
+    # descent_status descent_graph_set_training(descent_graph graph, int32_t training);
+    ("descent_graph_set_training", STATUS, [handle_t, c_int32]),
+    # descent_status descent_graph_forward(descent_graph graph, int64_t node, int32_t dtype, void *out, int64_t capacity, int64_t *count);
+    ("descent_graph_forward", STATUS, [handle_t, c_int64, c_int32, c_void_p, c_int64, _P_I64]),
+    # descent_status descent_graph_backward(descent_graph graph, int64_t loss, double *loss_out);
+    ("descent_graph_backward", STATUS, [handle_t, c_int64, _P_F64]),
+    # descent_status descent_graph_grad(descent_graph graph, int64_t node, int32_t dtype, void *out, int64_t capacity);
+    ("descent_graph_grad", STATUS, [handle_t, c_int64, c_int32, c_void_p, c_int64]),
+    # descent_status descent_graph_grad_buffer(descent_graph graph, void **data, int64_t *count);
+    ("descent_graph_grad_buffer", STATUS, [handle_t, POINTER(c_void_p), _P_I64]),
+    # descent_status descent_graph_init_params(descent_graph graph, uint64_t seed);
+    ("descent_graph_init_params", STATUS, [handle_t, c_uint64]),
+    # descent_status descent_graph_running_stats(descent_graph graph, int64_t node, int32_t dtype, void *mean, void *variance, int64_t capacity, int32_t write);
+    ("descent_graph_running_stats", STATUS, [handle_t, c_int64, c_int32, c_void_p, c_void_p, c_int64, c_int32]),
+    # ---- training (@@training@@) ----
+    # descent_status descent_loader_new(descent_tensor inputs, descent_tensor targets, const int64_t *labels, int64_t label_count, int64_t batch_size, int32_t flags, uint64_t seed, descent_loader *out);
+    ("descent_loader_new", STATUS, [handle_t, handle_t, c_void_p, c_int64, c_int64, c_int32, c_uint64, _P_HANDLE]),
+    # descent_status descent_loader_free(descent_loader loader);
+    ("descent_loader_free", STATUS, [handle_t]),
+    # descent_status descent_loader_batch_count(descent_loader loader, int64_t *out);
+    ("descent_loader_batch_count", STATUS, [handle_t, _P_I64]),
+    # descent_status descent_loader_set_epoch(descent_loader loader, int64_t epoch);
+    ("descent_loader_set_epoch", STATUS, [handle_t, c_int64]),
+    # descent_status descent_loader_batch_indices(descent_loader loader, int64_t batch, int64_t *out, int64_t capacity, int64_t *count);
+    ("descent_loader_batch_indices", STATUS, [handle_t, c_int64, c_void_p, c_int64, _P_I64]),
+    # descent_status descent_trainer_new(descent_graph graph, descent_optimizer optimizer, int64_t loss, descent_trainer *out);
+    ("descent_trainer_new", STATUS, [handle_t, handle_t, c_int64, _P_HANDLE]),
+    # descent_status descent_trainer_free(descent_trainer trainer);
+    ("descent_trainer_free", STATUS, [handle_t]),
+    # descent_status descent_trainer_set_nodes(descent_trainer trainer, int64_t input, int64_t target, int64_t output);
+    ("descent_trainer_set_nodes", STATUS, [handle_t, c_int64, c_int64, c_int64]),
+    # descent_status descent_trainer_set_schedule(descent_trainer trainer, descent_schedule schedule, int32_t per_epoch);
+    ("descent_trainer_set_schedule", STATUS, [handle_t, handle_t, c_int32]),
+    # descent_status descent_trainer_set_clip_norm(descent_trainer trainer, double max_norm);
+    ("descent_trainer_set_clip_norm", STATUS, [handle_t, c_double]),
+    # descent_status descent_trainer_epoch(descent_trainer trainer, int64_t *out);
+    ("descent_trainer_epoch", STATUS, [handle_t, _P_I64]),
+    # descent_status descent_trainer_set_epoch(descent_trainer trainer, int64_t epoch);
+    ("descent_trainer_set_epoch", STATUS, [handle_t, c_int64]),
+    # descent_status descent_trainer_step(descent_trainer trainer, double *loss, int32_t *skipped);
+    ("descent_trainer_step", STATUS, [handle_t, _P_F64, POINTER(c_int32)]),
+    # descent_status descent_trainer_step_batch(descent_trainer trainer, descent_loader loader, int64_t batch, double *loss, int64_t *correct, int32_t *skipped);
+    ("descent_trainer_step_batch", STATUS, [handle_t, handle_t, c_int64, _P_F64, _P_I64, POINTER(c_int32)]),
+    # descent_status descent_trainer_evaluate(descent_trainer trainer, descent_loader loader, double *loss, double *accuracy);
+    ("descent_trainer_evaluate", STATUS, [handle_t, handle_t, _P_F64, _P_F64]),
+    # typedef int32_t (*descent_step_fn)(void *context, int64_t epoch, int64_t batch, double loss);
+    # typedef int32_t (*descent_epoch_fn)(void *context, int64_t epoch, const double *metrics);
+    # descent_status descent_trainer_fit(descent_trainer trainer, descent_loader train, descent_loader validation, int64_t epochs, int64_t patience, double min_delta, int32_t restore_best, descent_step_fn on_step, descent_epoch_fn on_epoch, void *context, double *history, int64_t history_capacity, double *step_losses, int64_t step_capacity, int64_t *summary);
+    ("descent_trainer_fit", STATUS, [handle_t, handle_t, handle_t, c_int64, c_int64, c_double, c_int32,
+                                     STEP_FN, EPOCH_FN, c_void_p, c_void_p, c_int64, c_void_p, c_int64, _P_I64]),
+    # descent_status descent_trainer_restarts(descent_trainer trainer, int64_t count, uint64_t seed, descent_loader train, descent_loader validation, int64_t epochs, int64_t patience, double min_delta, double *results, uint64_t *seeds, int64_t *best);
+    ("descent_trainer_restarts", STATUS, [handle_t, c_int64, c_uint64, handle_t, handle_t, c_int64, c_int64, c_double,
+                                          c_void_p, c_void_p, _P_I64]),
+    # descent_status descent_trainer_range_test(descent_trainer trainer, descent_loader loader, double start, double end, int64_t steps, double smoothing, double divergence, double *rates, double *losses, double *smoothed, int64_t *points, double *suggested);
+    ("descent_trainer_range_test", STATUS, [handle_t, handle_t, c_double, c_double, c_int64, c_double, c_double,
+                                            c_void_p, c_void_p, c_void_p, _P_I64, _P_F64]),
+    # descent_status descent_optimizer_reset(descent_optimizer optimizer);
+    ("descent_optimizer_reset", STATUS, [handle_t]),
 ]
 
 

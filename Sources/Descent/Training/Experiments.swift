@@ -33,6 +33,7 @@ extension Trainer {
                                options: FitOptions) throws(DescentError) -> (results: [RestartResult], best: Int) {
         guard count >= 1 else { throw .argument("restart count must be >= 1, got \(count)") }
         let stream = SplitMix64(seed: seed)
+        let optimizer = try self.optimizer
         let startEpoch = epoch
         var results: [RestartResult] = []
         var best = -1
@@ -74,6 +75,7 @@ extension Trainer {
         guard smoothing.isFinite, smoothing >= 0, smoothing < 1 else { throw .argument("smoothing must lie in [0, 1), got \(smoothing)") }
         guard divergence.isFinite, divergence > 1 else { throw .argument("divergence must be > 1, got \(divergence)") }
         guard loader.batchCount > 0 else { throw .argument("the loader has no batch") }
+        let optimizer = try self.optimizer
         let parameters = try graph.snapshot()
         let state = try optimizer.snapshot()
         let rates = optimizer.learningRates()

@@ -12,7 +12,8 @@ import Synchronization
 /// C counterpart: `descent_trainer`.
 public final class Trainer {
     public let graph: Graph
-    public let optimizer: Optimizer
+    /// nil: an evaluation-only trainer (`evaluate` works; steps throw).
+    public let optimizerOrNil: Optimizer?
     public let loss: Int
     /// Input and target nodes a `DataLoader` batch is bound to; the node whose argmax is compared
     /// with labels for accuracy (-1: none).
@@ -38,18 +39,26 @@ public final class Trainer {
         public var samples: Int
     }
 
-    public init(graph: Graph, optimizer: Optimizer, loss: Int) throws(DescentError) {
+    var optimizer: Optimizer {
+        get throws(DescentError) {
+            guard let optimizerOrNil else { throw .argument("this trainer has no optimizer (it was made for evaluation only)") }
+            return optimizerOrNil
+        }
+    }
+
+    public init(graph: Graph, optimizer: Optimizer?, loss: Int) throws(DescentError) {
         let node = try graph.locked { () throws(DescentError) -> GraphNode in try graph.check(loss, "loss") }
         guard node.shape.isEmpty else { throw .shape("the loss node must be a scalar, node \(loss) has shape \(GraphShape.describe(node.shape))") }
         self.graph = graph
-        self.optimizer = optimizer
+        self.optimizerOrNil = optimizer
         self.loss = loss
-        try bind()
+        if optimizer != nil { try bind() }
     }
 
     /// Points the optimizer's gradients at the graph's gradient views (again when the graph's
     /// gradient buffer was re-planned or someone else bound other gradients).
     func bind() throws(DescentError) {
+        let optimizer = try self.optimizer
         let parameters = optimizer.parameters.map { $0.tensor }
         let (views, buffer) = try graph.locked { () throws(DescentError) -> ([Tensor], Tensor) in
             try graph.planGradients()
@@ -128,6 +137,7 @@ public final class Trainer {
     }
 
     func runStep() throws(DescentError) -> StepResult {
+        let optimizer = try self.optimizer
         if optimizer.bindingGeneration != boundGeneration || graph.gradientBufferIdentity !== boundBuffer { try bind() }
         let (value, finite, correct, samples) = try graph.locked {
             () throws(DescentError) -> (Double, Bool, Int, Int) in

@@ -1,0 +1,560 @@
+"""Computation graphs with reverse-mode automatic differentiation (C: ``descent_graph``).
+
+A graph is built once and run many times. Build it from symbolic :class:`Node` objects with
+ordinary Python operators, then evaluate any node with :meth:`Graph.forward` or differentiate a
+scalar node with :meth:`Graph.backward`::
+
+    import numpy as np
+    from descent.graph import Graph
+
+    g = Graph()                                   # float64
+    a, b, c = g.param(np.array(5.0)), g.param(np.array(3.0)), g.param(np.array(2.0))
+    J = 3 * (a + b * c)                           # u = bc, v = a + u, J = 3v
+    assert g.backward(J) == 33.0
+    assert [float(g.grad(p)) for p in (a, b, c)] == [3.0, 6.0, 9.0]
+
+Params are NumPy arrays the graph reads in place (zero-copy): an optimizer built over the same
+arrays updates what the graph sees. Inputs are fed per run (``feed={x: batch}``); ``None`` in an
+input's shape marks the batch axis. Backward writes every param's gradient into one flat buffer
+(:attr:`Graph.grad_buffer`), one slice per param.
+
+Operations (functions of this module and :class:`Node` methods): ``+ - * /`` with broadcasting
+of a trailing-suffix operand (a bias ``(n,)`` over ``(batch, n)``, a scalar over anything),
+:func:`matmul` (``@``) with transposes, :func:`exp`, :func:`log`, :func:`square`,
+:func:`sqrt`, :func:`sum`, :func:`mean` (all elements or one axis), the activations
+(:func:`sigmoid`, :func:`tanh`, :func:`relu`, :func:`leaky_relu`, :func:`softmax`), the costs
+(:func:`sse`, :func:`quadratic_cost`, :func:`mse`, :func:`bce`, :func:`bce_with_logits`,
+:func:`softmax_cross_entropy`, :func:`multiclass_hinge`), :func:`l2_penalty`, :func:`dense`,
+:func:`batch_norm` and :func:`dropout`. Formulas: docs/training.md.
+"""
+
+import ctypes
+
+import numpy as np
+
+from . import errors
+from ._ffi import lib
+from ._native import NativeObject
+from .nn import INIT_SCHEMES, _activation_code
+from .tensor import dtype_code, tensor as _copy_tensor, wrap
+
+__all__ = [
+    "Graph", "Node", "matmul", "exp", "log", "square", "sqrt", "sum", "mean", "activation", "sigmoid",
+    "tanh", "relu", "leaky_relu", "softmax", "sse", "quadratic_cost", "mse", "bce", "bce_with_logits",
+    "softmax_cross_entropy", "multiclass_hinge", "l2_penalty", "dense", "batch_norm", "dropout",
+]
+
+_BINARY = {"add": 0, "sub": 1, "mul": 2, "div": 3}
+_UNARY = {"exp": 0, "log": 1, "square": 2, "sqrt": 3, "neg": 4}
+_REDUCE = {"sum": 0, "mean": 1, "sum_axis": 2, "mean_axis": 3}
+_COSTS = {"sse": 0, "quadratic": 1, "mse": 2, "bce": 3, "bce_logits": 4, "softmax_cross_entropy": 5,
+          "multiclass_hinge": 6}
+_REDUCTIONS = {"mean": 0, "sum": 1}
+_INITS = {"zeros": 100, "ones": 101, **INIT_SCHEMES}
+
+
+def _out_node():
+    return ctypes.c_int64()
+
+
+class Node:
+    """A symbolic node of a :class:`Graph`: an input, a param, a constant or an operation.
+
+    Nodes support ``+ - * / @`` and unary ``-`` (numbers become constants), and the methods
+    :meth:`exp`, :meth:`log`, :meth:`square`, :meth:`sqrt`, :meth:`sum`, :meth:`mean`. ``index``
+    is the C node index; ``shape`` the symbolic shape (None marks the batch axis)."""
+
+    __slots__ = ("graph", "index", "kind", "array", "__weakref__")
+
+    def __init__(self, graph, index, kind, array=None):
+        self.graph, self.index, self.kind, self.array = graph, index, kind, array
+
+    @property
+    def shape(self):
+        """Symbolic shape: a tuple of ints with None on the batch axis."""
+        return self.graph.shape(self)
+
+    def __repr__(self):
+        return f"<descent.graph.Node {self.index} {self.kind} shape={self.shape}>"
+
+    # -- operators ---------------------------------------------------------------------------
+    def _binary(self, other, op, swap=False):
+        other = self.graph._node(other)
+        return self.graph._binary(op, other, self) if swap else self.graph._binary(op, self, other)
+
+    def __add__(self, other): return self._binary(other, "add")
+    def __radd__(self, other): return self._binary(other, "add", swap=True)
+    def __sub__(self, other): return self._binary(other, "sub")
+    def __rsub__(self, other): return self._binary(other, "sub", swap=True)
+    def __mul__(self, other): return self._binary(other, "mul")
+    def __rmul__(self, other): return self._binary(other, "mul", swap=True)
+    def __truediv__(self, other): return self._binary(other, "div")
+    def __rtruediv__(self, other): return self._binary(other, "div", swap=True)
+    def __neg__(self): return self.graph._unary("neg", self)
+    def __pos__(self): return self
+
+    def __matmul__(self, other):
+        return matmul(self, self.graph._node(other))
+
+    def __rmatmul__(self, other):
+        return matmul(self.graph._node(other), self)
+
+    def exp(self):
+        """e^x elementwise."""
+        return exp(self)
+
+    def log(self):
+        """ln x elementwise."""
+        return log(self)
+
+    def square(self):
+        """x² elementwise."""
+        return square(self)
+
+    def sqrt(self):
+        """sqrt(x) elementwise."""
+        return sqrt(self)
+
+    def sum(self, axis=None):
+        """Sum of all elements (axis=None) or along `axis`."""
+        return sum(self, axis)
+
+    def mean(self, axis=None):
+        """Mean of all elements (axis=None) or along `axis`."""
+        return mean(self, axis)
+
+    def __bool__(self):
+        raise TypeError("a graph Node has no truth value (it is symbolic); evaluate it with graph.forward(node)")
+
+    __hash__ = object.__hash__
+
+
+class Graph(NativeObject):
+    """A computation graph of one dtype (float64 by default, or float32).
+
+    Build with :meth:`input`, :meth:`labels`, :meth:`param`, :meth:`constant` and the operations
+    of this module; run with :meth:`forward` / :meth:`backward`. The graph keeps every param
+    array and fed input alive while it needs them."""
+
+    _FREE = "descent_graph_free"
+
+    def __init__(self, dtype=np.float64):
+        self.dtype = np.dtype(dtype)
+        code = dtype_code(self.dtype)
+        handle = ctypes.c_uint64()
+        lib.descent_graph_new(code, ctypes.byref(handle))
+        self._handle = handle.value
+        self._code = code
+        self._params = []        # param nodes in creation order
+        self._keep = []          # tensors the graph reads (params, constants)
+        self._fed = {}           # node index -> (array, tensor) currently bound
+        self._count = ctypes.c_int64()
+        self._sizes = {}         # node index -> element count of its last forward
+
+    # -- building ----------------------------------------------------------------------------
+    def _check_open(self):
+        if not self._handle:
+            raise errors.InvalidHandleError("this graph is closed")
+
+    def _add(self, function, *arguments, kind, array=None):
+        self._check_open()
+        out = _out_node()
+        function(self._handle, *arguments, ctypes.byref(out))
+        return Node(self, out.value, kind, array)
+
+    def _node(self, value):
+        """`value` as a node of this graph (numbers and arrays become constants)."""
+        if isinstance(value, Node):
+            if value.graph is not self:
+                raise errors.InvalidArgumentError("the node belongs to another graph")
+            return value
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+            return self._add(lib.descent_graph_scalar, float(value), kind="constant")
+        if isinstance(value, (np.ndarray, list, tuple)):
+            return self.constant(value)
+        raise TypeError(f"cannot use {type(value).__name__} as a graph node")
+
+    def input(self, shape, name=None):
+        """A float input of `shape`; None (or -1) marks the batch axis, e.g. ``(None, 784)``."""
+        if isinstance(shape, (int, np.integer)):
+            shape = (shape,)
+        dims = [-1 if d is None else int(d) for d in shape]
+        array = (ctypes.c_int64 * max(len(dims), 1))(*dims)
+        return self._add(lib.descent_graph_input, len(dims), array, kind="input")
+
+    def labels(self):
+        """An input of integer class labels (one per sample) for the classification costs."""
+        return self._add(lib.descent_graph_labels, kind="labels")
+
+    def param(self, array, trainable=True, init=None, gain=1.0):
+        """A param read in place from `array` (a writeable C-contiguous ndarray of the graph's
+        dtype; a scalar or list is copied into a new array, kept as ``node.array``). ``init``
+        (``"zeros"``, ``"ones"``, ``"he_normal"``, ``"xavier_uniform"``, ...; with ``gain``)
+        is how :meth:`init_params` and random restarts re-initialize it. trainable=False freezes it."""
+        if not isinstance(array, np.ndarray):
+            array = np.array(array, dtype=self.dtype)
+        if array.dtype != self.dtype:
+            raise errors.DTypeError(f"param is {array.dtype}, the graph is {self.dtype}")
+        if not (array.flags.c_contiguous and array.flags.writeable and array.flags.aligned):
+            raise errors.InvalidArgumentError(
+                "a param must be a writeable, aligned, C-contiguous array because the graph reads and an "
+                "optimizer updates it in place; pass np.ascontiguousarray(a) and keep using that array")
+        tensor = wrap(array)
+        node = self._add(lib.descent_graph_param, tensor.handle, 1 if trainable else 0, kind="param", array=array)
+        self._keep.append(tensor)
+        self._params.append(node)
+        if init is not None:
+            self.set_init(node, init, gain)
+        return node
+
+    def set_init(self, node, init, gain=1.0):
+        """Sets param `node`'s initializer (see :meth:`param`; None clears it)."""
+        code = 0 if init is None else _INITS.get(init)
+        if code is None:
+            raise errors.InvalidArgumentError(f"unknown init {init!r}; expected one of {sorted(_INITS)}")
+        lib.descent_graph_param_init(self._handle, self._node(node).index, code, float(gain))
+
+    def constant(self, value):
+        """A constant holding a copy of `value` (converted to the graph's dtype)."""
+        array = np.ascontiguousarray(value, dtype=self.dtype)
+        tensor = _copy_tensor(array)
+        try:
+            return self._add(lib.descent_graph_constant, tensor.handle, kind="constant")
+        finally:
+            tensor.close()
+
+    def _binary(self, op, a, b):
+        return self._add(lib.descent_graph_binary, _BINARY[op], a.index, b.index, kind=op)
+
+    def _unary(self, op, x):
+        return self._add(lib.descent_graph_unary, _UNARY[op], x.index, kind=op)
+
+    # -- queries -----------------------------------------------------------------------------
+    @property
+    def params(self):
+        """The param nodes in creation order."""
+        return list(self._params)
+
+    def parameters(self):
+        """The param arrays in creation order (the arrays an optimizer should update)."""
+        return [node.array for node in self._params]
+
+    def shape(self, node):
+        """Symbolic shape of `node` (None on the batch axis)."""
+        self._check_open()
+        rank = ctypes.c_int64()
+        dims = (ctypes.c_int64 * 8)()
+        lib.descent_graph_shape(self._handle, self._node(node).index, ctypes.byref(rank), dims, 8)
+        return tuple(None if dims[i] == -1 else int(dims[i]) for i in range(rank.value))
+
+    def __len__(self):
+        self._check_open()
+        lib.descent_graph_node_count(self._handle, ctypes.byref(self._count))
+        return self._count.value
+
+    @property
+    def training(self):
+        """True (default): batch norm uses batch statistics and dropout drops; False: evaluation."""
+        return getattr(self, "_training", True)
+
+    @training.setter
+    def training(self, value):
+        self._check_open()
+        lib.descent_graph_set_training(self._handle, 1 if value else 0)
+        self._training = bool(value)
+
+    # -- feeding and running -----------------------------------------------------------------
+    def feed(self, feed):
+        """Binds inputs: ``{input_node: array, labels_node: int_array}``. Float arrays of the
+        graph's dtype that are C-contiguous are read in place (zero-copy); others are copied.
+        Rebinding the same array object again is free."""
+        self._check_open()
+        for node, value in feed.items():
+            node = self._node(node)
+            if node.kind == "labels":
+                labels = np.ascontiguousarray(value)
+                if labels.dtype.kind not in "iu":
+                    raise errors.DTypeError(f"labels must be integers, got {labels.dtype}")
+                labels = labels.astype(np.int64, copy=False).reshape(-1)
+                lib.descent_graph_set_labels(self._handle, node.index, labels.ctypes.data, labels.size)
+                continue
+            if node.kind != "input":
+                raise errors.InvalidArgumentError(f"node {node.index} is a {node.kind} node; only inputs are fed")
+            previous = self._fed.get(node.index)
+            if previous is not None and previous[0] is value:
+                continue
+            array = value
+            if not isinstance(array, np.ndarray) or array.dtype != self.dtype or not array.flags.c_contiguous \
+                    or not array.flags.writeable or not array.flags.aligned:
+                array = np.array(value, dtype=self.dtype, order="C", copy=True)
+            bound = wrap(array)
+            lib.descent_graph_set_input(self._handle, node.index, bound.handle)
+            if previous is not None:
+                previous[1].close()
+            self._fed[node.index] = (value, bound)
+
+    def forward(self, node, feed=None):
+        """Evaluates `node` (after binding `feed`) and returns its value as a new array."""
+        self._check_open()
+        if feed:
+            self.feed(feed)
+        node = self._node(node)
+        # Usually one call: the buffer is sized from this node's last result; a different size
+        # (another batch) costs one more evaluation to learn it.
+        out = np.empty(self._sizes.get(node.index, 0), dtype=self.dtype)
+        try:
+            lib.descent_graph_forward(self._handle, node.index, self._code, out.ctypes.data if out.size else None,
+                                      out.size, ctypes.byref(self._count))
+        except errors.BufferTooSmallError:
+            self._count.value = -1
+        if self._count.value != out.size:
+            lib.descent_graph_forward(self._handle, node.index, self._code, None, 0, ctypes.byref(self._count))
+            out = np.empty(self._count.value, dtype=self.dtype)
+            lib.descent_graph_forward(self._handle, node.index, self._code, out.ctypes.data if out.size else None,
+                                      out.size, ctypes.byref(self._count))
+            self._sizes[node.index] = out.size
+        shape = tuple(self.shape(node))
+        if None in shape:
+            known = 1
+            for d in shape:
+                known *= 1 if d is None else d
+            batch = out.size // known if known else 0
+            shape = tuple(batch if d is None else d for d in shape)
+        return out.reshape(shape)
+
+    def backward(self, loss, feed=None):
+        """Evaluates the scalar node `loss` and writes the gradient of every trainable param
+        (read them with :meth:`grad` or :attr:`grad_buffer`). Returns the loss."""
+        self._check_open()
+        if feed:
+            self.feed(feed)
+        value = ctypes.c_double()
+        lib.descent_graph_backward(self._handle, self._node(loss).index, ctypes.byref(value))
+        return value.value
+
+    def grad(self, param):
+        """A copy of param node `param`'s gradient from the last :meth:`backward`."""
+        self._check_open()
+        param = self._node(param)
+        if param.kind != "param":
+            raise errors.InvalidArgumentError(f"node {param.index} is a {param.kind} node, not a param")
+        out = np.empty(param.array.shape, dtype=self.dtype)
+        lib.descent_graph_grad(self._handle, param.index, self._code, out.ctypes.data, out.size)
+        return out
+
+    @property
+    def grad_buffer(self):
+        """The flat gradient buffer as a NumPy view (every param's gradient in param order; valid
+        until a param is added). Writing to it changes the gradients an optimizer will use."""
+        self._check_open()
+        data = ctypes.c_void_p()
+        lib.descent_graph_grad_buffer(self._handle, ctypes.byref(data), ctypes.byref(self._count))
+        count = self._count.value
+        if count == 0:
+            return np.zeros(0, dtype=self.dtype)
+        buffer = (ctypes.c_char * (count * self.dtype.itemsize)).from_address(data.value)
+        return np.frombuffer(buffer, dtype=self.dtype, count=count)
+
+    def grads(self):
+        """Views of each param's gradient (slices of :attr:`grad_buffer`), in param order."""
+        flat, grads, offset = self.grad_buffer, [], 0
+        for node in self._params:
+            size = node.array.size
+            grads.append(flat[offset:offset + size].reshape(node.array.shape))
+            offset += size
+        return grads
+
+    def init_params(self, seed):
+        """Re-initializes every trainable param from its initializer (param k from seed
+        ``SplitMix64(seed).output(k)``) and resets batch-norm running statistics."""
+        self._check_open()
+        lib.descent_graph_init_params(self._handle, int(seed))
+
+    def running_stats(self, node):
+        """(running_mean, running_var) copies of batch-norm node `node`."""
+        self._check_open()
+        node = self._node(node)
+        features = self.shape(node)[1]
+        mean, var = np.empty(features, self.dtype), np.empty(features, self.dtype)
+        lib.descent_graph_running_stats(self._handle, node.index, self._code, mean.ctypes.data, var.ctypes.data,
+                                        features, 0)
+        return mean, var
+
+    def set_running_stats(self, node, mean, var):
+        """Sets batch-norm node `node`'s running mean and variance."""
+        self._check_open()
+        node = self._node(node)
+        mean = np.ascontiguousarray(mean, dtype=self.dtype)
+        var = np.ascontiguousarray(var, dtype=self.dtype)
+        if mean.shape != var.shape or mean.ndim != 1:
+            raise errors.ShapeError("mean and var must be 1-d arrays of the same length")
+        lib.descent_graph_running_stats(self._handle, node.index, self._code, mean.ctypes.data, var.ctypes.data,
+                                        mean.size, 1)
+
+    def close(self):
+        """Frees the graph and the tensors it holds. Safe to call more than once."""
+        for _, bound in self._fed.values():
+            bound.close()
+        self._fed = {}
+        super().close()
+        for tensor in self._keep:
+            tensor.close()
+        self._keep = []
+
+
+# -- operations ----------------------------------------------------------------------------------
+
+def _graph_of(*values):
+    for value in values:
+        if isinstance(value, Node):
+            return value.graph
+    raise TypeError("at least one operand must be a graph Node")
+
+
+def matmul(a, b, trans_a=False, trans_b=False):
+    """``op(a) @ op(b)`` for rank-2 nodes (op = transpose when asked); BLAS gemm."""
+    g = _graph_of(a, b)
+    a, b = g._node(a), g._node(b)
+    return g._add(lib.descent_graph_matmul, a.index, b.index, int(bool(trans_a)), int(bool(trans_b)), kind="matmul")
+
+
+def exp(x):
+    """e^x elementwise (backward: g e^x)."""
+    return x.graph._unary("exp", x)
+
+
+def log(x):
+    """ln x elementwise (backward: g / x)."""
+    return x.graph._unary("log", x)
+
+
+def square(x):
+    """x² elementwise (backward: 2 x g)."""
+    return x.graph._unary("square", x)
+
+
+def sqrt(x):
+    """sqrt(x) elementwise (backward: g / (2 sqrt x))."""
+    return x.graph._unary("sqrt", x)
+
+
+def _reduce(x, op, axis):
+    if axis is None:
+        return x.graph._add(lib.descent_graph_reduce, _REDUCE[op], x.index, 0, kind=op)
+    return x.graph._add(lib.descent_graph_reduce, _REDUCE[op + "_axis"], x.index, int(axis), kind=op)
+
+
+def sum(x, axis=None):  # noqa: A001 (mirrors numpy.sum)
+    """Sum of all elements (a scalar) or along `axis` (accumulated in float64)."""
+    return _reduce(x, "sum", axis)
+
+
+def mean(x, axis=None):
+    """Mean of all elements (a scalar) or along `axis`."""
+    return _reduce(x, "mean", axis)
+
+
+def activation(x, kind, negative_slope=0.01):
+    """``f(x)`` for kind in identity, sigmoid, tanh, relu, leaky_relu, softmax (last axis)."""
+    return x.graph._add(lib.descent_graph_activation, _activation_code(kind), float(negative_slope), x.index,
+                        kind=kind)
+
+
+def sigmoid(x):
+    """σ(x) = 1/(1+e^-x)."""
+    return activation(x, "sigmoid")
+
+
+def tanh(x):
+    """tanh x."""
+    return activation(x, "tanh")
+
+
+def relu(x):
+    """max(0, x) (derivative 0 at x = 0)."""
+    return activation(x, "relu")
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """x if x > 0 else negative_slope·x."""
+    return activation(x, "leaky_relu", negative_slope)
+
+
+def softmax(x):
+    """Softmax along the last axis (stable)."""
+    return activation(x, "softmax")
+
+
+def _cost(name, prediction, target, reduction="mean", parameter=0.0):
+    g = _graph_of(prediction)
+    target = g._node(target)
+    try:
+        code = _REDUCTIONS[reduction]
+    except (KeyError, TypeError):
+        raise errors.InvalidArgumentError(f"reduction must be 'mean' or 'sum', got {reduction!r}") from None
+    return g._add(lib.descent_graph_cost, _COSTS[name], prediction.index, target.index, code, float(parameter),
+                  kind=name)
+
+
+def sse(prediction, target):
+    """E = ½ Σ (y - ŷ)² over every element (a scalar)."""
+    return _cost("sse", prediction, target)
+
+
+def quadratic_cost(prediction, target):
+    """C = 1/(2n) Σ_x ‖y(x) - a(x)‖², n = the batch (first extent)."""
+    return _cost("quadratic", prediction, target)
+
+
+def mse(prediction, target):
+    """(1/N) Σ (ŷ - y)² over all N elements."""
+    return _cost("mse", prediction, target)
+
+
+def bce(probabilities, target, eps=1e-12, reduction="mean"):
+    """Binary cross-entropy of probabilities (clamped to [eps, 1-eps])."""
+    return _cost("bce", probabilities, target, reduction, eps)
+
+
+def bce_with_logits(logits, target, reduction="mean"):
+    """Binary cross-entropy of logits, stable for every finite logit."""
+    return _cost("bce_logits", logits, target, reduction)
+
+
+def softmax_cross_entropy(logits, labels, reduction="mean"):
+    """Softmax cross-entropy of (batch, classes) logits against a labels node."""
+    return _cost("softmax_cross_entropy", logits, labels, reduction)
+
+
+def multiclass_hinge(scores, labels, margin=1.0, reduction="mean"):
+    """Multiclass SVM loss Σ_{j≠y} max(0, s_j - s_y + margin) against a labels node."""
+    return _cost("multiclass_hinge", scores, labels, reduction, margin)
+
+
+def l2_penalty(w, lam, m=1):
+    """λ/(2m) ‖w‖² (gradient (λ/m) w)."""
+    return w.graph._add(lib.descent_graph_l2_penalty, w.index, float(lam), int(m), kind="l2_penalty")
+
+
+def dense(x, weights, bias=None, activation="identity", negative_slope=0.01):
+    """A dense layer ``f(x Wᵀ + b)``: x (batch, in), weights (out, in), bias (out,) or None.
+    The input gradient is skipped when x does not depend on params."""
+    g = _graph_of(x)
+    weights = g._node(weights)
+    b = -1 if bias is None else g._node(bias).index
+    return g._add(lib.descent_graph_dense, x.index, weights.index, b, _activation_code(activation),
+                  float(negative_slope), kind="dense")
+
+
+def batch_norm(x, gamma, beta, momentum=0.1, eps=1e-5):
+    """Batch normalization over the batch axis of x (batch, features) with per-feature gamma and
+    beta nodes (PyTorch's conventions; the graph keeps the running statistics)."""
+    g = _graph_of(x)
+    return g._add(lib.descent_graph_batchnorm, x.index, g._node(gamma).index, g._node(beta).index,
+                  float(momentum), float(eps), kind="batch_norm")
+
+
+def dropout(x, p, seed=0):
+    """Inverted dropout with drop probability p (identity in evaluation mode)."""
+    return x.graph._add(lib.descent_graph_dropout, x.index, float(p), int(seed), kind="dropout")
+

@@ -1,0 +1,162 @@
+"""Models: a graph with named input, target, output and loss nodes, and the common case, a
+multilayer perceptron (:class:`MLP`) of any depth.
+
+A model's parameters are NumPy arrays the graph reads in place; build an optimizer over
+``model.parameters()`` and train with :func:`descent.fit`. :meth:`Model.predict` and
+:meth:`Model.evaluate` run in evaluation mode (batch norm on running statistics, no dropout).
+"""
+
+import numpy as np
+
+from . import errors
+from . import graph as G
+
+__all__ = ["Model", "MLP"]
+
+_LABEL_LOSSES = {"softmax_cross_entropy", "multiclass_hinge"}
+_TARGET_LOSSES = {"mse", "sse", "quadratic", "bce_with_logits"}
+
+
+class Model:
+    """A trainable graph: ``graph``, its ``input`` node (batch, features...), ``target`` (a labels
+    node or a float input; None if the loss needs none), ``loss`` (a scalar node), ``output`` (what
+    :meth:`predict` returns) and ``classifier`` (True when ``output`` holds per-class scores whose
+    argmax is compared with labels for accuracy)."""
+
+    def __init__(self, graph, input, loss, target=None, output=None, classifier=False):
+        self.graph, self.input, self.loss, self.target = graph, input, loss, target
+        self.output = output if output is not None else loss
+        self.prediction = self.output
+        self.classifier = bool(classifier)
+        self.epochs_trained = 0
+
+    def parameters(self):
+        """The param arrays in creation order (pass them to an optimizer)."""
+        return self.graph.parameters()
+
+    def predict(self, x, batch_size=1024):
+        """The prediction node's value for every row of `x`, in evaluation mode (class
+        probabilities for a softmax classifier)."""
+        x = np.asarray(x)
+        if x.ndim < 1:
+            raise errors.ShapeError("x needs a sample axis")
+        x = np.ascontiguousarray(x, dtype=self.graph.dtype)
+        was_training = self.graph.training
+        self.graph.training = False
+        try:
+            parts = [self.graph.forward(self.prediction, feed={self.input: x[start:start + batch_size]})
+                     for start in range(0, x.shape[0], batch_size)]
+        finally:
+            self.graph.training = was_training
+        if not parts:
+            shape = tuple(0 if d is None else d for d in self.graph.shape(self.prediction))
+            return np.zeros(shape, dtype=self.graph.dtype)
+        return np.concatenate(parts)
+
+    def evaluate(self, x, y, batch_size=256):
+        """{"loss": ..., "accuracy": ...} on (x, y) in evaluation mode (see :func:`descent.evaluate`)."""
+        from .training import evaluate
+        return evaluate(self, x, y, batch_size)
+
+    def state_dict(self):
+        """Copies of every parameter (and batch-norm running statistics), for :meth:`load_state_dict`."""
+        state = {f"param{i}": p.copy() for i, p in enumerate(self.parameters())}
+        for i, node in enumerate(getattr(self, "batch_norms", [])):
+            state[f"bn{i}.running_mean"], state[f"bn{i}.running_var"] = self.graph.running_stats(node)
+        return state
+
+    def load_state_dict(self, state):
+        """Restores what :meth:`state_dict` returned (parameters are written in place)."""
+        params = self.parameters()
+        for i, p in enumerate(params):
+            value = np.asarray(state[f"param{i}"])
+            if value.shape != p.shape:
+                raise errors.ShapeError(f"param{i} has shape {value.shape}, the model's is {p.shape}")
+        for i, p in enumerate(params):
+            p[...] = state[f"param{i}"]
+        for i, node in enumerate(getattr(self, "batch_norms", [])):
+            self.graph.set_running_stats(node, state[f"bn{i}.running_mean"], state[f"bn{i}.running_var"])
+
+
+class MLP(Model):
+    """A multilayer perceptron: ``sizes = [inputs, hidden..., outputs]``.
+
+    Each hidden layer is dense → (batch norm) → activation → (dropout); the last layer is dense
+    with no activation, feeding the cost. Options (defaults in brackets):
+
+    - ``activation`` ["relu"]: relu, leaky_relu, tanh, sigmoid (and ``negative_slope`` [0.01]);
+    - ``init`` [He normal for relu/leaky_relu, Xavier normal otherwise]: any scheme of
+      :func:`descent.init_weights` for the weights; biases start at 0, batch-norm gamma at 1;
+    - ``batch_norm`` [False], ``dropout`` [0.0] (drop probability of hidden layers);
+    - ``loss`` ["softmax_cross_entropy"]: also "multiclass_hinge" (labels), "mse", "sse",
+      "quadratic", "bce_with_logits" (float targets of shape (batch, outputs));
+    - ``l2`` [0.0]: adds λ/2 Σ‖W‖² over the weight matrices to the loss;
+    - ``dtype`` [float32], ``seed`` [0] (initialization; param k uses SplitMix64(seed).output(k)).
+
+    ``weights``, ``biases`` and ``batch_norms`` list the layer arrays and nodes; ``logits`` is
+    the last layer's output; :meth:`predict` returns class probabilities (softmax) for
+    softmax_cross_entropy, sigmoid probabilities for bce_with_logits, the raw outputs otherwise."""
+
+    def __init__(self, sizes, activation="relu", *, init=None, batch_norm=False, dropout=0.0,
+                 loss="softmax_cross_entropy", l2=0.0, dtype=np.float32, seed=0, negative_slope=0.01):
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2 or any(s < 1 for s in sizes):
+            raise errors.InvalidArgumentError(f"sizes must list >= 2 positive layer widths, got {sizes}")
+        if loss not in _LABEL_LOSSES | _TARGET_LOSSES:
+            raise errors.InvalidArgumentError(f"unknown loss {loss!r}; expected one of {sorted(_LABEL_LOSSES | _TARGET_LOSSES)}")
+        if activation not in ("relu", "leaky_relu", "tanh", "sigmoid"):
+            raise errors.InvalidArgumentError(f"activation must be relu, leaky_relu, tanh or sigmoid, got {activation!r}")
+        if not 0.0 <= float(dropout) < 1.0:
+            raise errors.InvalidArgumentError(f"dropout must lie in [0, 1), got {dropout}")
+        if init is None:
+            init = "he_normal" if activation in ("relu", "leaky_relu") else "xavier_normal"
+        graph = G.Graph(dtype)
+        x = graph.input((None, sizes[0]))
+        self.weights, self.biases, self.batch_norms = [], [], []
+        h = x
+        for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            last = layer == len(sizes) - 2
+            W = graph.param(np.zeros((fan_out, fan_in), dtype=dtype), init=init)
+            use_bn = batch_norm and not last
+            b = None if use_bn else graph.param(np.zeros(fan_out, dtype=dtype), init="zeros")
+            self.weights.append(W.array)
+            if b is not None:
+                self.biases.append(b.array)
+            if last:
+                h = G.dense(h, W, b)
+            elif use_bn:
+                z = G.dense(h, W, None)
+                gamma = graph.param(np.ones(fan_out, dtype=dtype), init="ones")
+                beta = graph.param(np.zeros(fan_out, dtype=dtype), init="zeros")
+                h = G.batch_norm(z, gamma, beta)
+                self.batch_norms.append(h)
+                h = G.activation(h, activation, negative_slope)
+            else:
+                h = G.dense(h, W, b, activation, negative_slope)
+            if not last and dropout > 0:
+                h = G.dropout(h, float(dropout), seed=int(seed) + layer)
+        logits = h
+        if loss in _LABEL_LOSSES:
+            target = graph.labels()
+            cost = G.softmax_cross_entropy(logits, target) if loss == "softmax_cross_entropy" \
+                else G.multiclass_hinge(logits, target)
+        else:
+            target = graph.input((None, sizes[-1]))
+            cost = {"mse": G.mse, "sse": G.sse, "quadratic": G.quadratic_cost,
+                    "bce_with_logits": G.bce_with_logits}[loss](logits, target)
+        if l2:
+            for node in graph.params:
+                if node.array.ndim == 2:
+                    cost = cost + G.l2_penalty(node, float(l2))
+        graph.init_params(seed)
+        super().__init__(graph, x, cost, target=target, output=logits, classifier=loss in _LABEL_LOSSES)
+        self.logits = logits
+        if loss == "softmax_cross_entropy":
+            self.prediction = G.softmax(logits)
+        elif loss == "bce_with_logits":
+            self.prediction = G.sigmoid(logits)
+        self.sizes, self.activation, self.loss_name = sizes, activation, loss
+
+    def __repr__(self):
+        return (f"MLP({self.sizes}, activation={self.activation!r}, loss={self.loss_name!r}, "
+                f"batch_norm={bool(self.batch_norms)}, dtype={self.graph.dtype})")

@@ -1,0 +1,578 @@
+"""Training: data loaders, the one-call training step, ``fit``, random restarts and the
+learning-rate range test (C section ``@@training@@`` of descent.h).
+
+The loop itself runs in the library (``descent_trainer_fit``): each step gathers a shuffled
+mini-batch, runs forward and backward through the graph, clips, sets the scheduled learning rate
+and updates the parameters in one C call. Python adds what Python users expect around it: a
+progress bar, callbacks, a :class:`History` that plots itself::
+
+    import numpy as np
+    import descent
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((512, 8)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(np.int64)            # two classes
+    model = descent.MLP([8, 16, 2], seed=0)
+    optimizer = descent.optim.Adam(model.parameters(), lr=1e-2)
+    history = descent.fit(model, optimizer, x, y, epochs=20, batch_size=64, progress=False)
+    assert history.history["accuracy"][-1] > 0.9
+
+Batch gradient descent is ``batch_size=None`` (the whole set per step), stochastic descent
+``batch_size=1``, mini-batch anything between; ``shuffle=True`` draws a new permutation per
+epoch from ``seed``. The same seed gives a bit-identical loss history for any thread count.
+"""
+
+import ctypes
+import math
+import sys
+from collections import namedtuple
+
+import numpy as np
+
+from . import errors
+from ._ffi import EPOCH_FN, STEP_FN, lib
+from ._native import NativeObject
+from .schedules import LRScheduler, ReduceLROnPlateau, Schedule
+from .tensor import wrap
+
+__all__ = ["DataLoader", "Trainer", "History", "fit", "evaluate", "random_restarts", "lr_range_test",
+           "RestartRun", "RestartsResult", "RangeTestResult"]
+
+_COLUMNS = 6  # DESCENT_HISTORY_COLUMNS: loss, accuracy, val_loss, val_accuracy, steps, skipped
+
+
+def _float_array(x, dtype, name):
+    array = np.asarray(x)
+    if array.ndim < 1:
+        raise errors.ShapeError(f"{name} needs a sample axis, got a scalar")
+    if array.dtype != dtype or not array.flags.c_contiguous or not array.flags.aligned or not array.flags.writeable:
+        if array.dtype.kind not in "fiub":
+            raise errors.DTypeError(f"{name} must hold numbers, got {array.dtype}")
+        array = np.array(array, dtype=dtype, order="C", copy=True)
+    return array
+
+
+class DataLoader(NativeObject):
+    """Mini-batches over ``x`` (N, ...) and ``y``: integer class labels (N,) or float targets
+    (N, ...), or None (C: ``descent_loader``). ``batch_size`` None means N (batch gradient
+    descent). ``shuffle`` draws epoch e's order from ``seed`` (a Fisher-Yates permutation from
+    SplitMix64); ``drop_last`` skips the last partial batch. ``dtype`` is the graph's dtype (x and
+    float y are converted once if needed; C-contiguous arrays of that dtype are read in place)."""
+
+    _FREE = "descent_loader_free"
+
+    def __init__(self, x, y=None, *, batch_size=32, shuffle=True, seed=0, drop_last=False, dtype=np.float64):
+        dtype = np.dtype(dtype)
+        x = _float_array(x, dtype, "x")
+        count = x.shape[0]
+        if batch_size is None:
+            batch_size = max(count, 1)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+            raise TypeError(f"batch_size must be an int or None, got {type(batch_size).__name__}")
+        labels, targets = None, None
+        if y is not None:
+            y_array = np.asarray(y)
+            if y_array.dtype.kind in "iu":
+                labels = np.ascontiguousarray(y_array.reshape(-1), dtype=np.int64)
+                if y_array.ndim != 1:
+                    raise errors.ShapeError(f"labels must be 1-d (one per sample), got shape {y_array.shape}")
+            else:
+                targets = _float_array(y_array, dtype, "y")
+        self._x = x
+        self._targets = targets
+        self.labels = labels
+        self._x_tensor = wrap(x)
+        self._target_tensor = wrap(targets) if targets is not None else None
+        flags = (1 if shuffle else 0) | (2 if drop_last else 0)
+        handle = ctypes.c_uint64()
+        try:
+            lib.descent_loader_new(self._x_tensor.handle, self._target_tensor.handle if targets is not None else 0,
+                                   labels.ctypes.data if labels is not None else None,
+                                   0 if labels is None else labels.size, int(batch_size), flags, int(seed),
+                                   ctypes.byref(handle))
+        except BaseException:
+            self._close_tensors()
+            raise
+        self._handle = handle.value
+        self.batch_size, self.shuffle, self.seed, self.drop_last = int(batch_size), bool(shuffle), int(seed), bool(drop_last)
+        self.dtype = dtype
+
+    def __len__(self):
+        """Batches per epoch."""
+        count = ctypes.c_int64()
+        lib.descent_loader_batch_count(self._handle, ctypes.byref(count))
+        return count.value
+
+    @property
+    def has_labels(self):
+        return self.labels is not None
+
+    def set_epoch(self, epoch):
+        """Fixes the sample order of epoch `epoch`."""
+        lib.descent_loader_set_epoch(self._handle, int(epoch))
+
+    def batch_indices(self, batch):
+        """The sample indices of batch `batch` of the current epoch."""
+        out = np.empty(self.batch_size, dtype=np.int64)
+        count = ctypes.c_int64()
+        lib.descent_loader_batch_indices(self._handle, int(batch), out.ctypes.data, out.size, ctypes.byref(count))
+        return out[:count.value]
+
+    def _close_tensors(self):
+        for tensor in (getattr(self, "_x_tensor", None), getattr(self, "_target_tensor", None)):
+            if tensor is not None:
+                tensor.close()
+
+    def close(self):
+        """Frees the loader (idempotent)."""
+        super().close()
+        self._close_tensors()
+
+
+class Trainer(NativeObject):
+    """The one-call training step over a model (C: ``descent_trainer``): forward, backward,
+    optional clipping (``clip_norm``), the learning rate from an optional :class:`Schedule`
+    (``schedule_unit`` "step" or "epoch") and the optimizer's update. ``optimizer`` None makes an
+    evaluation-only trainer. The optimizer's params must be params of the model's graph."""
+
+    _FREE = "descent_trainer_free"
+
+    def __init__(self, model, optimizer=None, *, schedule=None, schedule_unit="step", clip_norm=None):
+        if schedule_unit not in ("step", "epoch"):
+            raise errors.InvalidArgumentError(f"schedule_unit must be 'step' or 'epoch', got {schedule_unit!r}")
+        if schedule is not None and not isinstance(schedule, Schedule):
+            raise TypeError(f"schedule must be a descent.schedules.Schedule, got {type(schedule).__name__}")
+        self.model, self.optimizer = model, optimizer
+        graph = model.graph
+        if optimizer is not None:
+            optimizer._check_open()
+            optimizer._sync()
+        handle = ctypes.c_uint64()
+        lib.descent_trainer_new(graph.handle, optimizer.handle if optimizer is not None else 0, model.loss.index,
+                                ctypes.byref(handle))
+        self._handle = handle.value
+        try:
+            target = model.target.index if model.target is not None else -1
+            output = model.output.index if getattr(model, "classifier", False) else -1
+            lib.descent_trainer_set_nodes(self._handle, model.input.index, target, output)
+            if schedule is not None:
+                lib.descent_trainer_set_schedule(self._handle, schedule.handle, 1 if schedule_unit == "epoch" else 0)
+            if clip_norm is not None:
+                lib.descent_trainer_set_clip_norm(self._handle, float(clip_norm))
+            lib.descent_trainer_set_epoch(self._handle, int(getattr(model, "epochs_trained", 0)))
+        except BaseException:
+            self.close()
+            raise
+        self._schedule = schedule
+        if optimizer is not None:
+            optimizer._unbind()  # the library now binds the graph's gradient buffer
+        self._loss, self._correct, self._skipped = ctypes.c_double(), ctypes.c_int64(), ctypes.c_int32()
+
+    def step(self, feed=None):
+        """One training step on the inputs bound to the graph (``feed`` binds them first);
+        returns the loss before the update."""
+        if feed:
+            self.model.graph.feed(feed)
+        if self.optimizer is not None:
+            self.optimizer._sync()
+        lib.descent_trainer_step(self._handle, ctypes.byref(self._loss), ctypes.byref(self._skipped))
+        return self._loss.value
+
+    def step_batch(self, loader, batch):
+        """One training step on batch `batch` of `loader`'s current epoch; returns (loss, correct)."""
+        lib.descent_trainer_step_batch(self._handle, loader.handle, int(batch), ctypes.byref(self._loss),
+                                       ctypes.byref(self._correct), ctypes.byref(self._skipped))
+        return self._loss.value, self._correct.value
+
+    def evaluate(self, loader):
+        """(loss, accuracy) over every batch of `loader` in evaluation mode."""
+        loss, accuracy = ctypes.c_double(), ctypes.c_double()
+        lib.descent_trainer_evaluate(self._handle, loader.handle, ctypes.byref(loss), ctypes.byref(accuracy))
+        return loss.value, accuracy.value
+
+    @property
+    def epoch(self):
+        """Completed epochs (numbers the shuffles and per-epoch schedules)."""
+        value = ctypes.c_int64()
+        lib.descent_trainer_epoch(self._handle, ctypes.byref(value))
+        return value.value
+
+
+class History:
+    """What :func:`fit` recorded. ``history`` maps "loss", "accuracy" (classifiers), "val_loss"
+    and "val_accuracy" (with validation data) to one value per epoch (Keras's layout);
+    ``step_losses`` holds every step's loss; ``best_epoch`` indexes the epoch with the lowest
+    monitored loss (val_loss, else loss); ``stopped_early`` says whether patience ran out."""
+
+    def __init__(self, rows, step_losses, epochs, best_epoch, stopped_early, classifier, validation):
+        self.epoch = list(epochs)
+        self.history = {"loss": [float(r[0]) for r in rows]}
+        if classifier:
+            self.history["accuracy"] = [float(r[1]) for r in rows]
+        if validation:
+            self.history["val_loss"] = [float(r[2]) for r in rows]
+            if classifier:
+                self.history["val_accuracy"] = [float(r[3]) for r in rows]
+        self.skipped_steps = [int(r[5]) for r in rows]
+        self.step_losses = np.asarray(step_losses, dtype=np.float64)
+        self.best_epoch = None if best_epoch < 0 else int(best_epoch)
+        self.stopped_early = bool(stopped_early)
+
+    def to_dict(self):
+        """Plain Python data: {"epoch": [...], "history": {...}, "step_losses": [...], "best_epoch",
+        "stopped_early"}."""
+        return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()},
+                "step_losses": self.step_losses.tolist(), "best_epoch": self.best_epoch,
+                "stopped_early": self.stopped_early}
+
+    def as_arrays(self):
+        """The per-epoch series as NumPy arrays (same keys as ``history``, plus "epoch")."""
+        arrays = {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()}
+        arrays["epoch"] = np.asarray(self.epoch, dtype=np.int64)
+        return arrays
+
+    def plot(self, path=None, title=None):
+        """Draws the loss curves (per step and per epoch, and validation) and, for classifiers,
+        accuracy; saves a PNG to `path` when given. Returns the matplotlib Figure (needs
+        matplotlib)."""
+        import matplotlib
+        if path is not None:
+            matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+        accuracy = "accuracy" in self.history
+        figure, axes = plt.subplots(1, 2 if accuracy else 1, figsize=(11 if accuracy else 6, 4))
+        axes = np.atleast_1d(axes)
+        steps_per_epoch = len(self.step_losses) / max(len(self.epoch), 1)
+        if len(self.step_losses):
+            x = np.arange(1, len(self.step_losses) + 1) / max(steps_per_epoch, 1)
+            axes[0].plot(x, self.step_losses, color="0.75", linewidth=0.8, label="step loss")
+        epochs = np.arange(1, len(self.epoch) + 1)
+        axes[0].plot(epochs, self.history["loss"], marker="o", label="loss")
+        if "val_loss" in self.history:
+            axes[0].plot(epochs, self.history["val_loss"], marker="o", label="val_loss")
+        axes[0].set_xlabel("epoch")
+        axes[0].set_ylabel("loss")
+        axes[0].set_yscale("log")
+        axes[0].legend()
+        if accuracy:
+            axes[1].plot(epochs, self.history["accuracy"], marker="o", label="accuracy")
+            if "val_accuracy" in self.history:
+                axes[1].plot(epochs, self.history["val_accuracy"], marker="o", label="val_accuracy")
+            axes[1].set_xlabel("epoch")
+            axes[1].set_ylabel("accuracy")
+            axes[1].legend()
+        if title:
+            figure.suptitle(title)
+        figure.tight_layout()
+        if path is not None:
+            figure.savefig(path, dpi=110)
+        return figure
+
+    def __repr__(self):
+        last = {k: round(v[-1], 4) for k, v in self.history.items() if v}
+        return f"History({len(self.epoch)} epochs, last={last}, best_epoch={self.best_epoch})"
+
+
+class _Progress:
+    """tqdm bars, one per epoch; silent when disabled."""
+
+    def __init__(self, enabled, epochs, steps):
+        self.bar = None
+        self.epochs, self.steps = epochs, steps
+        self.tqdm = None
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+                self.tqdm = tqdm
+            except ImportError:
+                self.tqdm = None
+        self.enabled = enabled
+
+    def start_epoch(self, epoch_index):
+        if self.tqdm is not None:
+            self.bar = self.tqdm(total=self.steps, desc=f"epoch {epoch_index + 1}/{self.epochs}", leave=True,
+                                 unit="step", dynamic_ncols=True, file=sys.stderr)
+
+    def step(self, loss):
+        if self.bar is not None:
+            self.bar.update(1)
+            if self.bar.n % 20 == 0 or self.bar.n == self.steps:
+                self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+    def end_epoch(self, logs):
+        text = " ".join(f"{k}={v:.4f}" for k, v in logs.items() if isinstance(v, float) and not math.isnan(v))
+        if self.bar is not None:
+            self.bar.set_postfix_str(text)
+            self.bar.close()
+            self.bar = None
+        elif self.enabled:
+            print(f"epoch {logs['epoch'] + 1}/{self.epochs}: {text}", file=sys.stderr)
+
+
+def _progress_default(progress):
+    if progress is None:
+        try:
+            return sys.stderr.isatty()
+        except (AttributeError, ValueError):
+            return False
+    return bool(progress)
+
+
+def _loaders(model, x, y, batch_size, shuffle, seed, drop_last, validation_data):
+    dtype = model.graph.dtype
+    train = DataLoader(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last, dtype=dtype)
+    validation = None
+    if validation_data is not None:
+        if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+            raise TypeError("validation_data must be a pair (x_val, y_val)")
+        eval_batch = max(train.batch_size, 256)
+        validation = DataLoader(validation_data[0], validation_data[1], batch_size=eval_batch, shuffle=False,
+                                dtype=dtype)
+    return train, validation
+
+
+def _callback_methods(callbacks):
+    steps, epochs = [], []
+    for callback in callbacks or ():
+        if hasattr(callback, "on_step_end") or hasattr(callback, "on_epoch_end"):
+            if hasattr(callback, "on_step_end"):
+                steps.append(callback.on_step_end)
+            if hasattr(callback, "on_epoch_end"):
+                epochs.append(callback.on_epoch_end)
+        elif callable(callback):
+            epochs.append(callback)
+        else:
+            raise TypeError(f"a callback must be callable or have on_step_end/on_epoch_end, got {type(callback).__name__}")
+    return steps, epochs
+
+
+def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, seed=0, drop_last=False,
+        validation_data=None, schedule=None, schedule_unit="step", clip_norm=None, patience=None,
+        min_delta=0.0, restore_best_weights=False, callbacks=(), progress=None):
+    """Trains `model` (an :class:`~descent.models.MLP` or any :class:`~descent.models.Model`)
+    with `optimizer` on (x, y) and returns a :class:`History`.
+
+    - ``batch_size``: None for batch gradient descent, 1 for stochastic, else mini-batch (default 32);
+      ``shuffle`` (default True) reshuffles every epoch from ``seed`` (default 0); ``drop_last``
+      (default False) skips a last partial batch.
+    - ``validation_data=(x_val, y_val)``: evaluated after every epoch (evaluation mode).
+    - ``schedule``: a :class:`~descent.schedules.Schedule` applied inside the library per
+      ``schedule_unit`` ("step", default, or "epoch"), or an :class:`~descent.LRScheduler`
+      (stepped per its interval) or :class:`~descent.ReduceLROnPlateau` (stepped with the
+      monitored loss after each epoch).
+    - ``clip_norm``: clip the global L2 norm of the gradients before each update.
+    - Early stopping: ``patience`` epochs without the monitored loss (val_loss, else loss)
+      falling by more than ``min_delta`` stops training; ``restore_best_weights`` puts back the
+      best epoch's parameters (and batch-norm statistics) at the end.
+    - ``callbacks``: objects with ``on_step_end(step, logs)`` and/or ``on_epoch_end(epoch, logs)``,
+      or plain callables ``f(epoch, logs)`` run after each epoch; a callback returning True stops
+      training; an exception it raises stops training and propagates.
+    - ``progress``: a tqdm bar per epoch; None (default) shows it only on a terminal.
+
+    Epoch numbers continue across calls on the same model (``model.epochs_trained``)."""
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+        raise errors.InvalidArgumentError(f"epochs must be an int >= 0, got {epochs!r}")
+    if patience is not None and (isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1):
+        raise errors.InvalidArgumentError(f"patience must be an int >= 1 or None, got {patience!r}")
+    if schedule is not None and not isinstance(schedule, (Schedule, LRScheduler, ReduceLROnPlateau)):
+        raise TypeError(f"schedule must be a Schedule, LRScheduler or ReduceLROnPlateau, got {type(schedule).__name__}")
+    train, validation = _loaders(model, x, y, batch_size, shuffle, seed, drop_last, validation_data)
+    native_schedule = schedule if isinstance(schedule, Schedule) else None
+    trainer = Trainer(model, optimizer, schedule=native_schedule, schedule_unit=schedule_unit, clip_norm=clip_norm)
+    step_callbacks, epoch_callbacks = _callback_methods(callbacks)
+    steps_per_epoch = len(train)
+    progress_bar = _progress_default(progress)
+    bar = _Progress(progress_bar, epochs, steps_per_epoch)
+    state = {"error": None, "step": 0, "epoch_index": 0}
+    drives_steps = isinstance(schedule, LRScheduler) and schedule.interval == "step"
+    classifier = getattr(model, "classifier", False) and train.has_labels
+
+    def on_step(_context, epoch, batch, loss):
+        try:
+            if batch == 0:
+                bar.start_epoch(state["epoch_index"])
+            bar.step(loss)
+            stop = False
+            logs = {"loss": loss, "epoch": int(epoch), "batch": int(batch)}
+            for callback in step_callbacks:
+                stop = bool(callback(state["step"], logs)) or stop
+            state["step"] += 1
+            if drives_steps:
+                schedule.step()
+                optimizer._sync()
+            return 1 if stop else 0
+        except BaseException as exc:  # never let an exception unwind through C
+            state["error"] = exc
+            return errors.CallbackError.code
+
+    def on_epoch(_context, epoch, metrics):
+        try:
+            logs = {"epoch": int(epoch), "loss": metrics[0]}
+            if classifier:
+                logs["accuracy"] = metrics[1]
+            if validation is not None:
+                logs["val_loss"] = metrics[2]
+                if classifier:
+                    logs["val_accuracy"] = metrics[3]
+            bar.end_epoch(logs)
+            state["epoch_index"] += 1
+            if isinstance(schedule, LRScheduler) and schedule.interval == "epoch":
+                schedule.step()
+                optimizer._sync()
+            elif isinstance(schedule, ReduceLROnPlateau):
+                schedule.step(logs.get("val_loss", logs["loss"]))
+                optimizer._sync()
+            stop = False
+            for callback in epoch_callbacks:
+                stop = bool(callback(int(epoch), dict(logs))) or stop
+            return 1 if stop else 0
+        except BaseException as exc:
+            state["error"] = exc
+            return errors.CallbackError.code
+
+    state["step_hooked"] = bool(step_callbacks or drives_steps or progress_bar)
+    step_fn = STEP_FN(on_step) if state["step_hooked"] else STEP_FN()
+    epoch_fn = EPOCH_FN(on_epoch)
+    history = np.zeros((max(epochs, 1), _COLUMNS), dtype=np.float64)
+    step_losses = np.zeros(max(epochs * steps_per_epoch, 1), dtype=np.float64)
+    summary = (ctypes.c_int64 * 4)()
+    start_epoch = trainer.epoch
+    try:
+        lib.descent_trainer_fit(trainer.handle, train.handle, validation.handle if validation else 0, int(epochs),
+                                int(patience or 0), float(min_delta), 1 if restore_best_weights else 0,
+                                step_fn, epoch_fn, None, history.ctypes.data, epochs, step_losses.ctypes.data,
+                                step_losses.size if epochs else 0, summary)
+    except errors.CallbackError:
+        error = state["error"]
+        if error is not None:
+            raise error
+        raise
+    finally:
+        if bar.bar is not None:
+            bar.bar.close()
+        model.epochs_trained = trainer.epoch
+        if optimizer is not None and optimizer.handle:
+            optimizer._refresh_groups()
+        trainer.close()
+        train.close()
+        if validation is not None:
+            validation.close()
+    run, steps = summary[0], summary[1]
+    return History(history[:run], step_losses[:steps], range(start_epoch, start_epoch + run), summary[2],
+                   summary[3], classifier, validation is not None)
+
+
+def evaluate(model, x, y, batch_size=256):
+    """{"loss": ..., "accuracy": ...} of `model` on (x, y) in evaluation mode (accuracy only for
+    classifiers). The loss is the batch-size-weighted mean of the loss node over the batches,
+    which is the dataset's loss for mean-reduced costs."""
+    loader = DataLoader(x, y, batch_size=batch_size, shuffle=False, dtype=model.graph.dtype)
+    trainer = Trainer(model, None)
+    try:
+        loss, accuracy = trainer.evaluate(loader)
+    finally:
+        trainer.close()
+        loader.close()
+    result = {"loss": loss}
+    if getattr(model, "classifier", False) and loader.has_labels:
+        result["accuracy"] = accuracy
+    return result
+
+
+RestartRun = namedtuple("RestartRun", "seed final_loss best_loss val_accuracy epochs")
+RestartRun.__doc__ = """One random restart: the init seed, the final training loss, the best monitored loss
+(val_loss with validation data, else training loss), the validation accuracy at that epoch, epochs run."""
+
+
+class RestartsResult:
+    """Results of :func:`random_restarts`: ``runs`` (one :data:`RestartRun` each), ``best`` (the
+    index of the lowest best_loss) and ``best_run``."""
+
+    def __init__(self, runs, best):
+        self.runs = runs
+        self.best = None if best < 0 else int(best)
+        self.best_run = None if best < 0 else runs[best]
+
+    def __repr__(self):
+        return f"RestartsResult({len(self.runs)} runs, best={self.best}, best_loss={getattr(self.best_run, 'best_loss', None)})"
+
+
+def random_restarts(model, optimizer, x, y=None, *, restarts=5, seed=0, epochs=1, batch_size=32, shuffle=True,
+                    data_seed=0, drop_last=False, validation_data=None, patience=None, min_delta=0.0):
+    """Random restarts (the notes' remedy for poor local minima): trains the model `restarts`
+    times from different random initializations (run k from seed ``SplitMix64(seed).output(k)``,
+    with fresh optimizer state and the same shuffles from ``data_seed``), keeping each run's best
+    epoch. Returns a :class:`RestartsResult`; the model ends holding the best run's parameters
+    (lowest validation loss, or training loss without validation data). Every trainable param
+    needs an initializer (an :class:`~descent.models.MLP` has them)."""
+    train, validation = _loaders(model, x, y, batch_size, shuffle, data_seed, drop_last, validation_data)
+    trainer = Trainer(model, optimizer)
+    results = np.zeros((int(restarts), 4), dtype=np.float64)
+    seeds = np.zeros(int(restarts), dtype=np.uint64)
+    best = ctypes.c_int64()
+    try:
+        lib.descent_trainer_restarts(trainer.handle, int(restarts), int(seed), train.handle,
+                                     validation.handle if validation else 0, int(epochs), int(patience or 0),
+                                     float(min_delta), results.ctypes.data, seeds.ctypes.data, ctypes.byref(best))
+    finally:
+        trainer.close()
+        train.close()
+        if validation is not None:
+            validation.close()
+    runs = [RestartRun(int(s), float(r[0]), float(r[1]), float(r[2]), int(r[3])) for s, r in zip(seeds, results)]
+    return RestartsResult(runs, best.value)
+
+
+class RangeTestResult:
+    """Results of :func:`lr_range_test`: ``lrs``, ``losses``, ``smoothed`` (arrays, one entry per
+    step taken), ``suggested`` (the rate of steepest descent of the smoothed loss against
+    log(lr)) and ``diverged``."""
+
+    def __init__(self, lrs, losses, smoothed, suggested, diverged):
+        self.lrs, self.losses, self.smoothed = lrs, losses, smoothed
+        self.suggested, self.diverged = suggested, diverged
+
+    def plot(self, path=None):
+        """Loss against learning rate (log axis) with the suggestion marked; returns the Figure."""
+        import matplotlib
+        if path is not None:
+            matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+        figure, axis = plt.subplots(figsize=(6, 4))
+        axis.plot(self.lrs, self.losses, color="0.75", label="loss")
+        axis.plot(self.lrs, self.smoothed, label="smoothed loss")
+        if not math.isnan(self.suggested):
+            axis.axvline(self.suggested, color="C3", linestyle="--", label=f"suggested {self.suggested:.2g}")
+        axis.set_xscale("log")
+        axis.set_xlabel("learning rate")
+        axis.set_ylabel("loss")
+        axis.legend()
+        figure.tight_layout()
+        if path is not None:
+            figure.savefig(path, dpi=110)
+        return figure
+
+    def __repr__(self):
+        return f"RangeTestResult({len(self.lrs)} steps, suggested={self.suggested:.3g}, diverged={self.diverged})"
+
+
+def lr_range_test(model, optimizer, x, y=None, *, start=1e-7, end=10.0, steps=100, batch_size=32,
+                  smoothing=0.98, divergence=4.0, shuffle=True, seed=0):
+    """The learning-rate range test (Smith 2017): up to `steps` steps with the rate growing
+    exponentially from `start` to `end`, recording the loss and its debiased exponential average
+    (factor `smoothing`); stops when the smoothed loss exceeds `divergence` times its minimum.
+    The model's parameters and the optimizer's state and rates are restored afterwards.
+    Returns a :class:`RangeTestResult`."""
+    train, _ = _loaders(model, x, y, batch_size, shuffle, seed, False, None)
+    trainer = Trainer(model, optimizer)
+    lrs, losses, smoothed = (np.zeros(int(steps)) for _ in range(3))
+    points, suggested = ctypes.c_int64(), ctypes.c_double()
+    try:
+        lib.descent_trainer_range_test(trainer.handle, train.handle, float(start), float(end), int(steps),
+                                       float(smoothing), float(divergence), lrs.ctypes.data, losses.ctypes.data,
+                                       smoothed.ctypes.data, ctypes.byref(points), ctypes.byref(suggested))
+    finally:
+        trainer.close()
+        train.close()
+    n = points.value
+    return RangeTestResult(lrs[:n], losses[:n], smoothed[:n], suggested.value, n < int(steps))
