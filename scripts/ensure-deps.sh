@@ -1,8 +1,41 @@
 #!/usr/bin/env bash
 # Installs what a fresh machine lacks to build and test Descent, and does nothing (quickly) when
-# everything is present: OpenBLAS headers and library (Debian: libopenblas-dev), and NumPy and
-# pytest for the python3 on PATH.
+# everything is present: OpenBLAS headers and library (Debian: libopenblas-dev), NumPy and pytest
+# for the python3 on PATH, and the packages the demos and the tests that run them use
+# (scikit-learn, matplotlib, tqdm).
+#
+#   scripts/ensure-deps.sh          build deps (every make target)
+#   scripts/ensure-deps.sh --demo   also scikit-learn, matplotlib, tqdm (make demo, make test)
+#
+# DESCENT_NO_INSTALL=1 installs nothing: a missing package is then an error that names it.
 set -euo pipefail
+
+demo=0
+for argument in "$@"; do
+    case "$argument" in
+        --demo) demo=1 ;;
+        *) echo "usage: scripts/ensure-deps.sh [--demo]" >&2; exit 2 ;;
+    esac
+done
+no_install=0
+case "${DESCENT_NO_INSTALL:-0}" in ""|0|false|no) ;; *) no_install=1 ;; esac
+
+missing() {  # missing <package> <why> <how to install it>: an error when installing is off
+    echo "ensure-deps: $1 is missing ($2) and DESCENT_NO_INSTALL is set, so it is not installed;" \
+         "install it yourself: $3" >&2
+    exit 1
+}
+
+apt_updated=0
+apt_install() {  # apt_install <package>...
+    local sudo_cmd=""
+    if [ "$(id -u)" != 0 ]; then sudo_cmd=sudo; fi
+    if [ "$apt_updated" = 0 ]; then
+        $sudo_cmd apt-get update -qq
+        apt_updated=1
+    fi
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$@" >/dev/null
+}
 
 need_apt=()
 if [ ! -e /usr/include/x86_64-linux-gnu/cblas.h ] && [ ! -e /usr/include/cblas.h ] \
@@ -24,30 +57,46 @@ if [ ! -f "$python_include/Python.h" ] || [ ! -e "$python_library" ]; then
     fi
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
-    echo "ensure-deps: installing ${need_apt[*]}"
-    sudo_cmd=""
-    if [ "$(id -u)" != 0 ]; then sudo_cmd=sudo; fi
-    $sudo_cmd apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    if [ "$no_install" = 1 ]; then
+        missing "${need_apt[*]}" "the build needs OpenBLAS and the embedded runner Python.h" \
+                "apt-get install ${need_apt[*]}"
+    fi
+    echo "ensure-deps: installing ${need_apt[*]} (apt): the build needs OpenBLAS and the embedded runner Python.h"
+    apt_install "${need_apt[@]}"
 fi
 
 # Python packages: pip for a pyenv/venv python3; Debian's own /usr/bin/python3 is "externally
 # managed" (pip refuses), so its packages come from apt instead.
-pip_or_apt() {  # pip_or_apt <python module> <pip package> <Debian package>
-    if python3 -c "import $1" 2>/dev/null; then return; fi
+has_module() {  # has_module <python module>: found on python3's path (found, not imported: fast)
+    python3 -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('$1') is None)" 2>/dev/null
+}
+pip_or_apt() {  # pip_or_apt <python module> <pip package> <Debian package> <why>
+    if has_module "$1"; then return; fi
     if [ "$(command -v python3)" = /usr/bin/python3 ]; then
-        echo "ensure-deps: installing $3 (apt) for /usr/bin/python3"
-        sudo_cmd=""
-        if [ "$(id -u)" != 0 ]; then sudo_cmd=sudo; fi
-        $sudo_cmd apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "$3" >/dev/null
+        if [ "$no_install" = 1 ]; then missing "$3" "$4" "apt-get install $3"; fi
+        echo "ensure-deps: installing $3 (apt) for /usr/bin/python3: $4"
+        apt_install "$3"
     else
-        echo "ensure-deps: installing $2 (pip) for $(command -v python3)"
-        python3 -m pip install --quiet "$2"
+        if [ "$no_install" = 1 ]; then missing "$2" "$4" "$(command -v python3) -m pip install $2"; fi
+        echo "ensure-deps: installing $2 (pip) for $(command -v python3): $4"
+        python3 -m pip install --quiet --disable-pip-version-check "$2"
+    fi
+    if ! python3 -c "import $1" 2>/dev/null; then
+        echo "ensure-deps: installed $2, but python3 still cannot import $1" >&2
+        exit 1
     fi
 }
-pip_or_apt numpy numpy python3-numpy
-pip_or_apt pytest pytest python3-pytest
+pip_or_apt numpy numpy python3-numpy "the Python package's arrays and the test references"
+pip_or_apt pytest pytest python3-pytest "runs the Python test suite"
 # `pip install --no-build-isolation ./python` (make test-install) needs setuptools' bdist_wheel,
 # which older setuptools only have with the `wheel` package.
-pip_or_apt wheel wheel python3-wheel
+pip_or_apt wheel wheel python3-wheel "make test-install builds the package with setuptools' bdist_wheel"
+
+if [ "$demo" = 1 ]; then
+    # make demo runs these examples; make test runs them too (python/tests/test_examples.py).
+    pip_or_apt sklearn scikit-learn python3-sklearn \
+        "examples/demo_digits.py trains on its bundled handwritten digits, sklearn.datasets.load_digits"
+    pip_or_apt matplotlib matplotlib python3-matplotlib \
+        "the demos draw their PNGs (loss curves, optimizer paths, restarts); History.plot needs it"
+    pip_or_apt tqdm tqdm python3-tqdm "descent.fit's progress bar and the digits demo's"
+fi
