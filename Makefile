@@ -61,6 +61,8 @@ demo: lib $(C_EXAMPLES)
 	@PYTHONPATH=python $(PYTHON) examples/deep_stack_scale.py
 	@echo "== C: $(BUILD_DIR)/examples/step_size_sweep"
 	@$(BUILD_DIR)/examples/step_size_sweep
+	@echo "== C: $(BUILD_DIR)/examples/train_mlp (an MLP trained through the C ABI alone)"
+	@$(BUILD_DIR)/examples/train_mlp
 
 test: all test-swift test-abi test-c test-leaks test-python-stock test-install test-python
 	@echo "make test: all suites passed"
