@@ -192,3 +192,7 @@ def main():
 
 if __name__ == "__main__":
     main()
+    print("\n== training: one MLP epoch (bench/mlp_epoch.py)")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import mlp_epoch  # noqa: E402
+    mlp_epoch.main()
