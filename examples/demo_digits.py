@@ -19,9 +19,8 @@ import numpy as np
 
 import descent
 from descent import optim
+from demo_util import QUICK, default_out, pyplot, require, save_png
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-QUICK = os.environ.get("DESCENT_DEMO_QUICK", "0") not in ("", "0")
 EPOCHS = 3 if QUICK else 40
 BATCH = 32
 SIZES = [64, 128, 10]
@@ -39,16 +38,8 @@ OPTIMIZERS = [
 ]
 
 
-def require(module, package):
-    try:
-        return __import__(module)
-    except ImportError:
-        sys.exit(f"demo_digits.py needs {package}: run scripts/ensure-deps.sh --demo "
-                 f"(or python3 -m pip install {package})")
-
-
 def load_data():
-    require("sklearn", "scikit-learn")
+    require("sklearn", "scikit-learn", "demo_digits.py")
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
@@ -89,10 +80,7 @@ def train_all(x_train, y_train, x_test, y_test):
 
 
 def plot(results, path):
-    require("matplotlib", "matplotlib")
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("demo_digits.py")
 
     figure, axis = plt.subplots(figsize=(10, 5))
     epochs = np.arange(1, EPOCHS + 1)
@@ -111,14 +99,13 @@ def plot(results, path):
     axis.grid(True, which="minor", alpha=0.1)
     axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9, frameon=False, labelspacing=0.9)
     figure.tight_layout()
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    figure.savefig(path, dpi=100)
+    save_png(figure, path)
     plt.close(figure)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default=os.path.join(ROOT, "build", "demo", "digits_loss.png"),
+    parser.add_argument("--out", default=default_out("digits_loss.png"),
                         help="where to write the loss-curve PNG")
     args = parser.parse_args()
     started = time.perf_counter()
