@@ -2,12 +2,15 @@
 #
 #   make          build build/lib/libdescent.so and the embedded-Python test runner
 #   make demo     build, then run the worked examples (textbook GD from C and Python, a trained
-#                 classifier, vanishing/exploding activations, the step-size sweep)
+#                 classifier, vanishing/exploding activations, the step-size sweep, eight optimizers
+#                 on handwritten digits, optimizer paths on Rosenbrock, random restarts; PNGs in
+#                 build/demo/)
 #   make test     build, then run every suite: Swift, ABI check, C, Python (embedded and stock)
 #   make bench    benchmarks (ratios against NumPy measured in the same run)
 #
 # Every target first runs scripts/ensure-deps.sh, which installs OpenBLAS / NumPy / pytest when
-# missing and returns at once when they are present.
+# missing and returns at once when they are present; demo and test also run it with --demo
+# (scikit-learn, matplotlib, tqdm). DESCENT_NO_INSTALL=1 turns installing off.
 
 SWIFT        ?= swift
 PYTHON       ?= python3
@@ -20,13 +23,17 @@ CFLAGS_TEST   = -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_TESTS       = $(patsubst Tests/c/%.c,$(BUILD_DIR)/c/%,$(wildcard Tests/c/*.c))
 C_EXAMPLES    = $(patsubst examples/%.c,$(BUILD_DIR)/examples/%,$(wildcard examples/*.c))
 
-.PHONY: all deps lib runner demo test test-swift test-abi test-c test-leaks test-python test-python-stock \
+.PHONY: all deps demo-deps lib runner demo test test-swift test-abi test-c test-leaks test-python test-python-stock \
         test-install bench clean
 
 all: lib runner
 
 deps:
 	@scripts/ensure-deps.sh
+
+# What the plotting demos (and the tests that run them) import: scikit-learn, matplotlib, tqdm.
+demo-deps:
+	@scripts/ensure-deps.sh --demo
 
 # SwiftPM tracks the sources itself; these targets always ask it (a no-op build takes ~1 s).
 lib: deps
@@ -50,7 +57,7 @@ $(BUILD_DIR)/c/%: Tests/c/%.c Tests/c/check.h include/descent.h lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) $< -o $@ -L$(BUILD_DIR)/lib -ldescent -Wl,-rpath,'$$ORIGIN/../lib' -lm -lpthread
 
-demo: lib $(C_EXAMPLES)
+demo: lib demo-deps $(C_EXAMPLES)
 	@echo "== C: $(BUILD_DIR)/examples/textbook_quadratic"
 	@$(BUILD_DIR)/examples/textbook_quadratic
 	@echo "== Python: examples/textbook_quadratic.py"
@@ -61,6 +68,12 @@ demo: lib $(C_EXAMPLES)
 	@PYTHONPATH=python $(PYTHON) examples/deep_stack_scale.py
 	@echo "== C: $(BUILD_DIR)/examples/step_size_sweep"
 	@$(BUILD_DIR)/examples/step_size_sweep
+	@echo "== Python: examples/demo_digits.py (an MLP on handwritten digits with eight optimizers)"
+	@PYTHONPATH=python $(PYTHON) examples/demo_digits.py --out $(BUILD_DIR)/demo/digits_loss.png
+	@echo "== Python: examples/rosenbrock_paths.py (six optimizers down the Rosenbrock valley)"
+	@PYTHONPATH=python $(PYTHON) examples/rosenbrock_paths.py --out $(BUILD_DIR)/demo/rosenbrock_paths.png
+	@echo "== Python: examples/restarts.py (random restarts on a surface with eight minima)"
+	@PYTHONPATH=python $(PYTHON) examples/restarts.py --out $(BUILD_DIR)/demo/restarts.png
 	@echo "== C: $(BUILD_DIR)/examples/train_mlp (an MLP trained through the C ABI alone)"
 	@$(BUILD_DIR)/examples/train_mlp
 
@@ -94,7 +107,7 @@ test-leaks: $(LEAK_TESTS)
 	scripts/run-leak-checks.sh $(LEAK_TESTS)
 
 # The Python suite inside the Swift host (embedded interpreter), as the issue asks.
-test-python: runner
+test-python: runner demo-deps
 	$(RUNNER) -q python/tests
 
 # The library copied to a fresh folder and loaded by a stock python3 with an empty environment.

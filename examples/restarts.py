@@ -137,11 +137,7 @@ def main():
     best = int(np.argmin(finals))
     print(f"{args.restarts} runs of plain gradient descent (lr {LR}, {STEPS} steps) from random starts in "
           f"[-{BOX:g}, {BOX:g}]^2, seed {SEED}")
-    print(f"{'run':>3} {'start x':>8} {'start y':>8} {'end x':>7} {'end y':>7} {'final f':>8}")
-    for k, ((points, values), start) in enumerate(zip(runs, starts)):
-        mark = " <- single start" if k == 0 else (" <- best" if k == best else "")
-        print(f"{k + 1:>3} {start[0]:>8.3f} {start[1]:>8.3f} {points[-1, 0]:>7.3f} {points[-1, 1]:>7.3f} "
-              f"{values[-1]:>8.4f}{mark}")
+    print("final f of each run: " + " ".join(f"{value:.3f}" for value in finals))
     print(f"single start minimum: f = {finals[0]:.4f}; best of {args.restarts}: f = {finals[best]:.4f} "
           f"(run {best + 1}); runs reaching the best valley: {int(np.sum(finals < finals[best] + 1e-3))}")
     plot(runs, best, args.out)
