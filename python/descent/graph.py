@@ -208,7 +208,7 @@ class Graph(NativeObject):
         return node
 
     def set_init(self, node, init, gain=1.0):
-        """Sets param `node`'s initializer (see :meth:`param`; None clears it)."""
+        """Sets param `node`'s initializer (see :meth:`param`; None clears it); gain defaults to 1.0."""
         code = 0 if init is None else _INITS.get(init)
         if code is None:
             raise errors.InvalidArgumentError(f"unknown init {init!r}; expected one of {sorted(_INITS)}")
@@ -232,8 +232,17 @@ class Graph(NativeObject):
     # -- queries -----------------------------------------------------------------------------
     @property
     def params(self):
-        """The param nodes in creation order."""
-        return list(self._params)
+        """The param nodes in creation order (the library's own list, descent_graph_param_node)."""
+        self._check_open()
+        count = ctypes.c_int64()
+        lib.descent_graph_param_count(self._handle, ctypes.byref(count))
+        by_index = {node.index: node for node in self._params}
+        node = ctypes.c_int64()
+        ordered = []
+        for position in range(count.value):
+            lib.descent_graph_param_node(self._handle, position, ctypes.byref(node))
+            ordered.append(by_index[node.value])
+        return ordered
 
     def parameters(self):
         """The param arrays in creation order (the arrays an optimizer should update)."""

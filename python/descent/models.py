@@ -36,7 +36,7 @@ class Model:
 
     def predict(self, x, batch_size=1024):
         """The prediction node's value for every row of `x`, in evaluation mode (class
-        probabilities for a softmax classifier)."""
+        probabilities for a softmax classifier), computed batch_size rows at a time (default 1024)."""
         x = np.asarray(x)
         if x.ndim < 1:
             raise errors.ShapeError("x needs a sample axis")
@@ -54,7 +54,8 @@ class Model:
         return np.concatenate(parts)
 
     def evaluate(self, x, y, batch_size=256):
-        """{"loss": ..., "accuracy": ...} on (x, y) in evaluation mode (see :func:`descent.evaluate`)."""
+        """{"loss": ..., "accuracy": ...} on (x, y) in evaluation mode, batch_size rows at a time
+        (default 256; see :func:`descent.evaluate`)."""
         from .training import evaluate
         return evaluate(self, x, y, batch_size)
 

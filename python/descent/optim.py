@@ -300,6 +300,14 @@ class Optimizer(NativeObject):
             lib.descent_optimizer_step(self._handle, ctypes.byref(self._skipped))
             return self._skipped.value == 0
 
+    def reset_state(self):
+        """Puts the optimizer back to its state before any step (``descent_optimizer_reset``):
+        every state buffer to its initial value, the step count to 0 (NAdam's running product to 1).
+        Hyper-parameters, param_groups and gradients stay."""
+        self._check_open()
+        with self._lock:
+            lib.descent_optimizer_reset(self._handle)
+
     def zero_grad(self):
         """Sets the optimizer-owned :attr:`grads` to zero."""
         for grad in self.grads:

@@ -105,6 +105,7 @@ class DataLoader(NativeObject):
 
     @property
     def has_labels(self):
+        """True when y held integer class labels (False for float targets or no y)."""
         return self.labels is not None
 
     def set_epoch(self, epoch):
@@ -464,7 +465,7 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
 
 def evaluate(model, x, y, batch_size=256):
     """{"loss": ..., "accuracy": ...} of `model` on (x, y) in evaluation mode (accuracy only for
-    classifiers). The loss is the batch-size-weighted mean of the loss node over the batches,
+    classifiers), batch_size rows at a time (default 256). The loss is the batch-size-weighted mean of the loss node over the batches,
     which is the dataset's loss for mean-reduced costs."""
     loader = DataLoader(x, y, batch_size=batch_size, shuffle=False, dtype=model.graph.dtype)
     trainer = Trainer(model, None)
@@ -501,8 +502,10 @@ def random_restarts(model, optimizer, x, y=None, *, restarts=5, seed=0, epochs=1
                     data_seed=0, drop_last=False, validation_data=None, patience=None, min_delta=0.0):
     """Random restarts (the notes' remedy for poor local minima): trains the model `restarts`
     times from different random initializations (run k from seed ``SplitMix64(seed).output(k)``,
-    with fresh optimizer state and the same shuffles from ``data_seed``), keeping each run's best
-    epoch. Returns a :class:`RestartsResult`; the model ends holding the best run's parameters
+    with fresh optimizer state and the same shuffles from ``data_seed``), each for ``epochs``
+    (default 1) epochs of ``batch_size`` (default 32) with ``shuffle`` (default True) and
+    ``drop_last`` (default False), with early stopping after ``patience`` epochs without an
+    improvement above ``min_delta`` (default 0.0), keeping each run's best epoch. Returns a :class:`RestartsResult`; the model ends holding the best run's parameters
     (lowest validation loss, or training loss without validation data). Every trainable param
     needs an initializer (an :class:`~descent.models.MLP` has them)."""
     train, validation = _loaders(model, x, y, batch_size, shuffle, data_seed, drop_last, validation_data)
@@ -561,8 +564,9 @@ def lr_range_test(model, optimizer, x, y=None, *, start=1e-7, end=10.0, steps=10
     """The learning-rate range test (Smith 2017): up to `steps` steps with the rate growing
     exponentially from `start` to `end`, recording the loss and its debiased exponential average
     (factor `smoothing`); stops when the smoothed loss exceeds `divergence` times its minimum.
-    The model's parameters and the optimizer's state and rates are restored afterwards.
-    Returns a :class:`RangeTestResult`."""
+    Batches of ``batch_size`` (default 32), shuffled (``shuffle``, default True) from ``seed``
+    (default 0). The model's parameters and the optimizer's state and rates are restored
+    afterwards. Returns a :class:`RangeTestResult`."""
     train, _ = _loaders(model, x, y, batch_size, shuffle, seed, False, None)
     trainer = Trainer(model, optimizer)
     lrs, losses, smoothed = (np.zeros(int(steps)) for _ in range(3))
