@@ -161,7 +161,7 @@ private func fitOptions(_ epochs: Int64, _ patience: Int64, _ minimumDelta: Doub
 @c public func descent_trainer_set_epoch(_ handle: UInt64, _ epoch: Int64) -> Int32 {
     exported("descent_trainer_set_epoch") { () throws(DescentError) in
         let target = try trainer(handle)
-        guard epoch >= 0 else { throw DescentError(.invalidArgument, "epoch \(epoch) is negative") }
+        guard epoch >= 0, epoch <= 1 << 62 else { throw DescentError(.invalidArgument, "epoch \(epoch) is outside 0...2^62") }
         target.epoch = epoch
     }
 }

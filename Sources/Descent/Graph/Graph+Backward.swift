@@ -86,7 +86,7 @@ extension Graph {
             if !op.isAxis {
                 let value = g.pointee.doubleValue * (op.isMean ? 1 / Double(inputCount) : 1)
                 elementwise(target, inputCount, add) { _ in value }
-            } else {
+            } else if inputCount > 0 {
                 let (_, length, inner) = axisSplit(plan.shapes[x], axis)
                 let scale = op.isMean ? 1 / Double(length) : 1
                 elementwise(target, inputCount, add) { i in

@@ -117,6 +117,11 @@ extension Graph {
             out.pointee = T(op.isMean ? total / Double(count) : total)
             return
         }
+        guard plan.counts[index] > 0 else { return }
+        guard count > 0 else {  // reducing an empty axis: sums are 0, means NaN
+            for i in 0..<plan.counts[index] { out[i] = op.isMean ? T.nan : 0 }
+            return
+        }
         let (outer, length, inner) = axisSplit(plan.shapes[x], axis)
         let sums = plan.reduceScratch
         let scale = op.isMean ? 1 / Double(length) : 1

@@ -420,7 +420,7 @@ final class LabelBuffer {
 
     func reserve(_ needed: Int) throws(DescentError) {
         guard needed > capacity else { return }
-        guard let fresh = malloc(max(needed, 1) * 8) else {
+        guard needed <= 1 << 40, let fresh = malloc(max(needed, 1) * 8) else {
             throw DescentError(.outOfMemory, "cannot allocate \(needed) labels")
         }
         free(pointer)

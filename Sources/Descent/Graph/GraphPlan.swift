@@ -42,7 +42,10 @@ final class GraphPlan {
             switch node.op {
             case .input, .labels, .parameter, .constant:
                 continue
-            case let .dense(_, _, _, activation, _):
+            case let .dense(x, w, _, activation, _):
+                guard !(shapes[x] + shapes[w]).contains(where: { $0 > Int(Int32.max) }) else {
+                    throw DescentError(.unsupported, "node \(index) (dense): extents above 2^31-1 are not supported by BLAS")
+                }
                 let z = try Tensor.zeros(dtype: dtype, shape: shape)
                 if activation == .identity {
                     values[index] = z
@@ -58,10 +61,17 @@ final class GraphPlan {
             case .dropout:
                 values[index] = try Tensor.zeros(dtype: dtype, shape: shape)
                 scratch[index] = try Tensor.zeros(dtype: dtype, shape: shape)
-            case let .reduce(_, x, axis):
+            case let .reduce(op, x, axis):
                 values[index] = try Tensor.zeros(dtype: dtype, shape: shape)
-                // Axis reductions accumulate one output row (the axes after `axis`) in float64.
-                widest = max(widest, shapes[x].dropFirst(axis + 1).reduce(1, *))
+                // Axis reductions accumulate one output row (the axes after `axis`) in float64;
+                // an empty input reduces to nothing (its partial extents may still be huge).
+                if op.isAxis && counts[x] > 0 { widest = max(widest, axisSplit(shapes[x], axis).2) }
+            case .matmul:
+                // BLAS takes 32-bit extents.
+                for operand in node.op.operands where shapes[operand].contains(where: { $0 > Int(Int32.max) }) {
+                    throw DescentError(.unsupported, "node \(index) (\(node.op.name)): extents above 2^31-1 are not supported by BLAS")
+                }
+                values[index] = try Tensor.zeros(dtype: dtype, shape: shape)
             default:
                 values[index] = try Tensor.zeros(dtype: dtype, shape: shape)
             }
@@ -80,7 +90,7 @@ final class GraphPlan {
         self.scratch = scratch
         self.scratch2 = scratch2
         self.accumulation = try Tensor.zeros(dtype: dtype, shape: [largest])
-        guard let reduce = malloc(widest * MemoryLayout<Double>.stride) else {
+        guard widest <= 1 << 40, let reduce = malloc(widest * MemoryLayout<Double>.stride) else {
             throw DescentError(.outOfMemory, "cannot allocate \(widest) float64 accumulators")
         }
         self.reduceScratch = reduce.assumingMemoryBound(to: Double.self)

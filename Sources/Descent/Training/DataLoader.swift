@@ -33,6 +33,8 @@ public final class DataLoader {
                 batchSize: Int, shuffle: Bool, dropLast: Bool, seed: UInt64) throws(DescentError) {
         guard inputs.rank >= 1 else { throw .shape("inputs need a sample axis (rank >= 1), got rank 0") }
         let count = inputs.shape[0]
+        // An empty tensor can still have a huge first extent: bound it before sizing anything by it.
+        guard count <= 1 << 40 else { throw .shape("\(count) samples is more than a loader supports (2^40)") }
         guard batchSize >= 1 else { throw .argument("batch size must be >= 1, got \(batchSize)") }
         if let targets {
             guard labels == nil else { throw .argument("give either float targets or integer labels, not both") }

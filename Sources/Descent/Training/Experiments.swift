@@ -98,7 +98,7 @@ extension Trainer {
             let rate = start * pow(end / start, Double(i) / Double(steps - 1))
             try optimizer.setLearningRateOfAllGroups(rate)
             if batch == loader.batchCount {
-                pass += 1
+                pass &+= 1
                 try loader.setEpoch(pass)
                 batch = 0
             }

@@ -63,7 +63,8 @@ extension Trainer {
         }
         guard train.batchCount > 0 else { throw .argument("the training loader has no batch (empty, or smaller than one batch with drop_last)") }
         var result = FitResult()
-        result.stepLosses.reserveCapacity(options.epochs * train.batchCount)
+        let (planned, overflow) = options.epochs.multipliedReportingOverflow(by: train.batchCount)
+        result.stepLosses.reserveCapacity(overflow ? 1 << 16 : min(planned, 1 << 16))
         let best: GraphSnapshot? = options.restoreBest ? try graph.snapshot() : nil
         var sinceImprovement = 0
         graph.isTraining = true
@@ -82,7 +83,7 @@ extension Trainer {
                 if step.correct >= 0 { correct += step.correct; counted += step.samples }
                 if let onStep, try onStep(epoch, batch, step.loss) == .stop { stop = true; break }
             }
-            epoch += 1
+            epoch &+= 1
             record.loss = total / Double(max(samples, 1))
             record.accuracy = counted > 0 ? Double(correct) / Double(counted) : .nan
             if let validation {
