@@ -61,13 +61,19 @@ def progress_bar(total):
 def train_all(x_train, y_train, x_test, y_test):
     results = []
     bar = progress_bar(EPOCHS * len(OPTIMIZERS))
-    tick = [] if bar is None else [lambda epoch, logs: bar.update(1)]
+
+    def tick(epoch, logs):
+        bar.update(1)  # returns True when it redraws; a callback returning True would stop fit
+        return None
+
+    callbacks = [] if bar is None else [tick]
     for label, rule, hyper in OPTIMIZERS:
         start = time.perf_counter()
         model = descent.MLP(SIZES, activation="relu", init="he_normal", seed=0)
         optimizer = rule(model.parameters(), **hyper)
         history = descent.fit(model, optimizer, x_train, y_train, epochs=EPOCHS, batch_size=BATCH, seed=0,
-                              callbacks=tick, progress=False)
+                              callbacks=callbacks, progress=False)
+        assert len(history.epoch) == EPOCHS, f"{label} stopped after {len(history.epoch)} epochs"
         test = model.evaluate(x_test, y_test)
         seconds = time.perf_counter() - start
         results.append(dict(label=label, lr=hyper["lr"], losses=history.history["loss"],
