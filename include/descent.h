@@ -1474,7 +1474,10 @@ enum {
     DESCENT_GRAPH_LOG = 1,    /* ln x;      backward g / x   (NaN for x < 0, IEEE) */
     DESCENT_GRAPH_SQUARE = 2, /* x^2;       backward 2 x g */
     DESCENT_GRAPH_SQRT = 3,   /* sqrt x;    backward g / (2 sqrt x) */
-    DESCENT_GRAPH_NEG = 4     /* -x;        backward -g */
+    DESCENT_GRAPH_NEG = 4,    /* -x;        backward -g */
+    DESCENT_GRAPH_SIN = 5,    /* sin x;     backward g cos x */
+    DESCENT_GRAPH_COS = 6,    /* cos x;     backward -g sin x */
+    DESCENT_GRAPH_ABS = 7     /* |x|;       backward g sign(x), 0 at x = 0 */
 };
 
 /** Reductions (descent_graph_reduce). */
@@ -1557,7 +1560,7 @@ descent_status descent_graph_scalar(descent_graph graph, double value, int64_t *
  */
 descent_status descent_graph_binary(descent_graph graph, int32_t op, int64_t a, int64_t b, int64_t *node);
 
-/** op(x) elementwise (DESCENT_GRAPH_EXP ... _NEG). */
+/** op(x) elementwise (DESCENT_GRAPH_EXP ... _ABS). */
 descent_status descent_graph_unary(descent_graph graph, int32_t op, int64_t x, int64_t *node);
 
 /**
@@ -1659,6 +1662,16 @@ descent_status descent_graph_set_training(descent_graph graph, int32_t training)
  */
 descent_status descent_graph_forward(descent_graph graph, int64_t node, int32_t dtype, void *out, int64_t capacity,
                                      int64_t *count);
+
+/**
+ * Copies the value `node` had in the most recent run (forward, backward or a trainer step)
+ * WITHOUT running anything again (a training-mode run updates batch norm statistics), like
+ * descent_graph_forward's copy: out may be NULL with capacity 0 to learn the count. Params and
+ * constants always have a value. DESCENT_ERR_INVALID_ARGUMENT when the last run did not compute
+ * the node (or it is a labels input), DESCENT_ERR_BUFFER_TOO_SMALL, DESCENT_ERR_DTYPE.
+ */
+descent_status descent_graph_value(descent_graph graph, int64_t node, int32_t dtype, void *out, int64_t capacity,
+                                   int64_t *count);
 
 /**
  * Evaluates the scalar node `loss` (written to *loss_out when not NULL) and writes d loss/d param
@@ -1864,7 +1877,8 @@ descent_status descent_trainer_restarts(descent_trainer trainer, int64_t count, 
  * average with factor `smoothing` in [0, 1), e.g. 0.98) into rates/losses/smoothed (`steps`
  * doubles each, may be NULL); stops early when the smoothed loss exceeds `divergence` (> 1, e.g.
  * 4) times its minimum. *points = rows written; *suggested = the rate where the smoothed loss falls
- * fastest against log(rate) (NaN with fewer than 3 points). Afterwards params, batch norm
+ * fastest against log(rate), ignoring the first min(10, n/5) and last min(5, n/10) of the n points
+ * (NaN with fewer than 3 points). Afterwards params, batch norm
  * statistics, optimizer state, step count and learning rates are exactly as before.
  */
 descent_status descent_trainer_range_test(descent_trainer trainer, descent_loader loader, double start, double end,

@@ -255,6 +255,19 @@ private func flag(_ value: Int32, _ name: String) throws(DescentError) -> Bool {
     }
 }
 
+@c public func descent_graph_value(_ handle: UInt64, _ index: Int64, _ dtype: Int32, _ out: UnsafeMutableRawPointer?,
+                                   _ capacity: Int64, _ countOut: UnsafeMutablePointer<Int64>?) -> Int32 {
+    exported("descent_graph_value") { () throws(DescentError) in
+        let requested = try DType(checking: dtype)
+        let room = try readCount(capacity, "capacity")
+        let value = try graph(handle).lastValue(node(index, "node"))
+        if room > 0 || out != nil {
+            try value.copy(to: required(out, "out"), capacity: room, dtype: requested)
+        }
+        countOut?.pointee = Int64(value.count)
+    }
+}
+
 @c public func descent_graph_backward(_ handle: UInt64, _ loss: Int64, _ lossOut: UnsafeMutablePointer<Double>?) -> Int32 {
     exported("descent_graph_backward") { () throws(DescentError) in
         let value = try graph(handle).backward(node(loss, "loss"))

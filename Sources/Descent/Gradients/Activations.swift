@@ -79,7 +79,7 @@ public enum Activation: Int32, Sendable, CaseIterable {
         case .identity, .softmax: return x
         case .sigmoid: return GradientMath.sigmoid(x)
         case .tanh: return GradientMath.hyperbolicTangent(x)
-        case .relu: return x > 0 ? x : 0
+        case .relu: return !(x <= 0) ? x : 0  // NaN propagates
         case .leakyRelu: return x > 0 ? x : slope * x
         }
     }

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Backward rules (vector-Jacobian products), one per operation. Each reads the node's output
 /// gradient g and writes its contribution to every operand that needs a gradient: the first
 /// contribution overwrites, later ones add (`accumulates`). An operand read twice by one node
@@ -58,6 +62,13 @@ extension Graph {
             case .square: elementwise(target, count, add) { i in 2 * input[i].doubleValue * g[i].doubleValue }
             case .sqrt: elementwise(target, count, add) { i in g[i].doubleValue / (2 * output[i].doubleValue) }
             case .negate: elementwise(target, count, add) { i in -g[i].doubleValue }
+            case .sin: elementwise(target, count, add) { i in g[i].doubleValue * Glibc.cos(input[i].doubleValue) }
+            case .cos: elementwise(target, count, add) { i in -g[i].doubleValue * Glibc.sin(input[i].doubleValue) }
+            case .abs:  // sign(x), with 0 at x = 0 (PyTorch's subgradient); NaN stays NaN
+                elementwise(target, count, add) { i in
+                    let x = input[i].doubleValue
+                    return g[i].doubleValue * (x > 0 ? 1 : x < 0 ? -1 : x.isNaN ? x : 0)
+                }
             }
         case let .matmul(a, b, transposeA, transposeB):
             let shapeA = plan.shapes[a], shapeB = plan.shapes[b], shapeC = plan.shapes[index]

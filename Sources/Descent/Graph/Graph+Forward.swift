@@ -36,6 +36,9 @@ extension Graph {
             case .square: for i in 0..<count { let v = input[i].doubleValue; out[i] = T(v * v) }
             case .sqrt: for i in 0..<count { out[i] = T(input[i].doubleValue.squareRoot()) }
             case .negate: for i in 0..<count { out[i] = -input[i] }
+            case .sin: for i in 0..<count { out[i] = T(Glibc.sin(input[i].doubleValue)) }
+            case .cos: for i in 0..<count { out[i] = T(Glibc.cos(input[i].doubleValue)) }
+            case .abs: for i in 0..<count { out[i] = Swift.abs(input[i]) }
             }
         case let .matmul(a, b, transposeA, transposeB):
             gemm(T.self, plan.shapes[a], pointer(T.self, a, plan), transposeA,
@@ -140,7 +143,7 @@ extension Graph {
                                              _ count: Int, _ width: Int) {
         guard kind == .softmax else {
             switch kind {
-            case .relu: for i in 0..<count { out[i] = input[i] > 0 ? input[i] : 0 }
+            case .relu: for i in 0..<count { out[i] = !(input[i] <= 0) ? input[i] : 0 }  // NaN propagates
             case .identity: if out != input { out.update(from: input, count: count) }
             default: for i in 0..<count { out[i] = T(kind.scalar(input[i].doubleValue, slope)) }
             }

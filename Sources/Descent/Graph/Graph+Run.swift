@@ -17,6 +17,23 @@ extension Graph {
         }
     }
 
+    /// The value node `index` had in the most recent run (without running anything again),
+    /// valid until the next run. Throws when that run did not compute the node.
+    public func lastValue(_ index: Int) throws(DescentError) -> Tensor {
+        try locked { () throws(DescentError) -> Tensor in
+            let node = try check(index, "node")
+            switch node.op {
+            case .parameter, .constant: return node.tensor!
+            case .labels: throw .argument("node \(index) is a labels input; it has no float value")
+            default: break
+            }
+            guard let plan = lastPlan, needed[index] else {
+                throw .argument("node \(index) was not computed by the last run (descent_graph_forward it first)")
+            }
+            return valueTensor(index, plan)
+        }
+    }
+
     /// Evaluates the scalar node `loss` and writes the gradient of it with respect to every
     /// trainable parameter into `parameterGradients` (parameters `loss` does not depend on get 0).
     /// Returns the loss.
@@ -110,9 +127,10 @@ extension Graph {
                         throw .argument("label \(pointer[i]) at index \(i) is outside [0, \(classes))")
                     }
                 }
-            case .batchNorm where training:
-                guard resolvedBatch >= 2 else {
-                    throw .argument("training batch normalization needs at least 2 samples (got \(resolvedBatch)); switch to evaluation mode for single samples")
+            case let .batchNorm(x, _, _, _, _) where training:
+                let rows = GraphShape.concrete(nodes[x].shape, batch: resolvedBatch)[0]
+                guard rows >= 2 else {
+                    throw .argument("training batch normalization needs at least 2 samples (got \(rows)); switch to evaluation mode for single samples")
                 }
             default: break
             }
@@ -129,6 +147,7 @@ extension Graph {
 
     /// Runs the forward rule of every needed node up to `target`.
     func evaluate(_ target: Int, _ plan: GraphPlan) throws(DescentError) {
+        lastPlan = plan
         switch dtype {
         case .float32: for index in 0...target where needed[index] { forwardNode(Float.self, index, plan) }
         case .float64: for index in 0...target where needed[index] { forwardNode(Double.self, index, plan) }

@@ -52,6 +52,8 @@ public final class Graph {
     /// Node index -> position in `parameterNodes` (-1 for other nodes).
     var parameterSlot: [Int] = []
     var lastLoss: Double = .nan
+    /// The plan of the most recent run (`needed` marks what it computed).
+    var lastPlan: GraphPlan?
 
     let lock = Mutex(())
 
@@ -80,6 +82,7 @@ public final class Graph {
         runningBackup.append(nil)
         parameterSlot.append(-1)
         plans.removeAll()  // shapes of the new node are not planned yet
+        lastPlan = nil
         return nodes.count - 1
     }
 

@@ -18,16 +18,16 @@ public enum GraphBinary: Int32, Sendable, CaseIterable {
 
 /// Elementwise unary operations.
 public enum GraphUnary: Int32, Sendable, CaseIterable {
-    case exp = 0, log = 1, square = 2, sqrt = 3, negate = 4
+    case exp = 0, log = 1, square = 2, sqrt = 3, negate = 4, sin = 5, cos = 6, abs = 7
 
     public init(checking raw: Int32) throws(DescentError) {
         guard let value = GraphUnary(rawValue: raw) else {
-            throw .argument("unknown unary operation \(raw) (0 exp, 1 log, 2 square, 3 sqrt, 4 neg)")
+            throw .argument("unknown unary operation \(raw) (0 exp, 1 log, 2 square, 3 sqrt, 4 neg, 5 sin, 6 cos, 7 abs)")
         }
         self = value
     }
 
-    var name: String { ["exp", "log", "square", "sqrt", "neg"][Int(rawValue)] }
+    var name: String { ["exp", "log", "square", "sqrt", "neg", "sin", "cos", "abs"][Int(rawValue)] }
 }
 
 /// Sum or mean, over every element or along one axis.

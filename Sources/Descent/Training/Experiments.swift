@@ -18,7 +18,8 @@ public struct RangeTestResult: Sendable {
     public var learningRates: [Double] = []
     public var losses: [Double] = []
     public var smoothedLosses: [Double] = []
-    /// The rate where the smoothed loss falls fastest against log(rate) (NaN with < 3 points).
+    /// The rate where the smoothed loss falls fastest against log(rate), ignoring the first
+    /// min(10, n/5) and last min(5, n/10) of the n points (NaN with fewer than 3 points).
     public var suggested = Double.nan
     public var diverged = false
 }
@@ -115,11 +116,14 @@ extension Trainer {
             }
             lowest = min(lowest, smoothed)
         }
-        // Steepest descent of the smoothed loss against log(rate), by central differences.
+        // Steepest descent of the smoothed loss against log(rate), by central differences,
+        // skipping the first points (the average is still settling: up to 10, a fifth of the run)
+        // and the last ones (up to 5, a tenth: the loss is turning to diverge).
         let points = result.smoothedLosses.count
-        if points >= 3 {
+        let first = max(1, min(10, points / 5)), last = min(points - 2, points - 1 - min(5, points / 10))
+        if points >= 3 && first <= last {
             var steepest = Double.infinity
-            for i in 1..<(points - 1) {
+            for i in first...last {
                 let slope = (result.smoothedLosses[i + 1] - result.smoothedLosses[i - 1])
                     / (log(result.learningRates[i + 1]) - log(result.learningRates[i - 1]))
                 if slope.isFinite && slope < steepest {
