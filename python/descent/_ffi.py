@@ -339,6 +339,8 @@ FUNCTIONS = [
     ("descent_graph_set_training", STATUS, [handle_t, c_int32]),
     # descent_status descent_graph_forward(descent_graph graph, int64_t node, int32_t dtype, void *out, int64_t capacity, int64_t *count);
     ("descent_graph_forward", STATUS, [handle_t, c_int64, c_int32, c_void_p, c_int64, _P_I64]),
+    # descent_status descent_graph_value(descent_graph graph, int64_t node, int32_t dtype, void *out, int64_t capacity, int64_t *count);
+    ("descent_graph_value", STATUS, [handle_t, c_int64, c_int32, c_void_p, c_int64, _P_I64]),
     # descent_status descent_graph_backward(descent_graph graph, int64_t loss, double *loss_out);
     ("descent_graph_backward", STATUS, [handle_t, c_int64, _P_F64]),
     # descent_status descent_graph_grad(descent_graph graph, int64_t node, int32_t dtype, void *out, int64_t capacity);
