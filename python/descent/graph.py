@@ -147,7 +147,8 @@ class Graph(NativeObject):
         self._code = code
         self._params = []        # param nodes in creation order
         self._keep = []          # tensors the graph reads (params, constants)
-        self._fed = {}           # node index -> (array, tensor) currently bound
+        self._fed = {}           # node index -> (value fed, tensor bound, whether it is read in place)
+        self._batches = {}       # input/labels node index -> batch size of what is bound
         self._count = ctypes.c_int64()
         self._sizes = {}         # node index -> element count of its last forward
 
@@ -275,32 +276,57 @@ class Graph(NativeObject):
     # -- feeding and running -----------------------------------------------------------------
     def feed(self, feed):
         """Binds inputs: ``{input_node: array, labels_node: int_array}``. Float arrays of the
-        graph's dtype that are C-contiguous are read in place (zero-copy); others are copied.
-        Rebinding the same array object again is free."""
+        graph's dtype that are C-contiguous are read in place (zero-copy; feeding the same array
+        again is free); others are copied on every feed. Labels are 1-d integer arrays."""
         self._check_open()
         for node, value in feed.items():
             node = self._node(node)
             if node.kind == "labels":
-                labels = np.ascontiguousarray(value)
+                labels = np.asarray(value)
                 if labels.dtype.kind not in "iu":
                     raise errors.DTypeError(f"labels must be integers, got {labels.dtype}")
-                labels = labels.astype(np.int64, copy=False).reshape(-1)
+                if labels.ndim != 1:
+                    raise errors.ShapeError(f"labels must be 1-d (one per sample), got shape {labels.shape}")
+                labels = np.ascontiguousarray(labels, dtype=np.int64)
                 lib.descent_graph_set_labels(self._handle, node.index, labels.ctypes.data, labels.size)
+                self._batches[node.index] = labels.size
                 continue
             if node.kind != "input":
                 raise errors.InvalidArgumentError(f"node {node.index} is a {node.kind} node; only inputs are fed")
             previous = self._fed.get(node.index)
-            if previous is not None and previous[0] is value:
-                continue
+            if previous is not None and previous[0] is value and previous[2]:
+                continue  # the same array, still bound and read in place
             array = value
-            if not isinstance(array, np.ndarray) or array.dtype != self.dtype or not array.flags.c_contiguous \
-                    or not array.flags.writeable or not array.flags.aligned:
+            in_place = isinstance(array, np.ndarray) and array.dtype == self.dtype and array.flags.c_contiguous \
+                and array.flags.writeable and array.flags.aligned
+            if not in_place:
                 array = np.array(value, dtype=self.dtype, order="C", copy=True)
             bound = wrap(array)
-            lib.descent_graph_set_input(self._handle, node.index, bound.handle)
+            try:
+                lib.descent_graph_set_input(self._handle, node.index, bound.handle)
+            except BaseException:
+                bound.close()
+                raise
             if previous is not None:
                 previous[1].close()
-            self._fed[node.index] = (value, bound)
+            self._fed[node.index] = (value, bound, in_place)
+            shape = self.shape(node)
+            batches = [array.shape[axis] for axis, extent in enumerate(shape) if extent is None]
+            if batches:
+                self._batches[node.index] = batches[0]
+            else:
+                self._batches.pop(node.index, None)
+
+    def _rebound(self, nodes, batch_size):
+        """The library bound other data (a loader's batches, at most `batch_size` rows) to these
+        input/labels nodes: the next feed binds again, and forward sizes its buffer for them."""
+        for node in nodes:
+            if node is None:
+                continue
+            entry = self._fed.get(node.index)
+            if entry is not None:
+                self._fed[node.index] = (entry[0], entry[1], False)   # kept alive, never reused
+            self._batches[node.index] = int(batch_size)
 
     def forward(self, node, feed=None):
         """Evaluates `node` (after binding `feed`) and returns its value as a new array."""
@@ -308,28 +334,35 @@ class Graph(NativeObject):
         if feed:
             self.feed(feed)
         node = self._node(node)
-        # Usually one call: the buffer is sized from this node's last result; a different size
-        # (another batch) costs one more evaluation to learn it.
-        out = np.empty(self._sizes.get(node.index, 0), dtype=self.dtype)
+        shape = self.shape(node)
+        known = 1
+        for d in shape:
+            known *= 1 if d is None else d
+        # One evaluation: a training-mode run has side effects (batch norm's running statistics),
+        # so the buffer is sized before the run: exactly for a static shape, else for the largest
+        # batch bound (or this node's last size).
+        capacity = known
+        if None in shape:
+            capacity = max(known * max(self._batches.values(), default=0), self._sizes.get(node.index, 0))
+        out = np.empty(capacity, dtype=self.dtype)
+        count = self._count
         try:
             lib.descent_graph_forward(self._handle, node.index, self._code, out.ctypes.data if out.size else None,
-                                      out.size, ctypes.byref(self._count))
+                                      out.size, ctypes.byref(count))
         except errors.BufferTooSmallError:
-            self._count.value = -1
-        if self._count.value != out.size:
-            lib.descent_graph_forward(self._handle, node.index, self._code, None, 0, ctypes.byref(self._count))
-            out = np.empty(self._count.value, dtype=self.dtype)
-            lib.descent_graph_forward(self._handle, node.index, self._code, out.ctypes.data if out.size else None,
-                                      out.size, ctypes.byref(self._count))
-            self._sizes[node.index] = out.size
-        shape = tuple(self.shape(node))
+            # Only when inputs were bound behind feed()'s back with more rows than it knows of.
+            lib.descent_graph_forward(self._handle, node.index, self._code, None, 0, ctypes.byref(count))
+            out = np.empty(0, dtype=self.dtype)
+        if count.value > out.size:
+            out = np.empty(count.value, dtype=self.dtype)
+            lib.descent_graph_forward(self._handle, node.index, self._code, out.ctypes.data, out.size,
+                                      ctypes.byref(count))
+        size = count.value
         if None in shape:
-            known = 1
-            for d in shape:
-                known *= 1 if d is None else d
-            batch = out.size // known if known else 0
+            self._sizes[node.index] = size
+            batch = size // known if known else 0
             shape = tuple(batch if d is None else d for d in shape)
-        return out.reshape(shape)
+        return out[:size].reshape(shape)
 
     def backward(self, loss, feed=None):
         """Evaluates the scalar node `loss` and writes the gradient of every trainable param
@@ -402,8 +435,8 @@ class Graph(NativeObject):
 
     def close(self):
         """Frees the graph and the tensors it holds. Safe to call more than once."""
-        for _, bound in self._fed.values():
-            bound.close()
+        for entry in self._fed.values():
+            entry[1].close()
         self._fed = {}
         super().close()
         for tensor in self._keep:

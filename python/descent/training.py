@@ -181,15 +181,29 @@ class Trainer(NativeObject):
 
     def step_batch(self, loader, batch):
         """One training step on batch `batch` of `loader`'s current epoch; returns (loss, correct)."""
-        lib.descent_trainer_step_batch(self._handle, loader.handle, int(batch), ctypes.byref(self._loss),
-                                       ctypes.byref(self._correct), ctypes.byref(self._skipped))
+        try:
+            lib.descent_trainer_step_batch(self._handle, loader.handle, int(batch), ctypes.byref(self._loss),
+                                           ctypes.byref(self._correct), ctypes.byref(self._skipped))
+        finally:
+            self._loaders_bound(loader)
         return self._loss.value, self._correct.value
 
     def evaluate(self, loader):
         """(loss, accuracy) over every batch of `loader` in evaluation mode."""
         loss, accuracy = ctypes.c_double(), ctypes.c_double()
-        lib.descent_trainer_evaluate(self._handle, loader.handle, ctypes.byref(loss), ctypes.byref(accuracy))
+        try:
+            lib.descent_trainer_evaluate(self._handle, loader.handle, ctypes.byref(loss), ctypes.byref(accuracy))
+        finally:
+            self._loaders_bound(loader)
         return loss.value, accuracy.value
+
+    def _loaders_bound(self, *loaders):
+        """The library bound these loaders' batches to the model's input and target nodes: tell the
+        graph, so a later feed of a previously fed array binds it again."""
+        sizes = [loader.batch_size for loader in loaders if loader is not None]
+        graph = self.model.graph
+        if sizes and graph.handle:
+            graph._rebound((self.model.input, self.model.target), max(sizes))
 
     @property
     def epoch(self):
@@ -449,6 +463,7 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
             raise error
         raise
     finally:
+        trainer._loaders_bound(train, validation)
         if bar.bar is not None:
             bar.bar.close()
         model.epochs_trained = trainer.epoch
@@ -518,6 +533,7 @@ def random_restarts(model, optimizer, x, y=None, *, restarts=5, seed=0, epochs=1
                                      validation.handle if validation else 0, int(epochs), int(patience or 0),
                                      float(min_delta), results.ctypes.data, seeds.ctypes.data, ctypes.byref(best))
     finally:
+        trainer._loaders_bound(train, validation)
         trainer.close()
         train.close()
         if validation is not None:
@@ -576,6 +592,7 @@ def lr_range_test(model, optimizer, x, y=None, *, start=1e-7, end=10.0, steps=10
                                        float(smoothing), float(divergence), lrs.ctypes.data, losses.ctypes.data,
                                        smoothed.ctypes.data, ctypes.byref(points), ctypes.byref(suggested))
     finally:
+        trainer._loaders_bound(train)
         trainer.close()
         train.close()
     n = points.value
