@@ -209,7 +209,7 @@ def mlp_forward_backward(x, params, target, *, activation_kind="relu", loss="sof
             out = z if last else activation(z, activation_kind, slope)
             caches.append((kind, index, h, z, None))
         h = out
-    value, dh = cost(loss, h, target)
+    value, dh = cost(loss, h, target, "mean", 1.0 if loss == "multiclass_hinge" else 0.0)   # MLP: margin 1
     grads = [None] * len(params)
     for position in range(len(layers) - 1, -1, -1):
         kind, index, h_in, z, bn_y = caches[position]
