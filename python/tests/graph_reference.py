@@ -181,11 +181,12 @@ def batch_norm_train_vjp(x, gamma, dy, eps):
 # ---- a NumPy MLP (forward and backward by hand) -----------------------------------------------
 
 def mlp_forward_backward(x, params, target, *, activation_kind="relu", loss="softmax_cross_entropy",
-                         batch_norm=False, bn_eps=1e-5, l2=0.0, slope=0.01):
+                         batch_norm=False, bn_eps=1e-5, l2=0.0, slope=0.01, return_output=False):
     """Loss and gradients (one per param, in creation order) of the layers descent.MLP builds:
     hidden = f(x Wᵀ + b) (or f(BN(x Wᵀ)) with batch norm), last = x Wᵀ + b, then the cost
     (+ λ/2 Σ‖W‖² over the weight matrices). `params` is the creation-ordered list:
-    W, b per layer, or W, γ, β per hidden layer with batch norm."""
+    W, b per layer, or W, γ, β per hidden layer with batch norm. With return_output, the last
+    layer's output (the logits) comes third."""
     layers, i = [], 0
     params = [f64(p) for p in params]
     while i < len(params):
@@ -209,6 +210,7 @@ def mlp_forward_backward(x, params, target, *, activation_kind="relu", loss="sof
             out = z if last else activation(z, activation_kind, slope)
             caches.append((kind, index, h, z, None))
         h = out
+    output = h
     value, dh = cost(loss, h, target, "mean", 1.0 if loss == "multiclass_hinge" else 0.0)   # MLP: margin 1
     grads = [None] * len(params)
     for position in range(len(layers) - 1, -1, -1):
@@ -228,4 +230,4 @@ def mlp_forward_backward(x, params, target, *, activation_kind="relu", loss="sof
             if p.ndim == 2:
                 value += 0.5 * l2 * np.sum(p * p)
                 grads[index] = grads[index] + l2 * p
-    return value, grads
+    return (value, grads, output) if return_output else (value, grads)
