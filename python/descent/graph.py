@@ -350,13 +350,14 @@ class Graph(NativeObject):
             lib.descent_graph_forward(self._handle, node.index, self._code, out.ctypes.data if out.size else None,
                                       out.size, ctypes.byref(count))
         except errors.BufferTooSmallError:
-            # Only when inputs were bound behind feed()'s back with more rows than it knows of.
-            lib.descent_graph_forward(self._handle, node.index, self._code, None, 0, ctypes.byref(count))
-            out = np.empty(0, dtype=self.dtype)
-        if count.value > out.size:
+            count.value = -1
+        if count.value < 0 or count.value > out.size:
+            # Only when inputs were bound behind feed()'s back with more rows than it knows of: the
+            # run happened, copy its result without running again.
+            lib.descent_graph_value(self._handle, node.index, self._code, None, 0, ctypes.byref(count))
             out = np.empty(count.value, dtype=self.dtype)
-            lib.descent_graph_forward(self._handle, node.index, self._code, out.ctypes.data, out.size,
-                                      ctypes.byref(count))
+            lib.descent_graph_value(self._handle, node.index, self._code, out.ctypes.data if out.size else None,
+                                    out.size, ctypes.byref(count))
         size = count.value
         if None in shape:
             self._sizes[node.index] = size

@@ -78,3 +78,20 @@ def test_labels_must_be_one_dimensional_integers():
         g.feed({labels: np.array([[0, 1], [2, 1]])})
     np.testing.assert_allclose(g.forward(loss, feed={labels: np.array([0, 1, 2, 1], dtype=np.int32)}),
                                np.log(3), rtol=1e-12, atol=1e-12)
+
+
+def test_forward_runs_once_when_inputs_were_bound_behind_feeds_back(rng):
+    # Bound through the C ABI (as a trainer does): forward cannot size its buffer beforehand, yet
+    # the training-mode run (batch norm statistics, momentum 0.5) must still happen exactly once.
+    g = G.Graph()
+    x = g.input((None, 2))
+    bn = G.batch_norm(x, g.param(np.ones(2)), g.param(np.zeros(2)), momentum=0.5)
+    g.forward(bn, feed={x: rng.standard_normal((2, 2))})
+    g.set_running_stats(bn, np.zeros(2), np.ones(2))
+    data = rng.standard_normal((9, 2)) + 5
+    with descent.tensor(data) as bound:
+        descent._lib.descent_graph_set_input(g.handle, x.index, bound.handle)
+        got = g.forward(bn)
+    assert got.shape == (9, 2)
+    np.testing.assert_allclose(got, (data - data.mean(0)) / np.sqrt(data.var(0) + 1e-5), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(g.running_stats(bn)[0], 0.5 * data.mean(axis=0), rtol=1e-12, atol=1e-12)
