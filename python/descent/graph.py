@@ -149,7 +149,6 @@ class Graph(NativeObject):
         self._keep = []          # tensors the graph reads (params, constants)
         self._fed = {}           # node index -> (value fed, tensor bound, whether it is read in place)
         self._batches = {}       # input/labels node index -> batch size of what is bound
-        self._count = ctypes.c_int64()
         self._sizes = {}         # node index -> element count of its last forward
 
     # -- building ----------------------------------------------------------------------------
@@ -259,8 +258,9 @@ class Graph(NativeObject):
 
     def __len__(self):
         self._check_open()
-        lib.descent_graph_node_count(self._handle, ctypes.byref(self._count))
-        return self._count.value
+        count = ctypes.c_int64()
+        lib.descent_graph_node_count(self._handle, ctypes.byref(count))
+        return count.value
 
     @property
     def training(self):
@@ -345,7 +345,7 @@ class Graph(NativeObject):
         if None in shape:
             capacity = max(known * max(self._batches.values(), default=0), self._sizes.get(node.index, 0))
         out = np.empty(capacity, dtype=self.dtype)
-        count = self._count
+        count = ctypes.c_int64()  # per call: Python threads may run the same graph concurrently
         try:
             lib.descent_graph_forward(self._handle, node.index, self._code, out.ctypes.data if out.size else None,
                                       out.size, ctypes.byref(count))
@@ -391,8 +391,9 @@ class Graph(NativeObject):
         until a param is added). Writing to it changes the gradients an optimizer will use."""
         self._check_open()
         data = ctypes.c_void_p()
-        lib.descent_graph_grad_buffer(self._handle, ctypes.byref(data), ctypes.byref(self._count))
-        count = self._count.value
+        size = ctypes.c_int64()
+        lib.descent_graph_grad_buffer(self._handle, ctypes.byref(data), ctypes.byref(size))
+        count = size.value
         if count == 0:
             return np.zeros(0, dtype=self.dtype)
         buffer = (ctypes.c_char * (count * self.dtype.itemsize)).from_address(data.value)

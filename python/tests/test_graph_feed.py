@@ -1,5 +1,7 @@
 """Feeding and running a graph from Python: zero-copy inputs, copies of other arrays, batch sizes
 that change between runs, and inputs a trainer bound in the library."""
+import threading
+
 import numpy as np
 import pytest
 
@@ -95,3 +97,28 @@ def test_forward_runs_once_when_inputs_were_bound_behind_feeds_back(rng):
     assert got.shape == (9, 2)
     np.testing.assert_allclose(got, (data - data.mean(0)) / np.sqrt(data.var(0) + 1e-5), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(g.running_stats(bn)[0], 0.5 * data.mean(axis=0), rtol=1e-12, atol=1e-12)
+
+
+def test_python_threads_running_one_graph_get_their_own_results():
+    # ctypes releases the GIL: two threads evaluate different nodes of one graph at once.
+    g = G.Graph()
+    small, large = g.param(np.arange(3.0)), g.param(np.linspace(-1, 1, 2000))
+    nodes = {3: G.exp(small), 2000: G.tanh(large)}
+    wants = {3: np.exp(small.array), 2000: np.tanh(large.array)}
+    failures = []
+
+    def work(size):
+        try:
+            for _ in range(400):
+                got = g.forward(nodes[size])
+                if got.shape != (size,) or not np.allclose(got, wants[size], rtol=1e-12, atol=1e-12):
+                    failures.append((size, got.shape))
+                    return
+        except Exception as error:  # pragma: no cover - reported below
+            failures.append(repr(error))
+    threads = [threading.Thread(target=work, args=(size,)) for size in (3, 2000, 3, 2000)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
