@@ -184,3 +184,41 @@ def test_lr_range_test_stops_when_the_loss_diverges(rng):
     assert result.diverged and 3 <= len(result.lrs) < 60
     last = result.smoothed[-1]
     assert not math.isfinite(last) or last > 2.0 * np.min(result.smoothed[:-1])
+
+
+@pytest.mark.parametrize("interlude", ["lr_range_test", "evaluate", "predict", "nothing"])
+def test_training_after_an_experiment_is_as_if_it_never_ran(interlude, rng):
+    # Everything a later fit depends on (params, batch-norm statistics, optimizer state and step
+    # count, the epoch counter that numbers shuffles, dropout's step counter) is left as it was.
+    x, y = rng.standard_normal((24, 3)), rng.integers(0, 2, 24)
+
+    def run(with_interlude):
+        model = descent.MLP([3, 8, 2], batch_norm=True, dropout=0.3, dtype=np.float64, seed=1)
+        optimizer = descent.optim.Adam(model.parameters(), lr=1e-2)
+        first = descent.fit(model, optimizer, x, y, epochs=1, batch_size=8, progress=False).step_losses
+        if with_interlude and interlude == "lr_range_test":
+            descent.lr_range_test(model, optimizer, x, y, start=1e-3, end=1.0, steps=7, batch_size=8)
+        elif with_interlude and interlude == "evaluate":
+            descent.evaluate(model, x, y, batch_size=5)
+        elif with_interlude and interlude == "predict":
+            model.predict(x, batch_size=5)
+        second = descent.fit(model, optimizer, x, y, epochs=2, batch_size=8, progress=False).step_losses
+        return np.concatenate([first, second]), model.state_dict()
+    plain_losses, plain_state = run(False)
+    losses, state = run(True)
+    np.testing.assert_array_equal(losses, plain_losses)
+    for key in plain_state:
+        np.testing.assert_array_equal(state[key], plain_state[key], err_msg=key)
+
+
+def test_an_optimizer_over_some_params_leaves_the_others(rng):
+    x, y = rng.standard_normal((12, 3)), rng.integers(0, 2, 12)
+    model = descent.MLP([3, 4, 2], activation="tanh", dtype=np.float64, seed=5)
+    W0, b0, W1, b1 = model.parameters()
+    start = [p.copy() for p in model.parameters()]
+    descent.fit(model, descent.optim.SGD([W1, b1], lr=0.3), x, y, epochs=1, batch_size=None, progress=False)
+    np.testing.assert_array_equal(W0, start[0])
+    np.testing.assert_array_equal(b0, start[1])
+    _, grads = mlp_forward_backward(x, start, y, activation_kind="tanh")
+    np.testing.assert_allclose(W1, start[2] - 0.3 * grads[2], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(b1, start[3] - 0.3 * grads[3], rtol=1e-12, atol=1e-14)
