@@ -247,7 +247,8 @@ def test_callbacks_are_called_once_per_step_and_epoch(rng):
     history = descent.fit(model, optimizer, x, y, epochs=3, batch_size=6, validation_data=(x[:5], y[:5]),
                           callbacks=[recorder, lambda epoch, logs: plain.append(epoch)], progress=False)
     assert [s for s, _ in recorder.steps] == list(range(12))                        # 4 batches x 3 epochs
-    assert [(logs["epoch"], logs["batch"]) for _, logs in recorder.steps] == [(e, b) for e in range(3) for b in range(4)]
+    positions = [(logs["epoch"], logs["batch"]) for _, logs in recorder.steps]
+    assert positions == [(e, b) for e in range(3) for b in range(4)]
     np.testing.assert_array_equal([logs["loss"] for _, logs in recorder.steps], history.step_losses)
     assert [e for e, _ in recorder.epochs] == [0, 1, 2] and plain == [0, 1, 2]
     for epoch, logs in recorder.epochs:
