@@ -38,7 +38,7 @@ from . import graph, models, training  # noqa: E402
 from .graph import Graph  # noqa: F401,E402
 from .models import MLP, Model  # noqa: F401,E402
 from .training import (  # noqa: F401,E402
-    DataLoader, History, Trainer, evaluate, fit, lr_range_test, random_restarts,
+    DataLoader, History, StopTraining, Trainer, evaluate, fit, lr_range_test, random_restarts,
 )
 
 __version__ = "0.1.0"

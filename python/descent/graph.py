@@ -22,13 +22,15 @@ Operations (functions of this module and :class:`Node` methods): ``+ - * /`` wit
 of a trailing-suffix operand (a bias ``(n,)`` over ``(batch, n)``, a scalar over anything),
 :func:`matmul` (``@``) with transposes, :func:`exp`, :func:`log`, :func:`square`,
 :func:`sqrt`, :func:`sum`, :func:`mean` (all elements or one axis), the activations
-(:func:`sigmoid`, :func:`tanh`, :func:`relu`, :func:`leaky_relu`, :func:`softmax`), the costs
+(:func:`sin`, :func:`cos`, :func:`abs`,
+:func:`sigmoid`, :func:`tanh`, :func:`relu`, :func:`leaky_relu`, :func:`softmax`), the costs
 (:func:`sse`, :func:`quadratic_cost`, :func:`mse`, :func:`bce`, :func:`bce_with_logits`,
 :func:`softmax_cross_entropy`, :func:`multiclass_hinge`), :func:`l2_penalty`, :func:`dense`,
 :func:`batch_norm` and :func:`dropout`. Formulas: docs/training.md.
 """
 
 import ctypes
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -39,13 +41,13 @@ from .nn import INIT_SCHEMES, _activation_code
 from .tensor import dtype_code, tensor as _copy_tensor, wrap
 
 __all__ = [
-    "Graph", "Node", "matmul", "exp", "log", "square", "sqrt", "sum", "mean", "activation", "sigmoid",
+    "Graph", "Node", "matmul", "exp", "log", "square", "sqrt", "sin", "cos", "abs", "sum", "mean", "activation", "sigmoid",
     "tanh", "relu", "leaky_relu", "softmax", "sse", "quadratic_cost", "mse", "bce", "bce_with_logits",
     "softmax_cross_entropy", "multiclass_hinge", "l2_penalty", "dense", "batch_norm", "dropout",
 ]
 
 _BINARY = {"add": 0, "sub": 1, "mul": 2, "div": 3}
-_UNARY = {"exp": 0, "log": 1, "square": 2, "sqrt": 3, "neg": 4}
+_UNARY = {"exp": 0, "log": 1, "square": 2, "sqrt": 3, "neg": 4, "sin": 5, "cos": 6, "abs": 7}
 _REDUCE = {"sum": 0, "mean": 1, "sum_axis": 2, "mean_axis": 3}
 _COSTS = {"sse": 0, "quadratic": 1, "mse": 2, "bce": 3, "bce_logits": 4, "softmax_cross_entropy": 5,
           "multiclass_hinge": 6}
@@ -114,6 +116,17 @@ class Node:
     def sqrt(self):
         """sqrt(x) elementwise."""
         return sqrt(self)
+
+    def sin(self):
+        """sin x elementwise."""
+        return sin(self)
+
+    def cos(self):
+        """cos x elementwise."""
+        return cos(self)
+
+    def __abs__(self):
+        return abs(self)
 
     def sum(self, axis=None):
         """Sum of all elements (axis=None) or along `axis`."""
@@ -279,6 +292,8 @@ class Graph(NativeObject):
         graph's dtype that are C-contiguous are read in place (zero-copy; feeding the same array
         again is free); others are copied on every feed. Labels are 1-d integer arrays."""
         self._check_open()
+        if not isinstance(feed, Mapping):
+            raise TypeError(f"feed must be a dict {{node: array}}, got {type(feed).__name__}")
         for node, value in feed.items():
             node = self._node(node)
             if node.kind == "labels":
@@ -331,7 +346,7 @@ class Graph(NativeObject):
     def forward(self, node, feed=None):
         """Evaluates `node` (after binding `feed`) and returns its value as a new array."""
         self._check_open()
-        if feed:
+        if feed is not None:
             self.feed(feed)
         node = self._node(node)
         shape = self.shape(node)
@@ -369,7 +384,7 @@ class Graph(NativeObject):
         """Evaluates the scalar node `loss` and writes the gradient of every trainable param
         (read them with :meth:`grad` or :attr:`grad_buffer`). Returns the loss."""
         self._check_open()
-        if feed:
+        if feed is not None:
             self.feed(feed)
         value = ctypes.c_double()
         lib.descent_graph_backward(self._handle, self._node(loss).index, ctypes.byref(value))
@@ -448,6 +463,14 @@ class Graph(NativeObject):
 
 # -- operations ----------------------------------------------------------------------------------
 
+def _as_node(value, role):
+    """`value` if it is a graph Node, else TypeError."""
+    if not isinstance(value, Node):
+        raise TypeError(f"{role} must be a descent.graph Node (from Graph.input, Graph.param or an operation), "
+                        f"got {type(value).__name__}")
+    return value
+
+
 def _graph_of(*values):
     for value in values:
         if isinstance(value, Node):
@@ -464,25 +487,50 @@ def matmul(a, b, trans_a=False, trans_b=False):
 
 def exp(x):
     """e^x elementwise (backward: g e^x)."""
+    x = _as_node(x, "x")
     return x.graph._unary("exp", x)
 
 
 def log(x):
     """ln x elementwise (backward: g / x)."""
+    x = _as_node(x, "x")
     return x.graph._unary("log", x)
 
 
 def square(x):
     """x² elementwise (backward: 2 x g)."""
+    x = _as_node(x, "x")
     return x.graph._unary("square", x)
 
 
 def sqrt(x):
     """sqrt(x) elementwise (backward: g / (2 sqrt x))."""
+    x = _as_node(x, "x")
     return x.graph._unary("sqrt", x)
 
 
+def sin(x):
+    """sin x elementwise (backward: g cos x)."""
+    x = _as_node(x, "x")
+    return x.graph._unary("sin", x)
+
+
+def cos(x):
+    """cos x elementwise (backward: -g sin x)."""
+    x = _as_node(x, "x")
+    return x.graph._unary("cos", x)
+
+
+def abs(x):  # noqa: A001 (mirrors numpy.abs)
+    """|x| elementwise (backward: g sign(x), 0 at x = 0)."""
+    x = _as_node(x, "x")
+    return x.graph._unary("abs", x)
+
+
 def _reduce(x, op, axis):
+    x = _as_node(x, "x")
+    if axis is not None and (isinstance(axis, bool) or not isinstance(axis, (int, np.integer))):
+        raise TypeError(f"axis must be an int or None, got {type(axis).__name__}")
     if axis is None:
         return x.graph._add(lib.descent_graph_reduce, _REDUCE[op], x.index, 0, kind=op)
     return x.graph._add(lib.descent_graph_reduce, _REDUCE[op + "_axis"], x.index, int(axis), kind=op)
@@ -500,6 +548,7 @@ def mean(x, axis=None):
 
 def activation(x, kind, negative_slope=0.01):
     """``f(x)`` for kind in identity, sigmoid, tanh, relu, leaky_relu, softmax (last axis)."""
+    x = _as_node(x, "x")
     return x.graph._add(lib.descent_graph_activation, _activation_code(kind), float(negative_slope), x.index,
                         kind=kind)
 
@@ -577,6 +626,7 @@ def multiclass_hinge(scores, labels, margin=1.0, reduction="mean"):
 
 def l2_penalty(w, lam, m=1):
     """λ/(2m) ‖w‖² (gradient (λ/m) w)."""
+    w = _as_node(w, "w")
     return w.graph._add(lib.descent_graph_l2_penalty, w.index, float(lam), int(m), kind="l2_penalty")
 
 
@@ -600,5 +650,6 @@ def batch_norm(x, gamma, beta, momentum=0.1, eps=1e-5):
 
 def dropout(x, p, seed=0):
     """Inverted dropout with drop probability p (identity in evaluation mode)."""
+    x = _as_node(x, "x")
     return x.graph._add(lib.descent_graph_dropout, x.index, float(p), int(seed), kind="dropout")
 

@@ -35,10 +35,44 @@ from ._native import NativeObject
 from .schedules import LRScheduler, ReduceLROnPlateau, Schedule
 from .tensor import wrap
 
-__all__ = ["DataLoader", "Trainer", "History", "fit", "evaluate", "random_restarts", "lr_range_test",
-           "RestartRun", "RestartsResult", "RangeTestResult"]
+__all__ = ["DataLoader", "Trainer", "History", "StopTraining", "fit", "evaluate", "random_restarts",
+           "lr_range_test", "RestartRun", "RestartsResult", "RangeTestResult"]
 
 _COLUMNS = 6  # DESCENT_HISTORY_COLUMNS: loss, accuracy, val_loss, val_accuracy, steps, skipped
+
+
+class StopTraining(Exception):
+    """Raise it from a :func:`fit` callback to end training cleanly after the current step or
+    epoch (the History records ``stop_reason == "callback"``). Any other exception ends training
+    and propagates."""
+
+
+def _check_model(model):
+    from .models import Model
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be a descent.Model (e.g. descent.MLP), got {type(model).__name__}")
+    return model
+
+
+def _check_optimizer(optimizer, allow_none=False):
+    from .optim import Optimizer
+    if optimizer is None and allow_none:
+        return None
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a descent.optim optimizer, got {type(optimizer).__name__}")
+    return optimizer
+
+
+def _check_loader(loader):
+    if not isinstance(loader, DataLoader):
+        raise TypeError(f"loader must be a descent.DataLoader, got {type(loader).__name__}")
+    return loader
+
+
+def _check_path(path, name="path"):
+    import os
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name} must be a file path (str or os.PathLike) or None, got {type(path).__name__}")
 
 
 def _float_array(x, dtype, name):
@@ -143,6 +177,8 @@ class Trainer(NativeObject):
             raise errors.InvalidArgumentError(f"schedule_unit must be 'step' or 'epoch', got {schedule_unit!r}")
         if schedule is not None and not isinstance(schedule, Schedule):
             raise TypeError(f"schedule must be a descent.schedules.Schedule, got {type(schedule).__name__}")
+        _check_model(model)
+        _check_optimizer(optimizer, allow_none=True)
         self.model, self.optimizer = model, optimizer
         graph = model.graph
         if optimizer is not None:
@@ -172,7 +208,7 @@ class Trainer(NativeObject):
     def step(self, feed=None):
         """One training step on the inputs bound to the graph (``feed`` binds them first);
         returns the loss before the update."""
-        if feed:
+        if feed is not None:
             self.model.graph.feed(feed)
         if self.optimizer is not None:
             self.optimizer._sync()
@@ -181,6 +217,9 @@ class Trainer(NativeObject):
 
     def step_batch(self, loader, batch):
         """One training step on batch `batch` of `loader`'s current epoch; returns (loss, correct)."""
+        _check_loader(loader)
+        if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)):
+            raise TypeError(f"batch must be an int, got {type(batch).__name__}")
         try:
             lib.descent_trainer_step_batch(self._handle, loader.handle, int(batch), ctypes.byref(self._loss),
                                            ctypes.byref(self._correct), ctypes.byref(self._skipped))
@@ -190,6 +229,7 @@ class Trainer(NativeObject):
 
     def evaluate(self, loader):
         """(loss, accuracy) over every batch of `loader` in evaluation mode."""
+        _check_loader(loader)
         loss, accuracy = ctypes.c_double(), ctypes.c_double()
         try:
             lib.descent_trainer_evaluate(self._handle, loader.handle, ctypes.byref(loss), ctypes.byref(accuracy))
@@ -217,10 +257,14 @@ class History:
     """What :func:`fit` recorded. ``history`` maps "loss", "accuracy" (classifiers), "val_loss"
     and "val_accuracy" (with validation data) to one value per epoch (Keras's layout);
     ``step_losses`` holds every step's loss; ``best_epoch`` indexes the epoch with the lowest
-    monitored loss (val_loss, else loss); ``stopped_early`` says whether patience ran out."""
+    monitored loss (val_loss, else loss); ``stopped_early`` says whether patience ran out and
+    ``stop_reason`` why training ended before its last epoch: "patience", "callback" (a callback
+    raised :class:`StopTraining`) or None."""
 
-    def __init__(self, rows, step_losses, epochs, best_epoch, stopped_early, classifier, validation):
+    def __init__(self, rows, step_losses, epochs, best_epoch, stopped_early, classifier, validation,
+                 stop_reason=None):
         self.epoch = list(epochs)
+        self.stop_reason = "patience" if stopped_early else stop_reason
         self.history = {"loss": [float(r[0]) for r in rows]}
         if classifier:
             self.history["accuracy"] = [float(r[1]) for r in rows]
@@ -238,7 +282,7 @@ class History:
         "stopped_early"}."""
         return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()},
                 "step_losses": self.step_losses.tolist(), "best_epoch": self.best_epoch,
-                "stopped_early": self.stopped_early}
+                "stopped_early": self.stopped_early, "stop_reason": self.stop_reason}
 
     def as_arrays(self):
         """The per-epoch series as NumPy arrays (same keys as ``history``, plus "epoch")."""
@@ -333,7 +377,9 @@ def _progress_default(progress):
     return bool(progress)
 
 
-def _loaders(model, x, y, batch_size, shuffle, seed, drop_last, validation_data):
+def _loaders(model, x, y, batch_size, shuffle, seed, drop_last, validation_data, optimizer=None):
+    _check_model(model)
+    _check_optimizer(optimizer, allow_none=True)
     dtype = model.graph.dtype
     train = DataLoader(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed, drop_last=drop_last, dtype=dtype)
     validation = None
@@ -380,8 +426,9 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
       falling by more than ``min_delta`` stops training; ``restore_best_weights`` puts back the
       best epoch's parameters (and batch-norm statistics) at the end.
     - ``callbacks``: objects with ``on_step_end(step, logs)`` and/or ``on_epoch_end(epoch, logs)``,
-      or plain callables ``f(epoch, logs)`` run after each epoch; a callback returning True stops
-      training; an exception it raises stops training and propagates.
+      or plain callables ``f(epoch, logs)`` run after each epoch (return values are ignored); a
+      callback raising :class:`StopTraining` ends training cleanly (``history.stop_reason ==
+      "callback"``); any other exception ends training and propagates.
     - ``progress``: a tqdm bar per epoch; None (default) shows it only on a terminal.
 
     Epoch numbers continue across calls on the same model (``model.epochs_trained``)."""
@@ -391,14 +438,14 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
         raise errors.InvalidArgumentError(f"patience must be an int >= 1 or None, got {patience!r}")
     if schedule is not None and not isinstance(schedule, (Schedule, LRScheduler, ReduceLROnPlateau)):
         raise TypeError(f"schedule must be a Schedule, LRScheduler or ReduceLROnPlateau, got {type(schedule).__name__}")
-    train, validation = _loaders(model, x, y, batch_size, shuffle, seed, drop_last, validation_data)
+    train, validation = _loaders(model, x, y, batch_size, shuffle, seed, drop_last, validation_data, optimizer)
     native_schedule = schedule if isinstance(schedule, Schedule) else None
     trainer = Trainer(model, optimizer, schedule=native_schedule, schedule_unit=schedule_unit, clip_norm=clip_norm)
     step_callbacks, epoch_callbacks = _callback_methods(callbacks)
     steps_per_epoch = len(train)
     progress_bar = _progress_default(progress)
     bar = _Progress(progress_bar, epochs, steps_per_epoch)
-    state = {"error": None, "step": 0, "epoch_index": 0}
+    state = {"error": None, "step": 0, "epoch_index": 0, "stop_reason": None}
     drives_steps = isinstance(schedule, LRScheduler) and schedule.interval == "step"
     classifier = getattr(model, "classifier", False) and train.has_labels
 
@@ -407,14 +454,19 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
             if batch == 0:
                 bar.start_epoch(state["epoch_index"])
             bar.step(loss)
-            stop = False
             logs = {"loss": loss, "epoch": int(epoch), "batch": int(batch)}
-            for callback in step_callbacks:
-                stop = bool(callback(state["step"], logs)) or stop
             state["step"] += 1
             if drives_steps:
                 schedule.step()
                 optimizer._sync()
+            stop = False
+            for callback in step_callbacks:
+                try:
+                    callback(state["step"] - 1, logs)
+                except StopTraining:
+                    stop = True
+            if stop:
+                state["stop_reason"] = "callback"
             return 1 if stop else 0
         except BaseException as exc:  # never let an exception unwind through C
             state["error"] = exc
@@ -439,7 +491,12 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
                 optimizer._sync()
             stop = False
             for callback in epoch_callbacks:
-                stop = bool(callback(int(epoch), dict(logs))) or stop
+                try:
+                    callback(int(epoch), dict(logs))
+                except StopTraining:
+                    stop = True
+            if stop:
+                state["stop_reason"] = "callback"
             return 1 if stop else 0
         except BaseException as exc:
             state["error"] = exc
@@ -475,13 +532,14 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
             validation.close()
     run, steps = summary[0], summary[1]
     return History(history[:run], step_losses[:steps], range(start_epoch, start_epoch + run), summary[2],
-                   summary[3], classifier, validation is not None)
+                   summary[3], classifier, validation is not None, state["stop_reason"])
 
 
 def evaluate(model, x, y, batch_size=256):
     """{"loss": ..., "accuracy": ...} of `model` on (x, y) in evaluation mode (accuracy only for
     classifiers), batch_size rows at a time (default 256). The loss is the batch-size-weighted mean of the loss node over the batches,
     which is the dataset's loss for mean-reduced costs."""
+    _check_model(model)
     loader = DataLoader(x, y, batch_size=batch_size, shuffle=False, dtype=model.graph.dtype)
     trainer = Trainer(model, None)
     try:
@@ -523,7 +581,8 @@ def random_restarts(model, optimizer, x, y=None, *, restarts=5, seed=0, epochs=1
     improvement above ``min_delta`` (default 0.0), keeping each run's best epoch. Returns a :class:`RestartsResult`; the model ends holding the best run's parameters
     (lowest validation loss, or training loss without validation data). Every trainable param
     needs an initializer (an :class:`~descent.models.MLP` has them)."""
-    train, validation = _loaders(model, x, y, batch_size, shuffle, data_seed, drop_last, validation_data)
+    train, validation = _loaders(model, x, y, batch_size, shuffle, data_seed, drop_last, validation_data,
+                                 _check_optimizer(optimizer))
     trainer = Trainer(model, optimizer)
     results = np.zeros((int(restarts), 4), dtype=np.float64)
     seeds = np.zeros(int(restarts), dtype=np.uint64)
@@ -552,7 +611,9 @@ class RangeTestResult:
         self.suggested, self.diverged = suggested, diverged
 
     def plot(self, path=None):
-        """Loss against learning rate (log axis) with the suggestion marked; returns the Figure."""
+        """Loss against learning rate (log axis) with the suggestion marked; saves a PNG to `path`
+        when given (default None); returns the Figure."""
+        _check_path(path)
         import matplotlib
         if path is not None:
             matplotlib.use("Agg", force=False)
@@ -583,7 +644,7 @@ def lr_range_test(model, optimizer, x, y=None, *, start=1e-7, end=10.0, steps=10
     Batches of ``batch_size`` (default 32), shuffled (``shuffle``, default True) from ``seed``
     (default 0). The model's parameters and the optimizer's state and rates are restored
     afterwards. Returns a :class:`RangeTestResult`."""
-    train, _ = _loaders(model, x, y, batch_size, shuffle, seed, False, None)
+    train, _ = _loaders(model, x, y, batch_size, shuffle, seed, False, None, _check_optimizer(optimizer))
     trainer = Trainer(model, optimizer)
     lrs, losses, smoothed = (np.zeros(int(steps)) for _ in range(3))
     points, suggested = ctypes.c_int64(), ctypes.c_double()

@@ -123,6 +123,9 @@ for _name in ("param", "grad", "exp_avg", "exp_avg_sq", "sum", "square_avg", "ac
     HINTS[_name] = [ARRAY3]
 STEP_GRADS = "[np.ones(3), np.ones((2, 2))]"  # gradients for the optimizers FACTORIES makes
 ONES3, ZEROS4, ONES4 = "np.ones(3)", "np.zeros(4)", "np.ones(4)"
+# A small classifier and data that fit it, for the training entry points (_mlp() is one model per
+# batch, so an optimizer made by _mlp_optimizer() holds its params).
+MLP_X, MLP_Y = "np.linspace(-1.0, 1.0, 18).reshape(6, 3)", "np.array([0, 1, 0, 1, 1, 0])"
 SQUARE = "lambda x: float(np.sum(np.asarray(x) ** 2))"
 # Valid calls for targets whose arguments must agree with each other (shapes, dtypes), which
 # independent choices rarely hit; the fuzz spoils zero to two arguments of them.
@@ -163,6 +166,25 @@ RECIPES = {
     "Optimizer.add_param_group": ["{'params': [np.zeros(5)], 'lr': 0.5}"],
     "Optimizer.load": ["_saved(obj)"],
     "Tensor.__matmul__": ["descent.tensor(np.ones((obj.shape[-1], 2)), dtype=obj.dtype)"],
+    "descent.fit": ["_mlp()", "_mlp_optimizer()", MLP_X, MLP_Y],
+    "descent.evaluate": ["_mlp()", MLP_X, MLP_Y],
+    "descent.random_restarts": ["_mlp()", "_mlp_optimizer()", MLP_X, MLP_Y],
+    "descent.lr_range_test": ["_mlp()", "_mlp_optimizer()", MLP_X, MLP_Y],
+    "descent.Trainer": ["_mlp()", "_mlp_optimizer()"],
+    "descent.DataLoader": [MLP_X, MLP_Y],
+    "descent.MLP": ["[3, 4, 2]", "'tanh'"],
+    "descent.Model": ["_mlp().graph", "_mlp().input", "_mlp().loss", "_mlp().target", "_mlp().output", "True"],
+    "descent.graph.dense": ["descent.Graph().input((None, 3))", "np.ones((2, 3))", "np.zeros(2)", "'relu'"],
+    "MLP.predict": [MLP_X],
+    "MLP.evaluate": [MLP_X, MLP_Y],
+    "Model.predict": [MLP_X],
+    "Model.evaluate": [MLP_X, MLP_Y],
+    "Trainer.step_batch": [f"descent.DataLoader({MLP_X}, {MLP_Y}, batch_size=4, dtype=np.float32)", "0"],
+    "Trainer.evaluate": [f"descent.DataLoader({MLP_X}, {MLP_Y}, batch_size=4, dtype=np.float32)"],
+    "Graph.param": ["np.ones(3)"],
+    "Graph.input": ["(None, 3)"],
+    "Graph.forward": ["obj.param(np.ones(2))"],
+    "Graph.backward": ["descent.graph.sum(obj.param(np.ones(2)))"],
 }
 FLOAT_NAMES = {"lr", "lr0", "eps", "momentum", "gamma", "alpha", "rho", "weight_decay", "dampening", "factor",
                "threshold", "min_lr", "max_lr", "eta", "eta_min", "margin", "lam", "negative_slope", "gain", "h",
@@ -173,7 +195,7 @@ INT_NAMES = {"t_max", "t_0", "total_iters", "total_steps", "warmup_steps", "step
              "samples", "num", "m"}
 
 MODULES = ["descent", "descent.optim", "descent.functional", "descent.schedules", "descent.clip", "descent.nn",
-           "descent.gradcheck"]
+           "descent.gradcheck", "descent.graph", "descent.models", "descent.training"]
 # How to make a live instance of each public class (methods run on these). A new public class
 # with methods must be added here (test_every_public_class_has_a_factory says so).
 FACTORIES = {
@@ -189,6 +211,16 @@ FACTORIES = {
     "DeltaRuleResult": [None],
     "NativeObject": [None],          # the abstract base: every method is tested through its subclasses
     "Optimizer": [None],             # abstract: tested through its subclasses
+    "Graph": ["descent.Graph()", "descent.Graph(np.float32)"],
+    "Node": ["descent.Graph().param(np.array([0.5, -1.0, 2.0]))", "descent.Graph().input((None, 3))"],
+    "Model": ["_mlp()"],
+    "MLP": ["_mlp()", "descent.MLP([3, 2], loss='mse', dtype=np.float64)"],
+    "DataLoader": [f"descent.DataLoader({MLP_X}, {MLP_Y}, batch_size=4)"],
+    "Trainer": ["descent.Trainer(_mlp(), _mlp_optimizer())", "descent.Trainer(_mlp())"],
+    "History": [f"descent.fit(_mlp(), _mlp_optimizer(), {MLP_X}, {MLP_Y}, epochs=2, progress=False)"],
+    "RangeTestResult": [f"descent.lr_range_test(_mlp(), _mlp_optimizer(), {MLP_X}, {MLP_Y}, steps=5)"],
+    "RestartsResult": [None],        # a plain result record
+    "RestartRun": [None],
 }
 SKIPPED_DUNDERS = {"__init__", "__new__", "__del__", "__init_subclass__", "__subclasshook__", "__class_getitem__"}
 OPTIMIZER_FACTORY = "descent.optim.{}([np.zeros(3), np.ones((2, 2))], lr=0.01)"
@@ -461,6 +493,18 @@ def child(batch, log_path, only=None):
     sys.setrecursionlimit(3000)
     namespace = {"np": np, "descent": descent, "_closed": _closed, "_readonly": _readonly, "_like": _like,
                  "_state_of": _state_of, "_saved": _saved, "_spoiled": _spoiled, "obj": None}
+    shared = {}
+
+    def _mlp():
+        if "model" not in shared:
+            shared["model"] = descent.MLP([3, 4, 2], seed=1)
+        return shared["model"]
+
+    def _mlp_optimizer():
+        if "optimizer" not in shared or not shared["optimizer"].handle:
+            shared["optimizer"] = descent.optim.Adam(_mlp().parameters(), lr=0.01)
+        return shared["optimizer"]
+    namespace.update(_mlp=_mlp, _mlp_optimizer=_mlp_optimizer)
     calls = generate(batch)
     mode, _, at = os.environ.get("DESCENT_API_FUZZ_SELF_TEST", "none:-1").partition(":")
     self_test = (mode, int(at))
@@ -531,6 +575,7 @@ def child(batch, log_path, only=None):
                                     f"{str(error)[:300]}")
             if index % 500 == 499:
                 objects.clear()  # fresh long-lived objects now and then
+                shared.clear()
         fuzz_harness.finish_log(log, counts, succeeded, misbehaviour)
 
 

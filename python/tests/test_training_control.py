@@ -226,13 +226,17 @@ class Recorder:
         self.steps.append((step, dict(logs)))
         if self.raise_at == ("step", step):
             raise LookupError("from on_step_end")
-        return step == self.stop_step
+        if step == self.stop_step:
+            raise descent.StopTraining()
+        return True  # return values are ignored (tqdm's update() returns True when it redraws)
 
     def on_epoch_end(self, epoch, logs):
         self.epochs.append((epoch, dict(logs)))
         if self.raise_at == ("epoch", epoch):
             raise KeyError("from on_epoch_end")
-        return epoch == self.stop_epoch
+        if epoch == self.stop_epoch:
+            raise descent.StopTraining()
+        return True
 
 
 def classification(rng, n=20):
@@ -258,14 +262,20 @@ def test_callbacks_are_called_once_per_step_and_epoch(rng):
 
 
 @pytest.mark.parametrize("where", ["step", "epoch"])
-def test_a_callback_returning_true_stops_training(where, rng):
+def test_a_callback_raising_stop_training_ends_training(where, rng):
     model, optimizer, x, y = classification(rng)
     recorder = Recorder(stop_step=5) if where == "step" else Recorder(stop_epoch=1)
     history = descent.fit(model, optimizer, x, y, epochs=5, batch_size=6, callbacks=[recorder], progress=False)
     steps = 6 if where == "step" else 8                        # after step 5, or after epoch 1's 4 steps
     assert len(history.step_losses) == steps and optimizer.step_count == steps
     assert history.epoch == [0, 1] and len(recorder.epochs) == 2 and not history.stopped_early
-    assert model.epochs_trained == 2
+    assert history.stop_reason == "callback" and model.epochs_trained == 2
+
+
+def test_callback_return_values_never_stop_training(rng):
+    model, optimizer, x, y = classification(rng)
+    history = descent.fit(model, optimizer, x, y, epochs=3, batch_size=6, callbacks=[Recorder()], progress=False)
+    assert history.epoch == [0, 1, 2] and history.stop_reason is None and len(history.step_losses) == 12
 
 
 @pytest.mark.parametrize("where,error", [("step", LookupError), ("epoch", KeyError)])

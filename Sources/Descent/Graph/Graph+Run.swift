@@ -122,6 +122,10 @@ extension Graph {
             case let .cost(cost, prediction, target, _, _) where cost.usesLabels:
                 let classes = nodes[prediction].shape[1]
                 let labels = labelStore[target]!
+                let rows = GraphShape.concrete(nodes[prediction].shape, batch: resolvedBatch)[0]
+                guard labels.count == rows else {
+                    throw .shape("\(cost.name) has \(rows) rows of scores but labels node \(target) holds \(labels.count) labels")
+                }
                 if let pointer = labels.pointer {
                     for i in 0..<labels.count where pointer[i] < 0 || pointer[i] >= Int64(classes) {
                         throw .argument("label \(pointer[i]) at index \(i) is outside [0, \(classes))")

@@ -36,6 +36,7 @@ public final class Trainer {
         public var skipped: Bool
         /// Correct predictions in the batch (argmax of the output node vs labels), or -1.
         public var correct: Int
+        /// The batch size (rows of the batch axis; 0 for a graph without one).
         public var samples: Int
     }
 
@@ -143,8 +144,8 @@ public final class Trainer {
             () throws(DescentError) -> (Double, Bool, Int, Int) in
             graph.backupRunningStatistics()
             let value = try graph.forwardBackward(loss)
-            let (correct, samples) = try graph.countCorrect(output: outputNode, labels: targetNode)
-            return (value, graph.gradientsAllFinite, correct, samples)
+            let (correct, _) = try graph.countCorrect(output: outputNode, labels: targetNode)
+            return (value, graph.gradientsAllFinite, correct, graph.lastPlan?.batch ?? 0)
         }
         do throws(DescentError) {
             if finite && clipNorm > 0, let buffer = boundBuffer {
