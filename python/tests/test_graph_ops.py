@@ -245,6 +245,9 @@ UNARY = {
     "square": (np.square, lambda x: 2 * x),
     "sqrt": (np.sqrt, lambda x: 0.5 / np.sqrt(x)),
     "neg": (np.negative, lambda x: -np.ones_like(x)),
+    "sin": (np.sin, np.cos),
+    "cos": (np.cos, lambda x: -np.sin(x)),
+    "abs": (np.abs, np.sign),
 }
 
 
@@ -257,11 +260,21 @@ def test_unary_forward_and_gradient(name, dtype, rng):
     f, derivative = UNARY[name]
     g = G.Graph(dtype)
     px = g.param(x)
-    node = -px if name == "neg" else getattr(px, name)()
+    node = -px if name == "neg" else abs(px) if name == "abs" else getattr(px, name)()
+    if name != "neg":                                   # the module function builds the same node
+        np.testing.assert_array_equal(g.forward(getattr(G, name)(px)), g.forward(node))
     R = upstream(rng, x.shape, dtype)
     assert_close(g.forward(node), f(f64(x)), dtype)
     _, (gx,) = vjp(g, node, [px], R)
     assert_close(gx, f64(R) * derivative(f64(x)), dtype)
+
+
+def test_abs_gradient_is_zero_at_zero(dtype):
+    x = np.array([-2.0, 0.0, 3.0, -0.0], dtype=dtype)
+    g = G.Graph(dtype)
+    px = g.param(x)
+    g.backward(G.sum(G.abs(px) * 3.0))
+    np.testing.assert_array_equal(g.grad(px), [-3.0, 0.0, 3.0, 0.0])
 
 
 def test_unary_functions_compose(dtype, rng):
