@@ -191,7 +191,17 @@ class Graph(NativeObject):
         """A float input of `shape`; None (or -1) marks the batch axis, e.g. ``(None, 784)``."""
         if isinstance(shape, (int, np.integer)):
             shape = (shape,)
-        dims = [-1 if d is None else int(d) for d in shape]
+        if not isinstance(shape, (tuple, list)):
+            raise TypeError(f"shape must be a tuple of ints and None, got {type(shape).__name__}")
+        if len(shape) > 8:
+            raise errors.ShapeError(f"rank {len(shape)} is above 8")
+        dims = []
+        for d in shape:
+            if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer))):
+                raise TypeError(f"shape extents must be ints or None, got {type(d).__name__}")
+            dims.append(-1 if d is None else int(d))
+            if not -1 <= dims[-1] < 2 ** 31:
+                raise errors.ShapeError(f"extent {d} is outside 0...2^31-1 (None or -1 marks the batch axis)")
         array = (ctypes.c_int64 * max(len(dims), 1))(*dims)
         return self._add(lib.descent_graph_input, len(dims), array, kind="input")
 

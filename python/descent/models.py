@@ -100,6 +100,10 @@ class MLP(Model):
 
     def __init__(self, sizes, activation="relu", *, init=None, batch_norm=False, dropout=0.0,
                  loss="softmax_cross_entropy", l2=0.0, dtype=np.float32, seed=0, negative_slope=0.01):
+        if not isinstance(sizes, (list, tuple)):
+            raise TypeError(f"sizes must be a list of layer widths, got {type(sizes).__name__}")
+        if len(sizes) > 1000:
+            raise errors.InvalidArgumentError(f"{len(sizes)} layers is more than an MLP supports (1000)")
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or any(s < 1 for s in sizes):
             raise errors.InvalidArgumentError(f"sizes must list >= 2 positive layer widths, got {sizes}")

@@ -292,8 +292,11 @@ class History:
 
     def plot(self, path=None, title=None):
         """Draws the loss curves (per step and per epoch, and validation) and, for classifiers,
-        accuracy; saves a PNG to `path` when given. Returns the matplotlib Figure (needs
-        matplotlib)."""
+        accuracy; saves a PNG to `path` when given (default None) with an optional `title`
+        (default None). Returns the matplotlib Figure (needs matplotlib)."""
+        _check_path(path)
+        if title is not None and not isinstance(title, str):
+            raise TypeError(f"title must be a str or None, got {type(title).__name__}")
         import matplotlib
         if path is not None:
             matplotlib.use("Agg", force=False)
