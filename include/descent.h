@@ -1796,7 +1796,11 @@ descent_status descent_trainer_set_nodes(descent_trainer trainer, int64_t input,
  */
 descent_status descent_trainer_set_schedule(descent_trainer trainer, descent_schedule schedule, int32_t per_epoch);
 
-/** Clip the global L2 norm of all param gradients to max_norm before each update (0: off). */
+/**
+ * Clip the global L2 norm of the gradients of the optimizer's params (PyTorch's clip_grad_norm_
+ * over the optimized params) to max_norm before each update: scale by max_norm/(norm + 1e-6)
+ * when norm > max_norm. 0 turns it off.
+ */
 descent_status descent_trainer_set_clip_norm(descent_trainer trainer, double max_norm);
 
 /** The trainer's completed-epoch counter (numbers the shuffles and per-epoch schedules). */
