@@ -74,6 +74,16 @@ extern "C" {
  */
 uint32_t descent_abi_version(void);
 
+/**
+ * Which BLAS serves matrix products and level-1 calls: the path of the library loaded, or
+ * "system OpenBLAS (libopenblas.so.0...)". Chosen once, at first use: $DESCENT_BLAS = "system"
+ * forces the system OpenBLAS, another non-empty value (other than "bundled") names a CBLAS
+ * library to load; otherwise libscipy_openblas.so beside libdescent.so (a newer OpenBLAS that
+ * `make` puts there, much faster on the small matrices of a training step), else the system
+ * OpenBLAS. Library-owned, static, never NULL. Never fails.
+ */
+const char *descent_blas_name(void);
+
 /* ---------------------------------------------------------------------------------------------
  * Status codes and errors
  * ------------------------------------------------------------------------------------------- */

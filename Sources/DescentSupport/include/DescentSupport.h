@@ -15,4 +15,16 @@ DSUPPORT_HIDDEN void dsupport_set_last_error(const char *message);
 /// This thread's last-error text; "" when no call on this thread has failed yet.
 DSUPPORT_HIDDEN const char *dsupport_last_error(void);
 
+/// The BLAS every matrix product and level-1 call goes through (see blas.c for the choice):
+/// row-major, unit strides.
+DSUPPORT_HIDDEN const char *dsupport_blas_name(void);
+DSUPPORT_HIDDEN void dsupport_sgemm(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const float *a,
+                                    int lda, const float *b, int ldb, float beta, float *c, int ldc);
+DSUPPORT_HIDDEN void dsupport_dgemm(int transpose_a, int transpose_b, int m, int n, int k, double alpha,
+                                    const double *a, int lda, const double *b, int ldb, double beta, double *c, int ldc);
+DSUPPORT_HIDDEN void dsupport_saxpy(int count, float alpha, const float *x, float *y);
+DSUPPORT_HIDDEN void dsupport_daxpy(int count, double alpha, const double *x, double *y);
+DSUPPORT_HIDDEN void dsupport_sscal(int count, float alpha, float *x);
+DSUPPORT_HIDDEN void dsupport_dscal(int count, double alpha, double *x);
+
 #endif
