@@ -22,7 +22,9 @@ checksummed binary checkpoint (see docs/optimizers.md).
 Hot path (why ``step()`` is cheap): the parameters are wrapped once, at construction. Gradients
 are bound to the C optimizer as wrapped tensors and the binding is cached: when ``step`` gets the
 same gradient array objects as last time (checked by identity, no pointer conversion), it makes
-exactly one C call. Even cheaper, ``opt.grads`` is a list of optimizer-owned gradient arrays (one
+exactly one C call. Gradients that are C-contiguous and writeable are bound zero-copy (C reads
+your array); any other layout (strided, Fortran-order, read-only) is copied into a private buffer,
+and that copy is refreshed from your array on every step, so refilling it in place is safe. Even cheaper, ``opt.grads`` is a list of optimizer-owned gradient arrays (one
 per parameter, bound once): fill them in place (``opt.grads[0][...] = g``) and call ``opt.step()``
 with no argument. Changed hyper-parameters are pushed to C only when a value differs from the
 last one pushed.
@@ -103,6 +105,7 @@ class Optimizer(NativeObject):
         self._pushed = []           # per group: the tuple of hyper values last pushed to C
         self._bound = None          # the grad arrays currently bound
         self._bound_tensors = []
+        self._copies = []           # (index, private C-contiguous copy) for grads not bound zero-copy
         self._grads = None          # optimizer-owned grad arrays
         self._skipped = ctypes.c_int32()
         self._getter = _tuple_getter(list(self.DEFAULTS))
@@ -227,7 +230,7 @@ class Optimizer(NativeObject):
     def _unbind(self):
         for tensor in self._bound_tensors:
             tensor.close()
-        self._bound, self._bound_tensors = None, []
+        self._bound, self._bound_tensors, self._copies = None, [], []
 
     def _params(self):
         """The params of every group in order. A group's "params" list is fixed once added (C
@@ -247,7 +250,7 @@ class Optimizer(NativeObject):
         params = self._params()
         if len(grads) != len(params):
             raise errors.ShapeError(f"step got {len(grads)} gradients for {len(params)} params")
-        tensors = []
+        tensors, copies = [], []
         try:
             for index, (grad, param) in enumerate(zip(grads, params)):
                 if not isinstance(grad, np.ndarray):
@@ -256,10 +259,11 @@ class Optimizer(NativeObject):
                     raise errors.DTypeError(f"grads[{index}] is {grad.dtype}, its param is {param.dtype}")
                 if grad.shape != param.shape:
                     raise errors.ShapeError(f"grads[{index}] has shape {grad.shape}, its param {param.shape}")
-                if not grad.flags.c_contiguous:
-                    grad = np.ascontiguousarray(grad)  # a copy: identity caching will not hit
-                if not grad.flags.writeable:
-                    grad = grad.copy()
+                if not (grad.flags.c_contiguous and grad.flags.writeable):
+                    # C reads a private C-contiguous copy; step refreshes it from the caller's
+                    # array on every call (the caller may refill that array in place).
+                    grad = np.array(grad, order="C", copy=True)
+                    copies.append((index, grad))
                 tensors.append(wrap(grad))
             handles = (ctypes.c_uint64 * max(len(tensors), 1))(*[t.handle for t in tensors])
             lib.descent_optimizer_set_grads(self._handle, handles, len(tensors))
@@ -268,7 +272,7 @@ class Optimizer(NativeObject):
                 tensor.close()
             raise
         self._unbind()
-        self._bound, self._bound_tensors = list(grads), tensors
+        self._bound, self._bound_tensors, self._copies = list(grads), tensors, copies
 
     @property
     def grads(self):
@@ -296,6 +300,15 @@ class Optimizer(NativeObject):
             bound = self._bound
             if bound is None or len(bound) != len(grads) or not all(map(operator.is_, grads, bound)):
                 self._bind(grads)
+            else:
+                # Same array objects as last time. C-contiguous writable ones are bound zero-copy
+                # (C reads them directly); the others are bound through private copies, which must
+                # be refilled now: the caller may have changed its array in place since.
+                for index, copy in self._copies:
+                    if grads[index].shape != copy.shape:  # reshaped in place: check it all again
+                        self._bind(grads)
+                        break
+                    np.copyto(copy, grads[index])
             self._sync()
             lib.descent_optimizer_step(self._handle, ctypes.byref(self._skipped))
             return self._skipped.value == 0
@@ -508,7 +521,7 @@ class Optimizer(NativeObject):
         super().close()
         for tensor in getattr(self, "_bound_tensors", []) + getattr(self, "_tensors", []):
             tensor.close()
-        self._bound_tensors, self._tensors, self._bound = [], [], None
+        self._bound_tensors, self._tensors, self._bound, self._copies = [], [], None, []
 
     def counts(self):
         """``(rule, groups, params)`` as the native optimizer reports them
