@@ -15,4 +15,9 @@ DSUPPORT_HIDDEN void dsupport_set_last_error(const char *message);
 /// This thread's last-error text; "" when no call on this thread has failed yet.
 DSUPPORT_HIDDEN const char *dsupport_last_error(void);
 
+/// Copies "<prefix>: <message>" (truncated to the buffer) into this thread's last-error buffer.
+/// Allocates nothing, so an out-of-memory error can always be reported.
+DSUPPORT_HIDDEN void dsupport_set_last_error_parts(const char *prefix, size_t prefix_length,
+                                                   const char *message, size_t message_length);
+
 #endif
