@@ -49,6 +49,11 @@
  *    concurrently; calls that modify the same tensor at the same time race on its numbers (never
  *    on the library's own state). Freeing a handle while another thread uses it is safe: the
  *    object lives until that call returns.
+ *  - fork(): a child process may use the library even when other threads of the parent were
+ *    inside it at the fork (the library's process-wide locks are taken and released around
+ *    fork() by pthread_atfork handlers; a child starts its own worker threads). An optimizer or
+ *    plateau scheduler that another thread was using at that instant may be half-updated in the
+ *    child: there every call on it returns DESCENT_ERR_UNSUPPORTED (freeing it is still fine).
  *  - Memory layout: tensors are dense and row-major (C order), rank 0 to DESCENT_MAX_RANK.
  *  - Determinism: the same inputs and seed give bit-identical results whatever the thread count.
  */

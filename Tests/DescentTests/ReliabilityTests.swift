@@ -43,6 +43,30 @@ final class ReliabilityTests: XCTestCase {
         return (optimizer, param)
     }
 
+    // MARK: locks
+
+    func testForkAwareMutexSerializesThreads() throws {
+        let counter = ForkAwareMutex(0, owner: "counter")
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            for _ in 0..<10_000 { try? counter.withLock { $0 += 1 } }
+        }
+        XCTAssertEqual(try counter.withLock { $0 }, 80_000)
+    }
+
+    func testALockHeldByAnotherProcessIsStaleNotAWait() {
+        // What a child of fork() finds when a thread of its parent held the lock at the fork: the
+        // owner bits name another process. Acquiring reports it at once (no wait, no trap).
+        let other = (dsupport_process_tag() &+ 1) & 0x3FFF_FFFF
+        var held = dsupport_lock(word: other << 2 | 1)
+        XCTAssertEqual(dsupport_lock_acquire(&held), DSUPPORT_LOCK_STALE)
+        XCTAssertEqual(held.word, other << 2 | 1, "a stale lock is left as it was")
+        var free = dsupport_lock(word: 0)
+        XCTAssertEqual(dsupport_lock_acquire(&free), 0)
+        XCTAssertEqual(free.word >> 2, dsupport_process_tag())
+        dsupport_lock_release(&free)
+        XCTAssertEqual(free.word, 0)
+    }
+
     // MARK: temporary files
 
     func testTemporaryNamesAreUniqueAndLocked() throws {

@@ -41,6 +41,7 @@ import ctypes
 import operator
 import os
 import threading
+import weakref
 from collections.abc import Mapping
 
 import numpy as np
@@ -110,6 +111,7 @@ class Optimizer(NativeObject):
         self._skipped = ctypes.c_int32()
         self._getter = _tuple_getter(list(self.DEFAULTS))
         self._lock = threading.Lock()  # step() from several Python threads: bind/sync/step stay together
+        _LIVE.add(self)
         self.param_groups = []
         try:
             # The defaults are validated (and stored in C) up front, as torch.optim does; they are
@@ -538,6 +540,23 @@ class Optimizer(NativeObject):
             return f"{type(self).__name__}(closed)"
         _, groups, params = self.counts()
         return f"{type(self).__name__}({groups} groups, {params} params)"
+
+
+# Every optimizer, so that a child made by os.fork() (multiprocessing's default start method on
+# Linux) gets fresh Python locks: one held by another thread at the fork (it may have been inside
+# step, which releases the GIL in C) would otherwise never be released in the child. The library's
+# own locks are fork-aware: an optimizer another thread was using at the fork then raises
+# UnsupportedError in the child instead of hanging or crashing.
+_LIVE = weakref.WeakSet()
+
+
+def _after_fork_in_child():
+    for optimizer in list(_LIVE):
+        optimizer._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _tuple_getter(keys):

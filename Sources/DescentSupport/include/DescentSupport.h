@@ -20,6 +20,45 @@ DSUPPORT_HIDDEN const char *dsupport_last_error(void);
 DSUPPORT_HIDDEN void dsupport_set_last_error_parts(const char *prefix, size_t prefix_length,
                                                    const char *message, size_t message_length);
 
+// ---- fork-aware locks (process_lock.c) --------------------------------------------------------
+
+/// A lock word: zero-initialized means free. Use only through the functions below, at a stable
+/// address (heap or static storage).
+typedef struct dsupport_lock {
+    uint32_t word;
+} dsupport_lock;
+
+/// dsupport_lock_acquire's result when the lock was held by a thread of the parent process at the
+/// instant this process was made by fork(): that thread does not exist here, so the lock will never
+/// be released (and what it protected may be half-updated).
+#define DSUPPORT_LOCK_STALE 1
+
+/// Waits for and takes the lock: 0, or DSUPPORT_LOCK_STALE (nothing taken). Not recursive.
+DSUPPORT_HIDDEN int dsupport_lock_acquire(dsupport_lock *lock);
+
+/// Releases a lock taken by dsupport_lock_acquire.
+DSUPPORT_HIDDEN void dsupport_lock_release(dsupport_lock *lock);
+
+/// This process's id as the locks record it (cached; renewed in a child after fork()).
+DSUPPORT_HIDDEN uint32_t dsupport_process_tag(void);
+
+/// Process-wide locks: pthread_atfork handlers take every one of them before fork() and release
+/// them after it (the child resets its copies), so a child never inherits one held by a thread it
+/// does not have.
+enum {
+    DSUPPORT_LOCK_HANDLES = 0,      ///< the C ABI's handle table
+    DSUPPORT_LOCK_WORKER_POOL = 1,  ///< creation of the worker pool of the current process
+    DSUPPORT_PROCESS_LOCK_COUNT = 2
+};
+
+/// The process-wide lock `which` (DSUPPORT_LOCK_*); NULL for another number.
+DSUPPORT_HIDDEN dsupport_lock *dsupport_process_lock(int which);
+
+/// The pool of worker threads of the current process (an opaque retained pointer owned by the
+/// Swift core), NULL until one is started. Read and written with acquire/release ordering.
+DSUPPORT_HIDDEN void *dsupport_worker_pool(void);
+DSUPPORT_HIDDEN void dsupport_set_worker_pool(void *pool);
+
 // ---- temporary files of atomic saves (temporary_file.c) ---------------------------------------
 
 /// Bytes a buffer needs for the temporary name of `path` (NUL included).
