@@ -287,7 +287,9 @@ class Optimizer(NativeObject):
     def step(self, grads=None):
         """One update of every parameter, in one C call; returns False when the "skip" policy
         skipped it (non-finite gradient), else True. `grads`: one array per param in group order
-        (a single array when there is one param); None uses :attr:`grads`.
+        (a single array when there is one param); None uses :attr:`grads`, which you must have
+        filled (``opt.grads[i][...] = g``): ``step()`` before :attr:`grads` was ever used raises
+        InvalidArgumentError instead of stepping on zeros.
 
         Raises ShapeError / DTypeError when a gradient does not match its param,
         InvalidArgumentError when a gradient is (or shares memory with) any param, and
@@ -295,7 +297,12 @@ class Optimizer(NativeObject):
         parameters, the state and the step count are unchanged."""
         self._check_open()
         if grads is None:
-            grads = self.grads
+            if self._grads is None:
+                raise errors.InvalidArgumentError(
+                    "step() got no gradients, and the optimizer-owned opt.grads were never filled: pass "
+                    "one gradient per param, opt.step([g1, g2, ...]) (a single array for one param), or "
+                    "fill opt.grads in place (opt.grads[i][...] = g) and then call opt.step()")
+            grads = self._grads
         elif isinstance(grads, np.ndarray):
             grads = [grads]
         with self._lock:
