@@ -93,11 +93,28 @@ class Optimizer(NativeObject):
     # Boolean options: name -> (flag bit, True when the flag is set for value False).
     BOOLEANS = {"maximize": (_f.MAXIMIZE, False), "decoupled_weight_decay": (_f.DECOUPLED_WEIGHT_DECAY, False)}
 
+    def _kind(self):
+        return f"{type(self).__name__} optimizer"
+
+    @property
+    def param_groups(self):
+        """The parameter groups: a list of dicts {"params": [arrays], hyper...}; change a value
+        (``opt.param_groups[0]["lr"] = 0.01``) and it applies from the next step."""
+        self._check_open()
+        return self._groups
+
+    @property
+    def defaults(self):
+        """The hyper-parameters new groups start from (the constructor's keywords over the class
+        defaults)."""
+        self._check_open()
+        return self._defaults
+
     def __init__(self, params, *, nonfinite="raise", **hyper):
         unknown = set(hyper) - set(self.DEFAULTS)
         if unknown:
             raise TypeError(f"{type(self).__name__} got unknown hyper-parameters {sorted(unknown)}")
-        self.defaults = {**self.DEFAULTS, **hyper}
+        self._defaults = {**self.DEFAULTS, **hyper}
         handle = ctypes.c_uint64()
         lib.descent_optimizer_new(self.RULE, ctypes.byref(handle))
         self._handle = handle.value
@@ -112,11 +129,11 @@ class Optimizer(NativeObject):
         self._getter = _tuple_getter(list(self.DEFAULTS))
         self._lock = threading.Lock()  # step() from several Python threads: bind/sync/step stay together
         _LIVE.add(self)
-        self.param_groups = []
+        self._groups = []
         try:
             # The defaults are validated (and stored in C) up front, as torch.optim does; they are
             # what add_param_group fills missing settings from and what a checkpoint records.
-            self._push(-1, self._values(self.defaults), None)
+            self._push(-1, self._values(self._defaults), None)
             for group in self._normalize(params):
                 self._add_group(group)
             self.nonfinite = nonfinite
@@ -140,6 +157,7 @@ class Optimizer(NativeObject):
 
     def add_param_group(self, group):
         """Adds a group {"params": [arrays], hyper...}; missing hyper-parameters take the defaults."""
+        self._check_open()
         self._add_group(dict(group))
 
     def _add_group(self, group):
@@ -150,14 +168,14 @@ class Optimizer(NativeObject):
         unknown = set(group) - set(self.DEFAULTS) - {"params"}
         if unknown:
             raise TypeError(f"{type(self).__name__} group got unknown hyper-parameters {sorted(unknown)}")
-        full = {"params": arrays, **{k: group.get(k, v) for k, v in self.defaults.items()}}
+        full = {"params": arrays, **{k: group.get(k, v) for k, v in self._defaults.items()}}
         for array in arrays:
             if not isinstance(array, np.ndarray):
                 raise TypeError(f"params must be numpy arrays, got {type(array).__name__}")
             if array.dtype not in DTYPE_CODES:
                 raise errors.DTypeError(f"param dtype {array.dtype} is not float32 or float64")
         tensors = [wrap(array) for array in arrays]
-        defaults = self._values(self.defaults)
+        defaults = self._values(self._defaults)
         try:
             values = self._values(full)
             # C adds a group with its current defaults (state buffers are allocated for them), so
@@ -175,7 +193,7 @@ class Optimizer(NativeObject):
         self._tensors.extend(tensors)
         self._registered.append(list(arrays))
         self._pushed.append(values)
-        self.param_groups.append(full)
+        self._groups.append(full)
         self._unbind()
 
     # -- hyper-parameters --------------------------------------------------------------------
@@ -222,7 +240,7 @@ class Optimizer(NativeObject):
     def _sync(self):
         getter = self._getter
         pushed = self._pushed
-        for index, group in enumerate(self.param_groups):
+        for index, group in enumerate(self._groups):
             values = getter(group)
             if not _same(values, pushed[index]):
                 self._push(index, values, pushed[index])
@@ -238,7 +256,7 @@ class Optimizer(NativeObject):
         """The params of every group in order. A group's "params" list is fixed once added (C
         holds those arrays): a replaced or edited list raises InvalidArgumentError."""
         params = []
-        for index, (group, arrays) in enumerate(zip(self.param_groups, self._registered)):
+        for index, (group, arrays) in enumerate(zip(self._groups, self._registered)):
             current = group["params"]
             if not isinstance(current, list) or len(current) != len(arrays) or \
                     any(a is not b for a, b in zip(current, arrays)):
@@ -280,6 +298,7 @@ class Optimizer(NativeObject):
     def grads(self):
         """Optimizer-owned gradient arrays, one per param (zeros at first): fill them in place and
         call ``step()`` without arguments. They stay bound until ``step(grads)`` binds others."""
+        self._check_open()
         if self._grads is None:
             self._grads = [np.zeros_like(p) for p in self._params()]
         return self._grads
@@ -324,6 +343,7 @@ class Optimizer(NativeObject):
 
     def zero_grad(self):
         """Sets the optimizer-owned :attr:`grads` to zero."""
+        self._check_open()
         for grad in self.grads:
             grad[...] = 0
 
@@ -357,7 +377,7 @@ class Optimizer(NativeObject):
         params = self._params()
         state, index = {}, 0
         step = self.step_count
-        for group_index, group in enumerate(self.param_groups):
+        for group_index, group in enumerate(self._groups):
             mu = ctypes.c_double()
             lib.descent_optimizer_mu_product(self._handle, group_index, ctypes.byref(mu))
             for _ in group["params"]:
@@ -375,7 +395,7 @@ class Optimizer(NativeObject):
                 state[index] = entry
                 index += 1
         groups, start = [], 0
-        for group in self.param_groups:
+        for group in self._groups:
             count = len(group["params"])
             groups.append({**{k: group[k] for k in self.DEFAULTS}, "params": list(range(start, start + count))})
             start += count
@@ -397,16 +417,16 @@ class Optimizer(NativeObject):
                     raise errors.ShapeError(f"state {name!r} of param {index} does not match the param's "
                                             f"dtype {param.dtype} and shape {param.shape}")
         new_values = []
-        for mine, theirs in zip(self.param_groups, groups):
+        for mine, theirs in zip(self._groups, groups):
             values = tuple(theirs.get(k, mine[k]) for k in self.DEFAULTS)
             self._encode(values)  # type checks before anything changes
             new_values.append(values)
-        for index, (mine, values) in enumerate(zip(self.param_groups, new_values)):
+        for index, (mine, values) in enumerate(zip(self._groups, new_values)):
             self._push(index, values, self._pushed[index])
             self._pushed[index] = values
             mine.update(zip(self.DEFAULTS, values))
         step, index = 0, 0
-        for group_index, group in enumerate(self.param_groups):
+        for group_index, group in enumerate(self._groups):
             for _ in group["params"]:
                 entry = state.get(index, {})
                 step = max(step, steps.get(index, 0))
@@ -442,9 +462,9 @@ class Optimizer(NativeObject):
             raise TypeError("state_dict['param_groups'] must be a list of dicts")
         if not isinstance(state, Mapping) or not all(isinstance(e, Mapping) for e in state.values()):
             raise TypeError("state_dict['state'] must be a dict of dicts")
-        if len(groups) != len(self.param_groups):
-            raise errors.ShapeError(f"state_dict has {len(groups)} groups, the optimizer {len(self.param_groups)}")
-        for mine, theirs in zip(self.param_groups, groups):
+        if len(groups) != len(self._groups):
+            raise errors.ShapeError(f"state_dict has {len(groups)} groups, the optimizer {len(self._groups)}")
+        for mine, theirs in zip(self._groups, groups):
             if "params" not in theirs:
                 raise KeyError("a group of the state_dict has no 'params'")
             if not isinstance(theirs["params"], (list, tuple, range)):
@@ -493,7 +513,7 @@ class Optimizer(NativeObject):
 
     def _refresh_groups(self):
         """Reads every group's hyper-parameters back from C into param_groups."""
-        for index, group in enumerate(self.param_groups):
+        for index, group in enumerate(self._groups):
             raw, value = {}, ctypes.c_double()
             for key in list(HYPER.values()) + [FLAGS_KEY]:
                 try:
@@ -520,8 +540,9 @@ class Optimizer(NativeObject):
 
     # -- lifetime ------------------------------------------------------------------------------
     def _check_open(self):
-        if not self._handle:
-            raise errors.InvalidHandleError("the optimizer is closed")
+        """Raises ClosedError ("this SGD optimizer is closed ...") after :meth:`close`."""
+        if self.closed:
+            self._handle  # noqa: B018  (raises the ClosedError)
 
     _FREE = "descent_optimizer_free"
 
@@ -536,14 +557,14 @@ class Optimizer(NativeObject):
         """``(rule, groups, params)`` as the native optimizer reports them
         (``descent_optimizer_counts``): the DESCENT_RULE_* code of this class, the number of
         parameter groups and the number of parameters registered so far. Raises
-        InvalidHandleError after :meth:`close`."""
+        ClosedError after :meth:`close`."""
         self._check_open()
         rule, groups, params = ctypes.c_int32(), ctypes.c_int64(), ctypes.c_int64()
         lib.descent_optimizer_counts(self._handle, ctypes.byref(rule), ctypes.byref(groups), ctypes.byref(params))
         return rule.value, groups.value, params.value
 
     def __repr__(self):
-        if not self._handle:
+        if self.closed:
             return f"{type(self).__name__}(closed)"
         _, groups, params = self.counts()
         return f"{type(self).__name__}({groups} groups, {params} params)"
