@@ -130,7 +130,6 @@ def test_contiguous_writable_gradients_keep_the_cached_binding(rng):
 
 def test_a_bad_gradient_after_a_copied_binding_raises_and_changes_nothing(rng):
     param = rng.standard_normal((3, 4))
-    before = param.copy()
     opt = optim.SGD([param], lr=1.0)
     g = strided(np.ones((3, 4)))
     opt.step(g)
