@@ -71,10 +71,12 @@ class Tensor(NativeObject):
 
     Create one with :func:`tensor`, :func:`wrap`, :func:`zeros` and friends. The handle is
     released by :meth:`close` (idempotent), by leaving a ``with`` block, or when the object is
-    garbage-collected. Using a closed tensor raises :class:`InvalidHandleError`.
+    garbage-collected. Using a closed tensor raises :class:`ClosedError` (an
+    :class:`InvalidHandleError`).
     """
 
-    __slots__ = ("_handle", "_keepalive", "_lock", "__weakref__")
+    __slots__ = ("_raw", "_keepalive", "_lock", "__weakref__")
+    _KIND = "tensor"
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use descent.tensor(), descent.wrap() or descent.zeros() to make a Tensor")
@@ -93,7 +95,7 @@ class Tensor(NativeObject):
     def close(self):
         """Frees the native tensor (a wrapped array stays yours). Safe to call more than once."""
         with self._lock:
-            handle, self._handle = self._handle, 0
+            handle, self._raw = getattr(self, "_raw", 0), 0
         if handle:
             lib.descent_tensor_free(handle)
         self._keepalive = None
@@ -139,7 +141,7 @@ class Tensor(NativeObject):
         return shape[0]
 
     def __repr__(self):
-        if not self._handle:
+        if self.closed:
             return "<descent.Tensor closed>"
         return f"descent.Tensor({self.numpy()!r})"
 

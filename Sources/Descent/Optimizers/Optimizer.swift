@@ -63,8 +63,10 @@ public final class Optimizer {
     var pieces: [Piece] = []
     var piecesValid = false
     let finiteFlag = Atomic<Int>(0)
-    /// Serializes every call on one optimizer (ctypes releases the GIL: threads may race).
-    let lock = Mutex(())
+    /// Serializes every call on one optimizer (ctypes releases the GIL: threads may race). Fork-aware:
+    /// in a child made by fork() while another thread was inside a call, every call throws
+    /// `.unsupported` instead of trapping.
+    let lock = ForkAwareMutex((), owner: "optimizer")
 
     public init(rule: OptimizerRule) {
         self.rule = rule
@@ -157,14 +159,14 @@ public final class Optimizer {
         }
     }
 
-    public func setNonFinitePolicy(_ policy: NonFinitePolicy) {
-        lock.withLock { _ in nonFinitePolicy = policy }
+    public func setNonFinitePolicy(_ policy: NonFinitePolicy) throws(DescentError) {
+        try lock.withLock { _ in nonFinitePolicy = policy }
     }
 
     /// Sets the step count (the next update uses t = count + 1).
     public func setStepCount(_ count: Int64) throws(DescentError) {
         guard count >= 0 else { throw .argument("step count must be >= 0, got \(count)") }
-        lock.withLock { _ in stepCount = count }
+        try lock.withLock { _ in stepCount = count }
     }
 
     public func setMuProduct(group: Int, _ value: Double) throws(DescentError) {
@@ -319,7 +321,9 @@ extension Optimizer {
 
     /// (groups, parameters, step count, policy), read under the lock.
     public var summary: (groups: Int, parameters: Int, stepCount: Int64, policy: NonFinitePolicy) {
-        lock.withLock { _ in (groups.count, parameters.count, stepCount, nonFinitePolicy) }
+        get throws(DescentError) {
+            try lock.withLock { _ in (groups.count, parameters.count, stepCount, nonFinitePolicy) }
+        }
     }
 }
 
