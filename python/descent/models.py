@@ -107,9 +107,9 @@ class MLP(Model):
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or any(s < 1 for s in sizes):
             raise errors.InvalidArgumentError(f"sizes must list >= 2 positive layer widths, got {sizes}")
-        if loss not in _LABEL_LOSSES | _TARGET_LOSSES:
+        if not isinstance(loss, str) or loss not in _LABEL_LOSSES | _TARGET_LOSSES:
             raise errors.InvalidArgumentError(f"unknown loss {loss!r}; expected one of {sorted(_LABEL_LOSSES | _TARGET_LOSSES)}")
-        if activation not in ("relu", "leaky_relu", "tanh", "sigmoid"):
+        if not isinstance(activation, str) or activation not in ("relu", "leaky_relu", "tanh", "sigmoid"):
             raise errors.InvalidArgumentError(f"activation must be relu, leaky_relu, tanh or sigmoid, got {activation!r}")
         if not 0.0 <= float(dropout) < 1.0:
             raise errors.InvalidArgumentError(f"dropout must lie in [0, 1), got {dropout}")

@@ -295,17 +295,16 @@ class History:
     def plot(self, path=None, title=None):
         """Draws the loss curves (per step and per epoch, and validation) and, for classifiers,
         accuracy; saves a PNG to `path` when given (default None) with an optional `title`
-        (default None). Returns the matplotlib Figure (needs matplotlib)."""
+        (default None). Returns a matplotlib Figure of its own (not registered with pyplot, so
+        nothing accumulates; save it with ``figure.savefig``). Needs matplotlib."""
         _check_path(path)
         if title is not None and not isinstance(title, str):
             raise TypeError(f"title must be a str or None, got {type(title).__name__}")
-        import matplotlib
-        if path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
+        from matplotlib.figure import Figure
         accuracy = "accuracy" in self.history
-        figure, axes = plt.subplots(1, 2 if accuracy else 1, figsize=(11 if accuracy else 6, 4))
-        axes = np.atleast_1d(axes)
+        # A Figure of its own (not pyplot's global list): nothing accumulates across calls.
+        figure = Figure(figsize=(11 if accuracy else 6, 4))
+        axes = np.atleast_1d(figure.subplots(1, 2 if accuracy else 1))
         steps_per_epoch = len(self.step_losses) / max(len(self.epoch), 1)
         if len(self.step_losses):
             x = np.arange(1, len(self.step_losses) + 1) / max(steps_per_epoch, 1)
@@ -619,11 +618,9 @@ class RangeTestResult:
         """Loss against learning rate (log axis) with the suggestion marked; saves a PNG to `path`
         when given (default None); returns the Figure."""
         _check_path(path)
-        import matplotlib
-        if path is not None:
-            matplotlib.use("Agg", force=False)
-        import matplotlib.pyplot as plt
-        figure, axis = plt.subplots(figsize=(6, 4))
+        from matplotlib.figure import Figure
+        figure = Figure(figsize=(6, 4))
+        axis = figure.subplots()
         axis.plot(self.lrs, self.losses, color="0.75", label="loss")
         axis.plot(self.lrs, self.smoothed, label="smoothed loss")
         if not math.isnan(self.suggested):
