@@ -46,8 +46,9 @@ let pythonLinkFlags: [String] = python.map {
     ["-L", $0.libDir, "-l\($0.library)", "-Xlinker", "-rpath", "-Xlinker", $0.libDir]
 } ?? []
 
-/// Flags every Swift target of the core shares: sqrt without errno (so update loops vectorize)
-/// and no dynamic exclusivity checks in kernels.
+/// Flags of the C-ABI target only (never of `Descent` or `DescentSupport`, which another package
+/// builds when it depends on the `Descent` library product: SwiftPM rejects `unsafeFlags` in
+/// the targets of a product used from a versioned remote dependency).
 let coreSwiftFlags: [SwiftSetting] = [
     .unsafeFlags(["-Xcc", "-fno-math-errno", "-enforce-exclusivity=unchecked"]),
 ]
@@ -56,20 +57,19 @@ let package = Package(
     name: "Descent",
     products: [
         .library(name: "descent", type: .dynamic, targets: ["DescentC"]),
+        .library(name: "Descent", targets: ["Descent"]),
         .executable(name: "descent-pyrunner", targets: ["descent-pyrunner"]),
     ],
     targets: [
         // C helpers the Swift core needs: the CBLAS declarations and the thread-local error text.
         .target(
             name: "DescentSupport",
-            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])],
             linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m")]
         ),
         // The pure Swift core: tensors, kernels, gradients, optimizers. Knows nothing of C handles.
         .target(
             name: "Descent",
-            dependencies: ["DescentSupport"],
-            swiftSettings: coreSwiftFlags
+            dependencies: ["DescentSupport"]
         ),
         // The C ABI: @c export shims, the handle table, status codes. No math here.
         .target(

@@ -6,6 +6,9 @@ public protocol DescentScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codabl
     static var dtype: DType { get }
     init(_ value: Double)
     var doubleValue: Double { get }
+    /// The IEEE square root (NaN below zero), as `squareRoot()`, but free of libm's errno path
+    /// so that update loops vectorize (see `dsupport_sqrtf` in DescentSupport.h).
+    var kernelSquareRoot: Self { get }
 
     /// y := alpha*x + y (BLAS ?axpy).
     static func blasAxpy(count: Int32, alpha: Self, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>)
@@ -26,6 +29,7 @@ private func cblasTranspose(_ flag: Bool) -> CBLAS_TRANSPOSE {
 extension Float: DescentScalar {
     public static var dtype: DType { .float32 }
     @inlinable public var doubleValue: Double { Double(self) }
+    @inline(__always) public var kernelSquareRoot: Float { dsupport_sqrtf(self) }
 
     public static func blasAxpy(count: Int32, alpha: Float, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
         cblas_saxpy(count, alpha, x, 1, y, 1)
@@ -45,6 +49,7 @@ extension Float: DescentScalar {
 extension Double: DescentScalar {
     public static var dtype: DType { .float64 }
     @inlinable public var doubleValue: Double { self }
+    @inline(__always) public var kernelSquareRoot: Double { dsupport_sqrt(self) }
 
     public static func blasAxpy(count: Int32, alpha: Double, x: UnsafePointer<Double>, y: UnsafeMutablePointer<Double>) {
         cblas_daxpy(count, alpha, x, 1, y, 1)
