@@ -72,6 +72,15 @@ lib: deps
 	ln -sf libdescent.so $(BUILD_DIR)/lib/$(SONAME)
 	cp .build/release/libdescent.so python/descent/libdescent.so.tmp && \
 	    mv -f python/descent/libdescent.so.tmp python/descent/libdescent.so
+	@# A newer OpenBLAS beside the library (scripts/fetch-blas.sh; the system one serves without it)
+	@scripts/fetch-blas.sh
+	@if [ -f $(BUILD_DIR)/blas/libscipy_openblas.so ]; then \
+	    for dir in $(BUILD_DIR)/lib python/descent; do \
+	        cmp -s $(BUILD_DIR)/blas/libscipy_openblas.so $$dir/libscipy_openblas.so || \
+	        { cp $(BUILD_DIR)/blas/libscipy_openblas.so $$dir/libscipy_openblas.so.tmp && \
+	          mv -f $$dir/libscipy_openblas.so.tmp $$dir/libscipy_openblas.so; }; \
+	    done; \
+	fi
 
 runner: lib
 	$(SWIFT) build $(RELEASE_FLAGS) --product descent-pyrunner
@@ -177,4 +186,4 @@ uninstall:
 	@rmdir $(DESTDIR)$(LIBDIR)/cmake/descent 2>/dev/null || true
 
 clean:
-	rm -rf $(BUILD_DIR) .build python/descent/libdescent.so
+	rm -rf $(BUILD_DIR) .build python/descent/libdescent.so python/descent/libscipy_openblas.so

@@ -90,9 +90,7 @@ def blas_report():
                              f"threads={pool.get('num_threads')} ({os.path.basename(pool['filepath'])})")
     except ImportError:
         lines.append("threadpoolctl not installed: NumPy's BLAS not introspected")
-    maps = open("/proc/self/maps").read()
-    ours = sorted({line.split()[-1] for line in maps.splitlines() if "libopenblas" in line})
-    lines.append("libdescent links: " + ", ".join(ours))
+    lines.append("descent uses: " + descent.blas_name())
     lines.append(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
     return lines
 

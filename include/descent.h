@@ -74,6 +74,16 @@ extern "C" {
  */
 uint32_t descent_abi_version(void);
 
+/**
+ * Which BLAS serves matrix products and level-1 calls: the path of the library loaded, or
+ * "system OpenBLAS (libopenblas.so.0...)". Chosen once, at first use: $DESCENT_BLAS = "system"
+ * forces the system OpenBLAS, another non-empty value (other than "bundled") names a CBLAS
+ * library to load; otherwise libscipy_openblas.so beside libdescent.so (a newer OpenBLAS that
+ * `make` puts there, much faster on the small matrices of a training step), else the system
+ * OpenBLAS. Library-owned, static, never NULL. Never fails.
+ */
+const char *descent_blas_name(void);
+
 /* ---------------------------------------------------------------------------------------------
  * Status codes and errors
  * ------------------------------------------------------------------------------------------- */
@@ -1796,7 +1806,11 @@ descent_status descent_trainer_set_nodes(descent_trainer trainer, int64_t input,
  */
 descent_status descent_trainer_set_schedule(descent_trainer trainer, descent_schedule schedule, int32_t per_epoch);
 
-/** Clip the global L2 norm of all param gradients to max_norm before each update (0: off). */
+/**
+ * Clip the global L2 norm of the gradients of the optimizer's params (PyTorch's clip_grad_norm_
+ * over the optimized params) to max_norm before each update: scale by max_norm/(norm + 1e-6)
+ * when norm > max_norm. 0 turns it off.
+ */
 descent_status descent_trainer_set_clip_norm(descent_trainer trainer, double max_norm);
 
 /** The trainer's completed-epoch counter (numbers the shuffles and per-epoch schedules). */

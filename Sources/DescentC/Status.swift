@@ -79,3 +79,7 @@ func readCount(_ count: Int64, _ name: String) throws(DescentError) -> Int {
     dsupport_last_error()
 }
 
+
+@c public func descent_blas_name() -> UnsafePointer<CChar>? {
+    dsupport_blas_name()
+}

@@ -49,6 +49,13 @@ def abi_version():
     return _lib.descent_abi_version()
 
 
+def blas_name():
+    """Which BLAS serves descent's matrix products: the path of the bundled newer OpenBLAS
+    (libscipy_openblas.so beside libdescent.so), a library named by $DESCENT_BLAS, or the system
+    OpenBLAS (see descent_blas_name in descent.h)."""
+    return _lib.descent_blas_name().decode()
+
+
 def status_string(code):
     """The C name of a status code, e.g. status_string(5) == 'DESCENT_ERR_SHAPE'."""
     return _lib.descent_status_string(int(code)).decode()

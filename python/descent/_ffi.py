@@ -70,6 +70,8 @@ FUNCTIONS = [
     ("descent_status_string", c_char_p, [status_t]),
     # const char *descent_last_error(void);
     ("descent_last_error", c_char_p, []),
+    # const char *descent_blas_name(void);
+    ("descent_blas_name", c_char_p, []),
     # descent_status descent_tensor_zeros(int32_t dtype, int64_t rank, const int64_t *shape, descent_tensor *out);
     ("descent_tensor_zeros", STATUS, [c_int32, c_int64, _P_I64, _P_HANDLE]),
     ("descent_tensor_ones", STATUS, [c_int32, c_int64, _P_I64, _P_HANDLE]),

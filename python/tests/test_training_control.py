@@ -114,6 +114,25 @@ def test_clip_norm_scales_the_update_like_numpy(clip, rng):
         np.testing.assert_allclose(got, p - 0.5 * scale * g, rtol=1e-12, atol=1e-14)
 
 
+def test_clip_norm_covers_only_the_params_the_optimizer_updates(rng):
+    # PyTorch clips the params it is given: with an optimizer over the first layer only, the
+    # frozen-by-omission second layer's gradient does not count in the norm.
+    x, y = rng.standard_normal((16, 4)), rng.integers(0, 3, 16)
+    model = descent.MLP([4, 6, 3], activation="tanh", dtype=np.float64, seed=2)
+    start = [p.copy() for p in model.parameters()]
+    optimizer = descent.optim.SGD(model.parameters()[:2], lr=0.5)
+    descent.fit(model, optimizer, x, y, epochs=1, batch_size=None, clip_norm=0.05, progress=False)
+    _, grads = mlp_forward_backward(x, start, y, activation_kind="tanh")
+    held = math.sqrt(sum(np.sum(g * g) for g in grads[:2]))
+    everything = math.sqrt(sum(np.sum(g * g) for g in grads))
+    assert held > 0.05 and everything > held * 1.01
+    scale = 0.05 / (held + 1e-6)
+    for got, p, g in zip(model.parameters()[:2], start[:2], grads[:2]):
+        np.testing.assert_allclose(got, p - 0.5 * scale * g, rtol=1e-12, atol=1e-14)
+    for got, p in zip(model.parameters()[2:], start[2:]):
+        np.testing.assert_array_equal(got, p)
+
+
 # ---- non-finite gradients ---------------------------------------------------------------------
 
 def nan_setup(rng):

@@ -122,7 +122,7 @@ extension Graph {
             case let .cost(cost, prediction, target, _, _) where cost.usesLabels:
                 let classes = nodes[prediction].shape[1]
                 let labels = labelStore[target]!
-                let rows = GraphShape.concrete(nodes[prediction].shape, batch: resolvedBatch)[0]
+                let rows = GraphShape.extent(nodes[prediction].shape, 0, batch: resolvedBatch)
                 guard labels.count == rows else {
                     throw .shape("\(cost.name) has \(rows) rows of scores but labels node \(target) holds \(labels.count) labels")
                 }
@@ -132,7 +132,7 @@ extension Graph {
                     }
                 }
             case let .batchNorm(x, _, _, _, _) where training:
-                let rows = GraphShape.concrete(nodes[x].shape, batch: resolvedBatch)[0]
+                let rows = GraphShape.extent(nodes[x].shape, 0, batch: resolvedBatch)
                 guard rows >= 2 else {
                     throw .argument("training batch normalization needs at least 2 samples (got \(rows)); switch to evaluation mode for single samples")
                 }

@@ -152,6 +152,12 @@ enum GraphShape {
         shape.map { $0 == batchExtent ? batch : $0 }
     }
 
+    /// Extent `axis` of `shape` for batch size `batch`, without building the concrete shape.
+    @inline(__always)
+    static func extent(_ shape: [Int], _ axis: Int, batch: Int) -> Int {
+        shape[axis] == batchExtent ? batch : shape[axis]
+    }
+
     static func describe(_ shape: [Int]) -> String {
         "(" + shape.map { $0 == batchExtent ? "batch" : String($0) }.joined(separator: ", ")
             + (shape.count == 1 ? ",)" : ")")

@@ -21,10 +21,6 @@ public protocol DescentScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codabl
                          beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int32)
 }
 
-@inline(__always)
-private func cblasTranspose(_ flag: Bool) -> CBLAS_TRANSPOSE {
-    flag ? CblasTrans : CblasNoTrans
-}
 
 extension Float: DescentScalar {
     public static var dtype: DType { .float32 }
@@ -32,17 +28,16 @@ extension Float: DescentScalar {
     @inline(__always) public var kernelSquareRoot: Float { dsupport_sqrtf(self) }
 
     public static func blasAxpy(count: Int32, alpha: Float, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
-        cblas_saxpy(count, alpha, x, 1, y, 1)
+        dsupport_saxpy(count, alpha, x, y)
     }
     public static func blasScale(count: Int32, alpha: Float, x: UnsafeMutablePointer<Float>) {
-        cblas_sscal(count, alpha, x, 1)
+        dsupport_sscal(count, alpha, x)
     }
     public static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int32, n: Int32, k: Int32,
                                 alpha: Float, a: UnsafePointer<Float>, lda: Int32,
                                 b: UnsafePointer<Float>, ldb: Int32,
                                 beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int32) {
-        cblas_sgemm(CblasRowMajor, cblasTranspose(transposeA), cblasTranspose(transposeB),
-                    m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        dsupport_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
 }
 
@@ -52,17 +47,16 @@ extension Double: DescentScalar {
     @inline(__always) public var kernelSquareRoot: Double { dsupport_sqrt(self) }
 
     public static func blasAxpy(count: Int32, alpha: Double, x: UnsafePointer<Double>, y: UnsafeMutablePointer<Double>) {
-        cblas_daxpy(count, alpha, x, 1, y, 1)
+        dsupport_daxpy(count, alpha, x, y)
     }
     public static func blasScale(count: Int32, alpha: Double, x: UnsafeMutablePointer<Double>) {
-        cblas_dscal(count, alpha, x, 1)
+        dsupport_dscal(count, alpha, x)
     }
     public static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int32, n: Int32, k: Int32,
                                 alpha: Double, a: UnsafePointer<Double>, lda: Int32,
                                 b: UnsafePointer<Double>, ldb: Int32,
                                 beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int32) {
-        cblas_dgemm(CblasRowMajor, cblasTranspose(transposeA), cblasTranspose(transposeB),
-                    m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        dsupport_dgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     }
 }
 

@@ -29,6 +29,10 @@ public final class Trainer {
     public var epoch: Int64 = 0
     var boundGeneration: UInt64 = 0
     var boundBuffer: Tensor?
+    /// The optimizer's gradients (views into the graph's buffer) and a per-view norm scratch,
+    /// for clipping exactly what the optimizer updates.
+    var boundViews: [Tensor] = []
+    var viewNorms: [Double] = []
     let lock = Mutex(())
 
     public struct StepResult: Sendable {
@@ -83,6 +87,8 @@ public final class Trainer {
         try optimizer.bindGradients(views)
         boundGeneration = optimizer.bindingGeneration
         boundBuffer = buffer
+        boundViews = views
+        viewNorms = Array(repeating: 0, count: views.count)
     }
 
     /// Validates and sets the input/target/output nodes a loader feeds.
@@ -148,9 +154,15 @@ public final class Trainer {
             return (value, graph.gradientsAllFinite, correct, graph.lastPlan?.batch ?? 0)
         }
         do throws(DescentError) {
-            if finite && clipNorm > 0, let buffer = boundBuffer {
-                let norm = buffer.normL2()
-                if norm > clipNorm { try buffer.scale(by: clipNorm / (norm + GradientClipping.normEpsilon)) }
+            if finite && clipNorm > 0 {
+                // The global L2 norm of the gradients the optimizer updates (PyTorch's clip_grad_norm_
+                // over the optimized params), combined from per-tensor norms as GradientClipping does.
+                for (index, view) in boundViews.enumerated() { viewNorms[index] = view.normL2() }
+                let norm = GradientClipping.euclideanNorm(viewNorms)
+                if norm > clipNorm {
+                    let coefficient = clipNorm / (norm + GradientClipping.normEpsilon)
+                    for view in boundViews { try view.scale(by: coefficient) }
+                }
             }
             if let schedule {
                 let count = optimizer.summary.stepCount

@@ -33,4 +33,16 @@ static inline __attribute__((always_inline)) float dsupport_sqrtf(float x) { ret
 static inline __attribute__((always_inline)) double dsupport_sqrt(double x) { return __builtin_sqrt(x); }
 #endif
 
+/// The BLAS every matrix product and level-1 call goes through (see blas.c for the choice):
+/// row-major, unit strides.
+DSUPPORT_HIDDEN const char *dsupport_blas_name(void);
+DSUPPORT_HIDDEN void dsupport_sgemm(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const float *a,
+                                    int lda, const float *b, int ldb, float beta, float *c, int ldc);
+DSUPPORT_HIDDEN void dsupport_dgemm(int transpose_a, int transpose_b, int m, int n, int k, double alpha,
+                                    const double *a, int lda, const double *b, int ldb, double beta, double *c, int ldc);
+DSUPPORT_HIDDEN void dsupport_saxpy(int count, float alpha, const float *x, float *y);
+DSUPPORT_HIDDEN void dsupport_daxpy(int count, double alpha, const double *x, double *y);
+DSUPPORT_HIDDEN void dsupport_sscal(int count, float alpha, float *x);
+DSUPPORT_HIDDEN void dsupport_dscal(int count, double alpha, double *x);
+
 #endif
