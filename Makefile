@@ -39,7 +39,8 @@ LIBDIR       ?= $(PREFIX)/lib
 INCLUDEDIR   ?= $(PREFIX)/include
 INSTALLED     = $(LIBDIR)/$(REALNAME) $(LIBDIR)/$(SONAME) $(LIBDIR)/libdescent.so \
                 $(INCLUDEDIR)/descent.h $(LIBDIR)/pkgconfig/descent.pc \
-                $(LIBDIR)/cmake/descent/descentConfig.cmake $(LIBDIR)/cmake/descent/descentConfigVersion.cmake
+                $(LIBDIR)/cmake/descent/descentConfig.cmake $(LIBDIR)/cmake/descent/descentConfigVersion.cmake \
+                $(LIBDIR)/libscipy_openblas.so
 CONFIGURE     = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
                     -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
                     -e 's|@VERSION_MAJOR@|$(word 1,$(VERSION_PARTS))|g' \
@@ -174,13 +175,17 @@ install: lib
 	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/$(REALNAME)
 	ln -sfn $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libdescent.so
+	@# the newer OpenBLAS the library loads from its own folder, when make fetched it
+	if [ -f $(BUILD_DIR)/lib/libscipy_openblas.so ]; then \
+	    install -m 0755 $(BUILD_DIR)/lib/libscipy_openblas.so $(DESTDIR)$(LIBDIR)/libscipy_openblas.so; fi
 	install -m 0644 include/descent.h $(DESTDIR)$(INCLUDEDIR)/descent.h
 	@$(CONFIGURE) packaging/descent.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/descent.pc
 	@$(CONFIGURE) packaging/descentConfig.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/descent/descentConfig.cmake
 	@$(CONFIGURE) packaging/descentConfigVersion.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/descent/descentConfigVersion.cmake
 	@echo "installed descent $(VERSION) ($(SONAME)) into $(DESTDIR)$(PREFIX); run ldconfig for a system prefix"
 
-# Removes exactly what install wrote (and the cmake/descent folder it made, once empty).
+# Removes exactly what install wrote (and the cmake/descent folder it made, once empty); the
+# bundled libscipy_openblas.so beside the library is removed too.
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	@rmdir $(DESTDIR)$(LIBDIR)/cmake/descent 2>/dev/null || true

@@ -48,6 +48,13 @@ cp examples/textbook_quadratic.c "$tmp/user/main.c"
 readelf -d "$tmp/user/main" | grep -q "NEEDED.*\[libdescent.so.$abi\]" || fail "the program does not need libdescent.so.$abi"
 output=$(cd "$tmp/user" && env -i LD_LIBRARY_PATH="$prefix/lib" ./main) || fail "the pkg-config build does not run"
 grep -q "converged: W = 5.0000" <<< "$output" || fail "unexpected output: $output"
+if [ -f build/lib/libscipy_openblas.so ]; then  # installed beside the library, and chosen there
+    printf '#include <stdio.h>\n#include <descent.h>\nint main(void) { puts(descent_blas_name()); return 0; }\n' \
+        > "$tmp/user/blas.c"
+    (cd "$tmp/user" && cc blas.c -o blas $(pkg-config --cflags --libs descent)) || fail "blas.c does not compile"
+    blas=$(env -i LD_LIBRARY_PATH="$prefix/lib" "$tmp/user/blas")
+    [ "$blas" = "$prefix/lib/libscipy_openblas.so" ] || fail "the installed library uses '$blas', not the installed bundled OpenBLAS"
+fi
 pass
 
 # 3. CMake: find_package(descent) and descent::descent; an incompatible version is refused.
