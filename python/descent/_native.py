@@ -1,6 +1,12 @@
 """The one base class for Python objects that own a libdescent handle."""
 
+from __future__ import annotations
+
+from typing import Optional, TypeVar
+
 from ._ffi import lib
+
+_Self = TypeVar("_Self", bound="NativeObject")
 
 
 class NativeObject:
@@ -13,26 +19,28 @@ class NativeObject:
     """
 
     __slots__ = ()
-    _FREE = None
+    _FREE: Optional[str] = None
 
     @property
-    def handle(self):
+    def handle(self) -> int:
         """The raw C handle (an int; 0 after close)."""
-        return getattr(self, "_handle", 0)
+        handle: int = getattr(self, "_handle", 0)
+        return handle
 
-    def close(self):
+    def close(self) -> None:
         """Frees the native object. Safe to call more than once."""
-        handle, self._handle = getattr(self, "_handle", 0), 0
-        if handle:
+        handle: int = getattr(self, "_handle", 0)
+        setattr(self, "_handle", 0)  # subclasses declare the slot
+        if handle and self._FREE is not None:
             getattr(lib, self._FREE)(handle)
 
-    def __enter__(self):
+    def __enter__(self: _Self) -> _Self:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.close()
         except Exception:  # interpreter shutdown: the library may already be gone
