@@ -49,6 +49,11 @@
  *    concurrently; calls that modify the same tensor at the same time race on its numbers (never
  *    on the library's own state). Freeing a handle while another thread uses it is safe: the
  *    object lives until that call returns.
+ *  - fork(): a child process may use the library even when other threads of the parent were
+ *    inside it at the fork (the library's process-wide locks are taken and released around
+ *    fork() by pthread_atfork handlers; a child starts its own worker threads). An optimizer or
+ *    plateau scheduler that another thread was using at that instant may be half-updated in the
+ *    child: there every call on it returns DESCENT_ERR_UNSUPPORTED (freeing it is still fine).
  *  - Memory layout: tensors are dense and row-major (C order), rank 0 to DESCENT_MAX_RANK.
  *  - Determinism: the same inputs and seed give bit-identical results whatever the thread count.
  */
@@ -734,11 +739,19 @@ descent_status descent_optimizer_state_set(descent_optimizer optimizer, int64_t 
  * Saves the optimizer's complete state (rule, policy, step count, default and per-group
  * hyper-parameters, NAdam's Π, every allocated state buffer and, with include_params != 0, the
  * parameter values) to the file `path` (a NUL-terminated UTF-8 path). Written atomically: to
- * "<path>.tmp-<pid>", fsync'ed, then renamed over `path` and the directory fsync'ed; an existing
- * file is replaced only when the new one is complete. Statuses: handle errors, DESCENT_ERR_NULL_POINTER (path),
- * DESCENT_ERR_INVALID_ARGUMENT (empty path, or a path that is not valid UTF-8), DESCENT_ERR_IO (cannot create/write/rename; the
- * temporary file is removed), DESCENT_ERR_UNSUPPORTED (big-endian host). The optimizer is never
- * modified.
+ * a temporary file "<path>.tmp-<pid>-<16 hex digits>" that no other save uses, fsync'ed, then
+ * renamed over `path` and the directory fsync'ed; an existing file is replaced only when the new
+ * one is complete, so `path` always holds the old or a new complete checkpoint, also when saves
+ * of different optimizers to the same path run concurrently in threads or processes (each
+ * succeeds; the last rename wins). The save holds an exclusive flock() on its temporary file until
+ * the rename: a save killed half-way leaves at most that one file, and every save first removes
+ * the temporary files of `path` left by saves that are over (unlocked, and their process gone or
+ * untouched for a minute), never one of a save still running.
+ * Statuses: handle errors, DESCENT_ERR_NULL_POINTER (path), DESCENT_ERR_INVALID_ARGUMENT (empty
+ * path, or a path that is not valid UTF-8), DESCENT_ERR_IO (cannot create/write/rename; the
+ * temporary file is removed), DESCENT_ERR_OUT_OF_MEMORY (the buffers are allocated before any
+ * file is created: nothing is left on disk), DESCENT_ERR_UNSUPPORTED (big-endian host). The
+ * optimizer is never modified.
  */
 descent_status descent_optimizer_save(descent_optimizer optimizer, const char *path, int32_t include_params);
 
@@ -750,7 +763,8 @@ descent_status descent_optimizer_save(descent_optimizer optimizer, const char *p
  * Statuses: handle errors, DESCENT_ERR_NULL_POINTER, DESCENT_ERR_IO (cannot open/read),
  * DESCENT_ERR_CORRUPT (bad magic, unknown version, truncated or extended file, checksum mismatch,
  * invalid stored values, a param lacking a state slot its stored settings need), DESCENT_ERR_INVALID_ARGUMENT (a path that is not valid UTF-8, another
- * rule, or group/param counts differ), DESCENT_ERR_SHAPE (a param's dtype or shape differs), DESCENT_ERR_OUT_OF_MEMORY.
+ * rule, or group/param counts differ), DESCENT_ERR_SHAPE (a param's dtype or shape differs), DESCENT_ERR_OUT_OF_MEMORY
+ * (the file is read into one checked allocation, the new state into checked allocations).
  * On failure the optimizer (and every param) is unchanged.
  */
 descent_status descent_optimizer_load(descent_optimizer optimizer, const char *path);

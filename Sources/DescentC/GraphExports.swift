@@ -238,7 +238,7 @@ private func flag(_ value: Int32, _ name: String) throws(DescentError) -> Bool {
 @c public func descent_graph_set_training(_ handle: UInt64, _ training: Int32) -> Int32 {
     exported("descent_graph_set_training") { () throws(DescentError) in
         let mode = try flag(training, "training")
-        try graph(handle).isTraining = mode
+        try graph(handle).setTraining(mode)
     }
 }
 

@@ -1,12 +1,17 @@
 import Descent
-import Synchronization
+import DescentSupport
 
 /// Every object handed across the C ABI lives in this table and is named by a 64-bit handle:
 /// low 32 bits = slot index + 1, high 32 bits = the slot's generation (never 0). Freeing a slot
 /// bumps its generation, so a stale copy of a freed handle, a made-up number or 0 (NULL) can
 /// never reach an object: every lookup is checked, under a lock, and returns a strong reference
 /// that keeps the object alive for the rest of the call even if another thread frees the handle.
-final class HandleTable: Sendable {
+///
+/// The lock is the process-wide `DSUPPORT_LOCK_HANDLES` (DescentSupport/process_lock.c), not a
+/// Swift `Mutex`: pthread_atfork handlers take it around fork(), so a child process never starts
+/// with the table locked by a thread it does not have (a Swift `Mutex` held at the fork made the
+/// child's first call die with "Unknown error occurred while attempting to acquire a Mutex").
+final class HandleTable: @unchecked Sendable {
     private struct Slot {
         var generation: UInt32
         var object: AnyObject?
@@ -17,12 +22,28 @@ final class HandleTable: Sendable {
         var freeSlots: [Int] = []
     }
 
-    private let state = Mutex(State())
+    /// Guarded by `lock`.
+    private var guarded = State()
+    private let lock: UnsafeMutablePointer<dsupport_lock>? = dsupport_process_lock(Int32(DSUPPORT_LOCK_HANDLES))
+
+    /// Runs `body` on the table's state under the lock.
+    private func withState<Result>(_ body: (inout State) -> Result) throws(DescentError) -> Result {
+        guard let lock, dsupport_lock_acquire(lock) == 0 else {
+            // Unreachable: the fork handlers reset the lock in every child.
+            throw DescentError(.internal, "the handle table's lock is unusable in this process")
+        }
+        defer { dsupport_lock_release(lock) }
+        return body(&guarded)
+    }
+
+    /// Finishes this table's lazy initialization (the fork handlers call it before fork()).
+    @inline(never)
+    func prepareForFork() {}
 
     /// Stores `object` and returns its new handle.
     func insert(_ object: AnyObject) throws(DescentError) -> UInt64 {
         let box = UncheckedBox(object)
-        let handle: UInt64? = state.withLock { state in
+        let handle: UInt64? = try withState { state in
             let index: Int
             if let reused = state.freeSlots.popLast() {
                 index = reused
@@ -40,7 +61,7 @@ final class HandleTable: Sendable {
 
     /// The live object behind `handle`, which must be a `T`.
     func lookup<T: AnyObject>(_ handle: UInt64, as type: T.Type, role: String) throws(DescentError) -> T {
-        let found: UncheckedBox<AnyObject>? = state.withLock { state in
+        let found: UncheckedBox<AnyObject>? = try withState { state in
             guard let index = Self.slotIndex(of: handle, in: state),
                   let object = state.slots[index].object else { return nil }
             return UncheckedBox(object)
@@ -59,7 +80,7 @@ final class HandleTable: Sendable {
     func remove<T: AnyObject>(_ handle: UInt64, as type: T.Type, role: String) throws(DescentError) {
         // The object is released after the lock is dropped: its deinit may be arbitrary work.
         var released: UncheckedBox<AnyObject>? = nil
-        let wrongKind: String? = state.withLock { state in
+        let wrongKind: String? = try withState { state in
             guard let index = Self.slotIndex(of: handle, in: state),
                   let object = state.slots[index].object else { return nil }
             guard object is T else { return Self.kindName(object) }
@@ -79,7 +100,7 @@ final class HandleTable: Sendable {
 
     /// Number of live objects (for leak tests).
     var liveCount: Int {
-        state.withLock { state in state.slots.count - state.freeSlots.count }
+        (try? withState { state in state.slots.count - state.freeSlots.count }) ?? 0
     }
 
     private static func slotIndex(of handle: UInt64, in state: State) -> Int? {
@@ -109,3 +130,12 @@ struct UncheckedBox<Value>: @unchecked Sendable {
 
 /// The process-wide table behind every `descent_*` handle.
 let handles = HandleTable()
+
+/// Called by the pthread_atfork prepare handler (DescentSupport/process_lock.c) before it takes the
+/// process-wide locks: completes the one-time initializers a child needs, so none can be caught
+/// half-run by fork() (the child would wait for it forever).
+@_cdecl("dsupport_fork_prepare_swift")
+func forkPrepareSwift() {
+    handles.prepareForFork()
+    Parallel.prepareForFork()
+}

@@ -82,21 +82,21 @@ private func readIndex(_ value: Int64, _ name: String) throws(DescentError) -> I
 @c public func descent_optimizer_set_nonfinite_policy(_ handle: UInt64, _ policy: Int32) -> Int32 {
     exported("descent_optimizer_set_nonfinite_policy") { () throws(DescentError) in
         let target = try optimizer(handle)
-        target.setNonFinitePolicy(try NonFinitePolicy(checking: policy))
+        try target.setNonFinitePolicy(try NonFinitePolicy(checking: policy))
     }
 }
 
 @c public func descent_optimizer_nonfinite_policy(_ handle: UInt64, _ out: UnsafeMutablePointer<Int32>?) -> Int32 {
     exported("descent_optimizer_nonfinite_policy") { () throws(DescentError) in
         let target = try optimizer(handle)
-        try required(out, "out").pointee = target.summary.policy.rawValue
+        try required(out, "out").pointee = try target.summary.policy.rawValue
     }
 }
 
 @c public func descent_optimizer_step_count(_ handle: UInt64, _ out: UnsafeMutablePointer<Int64>?) -> Int32 {
     exported("descent_optimizer_step_count") { () throws(DescentError) in
         let target = try optimizer(handle)
-        try required(out, "out").pointee = target.summary.stepCount
+        try required(out, "out").pointee = try target.summary.stepCount
     }
 }
 
@@ -125,7 +125,7 @@ private func readIndex(_ value: Int64, _ name: String) throws(DescentError) -> I
                                         _ params: UnsafeMutablePointer<Int64>?) -> Int32 {
     exported("descent_optimizer_counts") { () throws(DescentError) in
         let target = try optimizer(handle)
-        let summary = target.summary
+        let summary = try target.summary
         rule?.pointee = target.rule.rawValue
         groups?.pointee = Int64(summary.groups)
         params?.pointee = Int64(summary.parameters)

@@ -37,7 +37,7 @@ private func plateau(_ handle: UInt64) throws(DescentError) -> ReduceOnPlateau {
     exported("descent_plateau_lr") { () throws(DescentError) in
         let object = try plateau(handle)
         let destination = try required(lr, "lr")
-        destination.pointee = object.current.learningRate
+        destination.pointee = try object.current.learningRate
     }
 }
 

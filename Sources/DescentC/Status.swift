@@ -13,13 +13,22 @@ func exported(_ function: StaticString, _ body: () throws(DescentError) -> Void)
         try body()
         return 0
     } catch {
-        recordError("\(function): \(error.message)")
+        recordError(function, error.message)
         return error.code.rawValue
     }
 }
 
-func recordError(_ text: String) {
-    text.withCString { dsupport_set_last_error($0) }
+/// Records "<function>: <message>" for descent_last_error() without allocating (an out-of-memory
+/// error must be reportable when nothing more can be allocated).
+func recordError(_ function: StaticString, _ message: String) {
+    var message = message
+    message.withUTF8 { text in
+        text.withMemoryRebound(to: CChar.self) { characters in
+            function.utf8Start.withMemoryRebound(to: CChar.self, capacity: function.utf8CodeUnitCount) { name in
+                dsupport_set_last_error_parts(name, function.utf8CodeUnitCount, characters.baseAddress, characters.count)
+            }
+        }
+    }
 }
 
 /// Checks an out-pointer or input pointer argument.

@@ -50,7 +50,7 @@ final class OptimizerTests: XCTestCase {
         }
         XCTAssertEqual(Array(try first.elements(Float.self)), Array(try copies[0].elements(Float.self)))
         XCTAssertEqual(Array(try second.elements(Double.self)), Array(try copies[1].elements(Double.self)))
-        XCTAssertEqual(optimizer.summary.stepCount, 5)
+        XCTAssertEqual(try optimizer.summary.stepCount, 5)
     }
 
     func testInvalidHyperparametersAreRejected() {

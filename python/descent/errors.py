@@ -38,6 +38,11 @@ class InvalidHandleError(DescentError, ValueError):
     code, status = 2, "DESCENT_ERR_INVALID_HANDLE"
 
 
+class ClosedError(InvalidHandleError):
+    """The object was closed (``close()``, a ``with`` block's end): it cannot be used any more.
+    Raised by the Python package itself, before any C call; a subclass of InvalidHandleError."""
+
+
 class WrongHandleTypeError(DescentError, TypeError):
     code, status = 3, "DESCENT_ERR_WRONG_HANDLE_TYPE"
 

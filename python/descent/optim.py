@@ -22,7 +22,9 @@ checksummed binary checkpoint (see docs/optimizers.md).
 Hot path (why ``step()`` is cheap): the parameters are wrapped once, at construction. Gradients
 are bound to the C optimizer as wrapped tensors and the binding is cached: when ``step`` gets the
 same gradient array objects as last time (checked by identity, no pointer conversion), it makes
-exactly one C call. Even cheaper, ``opt.grads`` is a list of optimizer-owned gradient arrays (one
+exactly one C call. Gradients that are C-contiguous and writeable are bound zero-copy (C reads
+your array); any other layout (strided, Fortran-order, read-only) is copied into a private buffer,
+and that copy is refreshed from your array on every step, so refilling it in place is safe. Even cheaper, ``opt.grads`` is a list of optimizer-owned gradient arrays (one
 per parameter, bound once): fill them in place (``opt.grads[0][...] = g``) and call ``opt.step()``
 with no argument. Changed hyper-parameters are pushed to C only when a value differs from the
 last one pushed.
@@ -39,6 +41,7 @@ import ctypes
 import operator
 import os
 import threading
+import weakref
 from collections.abc import Mapping
 
 import numpy as np
@@ -90,11 +93,28 @@ class Optimizer(NativeObject):
     # Boolean options: name -> (flag bit, True when the flag is set for value False).
     BOOLEANS = {"maximize": (_f.MAXIMIZE, False), "decoupled_weight_decay": (_f.DECOUPLED_WEIGHT_DECAY, False)}
 
+    def _kind(self):
+        return f"{type(self).__name__} optimizer"
+
+    @property
+    def param_groups(self):
+        """The parameter groups: a list of dicts {"params": [arrays], hyper...}; change a value
+        (``opt.param_groups[0]["lr"] = 0.01``) and it applies from the next step."""
+        self._check_open()
+        return self._groups
+
+    @property
+    def defaults(self):
+        """The hyper-parameters new groups start from (the constructor's keywords over the class
+        defaults)."""
+        self._check_open()
+        return self._defaults
+
     def __init__(self, params, *, nonfinite="raise", **hyper):
         unknown = set(hyper) - set(self.DEFAULTS)
         if unknown:
             raise TypeError(f"{type(self).__name__} got unknown hyper-parameters {sorted(unknown)}")
-        self.defaults = {**self.DEFAULTS, **hyper}
+        self._defaults = {**self.DEFAULTS, **hyper}
         handle = ctypes.c_uint64()
         lib.descent_optimizer_new(self.RULE, ctypes.byref(handle))
         self._handle = handle.value
@@ -103,15 +123,17 @@ class Optimizer(NativeObject):
         self._pushed = []           # per group: the tuple of hyper values last pushed to C
         self._bound = None          # the grad arrays currently bound
         self._bound_tensors = []
+        self._copies = []           # (index, private C-contiguous copy) for grads not bound zero-copy
         self._grads = None          # optimizer-owned grad arrays
         self._skipped = ctypes.c_int32()
         self._getter = _tuple_getter(list(self.DEFAULTS))
         self._lock = threading.Lock()  # step() from several Python threads: bind/sync/step stay together
-        self.param_groups = []
+        _LIVE.add(self)
+        self._groups = []
         try:
             # The defaults are validated (and stored in C) up front, as torch.optim does; they are
             # what add_param_group fills missing settings from and what a checkpoint records.
-            self._push(-1, self._values(self.defaults), None)
+            self._push(-1, self._values(self._defaults), None)
             for group in self._normalize(params):
                 self._add_group(group)
             self.nonfinite = nonfinite
@@ -135,6 +157,7 @@ class Optimizer(NativeObject):
 
     def add_param_group(self, group):
         """Adds a group {"params": [arrays], hyper...}; missing hyper-parameters take the defaults."""
+        self._check_open()
         self._add_group(dict(group))
 
     def _add_group(self, group):
@@ -145,14 +168,14 @@ class Optimizer(NativeObject):
         unknown = set(group) - set(self.DEFAULTS) - {"params"}
         if unknown:
             raise TypeError(f"{type(self).__name__} group got unknown hyper-parameters {sorted(unknown)}")
-        full = {"params": arrays, **{k: group.get(k, v) for k, v in self.defaults.items()}}
+        full = {"params": arrays, **{k: group.get(k, v) for k, v in self._defaults.items()}}
         for array in arrays:
             if not isinstance(array, np.ndarray):
                 raise TypeError(f"params must be numpy arrays, got {type(array).__name__}")
             if array.dtype not in DTYPE_CODES:
                 raise errors.DTypeError(f"param dtype {array.dtype} is not float32 or float64")
         tensors = [wrap(array) for array in arrays]
-        defaults = self._values(self.defaults)
+        defaults = self._values(self._defaults)
         try:
             values = self._values(full)
             # C adds a group with its current defaults (state buffers are allocated for them), so
@@ -170,7 +193,7 @@ class Optimizer(NativeObject):
         self._tensors.extend(tensors)
         self._registered.append(list(arrays))
         self._pushed.append(values)
-        self.param_groups.append(full)
+        self._groups.append(full)
         self._unbind()
 
     # -- hyper-parameters --------------------------------------------------------------------
@@ -217,7 +240,7 @@ class Optimizer(NativeObject):
     def _sync(self):
         getter = self._getter
         pushed = self._pushed
-        for index, group in enumerate(self.param_groups):
+        for index, group in enumerate(self._groups):
             values = getter(group)
             if not _same(values, pushed[index]):
                 self._push(index, values, pushed[index])
@@ -227,13 +250,13 @@ class Optimizer(NativeObject):
     def _unbind(self):
         for tensor in self._bound_tensors:
             tensor.close()
-        self._bound, self._bound_tensors = None, []
+        self._bound, self._bound_tensors, self._copies = None, [], []
 
     def _params(self):
         """The params of every group in order. A group's "params" list is fixed once added (C
         holds those arrays): a replaced or edited list raises InvalidArgumentError."""
         params = []
-        for index, (group, arrays) in enumerate(zip(self.param_groups, self._registered)):
+        for index, (group, arrays) in enumerate(zip(self._groups, self._registered)):
             current = group["params"]
             if not isinstance(current, list) or len(current) != len(arrays) or \
                     any(a is not b for a, b in zip(current, arrays)):
@@ -247,7 +270,7 @@ class Optimizer(NativeObject):
         params = self._params()
         if len(grads) != len(params):
             raise errors.ShapeError(f"step got {len(grads)} gradients for {len(params)} params")
-        tensors = []
+        tensors, copies = [], []
         try:
             for index, (grad, param) in enumerate(zip(grads, params)):
                 if not isinstance(grad, np.ndarray):
@@ -256,10 +279,11 @@ class Optimizer(NativeObject):
                     raise errors.DTypeError(f"grads[{index}] is {grad.dtype}, its param is {param.dtype}")
                 if grad.shape != param.shape:
                     raise errors.ShapeError(f"grads[{index}] has shape {grad.shape}, its param {param.shape}")
-                if not grad.flags.c_contiguous:
-                    grad = np.ascontiguousarray(grad)  # a copy: identity caching will not hit
-                if not grad.flags.writeable:
-                    grad = grad.copy()
+                if not (grad.flags.c_contiguous and grad.flags.writeable):
+                    # C reads a private C-contiguous copy; step refreshes it from the caller's
+                    # array on every call (the caller may refill that array in place).
+                    grad = np.array(grad, order="C", copy=True)
+                    copies.append((index, grad))
                 tensors.append(wrap(grad))
             handles = (ctypes.c_uint64 * max(len(tensors), 1))(*[t.handle for t in tensors])
             lib.descent_optimizer_set_grads(self._handle, handles, len(tensors))
@@ -268,12 +292,13 @@ class Optimizer(NativeObject):
                 tensor.close()
             raise
         self._unbind()
-        self._bound, self._bound_tensors = list(grads), tensors
+        self._bound, self._bound_tensors, self._copies = list(grads), tensors, copies
 
     @property
     def grads(self):
         """Optimizer-owned gradient arrays, one per param (zeros at first): fill them in place and
         call ``step()`` without arguments. They stay bound until ``step(grads)`` binds others."""
+        self._check_open()
         if self._grads is None:
             self._grads = [np.zeros_like(p) for p in self._params()]
         return self._grads
@@ -281,7 +306,9 @@ class Optimizer(NativeObject):
     def step(self, grads=None):
         """One update of every parameter, in one C call; returns False when the "skip" policy
         skipped it (non-finite gradient), else True. `grads`: one array per param in group order
-        (a single array when there is one param); None uses :attr:`grads`.
+        (a single array when there is one param); None uses :attr:`grads`, which you must have
+        filled (``opt.grads[i][...] = g``): ``step()`` before :attr:`grads` was ever used raises
+        InvalidArgumentError instead of stepping on zeros.
 
         Raises ShapeError / DTypeError when a gradient does not match its param,
         InvalidArgumentError when a gradient is (or shares memory with) any param, and
@@ -289,13 +316,27 @@ class Optimizer(NativeObject):
         parameters, the state and the step count are unchanged."""
         self._check_open()
         if grads is None:
-            grads = self.grads
+            if self._grads is None:
+                raise errors.InvalidArgumentError(
+                    "step() got no gradients, and the optimizer-owned opt.grads were never filled: pass "
+                    "one gradient per param, opt.step([g1, g2, ...]) (a single array for one param), or "
+                    "fill opt.grads in place (opt.grads[i][...] = g) and then call opt.step()")
+            grads = self._grads
         elif isinstance(grads, np.ndarray):
             grads = [grads]
         with self._lock:
             bound = self._bound
             if bound is None or len(bound) != len(grads) or not all(map(operator.is_, grads, bound)):
                 self._bind(grads)
+            else:
+                # Same array objects as last time. C-contiguous writable ones are bound zero-copy
+                # (C reads them directly); the others are bound through private copies, which must
+                # be refilled now: the caller may have changed its array in place since.
+                for index, copy in self._copies:
+                    if grads[index].shape != copy.shape:  # reshaped in place: check it all again
+                        self._bind(grads)
+                        break
+                    np.copyto(copy, grads[index])
             self._sync()
             lib.descent_optimizer_step(self._handle, ctypes.byref(self._skipped))
             return self._skipped.value == 0
@@ -310,6 +351,7 @@ class Optimizer(NativeObject):
 
     def zero_grad(self):
         """Sets the optimizer-owned :attr:`grads` to zero."""
+        self._check_open()
         for grad in self.grads:
             grad[...] = 0
 
@@ -343,7 +385,7 @@ class Optimizer(NativeObject):
         params = self._params()
         state, index = {}, 0
         step = self.step_count
-        for group_index, group in enumerate(self.param_groups):
+        for group_index, group in enumerate(self._groups):
             mu = ctypes.c_double()
             lib.descent_optimizer_mu_product(self._handle, group_index, ctypes.byref(mu))
             for _ in group["params"]:
@@ -361,7 +403,7 @@ class Optimizer(NativeObject):
                 state[index] = entry
                 index += 1
         groups, start = [], 0
-        for group in self.param_groups:
+        for group in self._groups:
             count = len(group["params"])
             groups.append({**{k: group[k] for k in self.DEFAULTS}, "params": list(range(start, start + count))})
             start += count
@@ -383,16 +425,16 @@ class Optimizer(NativeObject):
                     raise errors.ShapeError(f"state {name!r} of param {index} does not match the param's "
                                             f"dtype {param.dtype} and shape {param.shape}")
         new_values = []
-        for mine, theirs in zip(self.param_groups, groups):
+        for mine, theirs in zip(self._groups, groups):
             values = tuple(theirs.get(k, mine[k]) for k in self.DEFAULTS)
             self._encode(values)  # type checks before anything changes
             new_values.append(values)
-        for index, (mine, values) in enumerate(zip(self.param_groups, new_values)):
+        for index, (mine, values) in enumerate(zip(self._groups, new_values)):
             self._push(index, values, self._pushed[index])
             self._pushed[index] = values
             mine.update(zip(self.DEFAULTS, values))
         step, index = 0, 0
-        for group_index, group in enumerate(self.param_groups):
+        for group_index, group in enumerate(self._groups):
             for _ in group["params"]:
                 entry = state.get(index, {})
                 step = max(step, steps.get(index, 0))
@@ -428,9 +470,9 @@ class Optimizer(NativeObject):
             raise TypeError("state_dict['param_groups'] must be a list of dicts")
         if not isinstance(state, Mapping) or not all(isinstance(e, Mapping) for e in state.values()):
             raise TypeError("state_dict['state'] must be a dict of dicts")
-        if len(groups) != len(self.param_groups):
-            raise errors.ShapeError(f"state_dict has {len(groups)} groups, the optimizer {len(self.param_groups)}")
-        for mine, theirs in zip(self.param_groups, groups):
+        if len(groups) != len(self._groups):
+            raise errors.ShapeError(f"state_dict has {len(groups)} groups, the optimizer {len(self._groups)}")
+        for mine, theirs in zip(self._groups, groups):
             if "params" not in theirs:
                 raise KeyError("a group of the state_dict has no 'params'")
             if not isinstance(theirs["params"], (list, tuple, range)):
@@ -479,7 +521,7 @@ class Optimizer(NativeObject):
 
     def _refresh_groups(self):
         """Reads every group's hyper-parameters back from C into param_groups."""
-        for index, group in enumerate(self.param_groups):
+        for index, group in enumerate(self._groups):
             raw, value = {}, ctypes.c_double()
             for key in list(HYPER.values()) + [FLAGS_KEY]:
                 try:
@@ -506,8 +548,9 @@ class Optimizer(NativeObject):
 
     # -- lifetime ------------------------------------------------------------------------------
     def _check_open(self):
-        if not self._handle:
-            raise errors.InvalidHandleError("the optimizer is closed")
+        """Raises ClosedError ("this SGD optimizer is closed ...") after :meth:`close`."""
+        if self.closed:
+            self._handle  # noqa: B018  (raises the ClosedError)
 
     _FREE = "descent_optimizer_free"
 
@@ -516,23 +559,40 @@ class Optimizer(NativeObject):
         super().close()
         for tensor in getattr(self, "_bound_tensors", []) + getattr(self, "_tensors", []):
             tensor.close()
-        self._bound_tensors, self._tensors, self._bound = [], [], None
+        self._bound_tensors, self._tensors, self._bound, self._copies = [], [], None, []
 
     def counts(self):
         """``(rule, groups, params)`` as the native optimizer reports them
         (``descent_optimizer_counts``): the DESCENT_RULE_* code of this class, the number of
         parameter groups and the number of parameters registered so far. Raises
-        InvalidHandleError after :meth:`close`."""
+        ClosedError after :meth:`close`."""
         self._check_open()
         rule, groups, params = ctypes.c_int32(), ctypes.c_int64(), ctypes.c_int64()
         lib.descent_optimizer_counts(self._handle, ctypes.byref(rule), ctypes.byref(groups), ctypes.byref(params))
         return rule.value, groups.value, params.value
 
     def __repr__(self):
-        if not self._handle:
+        if self.closed:
             return f"{type(self).__name__}(closed)"
         _, groups, params = self.counts()
         return f"{type(self).__name__}({groups} groups, {params} params)"
+
+
+# Every optimizer, so that a child made by os.fork() (multiprocessing's default start method on
+# Linux) gets fresh Python locks: one held by another thread at the fork (it may have been inside
+# step, which releases the GIL in C) would otherwise never be released in the child. The library's
+# own locks are fork-aware: an optimizer another thread was using at the fork then raises
+# UnsupportedError in the child instead of hanging or crashing.
+_LIVE = weakref.WeakSet()
+
+
+def _after_fork_in_child():
+    for optimizer in list(_LIVE):
+        optimizer._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _tuple_getter(keys):

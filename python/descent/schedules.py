@@ -82,10 +82,11 @@ class Schedule(NativeObject):
 
     Call it (``schedule(t)``) or use :meth:`value` / :meth:`values`. Release it with
     :meth:`close` (idempotent), a ``with`` block, or garbage collection. A closed schedule raises
-    :class:`~descent.InvalidHandleError`. Schedules built from it (``sequential``) keep working.
+    :class:`~descent.ClosedError` (an :class:`~descent.InvalidHandleError`). Schedules built from it (``sequential``) keep working.
     """
 
-    __slots__ = ("_handle", "kind", "parameters", "__weakref__")
+    __slots__ = ("_raw", "kind", "parameters", "__weakref__")
+    _KIND = "schedule"
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use the factory functions in descent.schedules to make a Schedule")
@@ -146,7 +147,7 @@ class Schedule(NativeObject):
 
     def __repr__(self):
         arguments = ", ".join(f"{k}={v!r}" for k, v in self.parameters.items())
-        state = "" if self._handle else " (closed)"
+        state = " (closed)" if self.closed else ""
         return f"<descent.schedules.{self.kind}({arguments}){state}>"
 
 
@@ -345,7 +346,8 @@ class Plateau(NativeObject):
     ``best`` starts at +inf ("min") or -inf ("max"); a NaN metric counts as a bad epoch.
     """
 
-    __slots__ = ("_handle", "__weakref__")
+    __slots__ = ("_raw", "__weakref__")
+    _KIND = "plateau scheduler"
 
     def __init__(self, lr, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
                  cooldown=0, min_lr=0.0, eps=1e-8):

@@ -92,11 +92,13 @@ class Tensor(NativeObject):
 
     Create one with :func:`tensor`, :func:`wrap`, :func:`zeros` and friends. The handle is
     released by :meth:`close` (idempotent), by leaving a ``with`` block, or when the object is
-    garbage-collected. Using a closed tensor raises :class:`InvalidHandleError`.
+    garbage-collected. Using a closed tensor raises :class:`ClosedError` (an
+    :class:`InvalidHandleError`).
     """
 
-    __slots__ = ("_handle", "_keepalive", "_lock", "__weakref__")
-    _handle: int
+    __slots__ = ("_raw", "_keepalive", "_lock", "__weakref__")
+    _KIND = "tensor"
+    _raw: int
     _keepalive: Optional[FloatArray]
     _lock: threading.Lock
 
@@ -117,7 +119,7 @@ class Tensor(NativeObject):
     def close(self) -> None:
         """Frees the native tensor (a wrapped array stays yours). Safe to call more than once."""
         with self._lock:
-            handle, self._handle = self._handle, 0
+            handle, self._raw = getattr(self, "_raw", 0), 0
         if handle:
             lib.descent_tensor_free(handle)
         self._keepalive = None
@@ -163,7 +165,7 @@ class Tensor(NativeObject):
         return shape[0]
 
     def __repr__(self) -> str:
-        if not self._handle:
+        if self.closed:
             return "<descent.Tensor closed>"
         return f"descent.Tensor({self.numpy()!r})"
 

@@ -55,7 +55,7 @@ public final class Graph {
     /// The plan of the most recent run (`needed` marks what it computed).
     var lastPlan: GraphPlan?
 
-    let lock = Mutex(())
+    let lock = ForkAwareMutex((), owner: "graph")
 
     public init(dtype: DType) {
         self.dtype = dtype
@@ -64,10 +64,10 @@ public final class Graph {
     /// Runs `body` under the graph's lock (results cross the lock in a box: tensors are not Sendable,
     /// and the lock is what makes handing them out safe).
     func locked<R>(_ body: () throws(DescentError) -> R) throws(DescentError) -> R {
-        try lock.withLock { _ throws(DescentError) -> Unchecked<R> in Unchecked(try body()) }.value
+        try lock.withLock { _ throws(DescentError) -> R in try body() }
     }
 
-    public var nodeCount: Int { lock.withLock { _ in nodes.count } }
+    public var nodeCount: Int { get throws(DescentError) { try locked { nodes.count } } }
 
     // MARK: - Building
 
@@ -107,14 +107,12 @@ public final class Graph {
         for (axis, extent) in shape.enumerated() where extent < 0 && extent != batchExtent {
             throw .shape("extent \(extent) on axis \(axis): use -1 for the batch axis, otherwise >= 0")
         }
-        return lock.withLock { _ in
-            append(GraphNode(op: .input, shape: shape, requiresGradient: false))
-        }
+        return try locked { append(GraphNode(op: .input, shape: shape, requiresGradient: false)) }
     }
 
     /// An input of integer class labels, one per sample (shape `(batch,)`).
-    public func addLabels() -> Int {
-        lock.withLock { _ in append(GraphNode(op: .labels, shape: [batchExtent], requiresGradient: false)) }
+    public func addLabels() throws(DescentError) -> Int {
+        try locked { append(GraphNode(op: .labels, shape: [batchExtent], requiresGradient: false)) }
     }
 
     /// A parameter read in place from `tensor` (which may wrap caller memory). `trainable` false
@@ -348,7 +346,7 @@ public final class Graph {
     }
 
     /// Parameter node indices in creation order.
-    public var parameters: [Int] { lock.withLock { _ in parameterNodes } }
+    public var parameters: [Int] { get throws(DescentError) { try locked { parameterNodes } } }
 
     public func parameterTensor(_ index: Int) throws(DescentError) -> Tensor {
         try locked { () throws(DescentError) -> Tensor in
@@ -369,14 +367,14 @@ public final class Graph {
         }
     }
 
-    public var isTraining: Bool {
-        get { lock.withLock { _ in training } }
-        set { lock.withLock { _ in training = newValue } }
-    }
+    public var isTraining: Bool { get throws(DescentError) { try locked { training } } }
+
+    /// Training (true) or evaluation mode.
+    public func setTraining(_ value: Bool) throws(DescentError) { try locked { training = value } }
 
     /// Sets the training-step counter that addresses dropout masks.
-    public func setDropoutStep(_ step: UInt64) { lock.withLock { _ in dropoutStep = step } }
-    public var currentDropoutStep: UInt64 { lock.withLock { _ in dropoutStep } }
+    public func setDropoutStep(_ step: UInt64) throws(DescentError) { try locked { dropoutStep = step } }
+    public var currentDropoutStep: UInt64 { get throws(DescentError) { try locked { dropoutStep } } }
 
     /// Binds a float input. Its shape must match the input's (any extent on the batch axis).
     /// The graph reads the tensor in place on every run until it is bound again.

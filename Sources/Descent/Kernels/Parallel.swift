@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import DescentSupport
 
 /// Splits elementwise work over the machine's cores.
 ///
@@ -13,8 +14,9 @@ import Glibc
 ///
 /// One parallel job runs at a time: a call that finds the pool busy (another thread's job, or a
 /// nested call from inside a job) runs its whole range inline instead of waiting, so the pool can
-/// never deadlock and concurrent callers never block each other. In a child process made by
-/// fork() (which inherits none of the workers) everything runs inline.
+/// never deadlock and concurrent callers never block each other. A child process made by fork()
+/// inherits none of the workers (and perhaps a pool lock held by a thread it does not have): it
+/// never touches its parent's pool and starts a pool of its own on first use.
 public enum Parallel {
     /// Threads used for large elementwise work: $DESCENT_NUM_THREADS if set (>= 1), else the
     /// number of online processors.
@@ -35,8 +37,8 @@ public enum Parallel {
             if count > 0 { body(0..<count) }
             return
         }
-        guard let pool = WorkerPool.shared, pool.ownerProcess == getpid(), pool.tryAcquire() else {
-            // No pool, a busy pool, or a child after fork() (which has none of the workers).
+        guard let pool = WorkerPool.current(), pool.tryAcquire() else {
+            // No pool (it could not start its threads) or a busy pool.
             body(0..<count)
             return
         }
@@ -48,12 +50,48 @@ public enum Parallel {
     }
 }
 
+extension Parallel {
+    /// Finishes the lazy initialization of `threadCount` (the fork handlers call this before
+    /// fork(), so a child never finds its one-time initializer half-run).
+    @inline(never)
+    public static func prepareForFork() {
+        withExtendedLifetime(threadCount) {}
+    }
+}
+
 /// The persistent workers behind `Parallel`. Workers sleep on a condition variable and wake for
 /// each job's generation; the caller waits (spinning briefly, then sleeping) until every worker
 /// range is done. All state is guarded by one mutex; the body is only called while the caller is
 /// inside `run`, which is what makes handing it a non-escaping closure safe.
 private final class WorkerPool: @unchecked Sendable {
-    static let shared: WorkerPool? = WorkerPool(workers: Parallel.threadCount - 1)
+    /// This process's pool, started on first use; nil when it has no workers (one core, or its
+    /// threads could not be started). The pool lives in a C slot (not a Swift lazy global, whose
+    /// one-time initializer a fork() could interrupt) and belongs to the process that started it:
+    /// a child made by fork() sees its parent's pool there, leaves it alone (its threads do not
+    /// exist here and its locks may be held) and starts its own.
+    static func current() -> WorkerPool? {
+        let process = dsupport_process_tag()
+        if let raw = dsupport_worker_pool() {
+            let pool = Unmanaged<WorkerPool>.fromOpaque(raw).takeUnretainedValue()
+            if pool.ownerProcess == process { return pool.workerCount > 0 ? pool : nil }
+        }
+        return start(in: process)
+    }
+
+    private static func start(in process: UInt32) -> WorkerPool? {
+        // The process-wide pool lock (taken around fork() by the fork handlers) lets one thread start it.
+        guard let lock = dsupport_process_lock(Int32(DSUPPORT_LOCK_WORKER_POOL)),
+              dsupport_lock_acquire(lock) == 0 else { return nil }
+        defer { dsupport_lock_release(lock) }
+        if let raw = dsupport_worker_pool() {
+            let pool = Unmanaged<WorkerPool>.fromOpaque(raw).takeUnretainedValue()
+            if pool.ownerProcess == process { return pool.workerCount > 0 ? pool : nil }
+        }
+        // Retained for the life of the process (a parent's pool is deliberately never released).
+        let pool = WorkerPool(workers: Parallel.threadCount - 1) ?? WorkerPool()
+        dsupport_set_worker_pool(Unmanaged.passRetained(pool).toOpaque())
+        return pool.workerCount > 0 ? pool : nil
+    }
 
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -61,7 +99,7 @@ private final class WorkerPool: @unchecked Sendable {
     private let busy = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let workerCount: Int
     /// The process that started the workers; a child made by fork() has none of them.
-    let ownerProcess = getpid()
+    let ownerProcess = dsupport_process_tag()
 
     // Guarded by `mutex`.
     private var generation: UInt64 = 0
@@ -69,6 +107,11 @@ private final class WorkerPool: @unchecked Sendable {
     private var count = 0
     private var share = 0
     private var pending = 0
+
+    /// A pool without workers: records that this process runs everything inline.
+    private init() {
+        workerCount = 0
+    }
 
     private init?(workers: Int) {
         guard workers >= 1 else { return nil }

@@ -67,7 +67,9 @@ extension Optimizer {
     }
 
     /// Whether gradients are bound.
-    public var hasGradients: Bool { lock.withLock { _ in !gradients.isEmpty || parameters.isEmpty } }
+    public var hasGradients: Bool {
+        get throws(DescentError) { try lock.withLock { _ in !gradients.isEmpty || parameters.isEmpty } }
+    }
 
     /// One update of every parameter of every group with the bound gradients, t = stepCount + 1.
     /// Returns true when the step was skipped (non-finite gradient under the `.skip` policy).

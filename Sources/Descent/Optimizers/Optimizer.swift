@@ -63,8 +63,10 @@ public final class Optimizer {
     var pieces: [Piece] = []
     var piecesValid = false
     let finiteFlag = Atomic<Int>(0)
-    /// Serializes every call on one optimizer (ctypes releases the GIL: threads may race).
-    let lock = Mutex(())
+    /// Serializes every call on one optimizer (ctypes releases the GIL: threads may race). Fork-aware:
+    /// in a child made by fork() while another thread was inside a call, every call throws
+    /// `.unsupported` instead of trapping.
+    let lock = ForkAwareMutex((), owner: "optimizer")
 
     public init(rule: OptimizerRule) {
         self.rule = rule
@@ -157,14 +159,14 @@ public final class Optimizer {
         }
     }
 
-    public func setNonFinitePolicy(_ policy: NonFinitePolicy) {
-        lock.withLock { _ in nonFinitePolicy = policy }
+    public func setNonFinitePolicy(_ policy: NonFinitePolicy) throws(DescentError) {
+        try lock.withLock { _ in nonFinitePolicy = policy }
     }
 
     /// Sets the step count (the next update uses t = count + 1).
     public func setStepCount(_ count: Int64) throws(DescentError) {
         guard count >= 0 else { throw .argument("step count must be >= 0, got \(count)") }
-        lock.withLock { _ in stepCount = count }
+        try lock.withLock { _ in stepCount = count }
     }
 
     public func setMuProduct(group: Int, _ value: Double) throws(DescentError) {
@@ -244,8 +246,8 @@ extension Optimizer {
     /// Puts every allocated state slot back to its initial value, the step count to 0 and NAdam's
     /// running product to 1, as if no step had been taken (random restarts). Hyper-parameters
     /// and bound gradients stay. C counterpart: `descent_optimizer_reset`.
-    public func resetState() {
-        lock.withLock { _ in
+    public func resetState() throws(DescentError) {
+        try lock.withLock { _ in
             for parameter in parameters {
                 let hyper = groups[parameter.group].hyper
                 for (slot, state) in parameter.state.enumerated() {
@@ -272,20 +274,20 @@ extension Optimizer {
     }
 
     public func snapshot() throws(DescentError) -> Snapshot {
-        try lock.withLock { _ throws(DescentError) -> Unchecked<Snapshot> in
+        try lock.withLock { _ throws(DescentError) -> Snapshot in
             var copies: [[Tensor?]] = []
             for parameter in parameters {
                 var slots: [Tensor?] = []
                 for state in parameter.state { slots.append(try state?.copy()) }
                 copies.append(slots)
             }
-            return Unchecked(Snapshot(state: copies, stepCount: stepCount, groups: groups))
-        }.value
+            return Snapshot(state: copies, stepCount: stepCount, groups: groups)
+        }
     }
 
     /// Restores a snapshot taken from this optimizer (same parameters and slots).
-    public func restore(_ snapshot: Snapshot) {
-        lock.withLock { _ in
+    public func restore(_ snapshot: Snapshot) throws(DescentError) {
+        try lock.withLock { _ in
             for (index, parameter) in parameters.enumerated() where index < snapshot.state.count {
                 for (slot, copy) in snapshot.state[index].enumerated() {
                     guard let copy, let target = parameter.state[slot], target.count == copy.count else { continue }
@@ -301,25 +303,27 @@ extension Optimizer {
     /// Sets the learning rate of every group (a schedule's value for this step).
     func setLearningRateOfAllGroups(_ value: Double) throws(DescentError) {
         guard value.isFinite, value >= 0 else { throw .argument("the schedule gave learning rate \(value); it must be finite and >= 0") }
-        lock.withLock { _ in
+        try lock.withLock { _ in
             for index in groups.indices { groups[index].hyper.learningRate = value }
         }
     }
 
     /// The learning rate of every group.
-    func learningRates() -> [Double] {
-        lock.withLock { _ in groups.map { $0.hyper.learningRate } }
+    func learningRates() throws(DescentError) -> [Double] {
+        try lock.withLock { _ in groups.map { $0.hyper.learningRate } }
     }
 
-    func setLearningRates(_ values: [Double]) {
-        lock.withLock { _ in
+    func setLearningRates(_ values: [Double]) throws(DescentError) {
+        try lock.withLock { _ in
             for index in groups.indices where index < values.count { groups[index].hyper.learningRate = values[index] }
         }
     }
 
     /// (groups, parameters, step count, policy), read under the lock.
     public var summary: (groups: Int, parameters: Int, stepCount: Int64, policy: NonFinitePolicy) {
-        lock.withLock { _ in (groups.count, parameters.count, stepCount, nonFinitePolicy) }
+        get throws(DescentError) {
+            try lock.withLock { _ in (groups.count, parameters.count, stepCount, nonFinitePolicy) }
+        }
     }
 }
 

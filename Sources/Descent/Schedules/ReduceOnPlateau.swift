@@ -45,7 +45,7 @@ public final class ReduceOnPlateau: Sendable {
     public let cooldown: Int64
     public let minimumLearningRate: Double
     public let eps: Double
-    private let state: Mutex<State>
+    private let state: ForkAwareMutex<State>
 
     public init(learningRate: Double, mode: Mode = .min, factor: Double = 0.1, patience: Int64 = 10,
                 threshold: Double = 1e-4, thresholdMode: ThresholdMode = .relative, cooldown: Int64 = 0,
@@ -66,11 +66,14 @@ public final class ReduceOnPlateau: Sendable {
         self.minimumLearningRate = minimumLearningRate
         self.eps = eps
         let worst = mode == .min ? Double.infinity : -Double.infinity
-        self.state = Mutex(State(learningRate: learningRate, best: worst, badEpochs: 0, cooldownCounter: 0, updates: 0))
+        self.state = ForkAwareMutex(State(learningRate: learningRate, best: worst, badEpochs: 0, cooldownCounter: 0, updates: 0),
+                                    owner: "plateau scheduler")
     }
 
     /// A snapshot of the mutable state.
-    public var current: State { state.withLock { $0 } }
+    public var current: State {
+        get throws(DescentError) { try state.withLock { $0 } }
+    }
 
     /// Records one epoch's metric and returns the learning rate to use from now on. Throws
     /// `.invalidArgument`, changing nothing, when the update counter is already `Int64.max` (only
@@ -106,7 +109,7 @@ public final class ReduceOnPlateau: Sendable {
     /// optimizer's current rate at each reduction, so a manual change is honoured the same way).
     public func setLearningRate(_ learningRate: Double) throws(DescentError) {
         try requireRate(learningRate, "lr")
-        state.withLock { $0.learningRate = learningRate }
+        try state.withLock { $0.learningRate = learningRate }
     }
 
     /// Replaces the whole mutable state (resuming from a checkpoint). Checked before anything changes.
@@ -116,7 +119,7 @@ public final class ReduceOnPlateau: Sendable {
         guard restored.badEpochs >= 0, restored.cooldownCounter >= 0, restored.updates >= 0 else {
             throw .argument("num_bad_epochs, cooldown_counter and updates must be >= 0")
         }
-        state.withLock { $0 = restored }
+        try state.withLock { $0 = restored }
     }
 
     func isBetter(_ metric: Double, than best: Double) -> Bool {

@@ -32,7 +32,7 @@ extension Optimizer {
     public func save(to path: String, includeParameters: Bool) throws(DescentError) {
         guard UInt16(1).littleEndian == 1 else { throw DescentError(.unsupported, "checkpoints need a little-endian host") }
         try lock.withLock { _ throws(DescentError) in
-            let writer = try AtomicFileWriter(path: path)
+            var writer = try AtomicFileWriter(path: path)
             CheckpointFormat.magic.withUnsafeBytes { raw in writer.bytes(raw) }
             writer.integer(CheckpointFormat.version)
             writer.integer(includeParameters ? CheckpointFormat.flagParameters : 0)
@@ -84,16 +84,9 @@ extension Optimizer {
 
     /// Replaces this optimizer's state with the checkpoint at `path` (see `CheckpointFormat`).
     public func load(from path: String) throws(DescentError) {
-        let file = try readWholeFile(path)
-        let failure: DescentError? = file.withUnsafeBytes { raw in
-            do throws(DescentError) {
-                try lock.withLock { _ throws(DescentError) in try restore(raw, path) }
-                return nil
-            } catch {
-                return error
-            }
+        try withWholeFile(path) { (raw) throws(DescentError) in
+            try lock.withLock { _ throws(DescentError) in try restore(raw, path) }
         }
-        if let failure { throw failure }
     }
 
     private func restore(_ raw: UnsafeRawBufferPointer, _ path: String) throws(DescentError) {

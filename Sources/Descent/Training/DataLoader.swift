@@ -27,7 +27,7 @@ public final class DataLoader {
     private let order: UnsafeMutablePointer<Int>
     public private(set) var epoch: Int64 = -1
     private var staging: [(batch: Int, inputs: Tensor, targets: Tensor?, labels: LabelBuffer?)] = []
-    let lock = Mutex(())
+    let lock = ForkAwareMutex((), owner: "data loader")
 
     public init(inputs: Tensor, targets: Tensor?, labels: UnsafePointer<Int64>?, labelCount: Int,
                 batchSize: Int, shuffle: Bool, dropLast: Bool, seed: UInt64) throws(DescentError) {
@@ -80,7 +80,7 @@ public final class DataLoader {
     /// Fixes the order of epoch `epoch` (>= 0).
     public func setEpoch(_ epoch: Int64) throws(DescentError) {
         guard epoch >= 0 else { throw .argument("epoch \(epoch) is negative") }
-        lock.withLock { _ in
+        try lock.withLock { _ in
             guard epoch != self.epoch else { return }
             for i in 0..<sampleCount { order[i] = i }
             if shuffle && sampleCount > 1 {
@@ -115,7 +115,7 @@ public final class DataLoader {
     /// and returns them.
     func gather(_ batch: Int) throws(DescentError) -> (inputs: Tensor, targets: Tensor?, labels: LabelBuffer?) {
         if epoch < 0 { try setEpoch(0) }
-        return try lock.withLock { _ throws(DescentError) -> Unchecked<(Tensor, Tensor?, LabelBuffer?)> in
+        return try lock.withLock { _ throws(DescentError) -> (Tensor, Tensor?, LabelBuffer?) in
             let range = try bounds(batch)
             let size = range.count
             var found = -1
@@ -146,8 +146,8 @@ public final class DataLoader {
                 let destination = try staged.resize(size)
                 for (position, sample) in range.enumerated() { destination[position] = labels.pointer![order[sample]] }
             }
-            return Unchecked((entry.inputs, entry.targets, entry.labels))
-        }.value
+            return (entry.inputs, entry.targets, entry.labels)
+        }
     }
 
     private func copyRows(from source: Tensor, to destination: Tensor, _ range: Range<Int>) {

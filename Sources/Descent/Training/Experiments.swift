@@ -42,9 +42,9 @@ extension Trainer {
         for k in 0..<count {
             let runSeed = stream.output(UInt64(k))
             try graph.initializeParameters(seed: runSeed)
-            optimizer.resetState()
+            try optimizer.resetState()
             epoch = startEpoch
-            graph.setDropoutStep(0)
+            try graph.setDropoutStep(0)
             let fitted = try fit(train: train, validation: validation, options: options)
             let bestRecord = fitted.bestEpoch >= 0 ? fitted.epochs[fitted.bestEpoch] : nil
             let result = RestartResult(seed: runSeed, finalLoss: fitted.epochs.last?.loss ?? .nan,
@@ -79,15 +79,15 @@ extension Trainer {
         let optimizer = try self.optimizer
         let parameters = try graph.snapshot()
         let state = try optimizer.snapshot()
-        let rates = optimizer.learningRates()
-        let savedSchedule = schedule, savedEpoch = epoch, savedDropout = graph.currentDropoutStep
+        let rates = try optimizer.learningRates()
+        let savedSchedule = schedule, savedEpoch = epoch, savedDropout = try graph.currentDropoutStep
         schedule = nil
         defer {
             schedule = savedSchedule
             epoch = savedEpoch
-            graph.setDropoutStep(savedDropout)
-            optimizer.restore(state)
-            optimizer.setLearningRates(rates)
+            try? graph.setDropoutStep(savedDropout)
+            try? optimizer.restore(state)
+            try? optimizer.setLearningRates(rates)
             try? graph.restore(parameters)
         }
         var result = RangeTestResult()

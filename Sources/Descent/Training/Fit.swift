@@ -67,7 +67,7 @@ extension Trainer {
         result.stepLosses.reserveCapacity(overflow ? 1 << 16 : min(planned, 1 << 16))
         let best: GraphSnapshot? = options.restoreBest ? try graph.snapshot() : nil
         var sinceImprovement = 0
-        graph.isTraining = true
+        try graph.setTraining(true)
         epochs: for _ in 0..<options.epochs {
             try train.setEpoch(epoch)
             var record = EpochRecord(epoch: epoch)

@@ -33,7 +33,7 @@ public final class Trainer {
     /// for clipping exactly what the optimizer updates.
     var boundViews: [Tensor] = []
     var viewNorms: [Double] = []
-    let lock = Mutex(())
+    let lock = ForkAwareMutex((), owner: "trainer")
 
     public struct StepResult: Sendable {
         public var loss: Double
@@ -110,7 +110,7 @@ public final class Trainer {
                 }
             }
         }
-        lock.withLock { _ in (inputNode, targetNode, outputNode) = (input, target, output) }
+        try lock.withLock { _ in (inputNode, targetNode, outputNode) = (input, target, output) }
     }
 
     /// One step on the inputs bound to the graph.
@@ -145,7 +145,8 @@ public final class Trainer {
 
     func runStep() throws(DescentError) -> StepResult {
         let optimizer = try self.optimizer
-        if optimizer.bindingGeneration != boundGeneration || graph.gradientBufferIdentity !== boundBuffer { try bind() }
+        let currentBuffer = try graph.gradientBufferIdentity
+        if optimizer.bindingGeneration != boundGeneration || currentBuffer !== boundBuffer { try bind() }
         let (value, finite, correct, samples) = try graph.locked {
             () throws(DescentError) -> (Double, Bool, Int, Int) in
             graph.backupRunningStatistics()
@@ -165,15 +166,17 @@ public final class Trainer {
                 }
             }
             if let schedule {
-                let count = optimizer.summary.stepCount
+                let count = try optimizer.summary.stepCount
                 try optimizer.setLearningRateOfAllGroups(schedule.value(at: schedulePerEpoch ? epoch : count))
             }
             let skipped = try optimizer.step(gradientsKnownFinite: finite)
-            if skipped { graph.lock.withLock { _ in graph.restoreRunningStatistics() } }
-            graph.lock.withLock { _ in graph.dropoutStep &+= 1 }
+            try graph.locked {
+                if skipped { graph.restoreRunningStatistics() }
+                graph.dropoutStep &+= 1
+            }
             return StepResult(loss: value, skipped: skipped, correct: correct, samples: samples)
         } catch {
-            graph.lock.withLock { _ in graph.restoreRunningStatistics() }
+            try? graph.locked { graph.restoreRunningStatistics() }
             throw error
         }
     }
@@ -184,9 +187,9 @@ public final class Trainer {
     /// is updated.
     public func evaluate(_ loader: DataLoader) throws(DescentError) -> (loss: Double, accuracy: Double) {
         try lock.withLock { _ throws(DescentError) -> (loss: Double, accuracy: Double) in
-            let wasTraining = graph.isTraining
-            graph.isTraining = false
-            defer { graph.isTraining = wasTraining }
+            let wasTraining = try graph.isTraining
+            try graph.setTraining(false)
+            defer { try? graph.setTraining(wasTraining) }
             if loader.epoch < 0 { try loader.setEpoch(0) }
             var total = 0.0, correct = 0, samples = 0, counted = 0
             for batch in 0..<loader.batchCount {
@@ -236,7 +239,7 @@ extension Graph {
     }
 
     /// Identity of the flat gradient buffer (changes when parameters are added).
-    var gradientBufferIdentity: Tensor? { lock.withLock { _ in Unchecked(gradientBuffer) }.value }
+    var gradientBufferIdentity: Tensor? { get throws(DescentError) { try locked { gradientBuffer } } }
 
     /// Saves batch norm's running statistics before a training step (restored if the step fails).
     func backupRunningStatistics() {

@@ -45,4 +45,67 @@ DSUPPORT_HIDDEN void dsupport_daxpy(int count, double alpha, const double *x, do
 DSUPPORT_HIDDEN void dsupport_sscal(int count, float alpha, float *x);
 DSUPPORT_HIDDEN void dsupport_dscal(int count, double alpha, double *x);
 
+/// Copies "<prefix>: <message>" (truncated to the buffer) into this thread's last-error buffer.
+/// Allocates nothing, so an out-of-memory error can always be reported.
+DSUPPORT_HIDDEN void dsupport_set_last_error_parts(const char *prefix, size_t prefix_length,
+                                                   const char *message, size_t message_length);
+
+// ---- fork-aware locks (process_lock.c) --------------------------------------------------------
+
+/// A lock word: zero-initialized means free. Use only through the functions below, at a stable
+/// address (heap or static storage).
+typedef struct dsupport_lock {
+    uint32_t word;
+} dsupport_lock;
+
+/// dsupport_lock_acquire's result when the lock was held by a thread of the parent process at the
+/// instant this process was made by fork(): that thread does not exist here, so the lock will never
+/// be released (and what it protected may be half-updated).
+#define DSUPPORT_LOCK_STALE 1
+
+/// Waits for and takes the lock: 0, or DSUPPORT_LOCK_STALE (nothing taken). Not recursive.
+DSUPPORT_HIDDEN int dsupport_lock_acquire(dsupport_lock *lock);
+
+/// Releases a lock taken by dsupport_lock_acquire.
+DSUPPORT_HIDDEN void dsupport_lock_release(dsupport_lock *lock);
+
+/// This process's id as the locks record it (cached; renewed in a child after fork()).
+DSUPPORT_HIDDEN uint32_t dsupport_process_tag(void);
+
+/// Process-wide locks: pthread_atfork handlers take every one of them before fork() and release
+/// them after it (the child resets its copies), so a child never inherits one held by a thread it
+/// does not have.
+enum {
+    DSUPPORT_LOCK_HANDLES = 0,      ///< the C ABI's handle table
+    DSUPPORT_LOCK_WORKER_POOL = 1,  ///< creation of the worker pool of the current process
+    DSUPPORT_PROCESS_LOCK_COUNT = 2
+};
+
+/// The process-wide lock `which` (DSUPPORT_LOCK_*); NULL for another number.
+DSUPPORT_HIDDEN dsupport_lock *dsupport_process_lock(int which);
+
+/// The pool of worker threads of the current process (an opaque retained pointer owned by the
+/// Swift core), NULL until one is started. Read and written with acquire/release ordering.
+DSUPPORT_HIDDEN void *dsupport_worker_pool(void);
+DSUPPORT_HIDDEN void dsupport_set_worker_pool(void *pool);
+
+// ---- temporary files of atomic saves (temporary_file.c) ---------------------------------------
+
+/// Bytes a buffer needs for the temporary name of `path` (NUL included).
+DSUPPORT_HIDDEN size_t dsupport_temporary_name_capacity(const char *path);
+
+/// Creates "<path>.tmp-<pid>-<16 hex digits>" (a name no other save uses), opens it write-only and
+/// holds an exclusive flock on it while the descriptor is open; writes the name to `name`.
+/// Returns the descriptor, or -1 with errno set.
+DSUPPORT_HIDDEN int dsupport_temporary_create(const char *path, char *name, size_t capacity);
+
+/// Removes the temporary files of `path` that dead saves left behind: those nobody holds a lock on
+/// whose process is gone (or that nobody touched for a minute), and those of the unlocked format
+/// of earlier versions ("<path>.tmp-<pid>") whose process is gone. Never a running save's file.
+/// Best effort: errors are ignored.
+DSUPPORT_HIDDEN void dsupport_temporary_sweep(const char *path);
+
+/// fsync of the directory holding `path` (best effort).
+DSUPPORT_HIDDEN void dsupport_fsync_directory_of(const char *path);
+
 #endif
