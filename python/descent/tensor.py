@@ -197,10 +197,10 @@ class Tensor(NativeObject):
         with _operand(other, "other") as operand:
             if out is None:
                 result = zeros(self.shape, dtype=self.dtype)
-                function(self._handle, operand.handle, result._handle)
+                function(self._handle, operand._handle, result._handle)
                 return result
             with _target(out, "out") as target:
-                function(self._handle, operand.handle, target.handle)
+                function(self._handle, operand._handle, target._handle)
             return out
 
     @overload
@@ -248,7 +248,7 @@ class Tensor(NativeObject):
     def axpy_(self, alpha: SupportsFloat, x: TensorLike) -> Tensor:
         """self += alpha * x in place (BLAS ?axpy); returns self."""
         with _operand(x, "x") as operand:
-            lib.descent_tensor_axpy(float(alpha), operand.handle, self._handle)
+            lib.descent_tensor_axpy(float(alpha), operand._handle, self._handle)
         return self
 
     def _reduce(self, function: Callable[..., Any]) -> float:
@@ -276,7 +276,7 @@ class Tensor(NativeObject):
         """Sum of self * other over all elements (same dtype and shape)."""
         value = ctypes.c_double()
         with _operand(other, "other") as operand:
-            lib.descent_tensor_dot(self._handle, operand.handle, ctypes.byref(value))
+            lib.descent_tensor_dot(self._handle, operand._handle, ctypes.byref(value))
         return float(value.value)
 
     def __matmul__(self, other: TensorLike) -> Tensor:
@@ -445,8 +445,8 @@ def matmul(a: TensorLike, b: TensorLike, trans_a: bool = False, trans_b: bool = 
     with _operand(a, "a") as ta, _operand(b, "b") as tb:
         if out is not None:
             with _target(out, "out") as target:
-                lib.descent_tensor_matmul(ta.handle, tb.handle, int(bool(trans_a)), int(bool(trans_b)),
-                                          float(alpha), float(beta), target.handle)
+                lib.descent_tensor_matmul(ta._handle, tb._handle, int(bool(trans_a)), int(bool(trans_b)),
+                                          float(alpha), float(beta), target._handle)
             return out
         a_shape, b_shape = ta.shape, tb.shape
         if len(a_shape) != 2 or len(b_shape) != 2:
@@ -454,8 +454,8 @@ def matmul(a: TensorLike, b: TensorLike, trans_a: bool = False, trans_b: bool = 
         m = a_shape[1] if trans_a else a_shape[0]
         n = b_shape[0] if trans_b else b_shape[1]
         result = zeros((m, n), dtype=ta.dtype)
-        lib.descent_tensor_matmul(ta.handle, tb.handle, int(bool(trans_a)), int(bool(trans_b)),
-                                  float(alpha), float(beta), result.handle)
+        lib.descent_tensor_matmul(ta._handle, tb._handle, int(bool(trans_a)), int(bool(trans_b)),
+                                  float(alpha), float(beta), result._handle)
         if isinstance(a, np.ndarray):
             with result:
                 return result.numpy()
@@ -469,5 +469,5 @@ def gd_step(param: _T, grad: TensorLike, learning_rate: SupportsFloat) -> _T:
     updated in place); `grad` a Tensor or an array of the same dtype and shape. Returns `param`.
     """
     with _target(param, "param") as p, _operand(grad, "grad") as g:
-        lib.descent_gd_step(p.handle, g.handle, float(learning_rate))
+        lib.descent_gd_step(p._handle, g._handle, float(learning_rate))
     return param
