@@ -954,6 +954,41 @@ descent_status descent_schedule_new_sequential(const descent_schedule *schedules
  */
 descent_status descent_schedule_value(descent_schedule schedule, int64_t step, double *lr);
 
+/*
+ * Schedules and the optimizer's own learning rate. Following PyTorch, where a scheduler starts
+ * from the optimizer's lr, a schedule is built around a base rate: lr0 of the decaying,
+ * annealing and ramp schedules, a constant's lr, the first piecewise value, one-cycle's max_lr,
+ * a sequential schedule's first part's. When a trainer drives an optimizer with a schedule
+ * (descent_trainer_set_schedule_ex), the base rate and every group's lr must agree unless the
+ * caller says which one wins (DESCENT_SCHEDULE_BASE_*): a conflicting pair is an error, never a
+ * silent choice. The same rule holds in Python (descent.schedules.LRScheduler, descent.fit).
+ */
+
+/** Whose learning rate counts when a schedule drives an optimizer (descent_trainer_set_schedule_ex). */
+enum {
+    DESCENT_SCHEDULE_BASE_AGREE = 0,     /* the schedule's base rate must equal every group's lr (1e-12 relative) */
+    DESCENT_SCHEDULE_BASE_OPTIMIZER = 1, /* the schedule follows the optimizer: rebased to each group's lr */
+    DESCENT_SCHEDULE_BASE_SCHEDULE = 2   /* the schedule's own rates replace the optimizer's */
+};
+
+/**
+ * Writes the rate the schedule is built around (see above) to *lr. Statuses: DESCENT_OK; handle
+ * errors; DESCENT_ERR_NULL_POINTER (lr). On failure *lr is not written.
+ */
+descent_status descent_schedule_base_rate(descent_schedule schedule, double *lr);
+
+/**
+ * A new schedule: `schedule` built around `lr` instead of its base rate (PyTorch: a scheduler's
+ * base_lr is the optimizer's lr). lr0 (a constant's lr, one-cycle's max_lr) becomes `lr`;
+ * absolute floors stay (cosine and SGDR eta_min, polynomial end_lr); piecewise values scale by
+ * lr / values[0]; each part of a sequential schedule is rebased by the same ratio lr / base
+ * rate. Free the result with descent_schedule_free. Statuses: DESCENT_OK; handle errors;
+ * DESCENT_ERR_NULL_POINTER (out); DESCENT_ERR_INVALID_ARGUMENT (lr not finite and >= 0, a
+ * piecewise or sequential schedule starting at rate 0 that would need scaling);
+ * DESCENT_ERR_OUT_OF_MEMORY. On failure *out is not written.
+ */
+descent_status descent_schedule_rebase(descent_schedule schedule, double lr, descent_schedule *out);
+
 /**
  * Writes the schedule's momentum at step t to *momentum, for a schedule that cycles momentum
  * (only one made by descent_schedule_new_one_cycle_momentum; formula there). No side effects.
@@ -1816,9 +1851,25 @@ descent_status descent_trainer_set_nodes(descent_trainer trainer, int64_t input,
 /**
  * Before each update, set every group's learning rate to schedule(t), t = the optimizer's
  * completed steps (per_epoch = 0) or the trainer's completed epochs (per_epoch = 1); schedule 0
- * removes it (the optimizer's lr stays as last set).
+ * removes it (the optimizer's lr stays as last set). The same as descent_trainer_set_schedule_ex
+ * with DESCENT_SCHEDULE_BASE_AGREE: the schedule's base rate must equal the lr of every group of
+ * the trainer's optimizer. Statuses: DESCENT_OK; handle errors; DESCENT_ERR_INVALID_ARGUMENT
+ * (per_epoch not 0 or 1, an evaluation-only trainer, the rates conflict: the message names both).
+ * On failure the trainer's schedule is unchanged.
  */
 descent_status descent_trainer_set_schedule(descent_trainer trainer, descent_schedule schedule, int32_t per_epoch);
+
+/**
+ * descent_trainer_set_schedule with a choice of whose rate counts (DESCENT_SCHEDULE_BASE_*),
+ * checked against the groups' learning rates when called: AGREE (a conflict is
+ * DESCENT_ERR_INVALID_ARGUMENT), OPTIMIZER (each group follows the schedule rebased to the lr it
+ * has now, see descent_schedule_rebase), SCHEDULE (the schedule's values replace every group's
+ * lr). Groups added to the optimizer afterwards make the next step fail with
+ * DESCENT_ERR_INVALID_ARGUMENT until the schedule is set again. Extra status:
+ * DESCENT_ERR_INVALID_ARGUMENT (base not one of the three).
+ */
+descent_status descent_trainer_set_schedule_ex(descent_trainer trainer, descent_schedule schedule, int32_t per_epoch,
+                                               int32_t base);
 
 /**
  * Clip the global L2 norm of the gradients of the optimizer's params (PyTorch's clip_grad_norm_

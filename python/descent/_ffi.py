@@ -224,6 +224,10 @@ FUNCTIONS: list[FFIRow] = [
     ("descent_schedule_value", STATUS, [handle_t, c_int64, _P_F64]),
     # descent_status descent_schedule_momentum(descent_schedule schedule, int64_t step, double *momentum);
     ("descent_schedule_momentum", STATUS, [handle_t, c_int64, _P_F64]),
+    # descent_status descent_schedule_base_rate(descent_schedule schedule, double *lr);
+    ("descent_schedule_base_rate", STATUS, [handle_t, _P_F64]),
+    # descent_status descent_schedule_rebase(descent_schedule schedule, double lr, descent_schedule *out);
+    ("descent_schedule_rebase", STATUS, [handle_t, c_double, _P_HANDLE]),
     # descent_status descent_schedule_values(descent_schedule schedule, int64_t first_step, int64_t count, double *out);
     ("descent_schedule_values", STATUS, [handle_t, c_int64, c_int64, c_void_p]),
     # descent_status descent_schedule_free(descent_schedule schedule);
@@ -380,6 +384,8 @@ FUNCTIONS: list[FFIRow] = [
     ("descent_trainer_set_nodes", STATUS, [handle_t, c_int64, c_int64, c_int64]),
     # descent_status descent_trainer_set_schedule(descent_trainer trainer, descent_schedule schedule, int32_t per_epoch);
     ("descent_trainer_set_schedule", STATUS, [handle_t, handle_t, c_int32]),
+    # descent_status descent_trainer_set_schedule_ex(descent_trainer trainer, descent_schedule schedule, int32_t per_epoch, int32_t base);
+    ("descent_trainer_set_schedule_ex", STATUS, [handle_t, handle_t, c_int32, c_int32]),
     # descent_status descent_trainer_set_clip_norm(descent_trainer trainer, double max_norm);
     ("descent_trainer_set_clip_norm", STATUS, [handle_t, c_double]),
     # descent_status descent_trainer_epoch(descent_trainer trainer, int64_t *out);

@@ -32,7 +32,7 @@ import numpy as np
 from . import errors
 from ._ffi import EPOCH_FN, STEP_FN, lib
 from ._native import NativeObject
-from .schedules import LRScheduler, ReduceLROnPlateau, Schedule
+from .schedules import BASE_AGREE, LRScheduler, ReduceLROnPlateau, Schedule, for_group, initial_lr, schedule_base
 from .tensor import wrap
 
 __all__ = ["DataLoader", "Trainer", "History", "StopTraining", "fit", "evaluate", "random_restarts",
@@ -168,21 +168,34 @@ class Trainer(NativeObject):
     """The one-call training step over a model (C: ``descent_trainer``): forward, backward,
     optional clipping (``clip_norm``), the learning rate from an optional :class:`Schedule`
     (``schedule_unit`` "step" or "epoch") and the optimizer's update. ``optimizer`` None makes an
-    evaluation-only trainer. The optimizer's params must be params of the model's graph."""
+    evaluation-only trainer. The optimizer's params must be params of the model's graph.
+
+    The schedule meets the optimizer's lr as in :mod:`descent.schedules`: one made without lr0
+    follows each group's lr (``initial_lr``); one with its own rate must agree with it
+    (InvalidArgumentError otherwise) unless ``override_lr=True``."""
 
     _FREE = "descent_trainer_free"
 
-    def __init__(self, model, optimizer=None, *, schedule=None, schedule_unit="step", clip_norm=None):
+    def __init__(self, model, optimizer=None, *, schedule=None, schedule_unit="step", clip_norm=None,
+                 override_lr=False):
         if schedule_unit not in ("step", "epoch"):
             raise errors.InvalidArgumentError(f"schedule_unit must be 'step' or 'epoch', got {schedule_unit!r}")
         if schedule is not None and not isinstance(schedule, Schedule):
             raise TypeError(f"schedule must be a descent.schedules.Schedule, got {type(schedule).__name__}")
+        base = schedule_base(schedule, override_lr) if schedule is not None else 0
         _check_model(model)
         _check_optimizer(optimizer, allow_none=True)
+        if schedule is not None and optimizer is not None and base == BASE_AGREE:
+            for index, group in enumerate(optimizer.param_groups):
+                for_group(schedule, group, index, override_lr)   # a conflict, said in Python's terms
         self.model, self.optimizer = model, optimizer
         graph = model.graph
         if optimizer is not None:
             optimizer._check_open()
+            if schedule is not None:
+                # The library checks or rebases against each group's initial_lr (as LRScheduler).
+                for group in optimizer.param_groups:
+                    group["lr"] = initial_lr(group)
             optimizer._sync()
         handle = ctypes.c_uint64()
         lib.descent_trainer_new(graph.handle, optimizer.handle if optimizer is not None else 0, model.loss.index,
@@ -193,7 +206,8 @@ class Trainer(NativeObject):
             output = model.output.index if getattr(model, "classifier", False) else -1
             lib.descent_trainer_set_nodes(self._handle, model.input.index, target, output)
             if schedule is not None:
-                lib.descent_trainer_set_schedule(self._handle, schedule.handle, 1 if schedule_unit == "epoch" else 0)
+                lib.descent_trainer_set_schedule_ex(self._handle, schedule._handle,
+                                                    1 if schedule_unit == "epoch" else 0, base)
             if clip_norm is not None:
                 lib.descent_trainer_set_clip_norm(self._handle, float(clip_norm))
             lib.descent_trainer_set_epoch(self._handle, int(getattr(model, "epochs_trained", 0)))
@@ -412,7 +426,7 @@ def _callback_methods(callbacks):
 
 def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, seed=0, drop_last=False,
         validation_data=None, schedule=None, schedule_unit="step", clip_norm=None, patience=None,
-        min_delta=0.0, restore_best_weights=False, callbacks=(), progress=None):
+        min_delta=0.0, restore_best_weights=False, callbacks=(), progress=None, override_lr=False):
     """Trains `model` (an :class:`~descent.models.MLP` or any :class:`~descent.models.Model`)
     with `optimizer` on (x, y) and returns a :class:`History`.
 
@@ -423,7 +437,9 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
     - ``schedule``: a :class:`~descent.schedules.Schedule` applied inside the library per
       ``schedule_unit`` ("step", default, or "epoch"), or an :class:`~descent.LRScheduler`
       (stepped per its interval) or :class:`~descent.ReduceLROnPlateau` (stepped with the
-      monitored loss after each epoch).
+      monitored loss after each epoch). A Schedule made without lr0 follows the optimizer's lr;
+      one with its own rate must agree with it, unless ``override_lr=True`` lets the schedule's
+      rates replace the optimizer's (see :mod:`descent.schedules`).
     - ``clip_norm``: clip the global L2 norm of the gradients before each update.
     - Early stopping: ``patience`` epochs without the monitored loss (val_loss, else loss)
       falling by more than ``min_delta`` stops training; ``restore_best_weights`` puts back the
@@ -443,7 +459,8 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
         raise TypeError(f"schedule must be a Schedule, LRScheduler or ReduceLROnPlateau, got {type(schedule).__name__}")
     train, validation = _loaders(model, x, y, batch_size, shuffle, seed, drop_last, validation_data, optimizer)
     native_schedule = schedule if isinstance(schedule, Schedule) else None
-    trainer = Trainer(model, optimizer, schedule=native_schedule, schedule_unit=schedule_unit, clip_norm=clip_norm)
+    trainer = Trainer(model, optimizer, schedule=native_schedule, schedule_unit=schedule_unit, clip_norm=clip_norm,
+                      override_lr=override_lr)
     step_callbacks, epoch_callbacks = _callback_methods(callbacks)
     steps_per_epoch = len(train)
     progress_bar = _progress_default(progress)

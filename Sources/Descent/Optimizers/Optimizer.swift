@@ -30,6 +30,10 @@ public final class Optimizer {
         public var muProduct: Double = 1
         /// Indices into `parameters`.
         public var members: Range<Int>
+        /// The learning rate the group had when a schedule first drove it (PyTorch's
+        /// `initial_lr`): later schedules are checked against, or rebased to, this rate rather
+        /// than the rate an earlier schedule left behind. nil until then.
+        public internal(set) var initialLearningRate: Double? = nil
     }
 
     public final class Parameter {
@@ -305,6 +309,30 @@ extension Optimizer {
         guard value.isFinite, value >= 0 else { throw .argument("the schedule gave learning rate \(value); it must be finite and >= 0") }
         try lock.withLock { _ in
             for index in groups.indices { groups[index].hyper.learningRate = value }
+        }
+    }
+
+    /// Each group's `initialLearningRate`, recorded from its current learning rate the first time
+    /// (PyTorch's `group.setdefault("initial_lr", group["lr"])`).
+    func initialLearningRates() throws(DescentError) -> [Double] {
+        try lock.withLock { _ in
+            for index in groups.indices where groups[index].initialLearningRate == nil {
+                groups[index].initialLearningRate = groups[index].hyper.learningRate
+            }
+            return groups.map { $0.initialLearningRate ?? $0.hyper.learningRate }
+        }
+    }
+
+    /// Sets each group's learning rate to a schedule's value for this step (one value per group).
+    func setScheduledLearningRates(_ values: [Double]) throws(DescentError) {
+        for value in values where !(value.isFinite && value >= 0) {
+            throw .argument("the schedule gave learning rate \(value); it must be finite and >= 0")
+        }
+        try lock.withLock { _ throws(DescentError) in
+            guard values.count == groups.count else {
+                throw .argument("the schedule was set for \(values.count) optimizer groups, the optimizer now has \(groups.count); set the schedule again")
+            }
+            for index in groups.indices { groups[index].hyper.learningRate = values[index] }
         }
     }
 

@@ -20,9 +20,16 @@ public final class Trainer {
     public var inputNode = -1
     public var targetNode = -1
     public var outputNode = -1
-    public var schedule: LearningRateSchedule?
+    /// The schedule that sets the learning rate before each update (nil: none), as given to
+    /// `setSchedule(_:perEpoch:base:)`.
+    public internal(set) var schedule: LearningRateSchedule?
+    /// How the schedule met the optimizer's learning rates (see `ScheduleBase`).
+    public internal(set) var scheduleBase = ScheduleBase.agree
     /// Schedule per epoch (t = completed epochs) instead of per step (t = completed steps).
-    public var schedulePerEpoch = false
+    public internal(set) var schedulePerEpoch = false
+    /// Per optimizer group, the schedule it follows (the schedule itself, or rebased to the group's
+    /// learning rate under `ScheduleBase.optimizer`).
+    var groupSchedules: [LearningRateSchedule] = []
     /// > 0: clip the global L2 norm of the gradients to this value before each update.
     public var clipNorm = 0.0
     /// Completed epochs (advanced by `fit`; it numbers the shuffles and per-epoch schedules).
@@ -113,6 +120,27 @@ public final class Trainer {
         try lock.withLock { _ in (inputNode, targetNode, outputNode) = (input, target, output) }
     }
 
+    /// Sets the schedule that gives the learning rate before each update: `schedule(t)` with t
+    /// the optimizer's completed steps, or the trainer's completed epochs when `perEpoch`; nil
+    /// removes it (the optimizer's rates stay as last set). `base` says how the schedule meets the
+    /// optimizer's learning rates (`ScheduleBase`): by default each group's rate must agree with
+    /// the schedule's `baseRate`, else `.invalidArgument` and nothing changes. A group's rate here
+    /// is the one it had when a schedule first drove it (`Optimizer.Group.initialLearningRate`,
+    /// PyTorch's `initial_lr`), not what an earlier schedule left behind.
+    public func setSchedule(_ schedule: LearningRateSchedule?, perEpoch: Bool = false,
+                            base: ScheduleBase = .agree) throws(DescentError) {
+        guard let schedule else {
+            try lock.withLock { _ in
+                (self.schedule, schedulePerEpoch, scheduleBase, groupSchedules) = (nil, perEpoch, base, [])
+            }
+            return
+        }
+        let perGroup = try schedule.forGroups(withRates: try optimizer.initialLearningRates(), base: base)
+        try lock.withLock { _ in
+            (self.schedule, schedulePerEpoch, scheduleBase, groupSchedules) = (schedule, perEpoch, base, perGroup)
+        }
+    }
+
     /// One step on the inputs bound to the graph.
     @discardableResult
     public func step() throws(DescentError) -> StepResult {
@@ -165,9 +193,11 @@ public final class Trainer {
                     for view in boundViews { try view.scale(by: coefficient) }
                 }
             }
-            if let schedule {
-                let count = try optimizer.summary.stepCount
-                try optimizer.setLearningRateOfAllGroups(schedule.value(at: schedulePerEpoch ? epoch : count))
+            if schedule != nil {
+                let t = schedulePerEpoch ? epoch : try optimizer.summary.stepCount
+                var rates: [Double] = []
+                for groupSchedule in groupSchedules { rates.append(try groupSchedule.value(at: t)) }
+                try optimizer.setScheduledLearningRates(rates)
             }
             let skipped = try optimizer.step(gradientsKnownFinite: finite)
             try graph.locked {
