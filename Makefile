@@ -73,6 +73,7 @@ lib: deps
 	ln -sf libdescent.so $(BUILD_DIR)/lib/$(SONAME)
 	cp .build/release/libdescent.so python/descent/libdescent.so.tmp && \
 	    mv -f python/descent/libdescent.so.tmp python/descent/libdescent.so
+	ln -sf libdescent.so python/descent/$(SONAME)
 	@# A newer OpenBLAS beside the library (scripts/fetch-blas.sh; the system one serves without it)
 	@scripts/fetch-blas.sh
 	@if [ -f $(BUILD_DIR)/blas/libscipy_openblas.so ]; then \
@@ -200,4 +201,5 @@ uninstall:
 	@rmdir $(DESTDIR)$(LIBDIR)/cmake/descent 2>/dev/null || true
 
 clean:
-	rm -rf $(BUILD_DIR) .build python/descent/libdescent.so python/descent/libscipy_openblas.so
+	rm -rf $(BUILD_DIR) .build python/descent/libdescent.so python/descent/libdescent.so.* \
+	    python/descent/libscipy_openblas.so

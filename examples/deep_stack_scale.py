@@ -1,5 +1,5 @@
-"""Vanishing and exploding activations in a deep linear stack (seed 001), and how a proper
-initialization avoids them.
+"""Vanishing and exploding activations in a deep linear stack (Nielsen, NNDL chapter 5; Glorot &
+Bengio 2010), and how a proper initialization (Xavier; He et al. 2015 for ReLU) avoids them.
 
 With every layer W = 1.5·I the activation norm grows as 1.5^L; with W = 0.5·I it shrinks as
 0.5^L. Xavier (linear layers) and He (ReLU layers) initializations keep the per-layer gain near

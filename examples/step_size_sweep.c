@@ -1,4 +1,4 @@
-/* The seeds' step-size experiment (seed 003) from C: the multiclass SVM loss of a linear
+/* The step-size experiment of the cs231n "Optimization" notes, from C: the multiclass SVM loss of a linear
  * classifier, its analytic gradient, a gradient check through a C callback, and the loss after
  * W - step * dW for step sizes 1e-10 ... 1e-1.
  * Build and run: make demo (or see the Makefile's examples rule). */

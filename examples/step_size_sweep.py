@@ -1,4 +1,4 @@
-"""The seeds' step-size experiment (seed 003): compute the multiclass SVM loss and its analytic
+"""The step-size experiment of the cs231n "Optimization" notes: compute the multiclass SVM loss and its analytic
 gradient at W, check the gradient numerically, then evaluate the loss after W - step·dW for step
 sizes 1e-10 ... 1e-1. Run: PYTHONPATH=python python3 examples/step_size_sweep.py
 """

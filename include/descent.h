@@ -396,7 +396,7 @@ enum {
     DESCENT_OPT_NESTEROV = 16,               /* SGD: Nesterov momentum (needs momentum > 0, dampening 0) */
     DESCENT_OPT_AMSGRAD = 32,                /* Adam, AdamW: AMSGrad */
     DESCENT_OPT_CENTERED = 64,               /* RMSprop: centered */
-    DESCENT_OPT_EMA_MOMENTUM = 128,          /* SGD: textbook v := μv + (1-μ)g; W := W - lr v */
+    DESCENT_OPT_EMA_MOMENTUM = 128,          /* SGD: deeplearning.ai's v := μv + (1-μ)g; W := W - lr v */
     DESCENT_OPT_CS231N_MOMENTUM = 256,       /* SGD: cs231n v := μv - lr g; W := W + v */
     DESCENT_OPT_CHECK_FINITE = 512           /* functional steps: DESCENT_ERR_NON_FINITE, nothing written,
                                                 if grad holds NaN/inf (the stateful optimizer uses its
@@ -460,8 +460,8 @@ descent_status descent_rmsprop_step(int32_t dtype, int64_t count, void *param, c
  *     AMSGRAD:  v̂ := max(v̂, v) and v̂ replaces v below          (v̂ = max_exp_avg_sq)
  *     c1 := 1 - β1^t,  c2 := 1 - β2^t      (both 1 with NO_BIAS_CORRECTION)
  *     W := W - (lr / c1) m / (sqrt(v) / sqrt(c2) + ε)          (EPS_INSIDE_SQRT: / sqrt(v / c2 + ε))
- * max_exp_avg_sq may be NULL without AMSGRAD. The textbook notes' Adam is beta1 0.9, beta2 0.99,
- * eps 1e-8. Flags: MAXIMIZE, DECOUPLED_WEIGHT_DECAY, EPS_INSIDE_SQRT, NO_BIAS_CORRECTION, AMSGRAD,
+ * max_exp_avg_sq may be NULL without AMSGRAD (Kingma & Ba 2015; AMSGrad: Reddi et al. 2018;
+ * AdamW: Loshchilov & Hutter 2019; sources in docs/references.md). Flags: MAXIMIZE, DECOUPLED_WEIGHT_DECAY, EPS_INSIDE_SQRT, NO_BIAS_CORRECTION, AMSGRAD,
  * CHECK_FINITE. betas in [0, 1); lr, eps, weight_decay >= 0.
  */
 descent_status descent_adam_step(int32_t dtype, int64_t count, void *param, const void *grad,
@@ -781,9 +781,9 @@ descent_status descent_optimizer_load(descent_optimizer optimizer, const char *p
  * What t means. t counts COMPLETED steps (or epochs: the caller decides what one unit is), like
  * PyTorch's `last_epoch`: t = 0 is the rate for the first update, and for every decaying schedule
  * value(0) is its initial rate. Where PyTorch has the schedule, value(t) equals PyTorch's
- * closed form at last_epoch = t (the formulas below). The textbook's epoch table for
- * 1/(1 + decay_rate * epoch) reads as value(epoch): with lr0 = 0.2 and decay_rate = 1,
- * value(1..4) = 0.1, 0.0667, 0.05, 0.04.
+ * closed form at last_epoch = t (the formulas below). The learning-rate decay of the
+ * deeplearning.ai course notes, lr0 / (1 + decay_rate * epoch), reads as value(epoch): with
+ * lr0 = 0.2 and decay_rate = 1, value(1..4) = 0.1, 0.0667, 0.05, 0.04.
  *
  * Driving an optimizer. Schedules do not own or touch optimizers. Per step (or per epoch):
  *
@@ -811,18 +811,19 @@ typedef uint64_t descent_schedule;
 /** Constant ("manual setting"): lr(t) = lr. */
 descent_status descent_schedule_new_constant(double lr, descent_schedule *out);
 
-/** Textbook epoch decay: lr(t) = lr0 / (1 + decay_rate * t). decay_rate finite, >= 0. */
+/** Epoch decay (deeplearning.ai notes; cs231n's 1/t decay): lr(t) = lr0 / (1 + decay_rate * t).
+ *  decay_rate finite, >= 0. */
 descent_status descent_schedule_new_inverse_time(double lr0, double decay_rate, descent_schedule *out);
 
-/** Exponential decay (PyTorch ExponentialLR; the textbook's 0.95^t): lr(t) = lr0 * gamma^t.
+/** Exponential decay (PyTorch ExponentialLR; deeplearning.ai's 0.95^t): lr(t) = lr0 * gamma^t.
  *  gamma finite, >= 0. */
 descent_status descent_schedule_new_exponential(double lr0, double gamma, descent_schedule *out);
 
 /**
  * Inverse power decay: lr(t) = lr0 * k / (t + offset)^power.
- * power = 0.5 is the textbook's k / sqrt(epoch) * lr0 (per epoch) and k / sqrt(t) * lr0 (per
+ * power = 0.5 is deeplearning.ai's k / sqrt(epoch) * lr0 (per epoch) and k / sqrt(t) * lr0 (per
  * minibatch step); power = 1 is k / epoch. offset > 0 keeps t = 0 defined; offset = 1 maps the
- * 0-based t onto the textbook's 1-based epoch number. k, power finite, >= 0; offset finite, > 0.
+ * 0-based t onto the 1-based epoch number. k, power finite, >= 0; offset finite, > 0.
  */
 descent_status descent_schedule_new_inverse_power(double lr0, double k, double power, double offset,
                                                   descent_schedule *out);
@@ -1286,7 +1287,8 @@ descent_status descent_loss_multiclass_hinge_linear(descent_tensor w, descent_te
 /**
  * L2 regularization R = λ/(2m) ||W||², gradient (λ/m) W into `grad` (optional; may be W itself).
  * m = 1 gives the common ½λ||W||² with gradient λW; m = the batch or training-set size gives the
- * textbook's form, whose descent step is W -= η(λ/m)W. λ finite and >= 0, m >= 1.
+ * form of Nielsen's NNDL (chapter 3) and the deeplearning.ai notes, whose descent step is
+ * W -= η(λ/m)W. λ finite and >= 0, m >= 1.
  * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (λ or m out of range), _NON_FINITE (W).
  */
 descent_status descent_l2_penalty(descent_tensor w, double lambda, int64_t m, descent_tensor grad,
@@ -1466,8 +1468,8 @@ descent_status descent_gradient_compare(descent_tensor analytic, descent_tensor 
                                         double *max_error, int64_t *worst_index);
 
 /**
- * The seeds' step-size experiment: for each of the `count` step sizes s_k (the seeds use
- * 1e-10, 1e-9, ..., 1e-1), sets W := W0 - s_k grad and writes f(W) to losses[k]. W is restored to
+ * The step-size experiment of the cs231n "Optimization" notes: for each of the `count` step
+ * sizes s_k (for example 1e-10, 1e-9, ..., 1e-1), sets W := W0 - s_k grad and writes f(W) to losses[k]. W is restored to
  * W0 bit for bit afterwards (also on failure). step_sizes and losses may be NULL when count is 0.
  * Statuses: common ones, DESCENT_ERR_NULL_POINTER (f NULL), DESCENT_ERR_INVALID_ARGUMENT
  * (count < 0 or above 2^24, grad sharing W's memory), DESCENT_ERR_NON_FINITE (a step size or grad not finite),
@@ -1498,10 +1500,11 @@ descent_status descent_step_size_sweep(descent_scalar_fn f, void *context, desce
  *  - Everything that could fail during a run (unbound input, batch sizes that disagree, a label
  *    outside [0, classes), training batch norm with one sample) is checked before anything is
  *    written; a failed run changes nothing.
- *  - Gradients match the analytic formulas of the @@gradients@@ section (each op's backward is
+ *  - Gradients match the analytic formulas of the Gradients section (each op's backward is
  *    that section's vector-Jacobian product); docs/training.md lists them.
  *
- * The textbook's graph J = 3(a + bc) at a = 5, b = 3, c = 2, from C:
+ * The computation graph of the deeplearning.ai course, J = 3(a + bc) at a = 5, b = 3, c = 2,
+ * from C:
  *
  *     descent_graph g; descent_tensor ta, tb, tc; int64_t a, b, c, u, v, three, J, none[1];
  *     double va = 5, vb = 3, vc = 2, loss, grad;

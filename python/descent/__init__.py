@@ -16,6 +16,10 @@ The library is found through $DESCENT_LIBRARY, then the package folder, then the
 build/lib (see descent._ffi).
 """
 
+from __future__ import annotations
+
+from typing import SupportsInt
+
 from . import errors
 from ._ffi import ABI_VERSION, last_error, library_path, lib as _lib
 from .errors import *  # noqa: F401,F403  (the exception classes)
@@ -44,18 +48,20 @@ from .training import (  # noqa: F401,E402
 __version__ = "0.1.0"
 
 
-def abi_version():
+def abi_version() -> int:
     """The loaded library's ABI version (equal to descent.ABI_VERSION, checked at import)."""
-    return _lib.descent_abi_version()
+    return int(_lib.descent_abi_version())
 
 
-def blas_name():
+def blas_name() -> str:
     """Which BLAS serves descent's matrix products: the path of the bundled newer OpenBLAS
     (libscipy_openblas.so beside libdescent.so), a library named by $DESCENT_BLAS, or the system
     OpenBLAS (see descent_blas_name in descent.h)."""
-    return _lib.descent_blas_name().decode()
+    name: bytes = _lib.descent_blas_name()
+    return name.decode()
 
 
-def status_string(code):
+def status_string(code: SupportsInt) -> str:
     """The C name of a status code, e.g. status_string(5) == 'DESCENT_ERR_SHAPE'."""
-    return _lib.descent_status_string(int(code)).decode()
+    name: bytes = _lib.descent_status_string(int(code))
+    return name.decode()

@@ -7,8 +7,9 @@ step, in any order, as often as you like.
 What ``t`` means: the number of COMPLETED steps (or epochs), like PyTorch's ``last_epoch``.
 ``schedule(0)`` is the rate for the first update, and for every decaying schedule it is the
 initial rate. Where PyTorch has the schedule, ``schedule(t)`` equals PyTorch's closed form at
-``last_epoch = t``. The textbook's epoch table for ``lr0 / (1 + decay_rate * epoch)`` with
-``lr0 = 0.2, decay_rate = 1`` reads ``schedule(1..4) = 0.1, 0.0667, 0.05, 0.04``.
+``last_epoch = t``. The learning-rate decay of the deeplearning.ai course notes,
+``lr0 / (1 + decay_rate * epoch)`` with ``lr0 = 0.2, decay_rate = 1``, reads
+``schedule(1..4) = 0.1, 0.0667, 0.05, 0.04``.
 
 Schedules and the optimizer's own learning rate (PyTorch's convention: a scheduler starts from
 the optimizer's ``lr``). Every rate-setting factory takes its starting rate (``lr0``; ``lr`` of
@@ -243,8 +244,8 @@ def constant(lr: Optional[Real] = None) -> Schedule:
 
 
 def inverse_time(lr0: Optional[Real] = None, decay_rate: Optional[Real] = None) -> Schedule:
-    """The textbook's epoch decay ``lr(t) = lr0 / (1 + decay_rate * t)`` (the learning-rate decay
-    of the deeplearning.ai course notes). ``decay_rate`` is required."""
+    """Epoch decay ``lr(t) = lr0 / (1 + decay_rate * t)`` (the learning-rate decay of the
+    deeplearning.ai course notes; cs231n's 1/t decay). ``decay_rate`` is required."""
     rate, follows = _start(lr0, "lr0")
     decay = _real(_required(decay_rate, "decay_rate", "inverse_time"), "decay_rate")
     return Schedule._make(lib.descent_schedule_new_inverse_time, [rate, decay],

@@ -206,8 +206,11 @@ class Trainer(NativeObject):
             output = model.output.index if getattr(model, "classifier", False) else -1
             lib.descent_trainer_set_nodes(self._handle, model.input.index, target, output)
             if schedule is not None:
-                lib.descent_trainer_set_schedule_ex(self._handle, schedule._handle,
-                                                    1 if schedule_unit == "epoch" else 0, base)
+                per_epoch = 1 if schedule_unit == "epoch" else 0
+                if base == BASE_AGREE:
+                    lib.descent_trainer_set_schedule(self._handle, schedule._handle, per_epoch)
+                else:
+                    lib.descent_trainer_set_schedule_ex(self._handle, schedule._handle, per_epoch, base)
             if clip_norm is not None:
                 lib.descent_trainer_set_clip_norm(self._handle, float(clip_norm))
             lib.descent_trainer_set_epoch(self._handle, int(getattr(model, "epochs_trained", 0)))

@@ -220,13 +220,10 @@ def test_reduce_lr_on_plateau_driver(rng):
     sched.close()
 
 
-# -- follow-up: the real stateful optimizers (issue 3's @@optimizers@@ part, merged separately) ----
+# -- the real stateful optimizers ----
 
 def _optim():
-    try:
-        from descent import optim
-    except ImportError:
-        pytest.skip("descent.optim is not importable yet (the optimizers branch is merged separately)")
+    from descent import optim
     return optim
 
 

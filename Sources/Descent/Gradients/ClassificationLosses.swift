@@ -129,7 +129,8 @@ public enum ClassificationLoss {
 
 /// L2 regularization: R(W) = λ/(2m) ‖W‖² with gradient (λ/m) W.
 /// With m = 1 this is the common ½λ‖W‖² (gradient λW); with m the batch or training-set size it
-/// is the textbook's form whose gradient step is W -= η(λ/m)W. λ ≥ 0 finite, m ≥ 1.
+/// is the form of Nielsen's NNDL (chapter 3) and the deeplearning.ai notes, whose gradient step is
+/// W -= η(λ/m)W. λ ≥ 0 finite, m ≥ 1.
 /// C counterpart: `descent_l2_penalty`.
 public enum L2Penalty {
     public static func compute(weights: Tensor, lambda: Double, m: Int,

@@ -68,8 +68,9 @@ public enum GradientCheck {
     }
 }
 
-/// The seeds' step-size experiment: from W and a gradient dW, the loss after one step
-/// W - s·dW for each step size s (the seeds use s = 10^-10 … 10^-1). W is restored exactly.
+/// The step-size experiment of the cs231n "Optimization" notes: from W and a gradient dW, the
+/// loss after one step W - s·dW for each step size s (for example s = 10^-10 … 10^-1). W is
+/// restored exactly.
 /// C counterpart: `descent_step_size_sweep`.
 public enum StepSizeSweep {
     public static func run(_ loss: ScalarFunction, at weights: Tensor, gradient: Tensor,

@@ -112,7 +112,7 @@ public struct OptimizerFlags: OptionSet, Sendable, Hashable {
     public static let amsgrad = OptimizerFlags(rawValue: 32)
     /// RMSprop: centered (subtract the squared running mean of the gradient).
     public static let centered = OptimizerFlags(rawValue: 64)
-    /// SGD: the textbook exponential average `v = βv + (1-β)g; W -= lr v`.
+    /// SGD: the deeplearning.ai notes' exponentially weighted average `v = βv + (1-β)g; W -= lr v`.
     public static let exponentialAverageMomentum = OptimizerFlags(rawValue: 128)
     /// SGD: cs231n's `v = μv - lr g; W += v`.
     public static let cs231nMomentum = OptimizerFlags(rawValue: 256)

@@ -10,7 +10,7 @@ import Glibc
 func section(_ title: String) { print("\n== \(title)") }
 
 do throws(DescentError) {
-    // 1. Plain gradient descent on the textbook's J(W) = 0.1 (W - 5)^2 from W = 10.
+    // 1. Plain gradient descent on J(W) = 0.1 (W - 5)^2 from W = 10.
     section("gradient descent: J(W) = 0.1 (W - 5)^2 from W = 10, learning rate 1")
     let w = try Tensor([10.0])
     let g = try Tensor([0.0])
