@@ -17,8 +17,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import descent  # noqa: E402
 from descent._ffi import lib  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from run import LR, NumpyAdam  # noqa: E402
+
 SAMPLES, FEATURES, HIDDEN, CLASSES, BATCH = 60_000, 784, 256, 10, 128
-LR, B1, B2, EPS = 1e-3, 0.9, 0.999, 1e-8
 
 
 def data(samples):
@@ -34,10 +36,7 @@ class NumpyMLP:
 
     def __init__(self, params):
         self.params = [p.copy() for p in params]  # W1 (256, 784), b1, W2 (10, 256), b2
-        self.m = [np.zeros_like(p) for p in self.params]
-        self.v = [np.zeros_like(p) for p in self.params]
-        self.scratch = [(np.empty_like(p), np.empty_like(p)) for p in self.params]
-        self.t = 0
+        self.optimizer = NumpyAdam(self.params)  # bench/run.py's in-place NumPy Adam
 
     def step(self, x, y):
         W1, b1, W2, b2 = self.params
@@ -58,26 +57,8 @@ class NumpyMLP:
         dh *= z1 > 0
         grads[0] = dh.T @ x
         grads[1] = dh.sum(axis=0)
-        self.adam(grads)
+        self.optimizer.step(grads)
         return loss
-
-    def adam(self, grads):
-        self.t += 1
-        c1, c2 = 1 - B1 ** self.t, 1 - B2 ** self.t
-        for p, g, m, v, (a, b) in zip(self.params, grads, self.m, self.v, self.scratch):
-            m *= B1
-            np.multiply(g, 1 - B1, out=a)
-            m += a
-            v *= B2
-            np.multiply(g, g, out=a)
-            a *= 1 - B2
-            v += a
-            np.sqrt(v, out=b)
-            b *= 1 / np.sqrt(c2)
-            b += EPS
-            np.divide(m, b, out=a)
-            a *= LR / c1
-            p -= a
 
 
 def blas_report():

@@ -32,6 +32,7 @@ static struct {
     daxpy_fn daxpy;
     sscal_fn sscal;
     dscal_fn dscal;
+    int partitioned;  // the loaded library runs single-threaded; the caller partitions products
     char name[512];
 } blas;
 
@@ -69,6 +70,14 @@ static int try_load(const char *path) {
             blas.daxpy = (daxpy_fn)da;
             blas.sscal = (sscal_fn)ss;
             blas.dscal = (dscal_fn)ds;
+            // A private copy (RTLD_LOCAL) runs single-threaded: the library splits each large
+            // product into blocks fixed by its shape and runs them on its own threads, so results
+            // do not depend on any thread count (OpenBLAS's own split changes the rounding).
+            void (*set_threads)(int) = (void (*)(int))symbol(handle, prefix, "openblas_set_num_threads");
+            if (set_threads != NULL) {
+                set_threads(1);
+                blas.partitioned = 1;
+            }
             snprintf(blas.name, sizeof blas.name, "%s", path);
             return 1;  // the handle stays open for the life of the process
         }
@@ -100,6 +109,11 @@ static void choose(void) {
 }
 
 static inline void ready(void) { pthread_once(&blas_once, choose); }
+
+int dsupport_blas_partitioned(void) {
+    ready();
+    return blas.partitioned;
+}
 
 const char *dsupport_blas_name(void) {
     ready();

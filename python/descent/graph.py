@@ -150,6 +150,7 @@ class Graph(NativeObject):
     array and fed input alive while it needs them."""
 
     _FREE = "descent_graph_free"
+    _KIND = "graph"
 
     def __init__(self, dtype=np.float64):
         self.dtype = np.dtype(dtype)
@@ -166,8 +167,7 @@ class Graph(NativeObject):
 
     # -- building ----------------------------------------------------------------------------
     def _check_open(self):
-        if not self._handle:
-            raise errors.InvalidHandleError("this graph is closed")
+        self._handle  # raises ClosedError after close()
 
     def _add(self, function, *arguments, kind, array=None):
         self._check_open()

@@ -94,6 +94,7 @@ class DataLoader(NativeObject):
     float y are converted once if needed; C-contiguous arrays of that dtype are read in place)."""
 
     _FREE = "descent_loader_free"
+    _KIND = "data loader"
 
     def __init__(self, x, y=None, *, batch_size=32, shuffle=True, seed=0, drop_last=False, dtype=np.float64):
         dtype = np.dtype(dtype)
@@ -175,6 +176,7 @@ class Trainer(NativeObject):
     (InvalidArgumentError otherwise) unless ``override_lr=True``."""
 
     _FREE = "descent_trainer_free"
+    _KIND = "trainer"
 
     def __init__(self, model, optimizer=None, *, schedule=None, schedule_unit="step", clip_norm=None,
                  override_lr=False):

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import descent
+from graph_reference import activation, activation_vjp
 from reference import assert_close
 
 
@@ -53,31 +54,8 @@ def test_delta_rule_bad_inputs():
 
 # ---- dense layer ------------------------------------------------------------------------------
 
-def ref_activation(z, kind):
-    if kind == "identity":
-        return z
-    if kind == "sigmoid":
-        return sigmoid(z)
-    if kind == "tanh":
-        return np.tanh(z)
-    if kind == "relu":
-        return np.maximum(z, 0)
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def ref_activation_vjp(z, dout, kind):
-    if kind == "identity":
-        return dout
-    if kind == "sigmoid":
-        s = sigmoid(z)
-        return dout * s * (1 - s)
-    if kind == "tanh":
-        return dout * (1 - np.tanh(z) ** 2)
-    if kind == "relu":
-        return dout * (z > 0)
-    y = ref_activation(z, "softmax")
-    return y * (dout - np.sum(dout * y, axis=1, keepdims=True))
+# The activations and their VJPs: the one NumPy reference (graph_reference.py).
+ref_activation, ref_activation_vjp = activation, activation_vjp
 
 
 @pytest.mark.parametrize("kind", ["identity", "sigmoid", "tanh", "relu", "softmax"])

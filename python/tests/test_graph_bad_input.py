@@ -121,9 +121,9 @@ def test_nodes_of_a_closed_graph():
                 lambda: p.shape, lambda: g.grad(p), lambda: g.grad_buffer, lambda: g.feed({x: np.ones((2, 3))}),
                 lambda: len(g), lambda: g.param(np.ones(2)), lambda: g.init_params(0), lambda: g.set_init(p, "zeros"),
                 lambda: setattr(g, "training", False)):
-        with pytest.raises(descent.InvalidHandleError) as info:
+        with pytest.raises(descent.ClosedError) as info:
             use()
-        assert type(info.value) is descent.InvalidHandleError
+        assert type(info.value) is descent.ClosedError and "this graph is closed" in str(info.value)
     np.testing.assert_array_equal(p.array, 1.0)
 
 

@@ -1,3 +1,4 @@
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,7 +31,9 @@ public enum Parallel {
     /// Default per-thread minimum: below ~64K elements a thread costs more than it saves.
     public static let defaultMinimumChunk = 1 << 16
 
-    public static func forEachChunk(count: Int, minimumChunk: Int = defaultMinimumChunk,
+    /// `alignment` rounds range boundaries (64 elements by default; 1 for a few coarse work items
+    /// such as the blocks of a partitioned matrix product).
+    public static func forEachChunk(count: Int, minimumChunk: Int = defaultMinimumChunk, alignment: Int = 64,
                                     _ body: (Range<Int>) -> Void) {
         let threads = min(threadCount, max(1, count / max(minimumChunk, 1)))
         if threads <= 1 {
@@ -42,7 +45,8 @@ public enum Parallel {
             body(0..<count)
             return
         }
-        let share = ((count + threads - 1) / threads + 63) & ~63
+        let step = max(alignment, 1)
+        let share = ((count + threads - 1) / threads + step - 1) / step * step
         withoutActuallyEscaping(body) { escapable in
             pool.run(count: count, share: share, body: escapable)
         }
@@ -103,6 +107,12 @@ private final class WorkerPool: @unchecked Sendable {
 
     // Guarded by `mutex`.
     private var generation: UInt64 = 0
+    /// Lock-free mirrors of `generation` and `pending`: workers and the caller spin on them for a
+    /// short while before sleeping, because the jobs of one training step (matrix products, the
+    /// update) come a few hundred microseconds apart and a condition-variable wake-up costs tens
+    /// of microseconds on a busy virtual machine.
+    private let publishedGeneration = Atomic<UInt64>(0)
+    private let remaining = Atomic<Int>(0)
     private var body: ((Range<Int>) -> Void)? = nil
     private var count = 0
     private var share = 0
@@ -155,12 +165,15 @@ private final class WorkerPool: @unchecked Sendable {
         self.count = count
         self.share = share
         pending = workerCount
+        remaining.store(workerCount, ordering: .releasing)
         generation &+= 1
+        publishedGeneration.store(generation, ordering: .releasing)
         pthread_cond_broadcast(wake)
         pthread_mutex_unlock(mutex)
 
         body(0..<min(count, share))
 
+        spin(microseconds: 200) { remaining.load(ordering: .acquiring) == 0 }
         pthread_mutex_lock(mutex)
         while pending > 0 { pthread_cond_wait(done, mutex) }
         self.body = nil
@@ -179,6 +192,7 @@ private final class WorkerPool: @unchecked Sendable {
     private func workerLoop(index: Int) {
         var seen: UInt64 = 0
         while true {
+            spin(microseconds: 300) { publishedGeneration.load(ordering: .acquiring) != seen }
             pthread_mutex_lock(mutex)
             while generation == seen { pthread_cond_wait(wake, mutex) }
             seen = generation
@@ -190,8 +204,28 @@ private final class WorkerPool: @unchecked Sendable {
 
             pthread_mutex_lock(mutex)
             pending -= 1
+            remaining.store(pending, ordering: .releasing)
             if pending == 0 { pthread_cond_signal(done) }
             pthread_mutex_unlock(mutex)
+        }
+    }
+}
+
+/// Waits until `done()` or `microseconds` pass, yielding the core between polls (so a spinning
+/// thread costs little when the cores are oversubscribed) and checking the clock every 16 polls.
+@inline(__always)
+private func spin(microseconds: Int, _ done: () -> Bool) {
+    var start = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &start)
+    var polls = 0
+    while !done() {
+        sched_yield()
+        polls &+= 1
+        if polls & 15 == 0 {
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            let elapsed = (now.tv_sec - start.tv_sec) * 1_000_000 + (now.tv_nsec - start.tv_nsec) / 1_000
+            if elapsed >= microseconds { return }
         }
     }
 }

@@ -37,7 +37,11 @@ extension Float: DescentScalar {
                                 alpha: Float, a: UnsafePointer<Float>, lda: Int32,
                                 b: UnsafePointer<Float>, ldb: Int32,
                                 beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int32) {
-        dsupport_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        partitionedGemm(Float.self, transposeA, transposeB, m, n, k, lda, ldb, ldc) { rows, columns, i, j in
+            dsupport_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, rows, columns, k, alpha,
+                           a + (transposeA ? i : i * Int(lda)), lda, b + (transposeB ? j * Int(ldb) : j), ldb,
+                           beta, c + i * Int(ldc) + j, ldc)
+        }
     }
 }
 
@@ -56,7 +60,44 @@ extension Double: DescentScalar {
                                 alpha: Double, a: UnsafePointer<Double>, lda: Int32,
                                 b: UnsafePointer<Double>, ldb: Int32,
                                 beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int32) {
-        dsupport_dgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        partitionedGemm(Double.self, transposeA, transposeB, m, n, k, lda, ldb, ldc) { rows, columns, i, j in
+            dsupport_dgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, rows, columns, k, alpha,
+                           a + (transposeA ? i : i * Int(lda)), lda, b + (transposeB ? j * Int(ldb) : j), ldb,
+                           beta, c + i * Int(ldc) + j, ldc)
+        }
     }
 }
 
+
+/// Runs C = alpha op(A) op(B) + beta C as `block(rows, columns, firstRow, firstColumn)` calls.
+/// With a single-threaded BLAS (`dsupport_blas_partitioned`), a large product is cut along its
+/// longer output side into blocks whose count and size depend only on (m, n, k) — at least 128
+/// rows or columns each, at most 16 blocks, about 2^19 multiply-adds or more per block — and the
+/// blocks run on the worker pool. Every block is the same BLAS call whichever thread runs it, so
+/// the result is bit-identical for any thread count. Otherwise it is one call.
+@inline(__always)
+func partitionedGemm<T>(_: T.Type, _ transposeA: Bool, _ transposeB: Bool, _ m: Int32, _ n: Int32, _ k: Int32,
+                        _ lda: Int32, _ ldb: Int32, _ ldc: Int32,
+                        _ block: (Int32, Int32, Int, Int) -> Void) {
+    let (rows, columns, depth) = (Int(m), Int(n), Int(k))
+    let work = rows * columns * depth
+    guard dsupport_blas_partitioned() != 0, work >= 1 << 20 else {
+        block(m, n, 0, 0)
+        return
+    }
+    let alongColumns = columns >= rows
+    let side = alongColumns ? columns : rows
+    let blocks = max(1, min(16, side / 128, work >> 19))
+    let size = (side + blocks - 1) / blocks
+    let count = (side + size - 1) / size
+    Parallel.forEachChunk(count: count, minimumChunk: 1, alignment: 1) { range in
+        for index in range {
+            let start = index * size, extent = min(size, side - start)
+            if alongColumns {
+                block(m, Int32(extent), 0, start)
+            } else {
+                block(Int32(extent), n, start, 0)
+            }
+        }
+    }
+}

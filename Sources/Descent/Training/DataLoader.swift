@@ -150,12 +150,19 @@ public final class DataLoader {
         }
     }
 
+    /// Copies the rows of `range` (in the epoch's order) into `destination`. Rows come from random
+    /// places of a large array, so the copy waits on memory: a batch of 256 KB or more is split
+    /// over the worker pool (a pure copy: the result does not depend on the split).
     private func copyRows(from source: Tensor, to destination: Tensor, _ range: Range<Int>) {
         let rowBytes = sampleCount == 0 ? 0 : source.byteCount / sampleCount
         guard rowBytes > 0 else { return }
-        for (position, sample) in range.enumerated() {
-            (destination.storage + position * rowBytes).copyMemory(from: source.storage + order[sample] * rowBytes,
-                                                                  byteCount: rowBytes)
+        let order = self.order, first = range.lowerBound
+        let from = source.storage, to = destination.storage
+        let rowsPerThread = max(1, (256 << 10) / 2 / rowBytes)
+        Parallel.forEachChunk(count: range.count, minimumChunk: rowsPerThread, alignment: 1) { rows in
+            for position in rows {
+                (to + position * rowBytes).copyMemory(from: from + order[first + position] * rowBytes, byteCount: rowBytes)
+            }
         }
     }
 }

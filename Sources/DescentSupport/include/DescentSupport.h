@@ -36,6 +36,8 @@ static inline __attribute__((always_inline)) double dsupport_sqrt(double x) { re
 /// The BLAS every matrix product and level-1 call goes through (see blas.c for the choice):
 /// row-major, unit strides.
 DSUPPORT_HIDDEN const char *dsupport_blas_name(void);
+/// 1 when the BLAS runs single-threaded and products should be partitioned by the caller.
+DSUPPORT_HIDDEN int dsupport_blas_partitioned(void);
 DSUPPORT_HIDDEN void dsupport_sgemm(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const float *a,
                                     int lda, const float *b, int ldb, float beta, float *c, int ldc);
 DSUPPORT_HIDDEN void dsupport_dgemm(int transpose_a, int transpose_b, int m, int n, int k, double alpha,
