@@ -47,7 +47,7 @@ CONFIGURE     = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
                     -e 's|@VERSION_MINOR@|$(word 2,$(VERSION_PARTS))|g' \
                     -e 's|@ABI_VERSION@|$(ABI_VERSION)|g' -e 's|@SONAME@|$(SONAME)|g' -e 's|@REALNAME@|$(REALNAME)|g'
 
-.PHONY: all deps demo-deps test-deps test-c-install test-swift-consumer test-wheel lib runner demo test test-swift test-abi test-c test-leaks test-python test-python-stock \
+.PHONY: all deps demo-deps test-deps test-c-install test-swift-consumer test-wheel test-typing lib runner demo test test-swift test-abi test-c test-leaks test-python test-python-stock \
         test-install install uninstall bench clean
 
 all: lib runner
@@ -117,7 +117,7 @@ demo: lib demo-deps $(C_EXAMPLES)
 	@echo "== C: $(BUILD_DIR)/examples/train_mlp (an MLP trained through the C ABI alone)"
 	@$(BUILD_DIR)/examples/train_mlp
 
-test: all test-swift test-abi test-c test-leaks test-python-stock test-install test-wheel test-c-install test-swift-consumer test-python
+test: all test-swift test-abi test-c test-leaks test-python-stock test-install test-wheel test-typing test-c-install test-swift-consumer test-python
 	@echo "make test: all suites passed"
 
 test-swift: deps
@@ -161,6 +161,10 @@ test-install: lib
 # `pip wheel ./python`: tagged for this platform, installed into a fresh venv, imported with env -i.
 test-wheel: lib test-deps
 	scripts/check-wheel.sh
+
+# mypy --strict on the package and on a sample user script; misuse must be reported.
+test-typing: test-deps
+	scripts/check-typing.sh
 
 # `make install` into a temporary prefix; a C program built with pkg-config and with CMake's
 # find_package(descent) against it; `make uninstall`.

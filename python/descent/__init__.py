@@ -65,3 +65,25 @@ def status_string(code: SupportsInt) -> str:
     """The C name of a status code, e.g. status_string(5) == 'DESCENT_ERR_SHAPE'."""
     name: bytes = _lib.descent_status_string(int(code))
     return name.decode()
+
+
+__all__ = [
+    "ABI_VERSION", "ACTIVATIONS", "BatchNorm", "BufferTooSmallError", "CallbackError",
+    "ClosedError", "CorruptFileError", "DTypeError", "DataLoader", "DeltaRuleResult",
+    "DescentError", "DescentIOError", "ERROR_CLASSES", "GradientCheckResult", "Graph", "History",
+    "INIT_SCHEMES", "InternalError", "InvalidArgumentError", "InvalidHandleError", "LRScheduler",
+    "LibraryLoadError", "MLP", "Model", "NonFiniteError", "NullPointerError", "Optional",
+    "OutOfMemoryError", "ReduceLROnPlateau", "SEED_STEP_SIZES", "STEP_SIZES", "Schedule",
+    "ShapeError", "StopTraining", "Tensor", "Trainer", "UnsupportedError", "WrongHandleTypeError",
+    "abi_version", "activation", "activation_backward", "activation_derivative", "arange",
+    "batchnorm_backward", "batchnorm_forward_infer", "batchnorm_forward_train", "bce_loss",
+    "bce_with_logits_loss", "blas_name", "clip", "clip_grad_norm", "clip_grad_value",
+    "compare_gradients", "delta_rule", "dense_backward", "dense_forward", "error_for_status",
+    "errors", "evaluate", "fans", "fit", "format_sweep", "full", "functional", "gd_step",
+    "gradcheck", "gradient_check", "graph", "init_fill", "init_weights", "l2_penalty",
+    "last_error", "leaky_relu", "library_path", "linspace", "lr_range_test", "matmul", "models",
+    "mse_loss", "multiclass_hinge_linear", "multiclass_hinge_loss", "nn", "numerical_gradient",
+    "ones", "optim", "quadratic_cost", "random_normal", "random_restarts", "random_uniform",
+    "relu", "schedules", "sigmoid", "softmax", "softmax_cross_entropy", "sse_loss",
+    "status_string", "step_size_sweep", "tanh", "tensor", "training", "wrap", "zeros",
+]
