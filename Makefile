@@ -47,7 +47,7 @@ CONFIGURE     = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
                     -e 's|@VERSION_MINOR@|$(word 2,$(VERSION_PARTS))|g' \
                     -e 's|@ABI_VERSION@|$(ABI_VERSION)|g' -e 's|@SONAME@|$(SONAME)|g' -e 's|@REALNAME@|$(REALNAME)|g'
 
-.PHONY: all deps demo-deps test-deps test-c-install test-swift-consumer test-wheel test-typing lib runner demo test test-swift test-abi test-c test-leaks test-python test-python-stock \
+.PHONY: all deps demo-deps test-deps test-c-install test-swift-consumer test-swift-docs test-wheel test-typing lib runner demo test test-swift test-abi test-c test-leaks test-python test-python-stock \
         test-install install uninstall bench clean
 
 all: lib runner
@@ -117,7 +117,7 @@ demo: lib demo-deps $(C_EXAMPLES)
 	@echo "== C: $(BUILD_DIR)/examples/train_mlp (an MLP trained through the C ABI alone)"
 	@$(BUILD_DIR)/examples/train_mlp
 
-test: all test-swift test-abi test-c test-leaks test-python-stock test-install test-wheel test-typing test-c-install test-swift-consumer test-python
+test: all test-swift test-abi test-c test-leaks test-python-stock test-install test-wheel test-typing test-c-install test-swift-docs test-swift-consumer test-python
 	@echo "make test: all suites passed"
 
 test-swift: deps
@@ -170,6 +170,10 @@ test-typing: test-deps
 # find_package(descent) against it; `make uninstall`.
 test-c-install: lib test-deps
 	scripts/check-c-install.sh
+
+# Every public declaration of the Swift core has a doc comment.
+test-swift-docs:
+	scripts/check-swift-docs.py
 
 # examples/swift-consumer built as a separate package that depends on a tagged snapshot of this
 # repository by file:// URL and version, and run.

@@ -11,14 +11,18 @@ import Synchronization
 /// the optimizer state and batch normalization's running statistics stay as they were.
 /// C counterpart: `descent_trainer`.
 public final class Trainer {
+    /// The graph trained.
     public let graph: Graph
     /// nil: an evaluation-only trainer (`evaluate` works; steps throw).
     public let optimizerOrNil: Optimizer?
+    /// The scalar loss node.
     public let loss: Int
     /// Input and target nodes a `DataLoader` batch is bound to; the node whose argmax is compared
     /// with labels for accuracy (-1: none).
     public var inputNode = -1
+    /// The target (labels or float input) node a batch feeds, or -1.
     public var targetNode = -1
+    /// The (batch, classes) node whose argmax is compared with labels, or -1.
     public var outputNode = -1
     /// The schedule that sets the learning rate before each update (nil: none), as given to
     /// `setSchedule(_:perEpoch:base:)`.
@@ -42,8 +46,11 @@ public final class Trainer {
     var viewNorms: [Double] = []
     let lock = ForkAwareMutex((), owner: "trainer")
 
+    /// What one training step did.
     public struct StepResult: Sendable {
+        /// The loss before the update.
         public var loss: Double
+        /// Whether the update was skipped (non-finite gradient under `.skip`).
         public var skipped: Bool
         /// Correct predictions in the batch (argmax of the output node vs labels), or -1.
         public var correct: Int
@@ -58,6 +65,7 @@ public final class Trainer {
         }
     }
 
+    /// A trainer of scalar node `loss`; `optimizer` nil makes an evaluation-only trainer.
     public init(graph: Graph, optimizer: Optimizer?, loss: Int) throws(DescentError) {
         let node = try graph.locked { () throws(DescentError) -> GraphNode in try graph.check(loss, "loss") }
         guard node.shape.isEmpty else { throw .shape("the loss node must be a scalar, node \(loss) has shape \(GraphShape.describe(node.shape))") }
