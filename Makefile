@@ -15,6 +15,7 @@
 # missing and returns at once when they are present; demo and test also run it with --demo
 # (scikit-learn, matplotlib, tqdm). DESCENT_NO_INSTALL=1 turns installing off.
 
+SHELL         = /bin/bash
 SWIFT        ?= swift
 PYTHON       ?= python3
 CC           ?= cc
@@ -120,8 +121,11 @@ demo: lib demo-deps $(C_EXAMPLES)
 test: all test-swift test-abi test-c test-leaks test-python-stock test-install test-wheel test-typing test-c-install test-swift-docs test-swift-consumer test-python
 	@echo "make test: all suites passed"
 
+# XCTest prints two lines per test case and totals per suite; failures, warnings, build lines and
+# the overall total are kept.
 test-swift: deps
-	$(SWIFT) test --disable-swift-testing
+	@set -o pipefail; $(SWIFT) test --disable-swift-testing 2>&1 | awk \
+	    "/^Test (Case|Suite) '.*' (started|passed)/ {next} /^\t Executed/ {last = \$$0; next} {print} END {print last}"
 
 test-abi: lib
 	scripts/check-abi.sh $(LIB)
