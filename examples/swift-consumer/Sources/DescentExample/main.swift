@@ -67,7 +67,7 @@ do throws(DescentError) {
     let x = try Tensor(inputs, shape: [n, 2])
     let graph = Graph(dtype: .float64)
     let input = try graph.addInput(shape: [-1, 2])
-    let targets = graph.addLabels()
+    let targets = try graph.addLabels()
     let w1 = try graph.addParameter(Tensor.zeros(dtype: .float64, shape: [16, 2]),
                                     initializer: .scheme(.heNormal, gain: 1))
     let b1 = try graph.addParameter(Tensor.zeros(dtype: .float64, shape: [16]), initializer: .zeros)
