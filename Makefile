@@ -7,11 +7,15 @@
 #                 build/demo/)
 #   make test     build, then run every suite: Swift, ABI check, C, Python (embedded and stock)
 #   make bench    benchmarks (ratios against NumPy measured in the same run)
+#   make install  PREFIX=/usr/local (default): the library with its soname links, descent.h,
+#                 descent.pc (pkg-config) and a CMake package (find_package(descent));
+#                 DESTDIR stages; `make uninstall` (same PREFIX) removes exactly those files
 #
 # Every target first runs scripts/ensure-deps.sh, which installs OpenBLAS / NumPy / pytest when
 # missing and returns at once when they are present; demo and test also run it with --demo
 # (scikit-learn, matplotlib, tqdm). DESCENT_NO_INSTALL=1 turns installing off.
 
+SHELL         = /bin/bash
 SWIFT        ?= swift
 PYTHON       ?= python3
 CC           ?= cc
@@ -23,8 +27,29 @@ CFLAGS_TEST   = -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_TESTS       = $(patsubst Tests/c/%.c,$(BUILD_DIR)/c/%,$(wildcard Tests/c/*.c))
 C_EXAMPLES    = $(patsubst examples/%.c,$(BUILD_DIR)/examples/%,$(wildcard examples/*.c))
 
-.PHONY: all deps demo-deps lib runner demo test test-swift test-abi test-c test-leaks test-python test-python-stock \
-        test-install bench clean
+# Versions (README.md, "Versions"): VERSION is the release (Python package, pkg-config, CMake, git
+# tag); DESCENT_ABI_VERSION in the header is the soname's number. Installed file names:
+# libdescent.so.ABI.MINOR.PATCH, with links libdescent.so.ABI (the soname) and libdescent.so.
+VERSION      := $(shell cat VERSION)
+VERSION_PARTS = $(subst ., ,$(VERSION))
+ABI_VERSION  := $(shell sed -n 's/^\#define DESCENT_ABI_VERSION \([0-9][0-9]*\).*/\1/p' include/descent.h)
+SONAME        = libdescent.so.$(ABI_VERSION)
+REALNAME      = $(SONAME).$(word 2,$(VERSION_PARTS)).$(word 3,$(VERSION_PARTS))
+PREFIX       ?= /usr/local
+LIBDIR       ?= $(PREFIX)/lib
+INCLUDEDIR   ?= $(PREFIX)/include
+INSTALLED     = $(LIBDIR)/$(REALNAME) $(LIBDIR)/$(SONAME) $(LIBDIR)/libdescent.so \
+                $(INCLUDEDIR)/descent.h $(LIBDIR)/pkgconfig/descent.pc \
+                $(LIBDIR)/cmake/descent/descentConfig.cmake $(LIBDIR)/cmake/descent/descentConfigVersion.cmake \
+                $(LIBDIR)/libscipy_openblas.so
+CONFIGURE     = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
+                    -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' -e 's|@VERSION@|$(VERSION)|g' \
+                    -e 's|@VERSION_MAJOR@|$(word 1,$(VERSION_PARTS))|g' \
+                    -e 's|@VERSION_MINOR@|$(word 2,$(VERSION_PARTS))|g' \
+                    -e 's|@ABI_VERSION@|$(ABI_VERSION)|g' -e 's|@SONAME@|$(SONAME)|g' -e 's|@REALNAME@|$(REALNAME)|g'
+
+.PHONY: all deps demo-deps test-deps test-c-install test-swift-consumer test-swift-docs test-wheel test-typing lib runner demo test test-swift test-abi test-c test-leaks test-python test-python-stock \
+        test-install install uninstall bench clean
 
 all: lib runner
 
@@ -35,14 +60,21 @@ deps:
 demo-deps:
 	@scripts/ensure-deps.sh --demo
 
+# What the packaging checks use: pkg-config, cmake, mypy, the venv module.
+test-deps:
+	@scripts/ensure-deps.sh --test
+
 # SwiftPM tracks the sources itself; these targets always ask it (a no-op build takes ~1 s).
 lib: deps
 	$(SWIFT) build $(RELEASE_FLAGS) --product descent
 	@mkdir -p $(BUILD_DIR)/lib
 	@# copy then rename: never rewrite a file a running process has mapped
 	cp .build/release/libdescent.so $(LIB).tmp && mv -f $(LIB).tmp $(LIB)
+	@# programs linked with -ldescent record the soname; it must resolve in build/lib too
+	ln -sf libdescent.so $(BUILD_DIR)/lib/$(SONAME)
 	cp .build/release/libdescent.so python/descent/libdescent.so.tmp && \
 	    mv -f python/descent/libdescent.so.tmp python/descent/libdescent.so
+	ln -sf libdescent.so python/descent/$(SONAME)
 	@# A newer OpenBLAS beside the library (scripts/fetch-blas.sh; the system one serves without it)
 	@scripts/fetch-blas.sh
 	@if [ -f $(BUILD_DIR)/blas/libscipy_openblas.so ]; then \
@@ -86,11 +118,14 @@ demo: lib demo-deps $(C_EXAMPLES)
 	@echo "== C: $(BUILD_DIR)/examples/train_mlp (an MLP trained through the C ABI alone)"
 	@$(BUILD_DIR)/examples/train_mlp
 
-test: all test-swift test-abi test-c test-leaks test-python-stock test-install test-python
+test: all test-swift test-abi test-c test-leaks test-python-stock test-install test-wheel test-typing test-c-install test-swift-docs test-swift-consumer test-python
 	@echo "make test: all suites passed"
 
+# XCTest prints two lines per test case and totals per suite; failures, warnings, build lines and
+# the overall total are kept.
 test-swift: deps
-	$(SWIFT) test --disable-swift-testing
+	@set -o pipefail; $(SWIFT) test --disable-swift-testing 2>&1 | awk \
+	    "/^Test (Case|Suite) '.*' (started|passed)/ {next} /^\t Executed/ {last = \$$0; next} {print} END {print last}"
 
 test-abi: lib
 	scripts/check-abi.sh $(LIB)
@@ -127,6 +162,28 @@ test-python-stock: lib
 test-install: lib
 	scripts/check-install.sh
 
+# `pip wheel ./python`: tagged for this platform, installed into a fresh venv, imported with env -i.
+test-wheel: lib test-deps
+	scripts/check-wheel.sh
+
+# mypy --strict on the package and on a sample user script; misuse must be reported.
+test-typing: test-deps
+	scripts/check-typing.sh
+
+# `make install` into a temporary prefix; a C program built with pkg-config and with CMake's
+# find_package(descent) against it; `make uninstall`.
+test-c-install: lib test-deps
+	scripts/check-c-install.sh
+
+# Every public declaration of the Swift core has a doc comment.
+test-swift-docs:
+	scripts/check-swift-docs.py
+
+# examples/swift-consumer built as a separate package that depends on a tagged snapshot of this
+# repository by file:// URL and version, and run.
+test-swift-consumer: deps
+	scripts/check-swift-consumer.sh
+
 # The C peer of the optimizer bench: a one-pass Adam loop, all cores (bench/adam_peer.c).
 $(BUILD_DIR)/bench/libadam_peer.so: bench/adam_peer.c
 	@mkdir -p $(dir $@)
@@ -135,5 +192,26 @@ $(BUILD_DIR)/bench/libadam_peer.so: bench/adam_peer.c
 bench: lib $(BUILD_DIR)/bench/libadam_peer.so
 	PYTHONPATH=python $(PYTHON) bench/run.py
 
+install: lib
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/descent $(DESTDIR)$(INCLUDEDIR)
+	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/$(REALNAME)
+	ln -sfn $(REALNAME) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sfn $(SONAME) $(DESTDIR)$(LIBDIR)/libdescent.so
+	@# the newer OpenBLAS the library loads from its own folder, when make fetched it
+	if [ -f $(BUILD_DIR)/lib/libscipy_openblas.so ]; then \
+	    install -m 0755 $(BUILD_DIR)/lib/libscipy_openblas.so $(DESTDIR)$(LIBDIR)/libscipy_openblas.so; fi
+	install -m 0644 include/descent.h $(DESTDIR)$(INCLUDEDIR)/descent.h
+	@$(CONFIGURE) packaging/descent.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/descent.pc
+	@$(CONFIGURE) packaging/descentConfig.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/descent/descentConfig.cmake
+	@$(CONFIGURE) packaging/descentConfigVersion.cmake.in > $(DESTDIR)$(LIBDIR)/cmake/descent/descentConfigVersion.cmake
+	@echo "installed descent $(VERSION) ($(SONAME)) into $(DESTDIR)$(PREFIX); run ldconfig for a system prefix"
+
+# Removes exactly what install wrote (and the cmake/descent folder it made, once empty); the
+# bundled libscipy_openblas.so beside the library is removed too.
+uninstall:
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	@rmdir $(DESTDIR)$(LIBDIR)/cmake/descent 2>/dev/null || true
+
 clean:
-	rm -rf $(BUILD_DIR) .build python/descent/libdescent.so python/descent/libscipy_openblas.so
+	rm -rf $(BUILD_DIR) .build python/descent/libdescent.so python/descent/libdescent.so.* \
+	    python/descent/libscipy_openblas.so

@@ -46,8 +46,22 @@ let pythonLinkFlags: [String] = python.map {
     ["-L", $0.libDir, "-l\($0.library)", "-Xlinker", "-rpath", "-Xlinker", $0.libDir]
 } ?? []
 
-/// Flags every Swift target of the core shares: sqrt without errno (so update loops vectorize)
-/// and no dynamic exclusivity checks in kernels.
+/// The C ABI's major version, `DESCENT_ABI_VERSION` in include/descent.h: the library's soname
+/// is libdescent.so.<version> (see README.md, "Versions").
+func abiVersion() -> String? {
+    let header = Context.packageDirectory + "/include/descent.h"
+    guard let text = try? String(contentsOfFile: header, encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("#define DESCENT_ABI_VERSION ") {
+        let value = line.dropFirst("#define DESCENT_ABI_VERSION ".count).prefix { $0.isNumber }
+        if !value.isEmpty { return String(value) }
+    }
+    return nil
+}
+let sonameFlags: [String] = abiVersion().map { ["-Xlinker", "-soname=libdescent.so.\($0)"] } ?? []
+
+/// Flags of the C-ABI target only (never of `Descent` or `DescentSupport`, which another package
+/// builds when it depends on the `Descent` library product: SwiftPM rejects `unsafeFlags` in
+/// the targets of a product used from a versioned remote dependency).
 let coreSwiftFlags: [SwiftSetting] = [
     .unsafeFlags(["-Xcc", "-fno-math-errno", "-enforce-exclusivity=unchecked"]),
 ]
@@ -56,20 +70,19 @@ let package = Package(
     name: "Descent",
     products: [
         .library(name: "descent", type: .dynamic, targets: ["DescentC"]),
+        .library(name: "Descent", targets: ["Descent"]),
         .executable(name: "descent-pyrunner", targets: ["descent-pyrunner"]),
     ],
     targets: [
         // C helpers the Swift core needs: the CBLAS declarations and the thread-local error text.
         .target(
             name: "DescentSupport",
-            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])],
             linkerSettings: [.linkedLibrary("openblas"), .linkedLibrary("m")]
         ),
         // The pure Swift core: tensors, kernels, gradients, optimizers. Knows nothing of C handles.
         .target(
             name: "Descent",
-            dependencies: ["DescentSupport"],
-            swiftSettings: coreSwiftFlags
+            dependencies: ["DescentSupport"]
         ),
         // The C ABI: @c export shims, the handle table, status codes. No math here.
         .target(
@@ -82,7 +95,7 @@ let package = Package(
             ],
             linkerSettings: [
                 .unsafeFlags(["-Xlinker", "--version-script=" + Context.packageDirectory
-                              + "/Sources/DescentC/exports.map"]),
+                              + "/Sources/DescentC/exports.map"] + sonameFlags),
             ]
         ),
         .target(

@@ -119,7 +119,7 @@ def main():
     print(f"MLP {'-'.join(map(str, SIZES))} (ReLU, He init) on handwritten digits: {len(x_train)} training / "
           f"{len(x_test)} test images, {EPOCHS} epochs, mini-batches of {BATCH}")
     results = train_all(x_train, y_train, x_test, y_test)
-    print(f"{'optimizer':<14} {'lr':>6} {'final train loss':>17} {'test accuracy':>14} {'seconds':>8}")
+    print(f"{'optimizer':<14} {'lr':>6} {'final train loss':>17} {'test accuracy':>14} {'seconds':>8}  (training time)")
     for r in results:
         print(f"{r['label']:<14} {r['lr']:>6g} {r['losses'][-1]:>17.5f} {100 * r['accuracy']:>13.2f}% "
               f"{r['seconds']:>8.2f}")

@@ -1,4 +1,4 @@
-/* The seeds' step-size experiment (seed 003) from C: the multiclass SVM loss of a linear
+/* The step-size experiment of the cs231n "Optimization" notes, from C: the multiclass SVM loss of a linear
  * classifier, its analytic gradient, a gradient check through a C callback, and the loss after
  * W - step * dW for step sizes 1e-10 ... 1e-1.
  * Build and run: make demo (or see the Makefile's examples rule). */
@@ -56,6 +56,7 @@ int main(void) {
         for (int j = 0; j < k; j++) steps[k] *= 10.0;
     }
     if (descent_step_size_sweep(svm_loss, &problem, w, dw, steps, 10, losses) != DESCENT_OK) return fail("sweep");
+    printf("multiclass SVM loss after one step W - s*dW, for each step size s:\n");
     printf("%12s %16s\n%12s %16.8f\n", "step size", "new loss", "0 (original)", loss);
     for (int k = 0; k < 10; k++) printf("%12.0e %16.8f\n", steps[k], losses[k]);
 

@@ -1,4 +1,4 @@
-/* The textbook's first gradient-descent example, through the C ABI:
+/* A first gradient-descent example (Nielsen, NNDL chapter 1: w -> w - eta dC/dw), through the C ABI:
  * minimize J(W) = 0.1 (W - 5)^2 from W = 10, where dJ/dW = 0.2 (W - 5) = 1 at the start, by
  * W := W - learning_rate * dJ/dW with learning_rate = 1. Each step multiplies W - 5 by 0.8. */
 #include <math.h>

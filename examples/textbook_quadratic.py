@@ -1,4 +1,4 @@
-"""The textbook's first gradient-descent example through the Python package:
+"""A first gradient-descent example (Nielsen, NNDL chapter 1) through the Python package:
 minimize J(W) = 0.1 (W - 5)^2 from W = 10 (dJ/dW = 0.2 (W - 5) = 1 there) with
 W := W - learning_rate * dJ/dW."""
 import descent

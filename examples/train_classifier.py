@@ -35,7 +35,8 @@ epochs, batch, lam = 200, 32, 1e-3
 steps_per_epoch = -(-len(X) // batch)
 total_steps = epochs * steps_per_epoch
 opt = optim.Adam(params, lr=1e-2)
-schedule = schedules.with_warmup(schedules.cosine_annealing(1e-2, total_steps - 50, eta_min=1e-4), 50)
+# No lr0: the schedule starts from the optimizer's lr (1e-2), as a torch.optim scheduler does.
+schedule = schedules.with_warmup(schedules.cosine_annealing(t_max=total_steps - 50, eta_min=1e-4), 50)
 driver = schedules.LRScheduler(opt, schedule, interval="step")
 grads = [np.zeros_like(p) for p in params]
 group = clip.GradientGroup(grads)

@@ -396,7 +396,7 @@ enum {
     DESCENT_OPT_NESTEROV = 16,               /* SGD: Nesterov momentum (needs momentum > 0, dampening 0) */
     DESCENT_OPT_AMSGRAD = 32,                /* Adam, AdamW: AMSGrad */
     DESCENT_OPT_CENTERED = 64,               /* RMSprop: centered */
-    DESCENT_OPT_EMA_MOMENTUM = 128,          /* SGD: textbook v := μv + (1-μ)g; W := W - lr v */
+    DESCENT_OPT_EMA_MOMENTUM = 128,          /* SGD: deeplearning.ai's v := μv + (1-μ)g; W := W - lr v */
     DESCENT_OPT_CS231N_MOMENTUM = 256,       /* SGD: cs231n v := μv - lr g; W := W + v */
     DESCENT_OPT_CHECK_FINITE = 512           /* functional steps: DESCENT_ERR_NON_FINITE, nothing written,
                                                 if grad holds NaN/inf (the stateful optimizer uses its
@@ -460,8 +460,8 @@ descent_status descent_rmsprop_step(int32_t dtype, int64_t count, void *param, c
  *     AMSGRAD:  v̂ := max(v̂, v) and v̂ replaces v below          (v̂ = max_exp_avg_sq)
  *     c1 := 1 - β1^t,  c2 := 1 - β2^t      (both 1 with NO_BIAS_CORRECTION)
  *     W := W - (lr / c1) m / (sqrt(v) / sqrt(c2) + ε)          (EPS_INSIDE_SQRT: / sqrt(v / c2 + ε))
- * max_exp_avg_sq may be NULL without AMSGRAD. The textbook notes' Adam is beta1 0.9, beta2 0.99,
- * eps 1e-8. Flags: MAXIMIZE, DECOUPLED_WEIGHT_DECAY, EPS_INSIDE_SQRT, NO_BIAS_CORRECTION, AMSGRAD,
+ * max_exp_avg_sq may be NULL without AMSGRAD (Kingma & Ba 2015; AMSGrad: Reddi et al. 2018;
+ * AdamW: Loshchilov & Hutter 2019; sources in docs/references.md). Flags: MAXIMIZE, DECOUPLED_WEIGHT_DECAY, EPS_INSIDE_SQRT, NO_BIAS_CORRECTION, AMSGRAD,
  * CHECK_FINITE. betas in [0, 1); lr, eps, weight_decay >= 0.
  */
 descent_status descent_adam_step(int32_t dtype, int64_t count, void *param, const void *grad,
@@ -781,9 +781,9 @@ descent_status descent_optimizer_load(descent_optimizer optimizer, const char *p
  * What t means. t counts COMPLETED steps (or epochs: the caller decides what one unit is), like
  * PyTorch's `last_epoch`: t = 0 is the rate for the first update, and for every decaying schedule
  * value(0) is its initial rate. Where PyTorch has the schedule, value(t) equals PyTorch's
- * closed form at last_epoch = t (the formulas below). The textbook's epoch table for
- * 1/(1 + decay_rate * epoch) reads as value(epoch): with lr0 = 0.2 and decay_rate = 1,
- * value(1..4) = 0.1, 0.0667, 0.05, 0.04.
+ * closed form at last_epoch = t (the formulas below). The learning-rate decay of the
+ * deeplearning.ai course notes, lr0 / (1 + decay_rate * epoch), reads as value(epoch): with
+ * lr0 = 0.2 and decay_rate = 1, value(1..4) = 0.1, 0.0667, 0.05, 0.04.
  *
  * Driving an optimizer. Schedules do not own or touch optimizers. Per step (or per epoch):
  *
@@ -811,18 +811,19 @@ typedef uint64_t descent_schedule;
 /** Constant ("manual setting"): lr(t) = lr. */
 descent_status descent_schedule_new_constant(double lr, descent_schedule *out);
 
-/** Textbook epoch decay: lr(t) = lr0 / (1 + decay_rate * t). decay_rate finite, >= 0. */
+/** Epoch decay (deeplearning.ai notes; cs231n's 1/t decay): lr(t) = lr0 / (1 + decay_rate * t).
+ *  decay_rate finite, >= 0. */
 descent_status descent_schedule_new_inverse_time(double lr0, double decay_rate, descent_schedule *out);
 
-/** Exponential decay (PyTorch ExponentialLR; the textbook's 0.95^t): lr(t) = lr0 * gamma^t.
+/** Exponential decay (PyTorch ExponentialLR; deeplearning.ai's 0.95^t): lr(t) = lr0 * gamma^t.
  *  gamma finite, >= 0. */
 descent_status descent_schedule_new_exponential(double lr0, double gamma, descent_schedule *out);
 
 /**
  * Inverse power decay: lr(t) = lr0 * k / (t + offset)^power.
- * power = 0.5 is the textbook's k / sqrt(epoch) * lr0 (per epoch) and k / sqrt(t) * lr0 (per
+ * power = 0.5 is deeplearning.ai's k / sqrt(epoch) * lr0 (per epoch) and k / sqrt(t) * lr0 (per
  * minibatch step); power = 1 is k / epoch. offset > 0 keeps t = 0 defined; offset = 1 maps the
- * 0-based t onto the textbook's 1-based epoch number. k, power finite, >= 0; offset finite, > 0.
+ * 0-based t onto the 1-based epoch number. k, power finite, >= 0; offset finite, > 0.
  */
 descent_status descent_schedule_new_inverse_power(double lr0, double k, double power, double offset,
                                                   descent_schedule *out);
@@ -953,6 +954,41 @@ descent_status descent_schedule_new_sequential(const descent_schedule *schedules
  * a one-cycle schedule, also inside a sequential one). On failure *lr is not written.
  */
 descent_status descent_schedule_value(descent_schedule schedule, int64_t step, double *lr);
+
+/*
+ * Schedules and the optimizer's own learning rate. Following PyTorch, where a scheduler starts
+ * from the optimizer's lr, a schedule is built around a base rate: lr0 of the decaying,
+ * annealing and ramp schedules, a constant's lr, the first piecewise value, one-cycle's max_lr,
+ * a sequential schedule's first part's. When a trainer drives an optimizer with a schedule
+ * (descent_trainer_set_schedule_ex), the base rate and every group's lr must agree unless the
+ * caller says which one wins (DESCENT_SCHEDULE_BASE_*): a conflicting pair is an error, never a
+ * silent choice. The same rule holds in Python (descent.schedules.LRScheduler, descent.fit).
+ */
+
+/** Whose learning rate counts when a schedule drives an optimizer (descent_trainer_set_schedule_ex). */
+enum {
+    DESCENT_SCHEDULE_BASE_AGREE = 0,     /* the schedule's base rate must equal every group's lr (1e-12 relative) */
+    DESCENT_SCHEDULE_BASE_OPTIMIZER = 1, /* the schedule follows the optimizer: rebased to each group's lr */
+    DESCENT_SCHEDULE_BASE_SCHEDULE = 2   /* the schedule's own rates replace the optimizer's */
+};
+
+/**
+ * Writes the rate the schedule is built around (see above) to *lr. Statuses: DESCENT_OK; handle
+ * errors; DESCENT_ERR_NULL_POINTER (lr). On failure *lr is not written.
+ */
+descent_status descent_schedule_base_rate(descent_schedule schedule, double *lr);
+
+/**
+ * A new schedule: `schedule` built around `lr` instead of its base rate (PyTorch: a scheduler's
+ * base_lr is the optimizer's lr). lr0 (a constant's lr, one-cycle's max_lr) becomes `lr`;
+ * absolute floors stay (cosine and SGDR eta_min, polynomial end_lr); piecewise values scale by
+ * lr / values[0]; each part of a sequential schedule is rebased by the same ratio lr / base
+ * rate. Free the result with descent_schedule_free. Statuses: DESCENT_OK; handle errors;
+ * DESCENT_ERR_NULL_POINTER (out); DESCENT_ERR_INVALID_ARGUMENT (lr not finite and >= 0, a
+ * piecewise or sequential schedule starting at rate 0 that would need scaling);
+ * DESCENT_ERR_OUT_OF_MEMORY. On failure *out is not written.
+ */
+descent_status descent_schedule_rebase(descent_schedule schedule, double lr, descent_schedule *out);
 
 /**
  * Writes the schedule's momentum at step t to *momentum, for a schedule that cycles momentum
@@ -1251,7 +1287,8 @@ descent_status descent_loss_multiclass_hinge_linear(descent_tensor w, descent_te
 /**
  * L2 regularization R = λ/(2m) ||W||², gradient (λ/m) W into `grad` (optional; may be W itself).
  * m = 1 gives the common ½λ||W||² with gradient λW; m = the batch or training-set size gives the
- * textbook's form, whose descent step is W -= η(λ/m)W. λ finite and >= 0, m >= 1.
+ * form of Nielsen's NNDL (chapter 3) and the deeplearning.ai notes, whose descent step is
+ * W -= η(λ/m)W. λ finite and >= 0, m >= 1.
  * Statuses: common ones, DESCENT_ERR_INVALID_ARGUMENT (λ or m out of range), _NON_FINITE (W).
  */
 descent_status descent_l2_penalty(descent_tensor w, double lambda, int64_t m, descent_tensor grad,
@@ -1431,8 +1468,8 @@ descent_status descent_gradient_compare(descent_tensor analytic, descent_tensor 
                                         double *max_error, int64_t *worst_index);
 
 /**
- * The seeds' step-size experiment: for each of the `count` step sizes s_k (the seeds use
- * 1e-10, 1e-9, ..., 1e-1), sets W := W0 - s_k grad and writes f(W) to losses[k]. W is restored to
+ * The step-size experiment of the cs231n "Optimization" notes: for each of the `count` step
+ * sizes s_k (for example 1e-10, 1e-9, ..., 1e-1), sets W := W0 - s_k grad and writes f(W) to losses[k]. W is restored to
  * W0 bit for bit afterwards (also on failure). step_sizes and losses may be NULL when count is 0.
  * Statuses: common ones, DESCENT_ERR_NULL_POINTER (f NULL), DESCENT_ERR_INVALID_ARGUMENT
  * (count < 0 or above 2^24, grad sharing W's memory), DESCENT_ERR_NON_FINITE (a step size or grad not finite),
@@ -1463,10 +1500,11 @@ descent_status descent_step_size_sweep(descent_scalar_fn f, void *context, desce
  *  - Everything that could fail during a run (unbound input, batch sizes that disagree, a label
  *    outside [0, classes), training batch norm with one sample) is checked before anything is
  *    written; a failed run changes nothing.
- *  - Gradients match the analytic formulas of the @@gradients@@ section (each op's backward is
+ *  - Gradients match the analytic formulas of the Gradients section (each op's backward is
  *    that section's vector-Jacobian product); docs/training.md lists them.
  *
- * The textbook's graph J = 3(a + bc) at a = 5, b = 3, c = 2, from C:
+ * The computation graph of the deeplearning.ai course, J = 3(a + bc) at a = 5, b = 3, c = 2,
+ * from C:
  *
  *     descent_graph g; descent_tensor ta, tb, tc; int64_t a, b, c, u, v, three, J, none[1];
  *     double va = 5, vb = 3, vc = 2, loss, grad;
@@ -1816,9 +1854,25 @@ descent_status descent_trainer_set_nodes(descent_trainer trainer, int64_t input,
 /**
  * Before each update, set every group's learning rate to schedule(t), t = the optimizer's
  * completed steps (per_epoch = 0) or the trainer's completed epochs (per_epoch = 1); schedule 0
- * removes it (the optimizer's lr stays as last set).
+ * removes it (the optimizer's lr stays as last set). The same as descent_trainer_set_schedule_ex
+ * with DESCENT_SCHEDULE_BASE_AGREE: the schedule's base rate must equal the lr of every group of
+ * the trainer's optimizer. Statuses: DESCENT_OK; handle errors; DESCENT_ERR_INVALID_ARGUMENT
+ * (per_epoch not 0 or 1, an evaluation-only trainer, the rates conflict: the message names both).
+ * On failure the trainer's schedule is unchanged.
  */
 descent_status descent_trainer_set_schedule(descent_trainer trainer, descent_schedule schedule, int32_t per_epoch);
+
+/**
+ * descent_trainer_set_schedule with a choice of whose rate counts (DESCENT_SCHEDULE_BASE_*),
+ * checked against the groups' learning rates when called: AGREE (a conflict is
+ * DESCENT_ERR_INVALID_ARGUMENT), OPTIMIZER (each group follows the schedule rebased to the lr it
+ * has now, see descent_schedule_rebase), SCHEDULE (the schedule's values replace every group's
+ * lr). Groups added to the optimizer afterwards make the next step fail with
+ * DESCENT_ERR_INVALID_ARGUMENT until the schedule is set again. Extra status:
+ * DESCENT_ERR_INVALID_ARGUMENT (base not one of the three).
+ */
+descent_status descent_trainer_set_schedule_ex(descent_trainer trainer, descent_schedule schedule, int32_t per_epoch,
+                                               int32_t base);
 
 /**
  * Clip the global L2 norm of the gradients of the optimizer's params (PyTorch's clip_grad_norm_

@@ -6,15 +6,20 @@
 #
 #   scripts/ensure-deps.sh          build deps (every make target)
 #   scripts/ensure-deps.sh --demo   also scikit-learn, matplotlib, tqdm (make demo, make test)
+#   scripts/ensure-deps.sh --test   also what the packaging checks of `make test` use: pkg-config
+#                                   and cmake (the installed C library), mypy (type checks), the
+#                                   venv module (the wheel in a fresh virtual environment)
 #
 # DESCENT_NO_INSTALL=1 installs nothing: a missing package is then an error that names it.
 set -euo pipefail
 
 demo=0
+test_tools=0
 for argument in "$@"; do
     case "$argument" in
         --demo) demo=1 ;;
-        *) echo "usage: scripts/ensure-deps.sh [--demo]" >&2; exit 2 ;;
+        --test) test_tools=1 ;;
+        *) echo "usage: scripts/ensure-deps.sh [--demo] [--test]" >&2; exit 2 ;;
     esac
 done
 no_install=0
@@ -99,4 +104,26 @@ if [ "$demo" = 1 ]; then
     pip_or_apt matplotlib matplotlib python3-matplotlib \
         "the demos draw their PNGs (loss curves, optimizer paths, restarts); History.plot needs it"
     pip_or_apt tqdm tqdm python3-tqdm "descent.fit's progress bar and the digits demo's"
+fi
+
+if [ "$test_tools" = 1 ]; then
+    # make test's packaging checks: scripts/check-c-install.sh, check-wheel.sh, check-typing.sh.
+    need_apt=()
+    command -v pkg-config > /dev/null || need_apt+=(pkgconf)
+    command -v cmake > /dev/null || need_apt+=(cmake)
+    if ! python3 -c "import venv, ensurepip" 2>/dev/null; then
+        if [ "$(command -v python3)" = /usr/bin/python3 ]; then
+            need_apt+=(python3-venv)
+        else
+            echo "ensure-deps: $(command -v python3) has no venv/ensurepip module; the wheel check needs it" >&2
+            exit 1
+        fi
+    fi
+    if [ ${#need_apt[@]} -gt 0 ]; then
+        why="the install check compiles a C program with pkg-config and CMake's find_package; the wheel check makes a fresh venv"
+        if [ "$no_install" = 1 ]; then missing "${need_apt[*]}" "$why" "apt-get install ${need_apt[*]}"; fi
+        echo "ensure-deps: installing ${need_apt[*]} (apt): $why"
+        apt_install "${need_apt[@]}"
+    fi
+    pip_or_apt mypy mypy mypy "make test type-checks the Python package and a user script with mypy --strict"
 fi

@@ -39,14 +39,18 @@ public enum ErrorCode: Int32, Sendable, CaseIterable {
 
 /// The one error type the core throws: a code and a sentence for a human.
 public struct DescentError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What kind of failure: the stable number the C ABI returns as `descent_status`.
     public let code: ErrorCode
+    /// What went wrong, for a human (the C ABI's `descent_last_error()` text).
     public let message: String
 
+    /// An error of kind `code` with a message saying what went wrong.
     public init(_ code: ErrorCode, _ message: String) {
         self.code = code
         self.message = message
     }
 
+    /// `"<C name of the code>: <message>"`.
     public var description: String { "\(code.name): \(message)" }
 
     static func shape(_ message: String) -> DescentError { DescentError(.shape, message) }

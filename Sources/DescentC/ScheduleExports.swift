@@ -167,6 +167,20 @@ private func readInt64s(_ pointer: UnsafePointer<Int64>?, _ count: Int64, _ name
     }
 }
 
+@c public func descent_schedule_base_rate(_ handle: UInt64, _ lr: UnsafeMutablePointer<Double>?) -> Int32 {
+    exported("descent_schedule_base_rate") { () throws(DescentError) in
+        let destination = try required(lr, "lr")
+        destination.pointee = try schedule(handle, "schedule").baseRate
+    }
+}
+
+@c public func descent_schedule_rebase(_ handle: UInt64, _ lr: Double, _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
+    exported("descent_schedule_rebase") { () throws(DescentError) in
+        let source = try schedule(handle, "schedule")
+        try publishSchedule(out) { () throws(DescentError) in try source.rebased(to: lr) }
+    }
+}
+
 @c public func descent_schedule_momentum(_ handle: UInt64, _ step: Int64, _ momentum: UnsafeMutablePointer<Double>?) -> Int32 {
     exported("descent_schedule_momentum") { () throws(DescentError) in
         let destination = try required(momentum, "momentum")

@@ -135,12 +135,23 @@ private func fitOptions(_ epochs: Int64, _ patience: Int64, _ minimumDelta: Doub
 
 @c public func descent_trainer_set_schedule(_ handle: UInt64, _ schedule: UInt64, _ perEpoch: Int32) -> Int32 {
     exported("descent_trainer_set_schedule") { () throws(DescentError) in
-        let target = try trainer(handle)
-        guard perEpoch == 0 || perEpoch == 1 else { throw DescentError(.invalidArgument, "per_epoch must be 0 or 1, got \(perEpoch)") }
-        let resolved = schedule == 0 ? nil : try handles.lookup(schedule, as: LearningRateSchedule.self, role: "schedule")
-        target.schedule = resolved
-        target.schedulePerEpoch = perEpoch == 1
+        try setTrainerSchedule(handle, schedule, perEpoch, ScheduleBase.agree.rawValue)
     }
+}
+
+@c public func descent_trainer_set_schedule_ex(_ handle: UInt64, _ schedule: UInt64, _ perEpoch: Int32,
+                                              _ base: Int32) -> Int32 {
+    exported("descent_trainer_set_schedule_ex") { () throws(DescentError) in
+        try setTrainerSchedule(handle, schedule, perEpoch, base)
+    }
+}
+
+private func setTrainerSchedule(_ handle: UInt64, _ schedule: UInt64, _ perEpoch: Int32, _ base: Int32) throws(DescentError) {
+    let target = try trainer(handle)
+    guard perEpoch == 0 || perEpoch == 1 else { throw DescentError(.invalidArgument, "per_epoch must be 0 or 1, got \(perEpoch)") }
+    let policy = try ScheduleBase(checking: base)
+    let resolved = schedule == 0 ? nil : try handles.lookup(schedule, as: LearningRateSchedule.self, role: "schedule")
+    try target.setSchedule(resolved, perEpoch: perEpoch == 1, base: policy)
 }
 
 @c public func descent_trainer_set_clip_norm(_ handle: UInt64, _ maxNorm: Double) -> Int32 {

@@ -78,7 +78,8 @@ final class ReliabilityTests: XCTestCase {
             let descriptor = dsupport_temporary_create(path, &name, name.count)
             XCTAssertGreaterThanOrEqual(descriptor, 0)
             descriptors.append(descriptor)
-            names.insert(String(cString: name))
+            let bytes = name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+            names.insert(String(decoding: bytes, as: UTF8.self))
         }
         XCTAssertEqual(names.count, 50)
         for name in names {

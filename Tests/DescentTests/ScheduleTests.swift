@@ -3,7 +3,7 @@ import XCTest
 
 final class ScheduleTests: XCTestCase {
     func testTextbookInverseTimeTable() throws {
-        // Seed 001: alpha0 = 0.2, decay rate 1 -> epochs 1...4: 0.1, 0.067, 0.05, 0.04.
+        // deeplearning.ai's learning-rate decay: alpha0 = 0.2, decay rate 1 -> epochs 1...4: 0.1, 0.067, 0.05, 0.04.
         let schedule = try LearningRateSchedule.inverseTime(initial: 0.2, decayRate: 1)
         XCTAssertEqual(try schedule.value(at: 0), 0.2)
         XCTAssertEqual(try schedule.value(at: 1), 0.1, accuracy: 1e-15)

@@ -16,6 +16,10 @@ The library is found through $DESCENT_LIBRARY, then the package folder, then the
 build/lib (see descent._ffi).
 """
 
+from __future__ import annotations
+
+from typing import SupportsInt
+
 from . import errors
 from ._ffi import ABI_VERSION, last_error, library_path, lib as _lib
 from .errors import *  # noqa: F401,F403  (the exception classes)
@@ -44,18 +48,42 @@ from .training import (  # noqa: F401,E402
 __version__ = "0.1.0"
 
 
-def abi_version():
+def abi_version() -> int:
     """The loaded library's ABI version (equal to descent.ABI_VERSION, checked at import)."""
-    return _lib.descent_abi_version()
+    return int(_lib.descent_abi_version())
 
 
-def blas_name():
+def blas_name() -> str:
     """Which BLAS serves descent's matrix products: the path of the bundled newer OpenBLAS
     (libscipy_openblas.so beside libdescent.so), a library named by $DESCENT_BLAS, or the system
     OpenBLAS (see descent_blas_name in descent.h)."""
-    return _lib.descent_blas_name().decode()
+    name: bytes = _lib.descent_blas_name()
+    return name.decode()
 
 
-def status_string(code):
+def status_string(code: SupportsInt) -> str:
     """The C name of a status code, e.g. status_string(5) == 'DESCENT_ERR_SHAPE'."""
-    return _lib.descent_status_string(int(code)).decode()
+    name: bytes = _lib.descent_status_string(int(code))
+    return name.decode()
+
+
+__all__ = [
+    "ABI_VERSION", "ACTIVATIONS", "BatchNorm", "BufferTooSmallError", "CallbackError",
+    "ClosedError", "CorruptFileError", "DTypeError", "DataLoader", "DeltaRuleResult",
+    "DescentError", "DescentIOError", "ERROR_CLASSES", "GradientCheckResult", "Graph", "History",
+    "INIT_SCHEMES", "InternalError", "InvalidArgumentError", "InvalidHandleError", "LRScheduler",
+    "LibraryLoadError", "MLP", "Model", "NonFiniteError", "NullPointerError", "Optional",
+    "OutOfMemoryError", "ReduceLROnPlateau", "SEED_STEP_SIZES", "STEP_SIZES", "Schedule",
+    "ShapeError", "StopTraining", "Tensor", "Trainer", "UnsupportedError", "WrongHandleTypeError",
+    "abi_version", "activation", "activation_backward", "activation_derivative", "arange",
+    "batchnorm_backward", "batchnorm_forward_infer", "batchnorm_forward_train", "bce_loss",
+    "bce_with_logits_loss", "blas_name", "clip", "clip_grad_norm", "clip_grad_value",
+    "compare_gradients", "delta_rule", "dense_backward", "dense_forward", "error_for_status",
+    "errors", "evaluate", "fans", "fit", "format_sweep", "full", "functional", "gd_step",
+    "gradcheck", "gradient_check", "graph", "init_fill", "init_weights", "l2_penalty",
+    "last_error", "leaky_relu", "library_path", "linspace", "lr_range_test", "matmul", "models",
+    "mse_loss", "multiclass_hinge_linear", "multiclass_hinge_loss", "nn", "numerical_gradient",
+    "ones", "optim", "quadratic_cost", "random_normal", "random_restarts", "random_uniform",
+    "relu", "schedules", "sigmoid", "softmax", "softmax_cross_entropy", "sse_loss",
+    "status_string", "step_size_sweep", "tanh", "tensor", "training", "wrap", "zeros",
+]

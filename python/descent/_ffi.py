@@ -10,8 +10,11 @@ Each FFI row is ``(name, restype, argtypes)`` mirroring include/descent.h. Funct
 :mod:`descent.errors`, carrying ``descent_last_error()``'s message.
 """
 
+from __future__ import annotations
+
 import ctypes
 import os
+from typing import Any, Optional, Sequence, Union
 from ctypes import POINTER, c_char_p, c_double, c_int32, c_int64, c_uint32, c_uint64, c_void_p
 
 from . import errors
@@ -22,10 +25,13 @@ status_t = c_int32
 handle_t = c_uint64
 STATUS = "status"  # marks functions whose int32 result is a descent_status
 
+# One FFI row: (C name, result type or STATUS or None, argument types).
+FFIRow = tuple[str, Union[str, type[Any], None], Sequence[type[Any]]]
+
 _here = os.path.dirname(os.path.abspath(__file__))
 
 
-def _candidate_paths():
+def _candidate_paths() -> list[str]:
     override = os.environ.get("DESCENT_LIBRARY")
     if override:
         return [override]
@@ -35,7 +41,7 @@ def _candidate_paths():
     ]
 
 
-def _load():
+def _load() -> tuple[ctypes.CDLL, str]:
     tried = []
     for path in _candidate_paths():
         if not os.path.exists(path):
@@ -50,6 +56,8 @@ def _load():
         + "; ".join(tried))
 
 
+lib: ctypes.CDLL
+library_path: str
 lib, library_path = _load()
 
 # ---------------------------------------------------------------------------------------------
@@ -63,7 +71,7 @@ _P_F64 = POINTER(c_double)
 STEP_FN = ctypes.CFUNCTYPE(status_t, c_void_p, c_int64, c_int64, c_double)
 EPOCH_FN = ctypes.CFUNCTYPE(status_t, c_void_p, c_int64, _P_F64)
 
-FUNCTIONS = [
+FUNCTIONS: list[FFIRow] = [
     # uint32_t descent_abi_version(void);
     ("descent_abi_version", c_uint32, []),
     # const char *descent_status_string(descent_status status);
@@ -216,6 +224,10 @@ FUNCTIONS = [
     ("descent_schedule_value", STATUS, [handle_t, c_int64, _P_F64]),
     # descent_status descent_schedule_momentum(descent_schedule schedule, int64_t step, double *momentum);
     ("descent_schedule_momentum", STATUS, [handle_t, c_int64, _P_F64]),
+    # descent_status descent_schedule_base_rate(descent_schedule schedule, double *lr);
+    ("descent_schedule_base_rate", STATUS, [handle_t, _P_F64]),
+    # descent_status descent_schedule_rebase(descent_schedule schedule, double lr, descent_schedule *out);
+    ("descent_schedule_rebase", STATUS, [handle_t, c_double, _P_HANDLE]),
     # descent_status descent_schedule_values(descent_schedule schedule, int64_t first_step, int64_t count, double *out);
     ("descent_schedule_values", STATUS, [handle_t, c_int64, c_int64, c_void_p]),
     # descent_status descent_schedule_free(descent_schedule schedule);
@@ -372,6 +384,8 @@ FUNCTIONS = [
     ("descent_trainer_set_nodes", STATUS, [handle_t, c_int64, c_int64, c_int64]),
     # descent_status descent_trainer_set_schedule(descent_trainer trainer, descent_schedule schedule, int32_t per_epoch);
     ("descent_trainer_set_schedule", STATUS, [handle_t, handle_t, c_int32]),
+    # descent_status descent_trainer_set_schedule_ex(descent_trainer trainer, descent_schedule schedule, int32_t per_epoch, int32_t base);
+    ("descent_trainer_set_schedule_ex", STATUS, [handle_t, handle_t, c_int32, c_int32]),
     # descent_status descent_trainer_set_clip_norm(descent_trainer trainer, double max_norm);
     ("descent_trainer_set_clip_norm", STATUS, [handle_t, c_double]),
     # descent_status descent_trainer_epoch(descent_trainer trainer, int64_t *out);
@@ -400,19 +414,19 @@ FUNCTIONS = [
 ]
 
 
-def last_error():
+def last_error() -> str:
     """This thread's descent_last_error() text."""
     text = lib.descent_last_error()
     return text.decode("utf-8", "replace") if text else ""
 
 
-def _check_status(result, func, arguments):
+def _check_status(result: int, func: Any, arguments: tuple[Any, ...]) -> int:
     if result != 0:
         raise errors.error_for_status(result, last_error())
     return result
 
 
-def _declare(table):
+def _declare(table: Sequence[FFIRow]) -> None:
     for name, restype, argtypes in table:
         try:
             function = getattr(lib, name)
@@ -427,13 +441,13 @@ def _declare(table):
             function.restype = restype
 
 
-def register(table):
+def register(table: Sequence[FFIRow]) -> None:
     """Declares more FFI rows (used by the package's other modules for their own functions)."""
     _declare(table)
 
 
 _declare(FUNCTIONS[:1])
-_found_version = lib.descent_abi_version()
+_found_version: int = lib.descent_abi_version()
 if _found_version != ABI_VERSION:
     raise errors.LibraryLoadError(
         f"{library_path} implements ABI version {_found_version}, but this descent package "

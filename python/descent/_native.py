@@ -1,7 +1,13 @@
 """The one base class for Python objects that own a libdescent handle."""
 
+from __future__ import annotations
+
+from typing import Optional, TypeVar
+
 from . import errors
 from ._ffi import lib
+
+_Self = TypeVar("_Self", bound="NativeObject")
 
 
 class NativeObject:
@@ -17,47 +23,49 @@ class NativeObject:
     """
 
     __slots__ = ()
-    _FREE = None
+    _FREE: Optional[str] = None
     _KIND = "object"
 
     @property
-    def _handle(self):
+    def _handle(self) -> int:
         """The live handle; raises ClosedError once the object is closed."""
-        handle = getattr(self, "_raw", 0)
+        handle: int = getattr(self, "_raw", 0)
         if not handle:
             raise errors.ClosedError(f"this {self._kind()} is closed: it cannot be used after close()")
         return handle
 
     @_handle.setter
-    def _handle(self, value):
-        self._raw = value
+    def _handle(self, value: int) -> None:
+        setattr(self, "_raw", value)  # subclasses declare the slot
 
-    def _kind(self):
+    def _kind(self) -> str:
         return self._KIND
 
     @property
-    def handle(self):
+    def handle(self) -> int:
         """The raw C handle (an int; 0 after close)."""
-        return getattr(self, "_raw", 0)
+        handle: int = getattr(self, "_raw", 0)
+        return handle
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         """True once :meth:`close` has released the native object."""
         return not getattr(self, "_raw", 0)
 
-    def close(self):
+    def close(self) -> None:
         """Frees the native object. Safe to call more than once."""
-        handle, self._raw = getattr(self, "_raw", 0), 0
-        if handle:
+        handle: int = getattr(self, "_raw", 0)
+        setattr(self, "_raw", 0)
+        if handle and self._FREE is not None:
             getattr(lib, self._FREE)(handle)
 
-    def __enter__(self):
+    def __enter__(self: _Self) -> _Self:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.close()
         except Exception:  # interpreter shutdown: the library may already be gone

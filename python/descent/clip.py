@@ -9,26 +9,40 @@ left unchanged.
     descent.clip.clip_grad_value([gW1, gb1], clip_value=0.5)
 """
 
+from __future__ import annotations
+
 import ctypes
 import math
 import numbers
+from typing import Any, Callable, Iterable, SupportsFloat, TypeVar, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _ffi, errors
 from ._ffi import lib
 from .tensor import DTYPE_CODES, Tensor, wrap
 
+#: One gradient clipped in place: a float32/float64 NumPy array or a Tensor.
+Gradient = Union[Tensor, npt.NDArray[np.floating[Any]]]
+#: One gradient or a list of them.
+Gradients = Union[Gradient, Iterable[Gradient]]
+#: A p-norm: a positive number, or "inf" / float("inf") for the max norm.
+NormType = Union[float, int, str]
+
+_Self = TypeVar("_Self", bound="GradientGroup")
+
 __all__ = ["clip_grad_norm", "clip_grad_value", "total_norm", "GradientGroup"]
 
 
-def _gradients(grads):
+def _gradients(grads: object) -> list[Gradient]:
     """A list of gradients; every NumPy array checked (nothing is wrapped yet)."""
+    items: list[Any]
     if isinstance(grads, (np.ndarray, Tensor)):
         items = [grads]
     else:
         try:
-            items = list(grads)
+            items = list(grads)  # type: ignore[call-overload]
         except TypeError as exc:
             raise TypeError(f"grads must be an array, a Tensor or a list of them, got {type(grads).__name__}") from exc
     for index, item in enumerate(items):
@@ -47,12 +61,12 @@ def _gradients(grads):
     return items
 
 
-def _call(grads, function, *arguments):
+def _call(grads: object, function: Callable[..., Any], *arguments: Any) -> None:
     """Wraps arrays zero-copy, calls function(handles, count, *arguments), frees the wraps."""
     items = _gradients(grads)
-    temporary = []
+    temporary: list[Tensor] = []
     try:
-        handles = []
+        handles: list[int] = []
         for item in items:
             if isinstance(item, Tensor):
                 handles.append(item.handle)
@@ -67,7 +81,7 @@ def _call(grads, function, *arguments):
             wrapped.close()
 
 
-def _norm_type(norm_type):
+def _norm_type(norm_type: object) -> float:
     if isinstance(norm_type, str) and norm_type.lower() in ("inf", "infinity"):
         return math.inf
     if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real):
@@ -75,7 +89,8 @@ def _norm_type(norm_type):
     return float(norm_type)
 
 
-def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
+def clip_grad_norm(grads: Gradients, max_norm: SupportsFloat, norm_type: NormType = 2.0,
+                   error_if_nonfinite: bool = False) -> float:
     """Clips by the global norm of all gradients together and returns the PRE-clip total norm.
 
     ``total = (sum over every element of every gradient |g|**p) ** (1/p)`` (p = norm_type; p = inf
@@ -87,25 +102,25 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
     skip the step), or raises :class:`~descent.NonFiniteError` when ``error_if_nonfinite``.
     """
     total = ctypes.c_double()
-    max_norm = float(max_norm)
+    limit = float(max_norm)
     p = _norm_type(norm_type)
     if p == 2.0 and not error_if_nonfinite:
-        _call(grads, lib.descent_clip_grad_norm, max_norm, ctypes.byref(total))
+        _call(grads, lib.descent_clip_grad_norm, limit, ctypes.byref(total))
     else:
-        _call(grads, lib.descent_clip_grad_norm_ex, max_norm, p, 1 if error_if_nonfinite else 0,
+        _call(grads, lib.descent_clip_grad_norm_ex, limit, p, 1 if error_if_nonfinite else 0,
               ctypes.byref(total))
-    return total.value
+    return float(total.value)
 
 
-def total_norm(grads, norm_type=2.0):
+def total_norm(grads: Gradients, norm_type: NormType = 2.0) -> float:
     """The global norm :func:`clip_grad_norm` would measure, without modifying anything. norm_type defaults
     to 2.0 (float("inf") for max |g|)."""
     total = ctypes.c_double()
     _call(grads, lib.descent_clip_grad_norm_ex, math.inf, _norm_type(norm_type), 0, ctypes.byref(total))
-    return total.value
+    return float(total.value)
 
 
-def clip_grad_value(grads, clip_value):
+def clip_grad_value(grads: Gradients, clip_value: SupportsFloat) -> None:
     """Clamps every element into ``[-clip_value, clip_value]`` in place (NaN stays NaN)."""
     _call(grads, lib.descent_clip_grad_value, float(clip_value))
 
@@ -123,10 +138,10 @@ class GradientGroup:
             total = group.clip_norm(1.0)
     """
 
-    def __init__(self, grads):
+    def __init__(self, grads: Gradients) -> None:
         items = _gradients(grads)
-        self._wraps = []
-        handles = []
+        self._wraps: list[Tensor] = []
+        handles: list[int] = []
         try:
             for item in items:
                 if isinstance(item, Tensor):
@@ -143,10 +158,10 @@ class GradientGroup:
         self._array = (_ffi.handle_t * max(len(handles), 1))(*handles)
         self._total = ctypes.c_double()
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self._count
 
-    def clip_norm(self, max_norm, norm_type=2.0, error_if_nonfinite=False):
+    def clip_norm(self, max_norm: SupportsFloat, norm_type: NormType = 2.0, error_if_nonfinite: bool = False) -> float:
         """:func:`clip_grad_norm` over the group; returns the pre-clip total norm. norm_type defaults to
         2.0 (inf for the max norm); error_if_nonfinite defaults to False."""
         p = _norm_type(norm_type)
@@ -155,20 +170,20 @@ class GradientGroup:
         else:
             lib.descent_clip_grad_norm_ex(self._array, self._count, float(max_norm), p,
                                           1 if error_if_nonfinite else 0, ctypes.byref(self._total))
-        return self._total.value
+        return float(self._total.value)
 
-    def clip_value(self, clip_value):
+    def clip_value(self, clip_value: SupportsFloat) -> None:
         """:func:`clip_grad_value` over the group."""
         lib.descent_clip_grad_value(self._array, self._count, float(clip_value))
 
-    def norm(self, norm_type=2.0):
+    def norm(self, norm_type: NormType = 2.0) -> float:
         """The total norm of the group's gradients for norm_type p
         (default 2.0), as :func:`total_norm`."""
         lib.descent_clip_grad_norm_ex(self._array, self._count, math.inf, _norm_type(norm_type), 0,
                                       ctypes.byref(self._total))
-        return self._total.value
+        return float(self._total.value)
 
-    def close(self):
+    def close(self) -> None:
         """Releases the zero-copy wraps (idempotent); later calls raise InvalidHandleError."""
         for wrapped in getattr(self, "_wraps", []):
             wrapped.close()
@@ -176,8 +191,8 @@ class GradientGroup:
         if hasattr(self, "_array"):
             self._array = (_ffi.handle_t * max(self._count, 1))()
 
-    def __enter__(self):
+    def __enter__(self: _Self) -> _Self:
         return self
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -5,14 +5,18 @@ Every failing C call becomes one of these, carrying the numeric status (``code``
 class also derives from the closest built-in exception, so ``except ValueError`` keeps working.
 """
 
+from __future__ import annotations
+
+from typing import Optional
+
 
 class DescentError(Exception):
     """Base class: a libdescent call returned a status other than DESCENT_OK."""
 
-    code = None
-    status = "DESCENT_ERR_UNKNOWN"
+    code: Optional[int] = None
+    status: str = "DESCENT_ERR_UNKNOWN"
 
-    def __init__(self, message, code=None, status=None):
+    def __init__(self, message: str, code: Optional[int] = None, status: Optional[str] = None) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
@@ -20,7 +24,7 @@ class DescentError(Exception):
         if status is not None:
             self.status = status
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"{self.message} [{self.status}]"
 
 
@@ -93,7 +97,7 @@ class LibraryLoadError(DescentError, ImportError):
     status = "DESCENT_LIBRARY_LOAD"
 
 
-ERROR_CLASSES = {
+ERROR_CLASSES: dict[Optional[int], type[DescentError]] = {
     cls.code: cls
     for cls in (
         NullPointerError, InvalidHandleError, WrongHandleTypeError, DTypeError, ShapeError,
@@ -103,7 +107,7 @@ ERROR_CLASSES = {
 }
 
 
-def error_for_status(code, message):
+def error_for_status(code: int, message: str) -> DescentError:
     """The exception instance for a non-zero status code and the library's message."""
     cls = ERROR_CLASSES.get(code)
     if cls is None:

@@ -21,11 +21,22 @@ arrays, a hyper-parameter outside its domain such as ``lr < 0``, conflicting opt
 :class:`descent.NonFiniteError`; on any error nothing was written.
 """
 
+from __future__ import annotations
+
+from typing import Any, Callable, Optional, Sequence, SupportsFloat
+
 import numpy as np
+import numpy.typing as npt
 
 from . import errors
 from ._ffi import lib
 from .tensor import DTYPE_CODES
+
+#: A parameter, gradient or state array: float32 or float64, C-contiguous (and writeable when
+#: updated in place).
+Array = npt.NDArray[np.floating[Any]]
+#: (beta1, beta2).
+Betas = tuple[SupportsFloat, SupportsFloat]
 
 MAXIMIZE = 1
 DECOUPLED_WEIGHT_DECAY = 2
@@ -43,7 +54,7 @@ MOMENTUM_FORMS = {"pytorch": 0, "ema": EMA_MOMENTUM, "cs231n": CS231N_MOMENTUM}
 __all__ = ["sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "adamax", "nadam", "radam", "lion"]
 
 
-def _check_array(array, name, like=None, writeable=True):
+def _check_array(array: object, name: str, like: Optional[Array] = None, writeable: bool = True) -> int:
     if not isinstance(array, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray, got {type(array).__name__}")
     if array.dtype not in DTYPE_CODES:
@@ -60,7 +71,8 @@ def _check_array(array, name, like=None, writeable=True):
     return array.ctypes.data
 
 
-def _flags(maximize=False, decoupled_weight_decay=False, check_finite=False, **extra):
+def _flags(maximize: bool = False, decoupled_weight_decay: bool = False, check_finite: bool = False,
+           **extra: bool) -> int:
     value = (MAXIMIZE if maximize else 0) | (DECOUPLED_WEIGHT_DECAY if decoupled_weight_decay else 0)
     value |= CHECK_FINITE if check_finite else 0
     for flag, enabled in extra.items():
@@ -69,13 +81,14 @@ def _flags(maximize=False, decoupled_weight_decay=False, check_finite=False, **e
     return value
 
 
-def _step_argument(step):
+def _step_argument(step: object) -> int:
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
         raise TypeError(f"step must be an int (1 on the first update), got {type(step).__name__}")
     return int(step)
 
 
-def _run(function, param, grad, states, step, scalars, flags):
+def _run(function: Callable[..., Any], param: Array, grad: Array, states: Sequence[tuple[str, Optional[Array]]],
+         step: int, scalars: Sequence[SupportsFloat], flags: int) -> None:
     """Validates the arrays and calls the C step: states is a list of (name, array-or-None)."""
     p = _check_array(param, "param")
     g = _check_array(grad, "grad", like=param, writeable=False)
@@ -84,9 +97,10 @@ def _run(function, param, grad, states, step, scalars, flags):
              *[float(value) for value in scalars], int(flags))
 
 
-def sgd(param, grad, momentum_buffer=None, step=1, *, lr=1e-3, momentum=0.0, dampening=0.0,
-        weight_decay=0.0, nesterov=False, momentum_form="pytorch", maximize=False,
-        decoupled_weight_decay=False, check_finite=False):
+def sgd(param: Array, grad: Array, momentum_buffer: Optional[Array] = None, step: int = 1, *,
+        lr: SupportsFloat = 1e-3, momentum: SupportsFloat = 0.0, dampening: SupportsFloat = 0.0,
+        weight_decay: SupportsFloat = 0.0, nesterov: bool = False, momentum_form: str = "pytorch",
+        maximize: bool = False, decoupled_weight_decay: bool = False, check_finite: bool = False) -> None:
     """SGD (torch.optim.SGD), in place. momentum_buffer may be None when momentum == 0.
 
     ::
@@ -94,7 +108,7 @@ def sgd(param, grad, momentum_buffer=None, step=1, *, lr=1e-3, momentum=0.0, dam
         μ = 0:                      W := W - lr g
         momentum_form="pytorch":    b := g if t == 1, else b := μ b + (1 - τ) g   (τ = dampening)
                                     d := g + μ b if nesterov, else d := b;   W := W - lr d
-        momentum_form="ema":        v := μ v + (1 - μ) g;   W := W - lr v       (textbook)
+        momentum_form="ema":        v := μ v + (1 - μ) g;   W := W - lr v       (deeplearning.ai)
         momentum_form="cs231n":     v := μ v - lr g;        W := W + v
 
     Defaults: lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False,
@@ -107,8 +121,10 @@ def sgd(param, grad, momentum_buffer=None, step=1, *, lr=1e-3, momentum=0.0, dam
          [lr, momentum, dampening, weight_decay], flags)
 
 
-def adagrad(param, grad, sum, step=1, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10,
-            eps_inside_sqrt=False, maximize=False, decoupled_weight_decay=False, check_finite=False):
+def adagrad(param: Array, grad: Array, sum: Array, step: int = 1, *, lr: SupportsFloat = 1e-2,
+            lr_decay: SupportsFloat = 0.0, weight_decay: SupportsFloat = 0.0, eps: SupportsFloat = 1e-10,
+            eps_inside_sqrt: bool = False, maximize: bool = False, decoupled_weight_decay: bool = False,
+            check_finite: bool = False) -> None:
     """Adagrad (torch.optim.Adagrad), in place. Start ``sum`` at initial_accumulator_value.
 
     ::
@@ -124,8 +140,10 @@ def adagrad(param, grad, sum, step=1, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0
          _flags(maximize, decoupled_weight_decay, check_finite, eps_inside_sqrt=eps_inside_sqrt))
 
 
-def adadelta(param, grad, square_avg, acc_delta, step=1, *, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0,
-             maximize=False, decoupled_weight_decay=False, check_finite=False):
+def adadelta(param: Array, grad: Array, square_avg: Array, acc_delta: Array, step: int = 1, *,
+             lr: SupportsFloat = 1.0, rho: SupportsFloat = 0.9, eps: SupportsFloat = 1e-6,
+             weight_decay: SupportsFloat = 0.0, maximize: bool = False, decoupled_weight_decay: bool = False,
+             check_finite: bool = False) -> None:
     """Adadelta (torch.optim.Adadelta), in place.
 
     ::
@@ -141,9 +159,11 @@ def adadelta(param, grad, square_avg, acc_delta, step=1, *, lr=1.0, rho=0.9, eps
          [lr, rho, eps, weight_decay], _flags(maximize, decoupled_weight_decay, check_finite))
 
 
-def rmsprop(param, grad, square_avg, grad_avg=None, momentum_buffer=None, step=1, *, lr=1e-2, alpha=0.99,
-            eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, eps_inside_sqrt=False, maximize=False,
-            decoupled_weight_decay=False, check_finite=False):
+def rmsprop(param: Array, grad: Array, square_avg: Array, grad_avg: Optional[Array] = None,
+            momentum_buffer: Optional[Array] = None, step: int = 1, *, lr: SupportsFloat = 1e-2,
+            alpha: SupportsFloat = 0.99, eps: SupportsFloat = 1e-8, weight_decay: SupportsFloat = 0.0,
+            momentum: SupportsFloat = 0.0, centered: bool = False, eps_inside_sqrt: bool = False,
+            maximize: bool = False, decoupled_weight_decay: bool = False, check_finite: bool = False) -> None:
     """RMSprop (torch.optim.RMSprop), in place. grad_avg is needed only when centered,
     momentum_buffer only when momentum > 0.
 
@@ -164,8 +184,10 @@ def rmsprop(param, grad, square_avg, grad_avg=None, momentum_buffer=None, step=1
          _flags(maximize, decoupled_weight_decay, check_finite, centered=centered, eps_inside_sqrt=eps_inside_sqrt))
 
 
-def _adam_like(function, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, betas, eps, weight_decay,
-               amsgrad, bias_correction, eps_inside_sqrt, maximize, decoupled, check_finite):
+def _adam_like(function: Callable[..., Any], param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array,
+               max_exp_avg_sq: Optional[Array], step: int, lr: SupportsFloat, betas: Betas, eps: SupportsFloat,
+               weight_decay: SupportsFloat, amsgrad: bool, bias_correction: bool, eps_inside_sqrt: bool,
+               maximize: bool, decoupled: bool, check_finite: bool) -> None:
     beta1, beta2 = betas
     flags = _flags(maximize, decoupled, check_finite, amsgrad=amsgrad, eps_inside_sqrt=eps_inside_sqrt,
                    no_bias_correction=not bias_correction)
@@ -174,9 +196,11 @@ def _adam_like(function, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step,
          [lr, beta1, beta2, eps, weight_decay], flags)
 
 
-def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, step=1, *, lr=1e-3, betas=(0.9, 0.999),
-         eps=1e-8, weight_decay=0.0, amsgrad=False, bias_correction=True, eps_inside_sqrt=False,
-         maximize=False, decoupled_weight_decay=False, check_finite=False):
+def adam(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, max_exp_avg_sq: Optional[Array] = None,
+         step: int = 1, *, lr: SupportsFloat = 1e-3, betas: Betas = (0.9, 0.999),
+         eps: SupportsFloat = 1e-8, weight_decay: SupportsFloat = 0.0, amsgrad: bool = False,
+         bias_correction: bool = True, eps_inside_sqrt: bool = False, maximize: bool = False,
+         decoupled_weight_decay: bool = False, check_finite: bool = False) -> None:
     """Adam (torch.optim.Adam), in place. max_exp_avg_sq is needed only with amsgrad.
 
     ::
@@ -186,7 +210,7 @@ def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, step=1, *, lr=1e
         c1 := 1 - β1^t,  c2 := 1 - β2^t       (both 1 when bias_correction=False)
         W := W - (lr / c1) m / (sqrt(v) / sqrt(c2) + ε)      (eps_inside_sqrt: / sqrt(v / c2 + ε))
 
-    The textbook notes' setting is betas=(0.9, 0.99), eps=1e-8.
+    Kingma & Ba 2015; AMSGrad: Reddi, Kale & Kumar 2018 (docs/references.md).
 
     Defaults: lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False,
     bias_correction=True, eps_inside_sqrt=False, maximize=False, decoupled_weight_decay=False,
@@ -197,9 +221,11 @@ def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, step=1, *, lr=1e
                check_finite)
 
 
-def adamw(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, step=1, *, lr=1e-3, betas=(0.9, 0.999),
-          eps=1e-8, weight_decay=1e-2, amsgrad=False, bias_correction=True, eps_inside_sqrt=False,
-          maximize=False, check_finite=False):
+def adamw(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, max_exp_avg_sq: Optional[Array] = None,
+          step: int = 1, *, lr: SupportsFloat = 1e-3, betas: Betas = (0.9, 0.999),
+          eps: SupportsFloat = 1e-8, weight_decay: SupportsFloat = 1e-2, amsgrad: bool = False,
+          bias_correction: bool = True, eps_inside_sqrt: bool = False, maximize: bool = False,
+          check_finite: bool = False) -> None:
     """AdamW (torch.optim.AdamW), in place: :func:`adam` with decoupled weight decay
     ``W := W (1 - lr λ)`` applied before the update (default λ = 1e-2).
 
@@ -210,8 +236,10 @@ def adamw(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, step=1, *, lr=1
                weight_decay, amsgrad, bias_correction, eps_inside_sqrt, maximize, True, check_finite)
 
 
-def adamax(param, grad, exp_avg, exp_inf, step=1, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-           bias_correction=True, maximize=False, decoupled_weight_decay=False, check_finite=False):
+def adamax(param: Array, grad: Array, exp_avg: Array, exp_inf: Array, step: int = 1, *,
+           lr: SupportsFloat = 2e-3, betas: Betas = (0.9, 0.999), eps: SupportsFloat = 1e-8,
+           weight_decay: SupportsFloat = 0.0, bias_correction: bool = True, maximize: bool = False,
+           decoupled_weight_decay: bool = False, check_finite: bool = False) -> None:
     """Adamax (torch.optim.Adamax), in place.
 
     ::
@@ -228,9 +256,10 @@ def adamax(param, grad, exp_avg, exp_inf, step=1, *, lr=2e-3, betas=(0.9, 0.999)
          _flags(maximize, decoupled_weight_decay, check_finite, no_bias_correction=not bias_correction))
 
 
-def nadam(param, grad, exp_avg, exp_avg_sq, mu_product, step=1, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8,
-          weight_decay=0.0, momentum_decay=4e-3, maximize=False, decoupled_weight_decay=False,
-          check_finite=False):
+def nadam(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, mu_product: npt.NDArray[np.float64],
+          step: int = 1, *, lr: SupportsFloat = 2e-3, betas: Betas = (0.9, 0.999),
+          eps: SupportsFloat = 1e-8, weight_decay: SupportsFloat = 0.0, momentum_decay: SupportsFloat = 4e-3,
+          maximize: bool = False, decoupled_weight_decay: bool = False, check_finite: bool = False) -> None:
     """NAdam (torch.optim.NAdam), in place. ``mu_product`` is a float64 array of one element
     holding Π (start it at 1.0); it is updated too.
 
@@ -259,8 +288,10 @@ def nadam(param, grad, exp_avg, exp_avg_sq, mu_product, step=1, *, lr=2e-3, beta
                            _flags(maximize, decoupled_weight_decay, check_finite))
 
 
-def radam(param, grad, exp_avg, exp_avg_sq, step=1, *, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-          maximize=False, decoupled_weight_decay=False, check_finite=False):
+def radam(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, step: int = 1, *,
+          lr: SupportsFloat = 1e-3, betas: Betas = (0.9, 0.999), eps: SupportsFloat = 1e-8,
+          weight_decay: SupportsFloat = 0.0, maximize: bool = False, decoupled_weight_decay: bool = False,
+          check_finite: bool = False) -> None:
     """RAdam (torch.optim.RAdam), in place.
 
     ::
@@ -279,8 +310,9 @@ def radam(param, grad, exp_avg, exp_avg_sq, step=1, *, lr=1e-3, betas=(0.9, 0.99
          [lr, beta1, beta2, eps, weight_decay], _flags(maximize, decoupled_weight_decay, check_finite))
 
 
-def lion(param, grad, exp_avg, step=1, *, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False,
-         decoupled_weight_decay=True, check_finite=False):
+def lion(param: Array, grad: Array, exp_avg: Array, step: int = 1, *, lr: SupportsFloat = 1e-4,
+         betas: Betas = (0.9, 0.99), weight_decay: SupportsFloat = 0.0, maximize: bool = False,
+         decoupled_weight_decay: bool = True, check_finite: bool = False) -> None:
     """Lion (Chen et al. 2023), in place; weight decay is decoupled by default, as in the paper.
 
     ::

@@ -15,29 +15,46 @@ relative error < 1e-7 is a correct gradient, > 1e-4 a wrong one (away from kinks
 h = 1e-3 … 1e-2 and errors up to ~1e-2 are normal — check in float64 when you can.
 """
 
+from __future__ import annotations
+
 import ctypes
-from collections import namedtuple
+from typing import Any, Callable, NamedTuple, Optional, Sequence, SupportsFloat, SupportsInt, Union, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from . import errors
 from ._ffi import lib
-from .tensor import DTYPE_CODES, Tensor, tensor, wrap
+from .tensor import DTYPE_CODES, DTypeLike, FloatArray, Tensor, tensor, wrap
+
+#: The scalar function being differentiated: the current point (a NumPy array) to a float.
+ScalarFunction = Callable[[FloatArray], SupportsFloat]
+#: A point or gradient: a Tensor or anything NumPy turns into a float array.
+PointLike = Union[Tensor, npt.ArrayLike]
 
 METHODS = {"forward": 0, "centered": 1}
 DEFAULT_STEP = {np.dtype(np.float32): 1e-3, np.dtype(np.float64): 1e-6}
 DEFAULT_FLOOR = 1e-12
-SEED_STEP_SIZES = tuple(10.0 ** k for k in range(-10, 0))  # the seeds' 1e-10 ... 1e-1
+#: The step sizes of the step-size experiment, 1e-10 ... 1e-1 (cs231n's "step size" search in
+#: the optimization notes).
+STEP_SIZES = tuple(10.0 ** k for k in range(-10, 0))
+#: The former name of STEP_SIZES, kept for existing code.
+SEED_STEP_SIZES = STEP_SIZES
 
-GradientCheckResult = namedtuple("GradientCheckResult",
-                                 "max_error worst_index analytic numerical")
-GradientCheckResult.__doc__ = """Result of a gradient check: the largest relative error
-|a - n| / max(|a| + |n|, floor), its coordinate (a tuple index into x) and both values there."""
+
+class GradientCheckResult(NamedTuple):
+    """Result of a gradient check: the largest relative error |a - n| / max(|a| + |n|, floor), its
+    coordinate (a tuple index into x; None when nothing was compared) and both values there."""
+
+    max_error: float
+    worst_index: Optional[tuple[int, ...]]
+    analytic: float
+    numerical: float
 
 _SCALAR_FN = lib.descent_numerical_gradient.argtypes[0]
 
 
-def _method_code(method):
+def _method_code(method: str) -> int:
     try:
         return METHODS[method]
     except (KeyError, TypeError):
@@ -47,14 +64,19 @@ def _method_code(method):
 class _Point:
     """The tensor the library perturbs and the array view handed to f."""
 
-    def __init__(self, x):
+    tensor: Tensor
+    array: Optional[FloatArray]
+    dtype: np.dtype[Any]
+    shape: tuple[int, ...]
+
+    def __init__(self, x: PointLike) -> None:
         if isinstance(x, Tensor):
             self.tensor = x
             self.array = None
             self.dtype = x.dtype
             self.shape = x.shape
             return
-        array = x if isinstance(x, np.ndarray) else np.asarray(x)
+        array: npt.NDArray[Any] = x if isinstance(x, np.ndarray) else np.asarray(x)
         if array.dtype not in DTYPE_CODES:
             if array.dtype.kind in "biu":
                 array = array.astype(np.float64)
@@ -67,26 +89,27 @@ class _Point:
         self.dtype = array.dtype
         self.shape = array.shape
 
-    def value(self):
+    def value(self) -> FloatArray:
         return self.array if self.array is not None else self.tensor.numpy()
 
 
 class _Callback:
     """A ctypes callback around f, kept alive for the duration of one library call."""
 
-    def __init__(self, f, point):
-        self.f, self.point, self.error = f, point, None
+    def __init__(self, f: ScalarFunction, point: _Point) -> None:
+        self.f, self.point = f, point
+        self.error: Optional[BaseException] = None
         self.pointer = _SCALAR_FN(self._call)
 
-    def _call(self, context, handle, out):
+    def _call(self, context: Any, handle: int, out: Any) -> int:
         try:
             out[0] = float(self.f(self.point.value()))
             return 0
         except BaseException as exc:  # never let an exception unwind through C
             self.error = exc
-            return errors.CallbackError.code
+            return errors.CallbackError.code or 12
 
-    def run(self, function, *arguments):
+    def run(self, function: Callable[..., Any], *arguments: Any) -> None:
         try:
             function(self.pointer, None, *arguments)
         except errors.CallbackError as exc:
@@ -98,11 +121,19 @@ class _Callback:
             raise
 
 
-def _step(h, dtype):
+def _step(h: Optional[SupportsFloat], dtype: DTypeLike) -> float:
     return DEFAULT_STEP[np.dtype(dtype)] if h is None else float(h)
 
 
-def numerical_gradient(f, x, h=None, method="centered"):
+@overload
+def numerical_gradient(f: ScalarFunction, x: Tensor, h: Optional[SupportsFloat] = ..., method: str = ...) -> Tensor: ...
+@overload
+def numerical_gradient(f: ScalarFunction, x: npt.ArrayLike, h: Optional[SupportsFloat] = ...,
+                       method: str = ...) -> FloatArray: ...
+
+
+def numerical_gradient(f: ScalarFunction, x: PointLike, h: Optional[SupportsFloat] = None,
+                       method: str = "centered") -> Union[Tensor, FloatArray]:
     """Finite-difference gradient of the scalar function ``f`` at ``x``:
     forward ``(f(x + h e_i) - f(x)) / h`` or centered ``(f(x + h e_i) - f(x - h e_i)) / 2h``
     (dividing by the step actually taken after rounding to x's dtype). ``h`` defaults to 1e-6
@@ -115,7 +146,9 @@ def numerical_gradient(f, x, h=None, method="centered"):
     return grad if isinstance(x, Tensor) else grad.numpy()
 
 
-def gradient_check(f, x, analytic, h=None, method="centered", floor=DEFAULT_FLOOR, samples=0, seed=0):
+def gradient_check(f: ScalarFunction, x: PointLike, analytic: PointLike, h: Optional[SupportsFloat] = None,
+                   method: str = "centered", floor: SupportsFloat = DEFAULT_FLOOR, samples: SupportsInt = 0,
+                   seed: SupportsInt = 0) -> GradientCheckResult:
     """Checks ``analytic`` (x's shape) against the numerical gradient of ``f`` at ``x``.
 
     The error is ``max_i |a_i - n_i| / max(|a_i| + |n_i|, floor)``. ``samples = k > 0`` checks k
@@ -135,10 +168,11 @@ def gradient_check(f, x, analytic, h=None, method="centered", floor=DEFAULT_FLOO
                             ctypes.byref(max_error), ctypes.byref(worst), ctypes.byref(a_worst),
                             ctypes.byref(n_worst))
     index = tuple(int(i) for i in np.unravel_index(worst.value, point.shape)) if worst.value >= 0 else None
-    return GradientCheckResult(max_error.value, index, a_worst.value, n_worst.value)
+    return GradientCheckResult(float(max_error.value), index, float(a_worst.value), float(n_worst.value))
 
 
-def compare_gradients(analytic, numerical, floor=DEFAULT_FLOOR):
+def compare_gradients(analytic: PointLike, numerical: PointLike,
+                      floor: SupportsFloat = DEFAULT_FLOOR) -> tuple[float, Optional[tuple[int, ...]]]:
     """``(max_error, worst_index)`` of two given gradients with the same relative error. floor defaults to
     1e-12."""
     at = analytic if isinstance(analytic, Tensor) else tensor(np.asarray(analytic))
@@ -147,12 +181,13 @@ def compare_gradients(analytic, numerical, floor=DEFAULT_FLOOR):
     lib.descent_gradient_compare(at.handle, nt.handle, float(floor), ctypes.byref(max_error), ctypes.byref(worst))
     shape = at.shape
     index = tuple(int(i) for i in np.unravel_index(worst.value, shape)) if worst.value >= 0 else None
-    return max_error.value, index
+    return float(max_error.value), index
 
 
-def step_size_sweep(loss, w, grad, step_sizes=SEED_STEP_SIZES):
-    """The seeds' step-size experiment: ``loss(W - s · grad)`` for each step size s (default
-    1e-10 … 1e-1). ``loss`` is called with the stepped W as a NumPy array. Returns a list of
+def step_size_sweep(loss: ScalarFunction, w: PointLike, grad: PointLike,
+                    step_sizes: Union[Sequence[float], npt.NDArray[Any]] = STEP_SIZES) -> list[tuple[float, float]]:
+    """The step-size experiment (cs231n, "Optimization" notes): ``loss(W - s · grad)`` for each
+    step size s (default 1e-10 … 1e-1). ``loss`` is called with the stepped W as a NumPy array. Returns a list of
     ``(step_size, loss)`` pairs; W is restored exactly. Pass step_sizes to use others."""
     point = _Point(w)
     gt = grad if isinstance(grad, Tensor) else tensor(np.asarray(grad, dtype=point.dtype))
@@ -166,8 +201,8 @@ def step_size_sweep(loss, w, grad, step_sizes=SEED_STEP_SIZES):
     return list(zip(steps.tolist(), losses.tolist()))
 
 
-def format_sweep(rows, baseline=None):
-    """The sweep as a text table (the seeds print 'for step size ... new loss: ...')."""
+def format_sweep(rows: Sequence[tuple[float, float]], baseline: Optional[float] = None) -> str:
+    """The sweep as a text table (``step size``, ``new loss``), one row per step size."""
     lines = [f"{'step size':>12} {'new loss':>16}"]
     if baseline is not None:
         lines.append(f"{'0 (original)':>12} {baseline:16.8f}")
@@ -175,5 +210,5 @@ def format_sweep(rows, baseline=None):
     return "\n".join(lines)
 
 
-__all__ = ["GradientCheckResult", "SEED_STEP_SIZES", "compare_gradients", "format_sweep", "gradient_check",
+__all__ = ["GradientCheckResult", "SEED_STEP_SIZES", "STEP_SIZES", "compare_gradients", "format_sweep", "gradient_check",
            "numerical_gradient", "step_size_sweep"]

@@ -6,10 +6,16 @@ A model's parameters are NumPy arrays the graph reads in place; build an optimiz
 :meth:`Model.evaluate` run in evaluation mode (batch norm on running statistics, no dropout).
 """
 
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Optional, Sequence, SupportsFloat, SupportsInt
+
 import numpy as np
+import numpy.typing as npt
 
 from . import errors
 from . import graph as G
+from .tensor import DTypeLike, FloatArray
 
 __all__ = ["Model", "MLP"]
 
@@ -23,54 +29,57 @@ class Model:
     :meth:`predict` returns) and ``classifier`` (True when ``output`` holds per-class scores whose
     argmax is compared with labels for accuracy)."""
 
-    def __init__(self, graph, input, loss, target=None, output=None, classifier=False):
+    def __init__(self, graph: G.Graph, input: G.Node, loss: G.Node, target: Optional[G.Node] = None,
+                 output: Optional[G.Node] = None, classifier: bool = False) -> None:
         self.graph, self.input, self.loss, self.target = graph, input, loss, target
-        self.output = output if output is not None else loss
-        self.prediction = self.output
+        self.output: G.Node = output if output is not None else loss
+        self.prediction: G.Node = self.output
         self.classifier = bool(classifier)
         self.epochs_trained = 0
 
-    def parameters(self):
+    def parameters(self) -> list[FloatArray]:
         """The param arrays in creation order (pass them to an optimizer)."""
         return self.graph.parameters()
 
-    def predict(self, x, batch_size=1024):
+    def predict(self, x: npt.ArrayLike, batch_size: int = 1024) -> FloatArray:
         """The prediction node's value for every row of `x`, in evaluation mode (class
         probabilities for a softmax classifier), computed batch_size rows at a time (default 1024)."""
-        x = np.asarray(x)
-        if x.ndim < 1:
+        rows: npt.NDArray[Any] = np.asarray(x)
+        if rows.ndim < 1:
             raise errors.ShapeError("x needs a sample axis")
-        x = np.ascontiguousarray(x, dtype=self.graph.dtype)
+        rows = np.ascontiguousarray(rows, dtype=self.graph.dtype)
         was_training = self.graph.training
         self.graph.training = False
         try:
-            parts = [self.graph.forward(self.prediction, feed={self.input: x[start:start + batch_size]})
-                     for start in range(0, x.shape[0], batch_size)]
+            parts = [self.graph.forward(self.prediction, feed={self.input: rows[start:start + batch_size]})
+                     for start in range(0, rows.shape[0], batch_size)]
         finally:
             self.graph.training = was_training
         if not parts:
             shape = tuple(0 if d is None else d for d in self.graph.shape(self.prediction))
-            return np.zeros(shape, dtype=self.graph.dtype)
-        return np.concatenate(parts)
+            empty: FloatArray = np.zeros(shape, dtype=self.graph.dtype)
+            return empty
+        joined: FloatArray = np.concatenate(parts)
+        return joined
 
-    def evaluate(self, x, y, batch_size=256):
+    def evaluate(self, x: npt.ArrayLike, y: Optional[npt.ArrayLike], batch_size: int = 256) -> dict[str, float]:
         """{"loss": ..., "accuracy": ...} on (x, y) in evaluation mode, batch_size rows at a time
         (default 256; see :func:`descent.evaluate`)."""
         from .training import evaluate
         return evaluate(self, x, y, batch_size)
 
-    def state_dict(self):
+    def state_dict(self) -> dict[str, FloatArray]:
         """Copies of every parameter (and batch-norm running statistics), for :meth:`load_state_dict`."""
         state = {f"param{i}": p.copy() for i, p in enumerate(self.parameters())}
         for i, node in enumerate(getattr(self, "batch_norms", [])):
             state[f"bn{i}.running_mean"], state[f"bn{i}.running_var"] = self.graph.running_stats(node)
         return state
 
-    def load_state_dict(self, state):
+    def load_state_dict(self, state: Mapping[str, npt.ArrayLike]) -> None:
         """Restores what :meth:`state_dict` returned (parameters are written in place)."""
         params = self.parameters()
         for i, p in enumerate(params):
-            value = np.asarray(state[f"param{i}"])
+            value: npt.NDArray[Any] = np.asarray(state[f"param{i}"])
             if value.shape != p.shape:
                 raise errors.ShapeError(f"param{i} has shape {value.shape}, the model's is {p.shape}")
         for i, p in enumerate(params):
@@ -98,8 +107,10 @@ class MLP(Model):
     the last layer's output; :meth:`predict` returns class probabilities (softmax) for
     softmax_cross_entropy, sigmoid probabilities for bce_with_logits, the raw outputs otherwise."""
 
-    def __init__(self, sizes, activation="relu", *, init=None, batch_norm=False, dropout=0.0,
-                 loss="softmax_cross_entropy", l2=0.0, dtype=np.float32, seed=0, negative_slope=0.01):
+    def __init__(self, sizes: Sequence[int], activation: str = "relu", *, init: Optional[str] = None,
+                 batch_norm: bool = False, dropout: SupportsFloat = 0.0, loss: str = "softmax_cross_entropy",
+                 l2: SupportsFloat = 0.0, dtype: DTypeLike = np.float32, seed: SupportsInt = 0,
+                 negative_slope: SupportsFloat = 0.01) -> None:
         if not isinstance(sizes, (list, tuple)):
             raise TypeError(f"sizes must be a list of layer widths, got {type(sizes).__name__}")
         if len(sizes) > 1000:
@@ -117,15 +128,18 @@ class MLP(Model):
             init = "he_normal" if activation in ("relu", "leaky_relu") else "xavier_normal"
         graph = G.Graph(dtype)
         x = graph.input((None, sizes[0]))
-        self.weights, self.biases, self.batch_norms = [], [], []
+        self.weights: list[FloatArray] = []
+        self.biases: list[FloatArray] = []
+        self.batch_norms: list[G.Node] = []
         h = x
         for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             last = layer == len(sizes) - 2
             W = graph.param(np.zeros((fan_out, fan_in), dtype=dtype), init=init)
             use_bn = batch_norm and not last
             b = None if use_bn else graph.param(np.zeros(fan_out, dtype=dtype), init="zeros")
+            assert W.array is not None
             self.weights.append(W.array)
-            if b is not None:
+            if b is not None and b.array is not None:
                 self.biases.append(b.array)
             if last:
                 h = G.dense(h, W, b)
@@ -138,7 +152,7 @@ class MLP(Model):
                 h = G.activation(h, activation, negative_slope)
             else:
                 h = G.dense(h, W, b, activation, negative_slope)
-            if not last and dropout > 0:
+            if not last and float(dropout) > 0:
                 h = G.dropout(h, float(dropout), seed=int(seed) + layer)
         logits = h
         if loss in _LABEL_LOSSES:
@@ -147,11 +161,12 @@ class MLP(Model):
                 else G.multiclass_hinge(logits, target)
         else:
             target = graph.input((None, sizes[-1]))
-            cost = {"mse": G.mse, "sse": G.sse, "quadratic": G.quadratic_cost,
-                    "bce_with_logits": G.bce_with_logits}[loss](logits, target)
-        if l2:
+            costs: dict[str, Callable[[G.Node, G.Node], G.Node]] = {
+                "mse": G.mse, "sse": G.sse, "quadratic": G.quadratic_cost, "bce_with_logits": G.bce_with_logits}
+            cost = costs[loss](logits, target)
+        if float(l2):
             for node in graph.params:
-                if node.array.ndim == 2:
+                if node.array is not None and node.array.ndim == 2:
                     cost = cost + G.l2_penalty(node, float(l2))
         graph.init_params(seed)
         super().__init__(graph, x, cost, target=target, output=logits, classifier=loss in _LABEL_LOSSES)
@@ -162,6 +177,6 @@ class MLP(Model):
             self.prediction = G.sigmoid(logits)
         self.sizes, self.activation, self.loss_name = sizes, activation, loss
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"MLP({self.sizes}, activation={self.activation!r}, loss={self.loss_name!r}, "
                 f"batch_norm={bool(self.batch_norms)}, dtype={self.graph.dtype})")

@@ -8,22 +8,29 @@ exceptions of :mod:`descent.errors` and leaves every argument unchanged. Formula
 docs/gradients.md.
 """
 
+from __future__ import annotations
+
 import ctypes
-from collections import namedtuple
+from typing import Any, Callable, Literal, NamedTuple, Optional, SupportsFloat, SupportsInt, TypeVar, Union, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from . import errors
 from ._ffi import lib
-from ._gradargs import as_state, as_tensor, labels_argument, output, reduction_code, result
-from .tensor import Tensor, shape_argument
+from ._gradargs import ArrayInput, Labels, as_state, as_tensor, labels_argument, output, reduction_code, result
+from .tensor import DTypeLike, FloatArray, ShapeLike, Tensor, TensorLike, shape_argument
+
+#: A result: a Tensor when the main input was one, else a NumPy array.
+Result = Union[Tensor, FloatArray]
+_State = TypeVar("_State", Tensor, npt.NDArray[Any])
 
 ACTIVATIONS = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "leaky_relu": 4, "softmax": 5}
 INIT_SCHEMES = {"normal": 1, "uniform": 2, "xavier_normal": 3, "xavier_uniform": 4,
                 "he_normal": 5, "he_uniform": 6}
 
 
-def _activation_code(kind):
+def _activation_code(kind: str) -> int:
     try:
         return ACTIVATIONS[kind]
     except (KeyError, TypeError):
@@ -33,7 +40,13 @@ def _activation_code(kind):
 
 # ---- activations ------------------------------------------------------------------------------
 
-def activation(x, kind, negative_slope=0.01):
+@overload
+def activation(x: Tensor, kind: str, negative_slope: SupportsFloat = ...) -> Tensor: ...
+@overload
+def activation(x: npt.ArrayLike, kind: str, negative_slope: SupportsFloat = ...) -> FloatArray: ...
+
+
+def activation(x: ArrayInput, kind: str, negative_slope: SupportsFloat = 0.01) -> Result:
     """``f(x)`` for ``kind`` in identity, sigmoid (1/(1+e^-x)), tanh, relu (max(0, x)),
     leaky_relu (x if x > 0 else negative_slope*x) and softmax (stable, along the last axis)."""
     xt, numpy_mode = as_tensor(x, role="x")
@@ -42,7 +55,13 @@ def activation(x, kind, negative_slope=0.01):
     return result(out, numpy_mode)
 
 
-def activation_derivative(x, kind, negative_slope=0.01):
+@overload
+def activation_derivative(x: Tensor, kind: str, negative_slope: SupportsFloat = ...) -> Tensor: ...
+@overload
+def activation_derivative(x: npt.ArrayLike, kind: str, negative_slope: SupportsFloat = ...) -> FloatArray: ...
+
+
+def activation_derivative(x: ArrayInput, kind: str, negative_slope: SupportsFloat = 0.01) -> Result:
     """``f'(x)`` elementwise: σ(1-σ), 1 - tanh², [x > 0] (0 at x = 0), leaky: 1 or slope (slope
     at 0). Softmax raises UnsupportedError (use :func:`activation_backward`). `kind` as in
     :func:`activation`; negative_slope defaults to 0.01 (leaky_relu only)."""
@@ -52,7 +71,13 @@ def activation_derivative(x, kind, negative_slope=0.01):
     return result(out, numpy_mode)
 
 
-def activation_backward(x, dy, kind, negative_slope=0.01):
+@overload
+def activation_backward(x: Tensor, dy: ArrayInput, kind: str, negative_slope: SupportsFloat = ...) -> Tensor: ...
+@overload
+def activation_backward(x: npt.ArrayLike, dy: ArrayInput, kind: str, negative_slope: SupportsFloat = ...) -> FloatArray: ...
+
+
+def activation_backward(x: ArrayInput, dy: ArrayInput, kind: str, negative_slope: SupportsFloat = 0.01) -> Result:
     """Vector-Jacobian product ``dx = J_f(x)^T dy``: ``dy * f'(x)``, or for softmax, per row,
     ``y * (dy - sum(dy * y))`` with ``y = softmax(x)``. `kind` as in :func:`activation`; negative_slope
     (default 0.01) is used by leaky_relu only."""
@@ -64,64 +89,127 @@ def activation_backward(x, dy, kind, negative_slope=0.01):
     return result(out, numpy_mode)
 
 
-def sigmoid(x):
+@overload
+def sigmoid(x: Tensor) -> Tensor: ...
+@overload
+def sigmoid(x: npt.ArrayLike) -> FloatArray: ...
+
+
+def sigmoid(x: ArrayInput) -> Result:
     """σ(x) = 1 / (1 + e^-x) (computed without overflow)."""
     return activation(x, "sigmoid")
 
 
-def tanh(x):
+@overload
+def tanh(x: Tensor) -> Tensor: ...
+@overload
+def tanh(x: npt.ArrayLike) -> FloatArray: ...
+
+
+def tanh(x: ArrayInput) -> Result:
     """tanh(x)."""
     return activation(x, "tanh")
 
 
-def relu(x):
+@overload
+def relu(x: Tensor) -> Tensor: ...
+@overload
+def relu(x: npt.ArrayLike) -> FloatArray: ...
+
+
+def relu(x: ArrayInput) -> Result:
     """max(0, x)."""
     return activation(x, "relu")
 
 
-def leaky_relu(x, negative_slope=0.01):
+@overload
+def leaky_relu(x: Tensor, negative_slope: SupportsFloat = ...) -> Tensor: ...
+@overload
+def leaky_relu(x: npt.ArrayLike, negative_slope: SupportsFloat = ...) -> FloatArray: ...
+
+
+def leaky_relu(x: ArrayInput, negative_slope: SupportsFloat = 0.01) -> Result:
     """x if x > 0 else negative_slope * x."""
     return activation(x, "leaky_relu", negative_slope)
 
 
-def softmax(x):
+@overload
+def softmax(x: Tensor) -> Tensor: ...
+@overload
+def softmax(x: npt.ArrayLike) -> FloatArray: ...
+
+
+def softmax(x: ArrayInput) -> Result:
     """Stable softmax along the last axis: e^(x - max) / sum(e^(x - max))."""
     return activation(x, "softmax")
 
 
 # ---- costs ------------------------------------------------------------------------------------
 
-def _elementwise_loss(function, prediction, target, with_grad, *middle):
+def _elementwise_loss(function: Callable[..., Any], prediction: ArrayInput, target: ArrayInput, with_grad: bool,
+                      *middle: Any) -> Union[float, tuple[float, Result]]:
     pt, numpy_mode = as_tensor(prediction, role="prediction")
     tt, _ = as_tensor(target, dtype=pt.dtype, role="target")
     grad = output(pt.shape, pt.dtype) if with_grad else None
     value = ctypes.c_double()
     function(pt.handle, tt.handle, *middle, grad.handle if grad is not None else 0, ctypes.byref(value))
-    if not with_grad:
-        return value.value
-    return value.value, result(grad, numpy_mode)
+    if grad is None:
+        return float(value.value)
+    return float(value.value), result(grad, numpy_mode)
 
 
-def sse_loss(prediction, target, with_grad=True):
+@overload
+def sse_loss(prediction: Tensor, target: ArrayInput, with_grad: Literal[True] = ...) -> tuple[float, Tensor]: ...
+@overload
+def sse_loss(prediction: npt.ArrayLike, target: ArrayInput, with_grad: Literal[True] = ...) -> tuple[float, FloatArray]: ...
+@overload
+def sse_loss(prediction: ArrayInput, target: ArrayInput, with_grad: Literal[False]) -> float: ...
+
+
+def sse_loss(prediction: ArrayInput, target: ArrayInput, with_grad: bool = True) -> Union[float, tuple[float, Result]]:
     """Sum of squared errors ``E = ½ Σ (y - ŷ)²`` over every element; gradient ``ŷ - y``.
 
     Returns ``(E, dE/dŷ)``, or just E with ``with_grad=False``."""
     return _elementwise_loss(lib.descent_loss_sse, prediction, target, with_grad)
 
 
-def quadratic_cost(prediction, target, with_grad=True):
+@overload
+def quadratic_cost(prediction: Tensor, target: ArrayInput, with_grad: Literal[True] = ...) -> tuple[float, Tensor]: ...
+@overload
+def quadratic_cost(prediction: npt.ArrayLike, target: ArrayInput, with_grad: Literal[True] = ...) -> tuple[float, FloatArray]: ...
+@overload
+def quadratic_cost(prediction: ArrayInput, target: ArrayInput, with_grad: Literal[False]) -> float: ...
+
+
+def quadratic_cost(prediction: ArrayInput, target: ArrayInput, with_grad: bool = True) -> Union[float, tuple[float, Result]]:
     """``C = 1/(2n) Σ_x ‖y(x) - a(x)‖²`` with n = the batch (first) extent, one sample per row;
     gradient ``(a - y)/n``. Returns ``(C, dC/da)`` or C. ``with_grad=False`` returns C alone."""
     return _elementwise_loss(lib.descent_loss_quadratic, prediction, target, with_grad)
 
 
-def mse_loss(prediction, target, with_grad=True):
+@overload
+def mse_loss(prediction: Tensor, target: ArrayInput, with_grad: Literal[True] = ...) -> tuple[float, Tensor]: ...
+@overload
+def mse_loss(prediction: npt.ArrayLike, target: ArrayInput, with_grad: Literal[True] = ...) -> tuple[float, FloatArray]: ...
+@overload
+def mse_loss(prediction: ArrayInput, target: ArrayInput, with_grad: Literal[False]) -> float: ...
+
+
+def mse_loss(prediction: ArrayInput, target: ArrayInput, with_grad: bool = True) -> Union[float, tuple[float, Result]]:
     """Mean squared error ``(1/N) Σ (ŷ - y)²`` over all N elements; gradient ``2(ŷ - y)/N``. Returns
     ``(loss, dL/dŷ)``, or just the loss with ``with_grad=False``."""
     return _elementwise_loss(lib.descent_loss_mse, prediction, target, with_grad)
 
 
-def bce_loss(probabilities, target, eps=1e-12, reduction="mean", with_grad=True):
+@overload
+def bce_loss(probabilities: Tensor, target: ArrayInput, eps: SupportsFloat = ..., reduction: str = ..., with_grad: Literal[True] = ...) -> tuple[float, Tensor]: ...
+@overload
+def bce_loss(probabilities: npt.ArrayLike, target: ArrayInput, eps: SupportsFloat = ..., reduction: str = ..., with_grad: Literal[True] = ...) -> tuple[float, FloatArray]: ...
+@overload
+def bce_loss(probabilities: ArrayInput, target: ArrayInput, eps: SupportsFloat = ..., reduction: str = ..., *, with_grad: Literal[False]) -> float: ...
+
+
+def bce_loss(probabilities: ArrayInput, target: ArrayInput, eps: SupportsFloat = 1e-12, reduction: str = "mean", with_grad: bool = True) -> Union[float, tuple[float, Result]]:
     """Binary cross-entropy from probabilities:
     ``-[y log p̃ + (1-y) log(1-p̃)]`` with ``p̃ = clip(p, eps, 1-eps)``, gradient
     ``(p̃ - y)/(p̃(1-p̃))``; mean (default) or sum over all elements. p and y must lie in [0, 1].
@@ -131,7 +219,15 @@ def bce_loss(probabilities, target, eps=1e-12, reduction="mean", with_grad=True)
                              probabilities, target, with_grad)
 
 
-def bce_with_logits_loss(logits, target, reduction="mean", with_grad=True):
+@overload
+def bce_with_logits_loss(logits: Tensor, target: ArrayInput, reduction: str = ..., with_grad: Literal[True] = ...) -> tuple[float, Tensor]: ...
+@overload
+def bce_with_logits_loss(logits: npt.ArrayLike, target: ArrayInput, reduction: str = ..., with_grad: Literal[True] = ...) -> tuple[float, FloatArray]: ...
+@overload
+def bce_with_logits_loss(logits: ArrayInput, target: ArrayInput, reduction: str = ..., *, with_grad: Literal[False]) -> float: ...
+
+
+def bce_with_logits_loss(logits: ArrayInput, target: ArrayInput, reduction: str = "mean", with_grad: bool = True) -> Union[float, tuple[float, Result]]:
     """Binary cross-entropy from logits, stable: ``max(z,0) - z y + log(1 + e^-|z|)``, gradient
     ``σ(z) - y``; mean (default) or sum over all elements. reduction is "mean" (default) or "sum".
     Returns ``(loss, dL/dz)``, or just the loss with ``with_grad=False``."""
@@ -139,19 +235,28 @@ def bce_with_logits_loss(logits, target, reduction="mean", with_grad=True):
                              logits, target, with_grad)
 
 
-def _label_loss(function, scores, labels, with_grad, *middle):
+def _label_loss(function: Callable[..., Any], scores: ArrayInput, labels: Labels, with_grad: bool,
+                *middle: Any) -> Union[float, tuple[float, Result]]:
     st, numpy_mode = as_tensor(scores, role="scores")
     keep, pointer, count = labels_argument(labels)
     grad = output(st.shape, st.dtype) if with_grad else None
     value = ctypes.c_double()
     function(st.handle, pointer, count, *middle, grad.handle if grad is not None else 0, ctypes.byref(value))
     del keep
-    if not with_grad:
-        return value.value
-    return value.value, result(grad, numpy_mode)
+    if grad is None:
+        return float(value.value)
+    return float(value.value), result(grad, numpy_mode)
 
 
-def softmax_cross_entropy(logits, labels, reduction="mean", with_grad=True):
+@overload
+def softmax_cross_entropy(logits: Tensor, labels: Labels, reduction: str = ..., with_grad: Literal[True] = ...) -> tuple[float, Tensor]: ...
+@overload
+def softmax_cross_entropy(logits: npt.ArrayLike, labels: Labels, reduction: str = ..., with_grad: Literal[True] = ...) -> tuple[float, FloatArray]: ...
+@overload
+def softmax_cross_entropy(logits: ArrayInput, labels: Labels, reduction: str = ..., *, with_grad: Literal[False]) -> float: ...
+
+
+def softmax_cross_entropy(logits: ArrayInput, labels: Labels, reduction: str = "mean", with_grad: bool = True) -> Union[float, tuple[float, Result]]:
     """Softmax cross-entropy from logits (batch, classes) and integer labels:
     ``L_i = logsumexp(z_i) - z_{i,y_i}`` (stable for large logits), gradient
     ``softmax(z_i) - onehot(y_i)``; mean over the batch (default) or sum. reduction is "mean" or "sum".
@@ -160,7 +265,15 @@ def softmax_cross_entropy(logits, labels, reduction="mean", with_grad=True):
                        reduction_code(reduction))
 
 
-def multiclass_hinge_loss(scores, labels, margin=1.0, reduction="mean", with_grad=True):
+@overload
+def multiclass_hinge_loss(scores: Tensor, labels: Labels, margin: SupportsFloat = ..., reduction: str = ..., with_grad: Literal[True] = ...) -> tuple[float, Tensor]: ...
+@overload
+def multiclass_hinge_loss(scores: npt.ArrayLike, labels: Labels, margin: SupportsFloat = ..., reduction: str = ..., with_grad: Literal[True] = ...) -> tuple[float, FloatArray]: ...
+@overload
+def multiclass_hinge_loss(scores: ArrayInput, labels: Labels, margin: SupportsFloat = ..., reduction: str = ..., *, with_grad: Literal[False]) -> float: ...
+
+
+def multiclass_hinge_loss(scores: ArrayInput, labels: Labels, margin: SupportsFloat = 1.0, reduction: str = "mean", with_grad: bool = True) -> Union[float, tuple[float, Result]]:
     """Multiclass SVM loss ``L_i = Σ_{j≠y_i} max(0, s_j - s_{y_i} + Δ)`` with Δ = margin; gradient
     1 for each violating class, minus their count at the true class (0 at a margin of exactly 0);
     mean over the batch (default) or sum. Returns ``(loss, dL/ds)``, or just the loss with
@@ -169,7 +282,15 @@ def multiclass_hinge_loss(scores, labels, margin=1.0, reduction="mean", with_gra
                        reduction_code(reduction))
 
 
-def multiclass_hinge_linear(weights, inputs, labels, margin=1.0, reduction="mean", with_grad=True):
+@overload
+def multiclass_hinge_linear(weights: Tensor, inputs: ArrayInput, labels: Labels, margin: SupportsFloat = ..., reduction: str = ..., with_grad: Literal[True] = ...) -> tuple[float, Tensor]: ...
+@overload
+def multiclass_hinge_linear(weights: npt.ArrayLike, inputs: ArrayInput, labels: Labels, margin: SupportsFloat = ..., reduction: str = ..., with_grad: Literal[True] = ...) -> tuple[float, FloatArray]: ...
+@overload
+def multiclass_hinge_linear(weights: ArrayInput, inputs: ArrayInput, labels: Labels, margin: SupportsFloat = ..., reduction: str = ..., *, with_grad: Literal[False]) -> float: ...
+
+
+def multiclass_hinge_linear(weights: ArrayInput, inputs: ArrayInput, labels: Labels, margin: SupportsFloat = 1.0, reduction: str = "mean", with_grad: bool = True) -> Union[float, tuple[float, Result]]:
     """Hinge loss of the linear classifier ``s = X Wᵀ`` (W: (classes, features), X: (batch,
     features)); returns ``(loss, dL/dW)`` with ``dL/dW = (dL/ds)ᵀ X``. margin Δ defaults to 1.0;
     reduction "mean" (default, over the batch) or "sum"; with ``with_grad=False`` only the loss is
@@ -183,31 +304,45 @@ def multiclass_hinge_linear(weights, inputs, labels, margin=1.0, reduction="mean
                                              reduction_code(reduction), grad.handle if grad is not None else 0,
                                              ctypes.byref(value))
     del keep
-    if not with_grad:
-        return value.value
-    return value.value, result(grad, numpy_mode)
+    if grad is None:
+        return float(value.value)
+    return float(value.value), result(grad, numpy_mode)
 
 
-def l2_penalty(weights, lam, m=1, with_grad=True):
+@overload
+def l2_penalty(weights: Tensor, lam: SupportsFloat, m: SupportsInt = ..., with_grad: Literal[True] = ...) -> tuple[float, Tensor]: ...
+@overload
+def l2_penalty(weights: npt.ArrayLike, lam: SupportsFloat, m: SupportsInt = ..., with_grad: Literal[True] = ...) -> tuple[float, FloatArray]: ...
+@overload
+def l2_penalty(weights: ArrayInput, lam: SupportsFloat, m: SupportsInt = ..., *, with_grad: Literal[False]) -> float: ...
+
+
+def l2_penalty(weights: ArrayInput, lam: SupportsFloat, m: SupportsInt = 1, with_grad: bool = True) -> Union[float, tuple[float, Result]]:
     """L2 regularization ``R = λ/(2m) ‖W‖²`` and its gradient ``(λ/m) W``. With m = 1 (default)
-    this is ``½λ‖W‖²``; with m the batch size it is the textbook's (λ/m)W decay form. Returns ``(R,
+    this is ``½λ‖W‖²``; with m the batch size it is the (λ/m)W decay form of Nielsen's NNDL (ch. 3) and the deeplearning.ai notes. Returns ``(R,
     dR/dW)``, or just R with ``with_grad=False``."""
     wt, numpy_mode = as_tensor(weights, role="weights")
     grad = output(wt.shape, wt.dtype) if with_grad else None
     value = ctypes.c_double()
     lib.descent_l2_penalty(wt.handle, float(lam), int(m), grad.handle if grad is not None else 0,
                            ctypes.byref(value))
-    if not with_grad:
-        return value.value
-    return value.value, result(grad, numpy_mode)
+    if grad is None:
+        return float(value.value)
+    return float(value.value), result(grad, numpy_mode)
 
 
 # ---- delta rule -------------------------------------------------------------------------------
 
-DeltaRuleResult = namedtuple("DeltaRuleResult", "h y_hat delta dw")
+class DeltaRuleResult(NamedTuple):
+    """One delta-rule step: the activation h, the prediction ŷ = σ(h), δ and the update Δw."""
+
+    h: float
+    y_hat: float
+    delta: float
+    dw: Result
 
 
-def delta_rule(w, x, y, eta):
+def delta_rule(w: ArrayInput, x: ArrayInput, y: SupportsFloat, eta: SupportsFloat) -> DeltaRuleResult:
     """One delta-rule step for a sigmoid unit: ``h = Σ w_i x_i``, ``ŷ = σ(h)``,
     ``δ = (y - ŷ) σ'(h)``, ``Δw = η δ x``. Returns DeltaRuleResult(h, y_hat, delta, dw); apply
     ``w += dw`` yourself."""
@@ -217,12 +352,21 @@ def delta_rule(w, x, y, eta):
     h, y_hat, delta = ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
     lib.descent_delta_rule(wt.handle, xt.handle, float(y), float(eta), dw.handle, ctypes.byref(h),
                            ctypes.byref(y_hat), ctypes.byref(delta))
-    return DeltaRuleResult(h.value, y_hat.value, delta.value, result(dw, numpy_mode))
+    return DeltaRuleResult(float(h.value), float(y_hat.value), float(delta.value), result(dw, numpy_mode))
 
 
 # ---- dense layer ------------------------------------------------------------------------------
 
-def dense_forward(a, weights, bias=None, activation="identity", negative_slope=0.01):
+@overload
+def dense_forward(a: Tensor, weights: ArrayInput, bias: Optional[ArrayInput] = ..., activation: str = ...,
+                  negative_slope: SupportsFloat = ...) -> tuple[Tensor, Tensor]: ...
+@overload
+def dense_forward(a: npt.ArrayLike, weights: ArrayInput, bias: Optional[ArrayInput] = ..., activation: str = ...,
+                  negative_slope: SupportsFloat = ...) -> tuple[FloatArray, FloatArray]: ...
+
+
+def dense_forward(a: ArrayInput, weights: ArrayInput, bias: Optional[ArrayInput] = None, activation: str = "identity",
+                  negative_slope: SupportsFloat = 0.01) -> tuple[Result, Result]:
     """Fully connected layer over a batch: ``z = a Wᵀ + b`` with a (batch, in), W (out, in),
     b (out,) or None; returns ``(z, f(z))``. Keep z for :func:`dense_backward`. activation is a
     :func:`activation` kind (default "identity"; negative_slope 0.01 for leaky_relu)."""
@@ -238,7 +382,16 @@ def dense_forward(a, weights, bias=None, activation="identity", negative_slope=0
     return result(z, numpy_mode), result(out, numpy_mode)
 
 
-def dense_backward(a, weights, z, dout, activation="identity", negative_slope=0.01):
+@overload
+def dense_backward(a: Tensor, weights: ArrayInput, z: ArrayInput, dout: ArrayInput, activation: str = ...,
+                   negative_slope: SupportsFloat = ...) -> tuple[Tensor, Tensor, Tensor]: ...
+@overload
+def dense_backward(a: npt.ArrayLike, weights: ArrayInput, z: ArrayInput, dout: ArrayInput, activation: str = ...,
+                   negative_slope: SupportsFloat = ...) -> tuple[FloatArray, FloatArray, FloatArray]: ...
+
+
+def dense_backward(a: ArrayInput, weights: ArrayInput, z: ArrayInput, dout: ArrayInput, activation: str = "identity",
+                   negative_slope: SupportsFloat = 0.01) -> tuple[Result, Result, Result]:
     """Backward pass of :func:`dense_forward`: ``dz = f'(z) ⊙ dout``, ``dW = dzᵀ a``,
     ``db = Σ_batch dz``, ``da = dz W``. Returns ``(dW, db, da)``. activation (default "identity") and
     negative_slope (default 0.01) must be those of the forward."""
@@ -258,7 +411,19 @@ def dense_backward(a, weights, z, dout, activation="identity", negative_slope=0.
 
 # ---- batch normalization ----------------------------------------------------------------------
 
-def batchnorm_forward_train(x, gamma, beta, running_mean, running_var, momentum=0.1, eps=1e-5):
+@overload
+def batchnorm_forward_train(x: Tensor, gamma: ArrayInput, beta: ArrayInput, running_mean: TensorLike,
+                            running_var: TensorLike, momentum: SupportsFloat = ...,
+                            eps: SupportsFloat = ...) -> tuple[Tensor, Tensor, Tensor]: ...
+@overload
+def batchnorm_forward_train(x: npt.ArrayLike, gamma: ArrayInput, beta: ArrayInput, running_mean: TensorLike,
+                            running_var: TensorLike, momentum: SupportsFloat = ...,
+                            eps: SupportsFloat = ...) -> tuple[FloatArray, FloatArray, FloatArray]: ...
+
+
+def batchnorm_forward_train(x: ArrayInput, gamma: ArrayInput, beta: ArrayInput, running_mean: TensorLike,
+                            running_var: TensorLike, momentum: SupportsFloat = 0.1,
+                            eps: SupportsFloat = 1e-5) -> tuple[Result, Result, Result]:
     """Training forward over x (batch, features), PyTorch's convention:
     ``x̂ = (x - μ)/sqrt(σ² + eps)`` with the batch mean μ and BIASED variance σ²,
     ``y = γ x̂ + β``; running_mean and running_var (NumPy arrays or Tensors) are updated IN PLACE:
@@ -278,7 +443,16 @@ def batchnorm_forward_train(x, gamma, beta, running_mean, running_var, momentum=
     return result(y, numpy_mode), result(save_mean, numpy_mode), result(save_invstd, numpy_mode)
 
 
-def batchnorm_backward(x, gamma, save_mean, save_invstd, dy):
+@overload
+def batchnorm_backward(x: Tensor, gamma: ArrayInput, save_mean: ArrayInput, save_invstd: ArrayInput,
+                       dy: ArrayInput) -> tuple[Tensor, Tensor, Tensor]: ...
+@overload
+def batchnorm_backward(x: npt.ArrayLike, gamma: ArrayInput, save_mean: ArrayInput, save_invstd: ArrayInput,
+                       dy: ArrayInput) -> tuple[FloatArray, FloatArray, FloatArray]: ...
+
+
+def batchnorm_backward(x: ArrayInput, gamma: ArrayInput, save_mean: ArrayInput, save_invstd: ArrayInput,
+                       dy: ArrayInput) -> tuple[Result, Result, Result]:
     """Backward of the training forward: ``dβ = Σ dy``, ``dγ = Σ dy x̂``,
     ``dx = γ invstd / N · (N dy - dβ - x̂ dγ)``. Returns ``(dx, dgamma, dbeta)``."""
     xt, numpy_mode = as_tensor(x, role="x")
@@ -294,7 +468,16 @@ def batchnorm_backward(x, gamma, save_mean, save_invstd, dy):
     return result(dx, numpy_mode), result(dgamma, numpy_mode), result(dbeta, numpy_mode)
 
 
-def batchnorm_forward_infer(x, gamma, beta, running_mean, running_var, eps=1e-5):
+@overload
+def batchnorm_forward_infer(x: Tensor, gamma: ArrayInput, beta: ArrayInput, running_mean: ArrayInput,
+                            running_var: ArrayInput, eps: SupportsFloat = ...) -> Tensor: ...
+@overload
+def batchnorm_forward_infer(x: npt.ArrayLike, gamma: ArrayInput, beta: ArrayInput, running_mean: ArrayInput,
+                            running_var: ArrayInput, eps: SupportsFloat = ...) -> FloatArray: ...
+
+
+def batchnorm_forward_infer(x: ArrayInput, gamma: ArrayInput, beta: ArrayInput, running_mean: ArrayInput,
+                            running_var: ArrayInput, eps: SupportsFloat = 1e-5) -> Result:
     """Inference forward: ``y = γ (x - running_mean)/sqrt(running_var + eps) + β``."""
     xt, numpy_mode = as_tensor(x, role="x")
     dtype = xt.dtype
@@ -314,17 +497,19 @@ class BatchNorm:
     BatchNorm1d); the formulas are those of :func:`batchnorm_forward_train`,
     :func:`batchnorm_forward_infer` and :func:`batchnorm_backward`."""
 
-    def __init__(self, features, momentum=0.1, eps=1e-5, dtype=np.float64):
-        dtype = np.dtype(dtype)
+    def __init__(self, features: int, momentum: SupportsFloat = 0.1, eps: SupportsFloat = 1e-5,
+                 dtype: DTypeLike = np.float64) -> None:
+        kind = np.dtype(dtype)
         self.momentum, self.eps = float(momentum), float(eps)
-        self.gamma = np.ones(features, dtype=dtype)
-        self.beta = np.zeros(features, dtype=dtype)
-        self.running_mean = np.zeros(features, dtype=dtype)
-        self.running_var = np.ones(features, dtype=dtype)
-        self.dgamma = self.dbeta = None
-        self._saved = None
+        self.gamma: FloatArray = np.ones(features, dtype=kind)
+        self.beta: FloatArray = np.zeros(features, dtype=kind)
+        self.running_mean: FloatArray = np.zeros(features, dtype=kind)
+        self.running_var: FloatArray = np.ones(features, dtype=kind)
+        self.dgamma: Optional[FloatArray] = None
+        self.dbeta: Optional[FloatArray] = None
+        self._saved: Optional[tuple[FloatArray, FloatArray, FloatArray]] = None
 
-    def forward(self, x, training=True):
+    def forward(self, x: npt.ArrayLike, training: bool = True) -> FloatArray:
         """y = γ (x - μ) / sqrt(σ² + eps) + β for x of shape (batch, features). training=True
         (default): μ, σ² are the batch mean and biased variance, and running_mean/running_var are
         updated in place (``running = (1 - momentum) running + momentum · batch``, unbiased
@@ -336,7 +521,7 @@ class BatchNorm:
         self._saved = (np.array(x, dtype=self.gamma.dtype), mean, invstd)
         return y
 
-    def backward(self, dy):
+    def backward(self, dy: npt.ArrayLike) -> FloatArray:
         """dx for the upstream gradient dy of the last training :meth:`forward`
         (``dx = γ invstd / N · (N dy - dβ - x̂ dγ)``); sets ``self.dgamma = Σ dy x̂`` and
         ``self.dbeta = Σ dy`` (sums over the batch). Raises InvalidArgumentError before any
@@ -350,7 +535,7 @@ class BatchNorm:
 
 # ---- initialization ---------------------------------------------------------------------------
 
-def _scheme_code(scheme):
+def _scheme_code(scheme: str) -> int:
     try:
         return INIT_SCHEMES[scheme]
     except (KeyError, TypeError):
@@ -358,16 +543,16 @@ def _scheme_code(scheme):
             f"unknown initialization {scheme!r}; expected one of {sorted(INIT_SCHEMES)}") from None
 
 
-def fans(shape):
+def fans(shape: ShapeLike) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight shape (PyTorch's rule; a dense (out, in) weight has
     fan_in = in, fan_out = out)."""
     rank, dims = shape_argument(shape)
     fan_in, fan_out = ctypes.c_int64(), ctypes.c_int64()
     lib.descent_init_fans(rank, dims, ctypes.byref(fan_in), ctypes.byref(fan_out))
-    return fan_in.value, fan_out.value
+    return int(fan_in.value), int(fan_out.value)
 
 
-def init_fill(target, scheme, seed, gain=1.0):
+def init_fill(target: _State, scheme: str, seed: SupportsInt, gain: SupportsFloat = 1.0) -> _State:
     """Fills `target` (a NumPy array or Tensor) IN PLACE with a seeded initialization:
 
     ========================  ==========================================
@@ -382,19 +567,21 @@ def init_fill(target, scheme, seed, gain=1.0):
     Values come from SplitMix64(seed) exactly as descent.random_normal / random_uniform, so the
     same seed gives the same weights everywhere. Returns `target`."""
     code = _scheme_code(scheme)
-    seed = int(seed)
-    if not 0 <= seed < 2**64:
-        raise errors.InvalidArgumentError(f"seed must be in [0, 2**64), got {seed}")
+    number = int(seed)
+    if not 0 <= number < 2**64:
+        raise errors.InvalidArgumentError(f"seed must be in [0, 2**64), got {number}")
     dtype = target.dtype if isinstance(target, (Tensor, np.ndarray)) else None
     state = as_state(target, dtype, "target")
-    lib.descent_init_fill(state.handle, code, seed, float(gain))
+    lib.descent_init_fill(state.handle, code, number, float(gain))
     return target
 
 
-def init_weights(shape, scheme, seed, gain=1.0, dtype=np.float64):
+def init_weights(shape: ShapeLike, scheme: str, seed: SupportsInt, gain: SupportsFloat = 1.0,
+                 dtype: DTypeLike = np.float64) -> FloatArray:
     """A new NumPy array of `shape` filled by :func:`init_fill`. gain defaults to 1.0 and dtype to float64;
     `scheme` and `seed` as in :func:`init_fill`."""
-    array = np.zeros(shape, dtype=dtype)
+    rank, dims = shape_argument(shape)
+    array: FloatArray = np.zeros(tuple(int(d) for d in dims[:rank]), dtype=dtype)
     return init_fill(array, scheme, seed, gain)
 
 

@@ -37,20 +37,24 @@ The formulas and defaults (PyTorch's) are those of :mod:`descent.functional`; ea
 its hyper-parameters.
 """
 
+from __future__ import annotations
+
 import ctypes
 import operator
 import os
 import threading
 import weakref
 from collections.abc import Mapping
+from typing import Any, Callable, ClassVar, Iterable, Optional, Sequence, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import errors
 from . import functional as _f
 from ._ffi import lib
 from ._native import NativeObject
-from .tensor import DTYPE_CODES, wrap
+from .tensor import DTYPE_CODES, Tensor, wrap
 
 HYPER = {"lr": 1, "momentum": 2, "dampening": 3, "beta1": 4, "beta2": 5, "alpha": 6, "rho": 7, "eps": 8,
          "weight_decay": 9, "lr_decay": 10, "initial_accumulator_value": 11, "momentum_decay": 12}
@@ -58,11 +62,22 @@ FLAGS_KEY = 13
 POLICIES = {"raise": 0, "skip": 1, "proceed": 2}
 _POLICY_NAMES = {code: name for name, code in POLICIES.items()}
 
+#: A parameter (or gradient): a float32/float64 NumPy array, C-contiguous and writeable.
+Param = npt.NDArray[np.floating[Any]]
+#: A hyper-parameter value: a number, a flag, a form name or a (beta1, beta2) pair.
+HyperValue = Union[float, int, bool, str, tuple[float, float]]
+#: A parameter group: {"params": [arrays], hyper-parameter: value, ...}.
+ParamGroup = dict[str, Any]
+#: What an optimizer is built over: one array, a list of arrays, or a list of group dicts.
+Params = Union[Param, Iterable[Param], Iterable[Mapping[str, Any]]]
+#: One gradient per parameter (a single array when there is one parameter).
+Grads = Union[Param, Sequence[Param]]
+
 __all__ = ["Optimizer", "SGD", "Adagrad", "Adadelta", "RMSprop", "Adam", "AdamW", "Adamax", "NAdam", "RAdam",
            "Lion"]
 
 
-def _same(a, b):
+def _same(a: object, b: object) -> bool:
     """Whether a group value is unchanged since it was pushed, without elementwise comparison: a
     NumPy array (never a valid setting) counts as changed, so the push rejects it with TypeError
     instead of comparing (and allocating) element by element."""
@@ -87,49 +102,50 @@ class Optimizer(NativeObject):
     for non-finite gradients: "raise" (default), "skip" or "proceed" (see the module docstring).
     Unknown hyper-parameter names raise TypeError."""
 
-    RULE = 0
-    SLOTS = ()
-    DEFAULTS = {}
+    RULE: ClassVar[int] = 0
+    SLOTS: ClassVar[tuple[str, ...]] = ()
+    DEFAULTS: ClassVar[dict[str, HyperValue]] = {}
     # Boolean options: name -> (flag bit, True when the flag is set for value False).
-    BOOLEANS = {"maximize": (_f.MAXIMIZE, False), "decoupled_weight_decay": (_f.DECOUPLED_WEIGHT_DECAY, False)}
+    BOOLEANS: ClassVar[dict[str, tuple[int, bool]]] = {
+        "maximize": (_f.MAXIMIZE, False), "decoupled_weight_decay": (_f.DECOUPLED_WEIGHT_DECAY, False)}
 
-    def _kind(self):
+    def _kind(self) -> str:
         return f"{type(self).__name__} optimizer"
 
     @property
-    def param_groups(self):
+    def param_groups(self) -> list[ParamGroup]:
         """The parameter groups: a list of dicts {"params": [arrays], hyper...}; change a value
         (``opt.param_groups[0]["lr"] = 0.01``) and it applies from the next step."""
         self._check_open()
         return self._groups
 
     @property
-    def defaults(self):
+    def defaults(self) -> dict[str, HyperValue]:
         """The hyper-parameters new groups start from (the constructor's keywords over the class
         defaults)."""
         self._check_open()
         return self._defaults
 
-    def __init__(self, params, *, nonfinite="raise", **hyper):
+    def __init__(self, params: Params, *, nonfinite: str = "raise", **hyper: HyperValue) -> None:
         unknown = set(hyper) - set(self.DEFAULTS)
         if unknown:
             raise TypeError(f"{type(self).__name__} got unknown hyper-parameters {sorted(unknown)}")
-        self._defaults = {**self.DEFAULTS, **hyper}
+        self._defaults: dict[str, HyperValue] = {**self.DEFAULTS, **hyper}
         handle = ctypes.c_uint64()
         lib.descent_optimizer_new(self.RULE, ctypes.byref(handle))
         self._handle = handle.value
-        self._tensors = []          # wrapped params (keep the arrays alive)
-        self._registered = []       # per group: the param arrays C holds (group["params"] must match)
-        self._pushed = []           # per group: the tuple of hyper values last pushed to C
-        self._bound = None          # the grad arrays currently bound
-        self._bound_tensors = []
-        self._copies = []           # (index, private C-contiguous copy) for grads not bound zero-copy
-        self._grads = None          # optimizer-owned grad arrays
+        self._tensors: list[Tensor] = []      # wrapped params (keep the arrays alive)
+        self._registered: list[list[Param]] = []  # per group: the param arrays C holds
+        self._pushed: list[tuple[Any, ...]] = []  # per group: the hyper values last pushed to C
+        self._bound: Optional[list[Param]] = None  # the grad arrays currently bound
+        self._bound_tensors: list[Tensor] = []
+        self._copies: list[tuple[int, Param]] = []  # private C-contiguous copies of grads not bound zero-copy
+        self._grads: Optional[list[Param]] = None  # optimizer-owned grad arrays
         self._skipped = ctypes.c_int32()
         self._getter = _tuple_getter(list(self.DEFAULTS))
         self._lock = threading.Lock()  # step() from several Python threads: bind/sync/step stay together
         _LIVE.add(self)
-        self._groups = []
+        self._groups: list[ParamGroup] = []
         try:
             # The defaults are validated (and stored in C) up front, as torch.optim does; they are
             # what add_param_group fills missing settings from and what a checkpoint records.
@@ -143,24 +159,24 @@ class Optimizer(NativeObject):
 
     # -- construction ------------------------------------------------------------------------
     @staticmethod
-    def _normalize(params):
+    def _normalize(params: object) -> list[ParamGroup]:
         if isinstance(params, np.ndarray):
             return [{"params": [params]}]
-        params = list(params)
-        if not params:
+        listed: list[Any] = list(params)  # type: ignore[call-overload]
+        if not listed:
             raise errors.InvalidArgumentError("the optimizer got an empty parameter list")
-        if all(isinstance(p, dict) for p in params):
-            return [dict(g) for g in params]
-        if any(isinstance(p, dict) for p in params):
+        if all(isinstance(p, dict) for p in listed):
+            return [dict(g) for g in listed]
+        if any(isinstance(p, dict) for p in listed):
             raise TypeError("params must be arrays or dicts {'params': [...], ...}, not a mix")
-        return [{"params": params}]
+        return [{"params": listed}]
 
-    def add_param_group(self, group):
+    def add_param_group(self, group: Mapping[str, Any]) -> None:
         """Adds a group {"params": [arrays], hyper...}; missing hyper-parameters take the defaults."""
         self._check_open()
         self._add_group(dict(group))
 
-    def _add_group(self, group):
+    def _add_group(self, group: ParamGroup) -> None:
         if "params" not in group:
             raise errors.InvalidArgumentError("a parameter group needs a 'params' entry")
         arrays = group["params"]
@@ -197,15 +213,16 @@ class Optimizer(NativeObject):
         self._unbind()
 
     # -- hyper-parameters --------------------------------------------------------------------
-    def _keys(self):
+    def _keys(self) -> list[str]:
         return [k for k in self.DEFAULTS]
 
-    def _values(self, group):
+    def _values(self, group: Mapping[str, Any]) -> tuple[Any, ...]:
         return _tuple_getter(list(self.DEFAULTS))(group)
 
-    def _encode(self, values):
+    def _encode(self, values: Sequence[Any]) -> tuple[list[tuple[int, float]], int]:
         """[(C key, float)] for a tuple of group values, flags last."""
-        pairs, flags = [], 0
+        pairs: list[tuple[int, float]] = []
+        flags = 0
         for name, value in zip(self.DEFAULTS, values):
             if name in HYPER:
                 pairs.append((HYPER[name], _number(name, value)))
@@ -224,7 +241,7 @@ class Optimizer(NativeObject):
                 flags |= _f.MOMENTUM_FORMS[value]
         return pairs, flags
 
-    def _push(self, group, values, previous):
+    def _push(self, group: int, values: Sequence[Any], previous: Optional[Sequence[Any]]) -> None:
         """Sends changed values of one group (-1: the defaults) to C; on error restores `previous`."""
         pairs, flags = self._encode(values)
         try:
@@ -237,7 +254,7 @@ class Optimizer(NativeObject):
                 self._push(group, previous, None)
             raise
 
-    def _sync(self):
+    def _sync(self) -> None:
         getter = self._getter
         pushed = self._pushed
         for index, group in enumerate(self._groups):
@@ -247,15 +264,15 @@ class Optimizer(NativeObject):
                 pushed[index] = values
 
     # -- gradients and the step ----------------------------------------------------------------
-    def _unbind(self):
+    def _unbind(self) -> None:
         for tensor in self._bound_tensors:
             tensor.close()
         self._bound, self._bound_tensors, self._copies = None, [], []
 
-    def _params(self):
+    def _params(self) -> list[Param]:
         """The params of every group in order. A group's "params" list is fixed once added (C
         holds those arrays): a replaced or edited list raises InvalidArgumentError."""
-        params = []
+        params: list[Param] = []
         for index, (group, arrays) in enumerate(zip(self._groups, self._registered)):
             current = group["params"]
             if not isinstance(current, list) or len(current) != len(arrays) or \
@@ -266,11 +283,12 @@ class Optimizer(NativeObject):
             params.extend(arrays)
         return params
 
-    def _bind(self, grads):
+    def _bind(self, grads: Sequence[Param]) -> None:
         params = self._params()
         if len(grads) != len(params):
             raise errors.ShapeError(f"step got {len(grads)} gradients for {len(params)} params")
-        tensors, copies = [], []
+        tensors: list[Tensor] = []
+        copies: list[tuple[int, Param]] = []
         try:
             for index, (grad, param) in enumerate(zip(grads, params)):
                 if not isinstance(grad, np.ndarray):
@@ -295,7 +313,7 @@ class Optimizer(NativeObject):
         self._bound, self._bound_tensors, self._copies = list(grads), tensors, copies
 
     @property
-    def grads(self):
+    def grads(self) -> list[Param]:
         """Optimizer-owned gradient arrays, one per param (zeros at first): fill them in place and
         call ``step()`` without arguments. They stay bound until ``step(grads)`` binds others."""
         self._check_open()
@@ -303,7 +321,7 @@ class Optimizer(NativeObject):
             self._grads = [np.zeros_like(p) for p in self._params()]
         return self._grads
 
-    def step(self, grads=None):
+    def step(self, grads: Optional[Grads] = None) -> bool:
         """One update of every parameter, in one C call; returns False when the "skip" policy
         skipped it (non-finite gradient), else True. `grads`: one array per param in group order
         (a single array when there is one param); None uses :attr:`grads`, which you must have
@@ -339,9 +357,9 @@ class Optimizer(NativeObject):
                     np.copyto(copy, grads[index])
             self._sync()
             lib.descent_optimizer_step(self._handle, ctypes.byref(self._skipped))
-            return self._skipped.value == 0
+            return bool(self._skipped.value == 0)
 
-    def reset_state(self):
+    def reset_state(self) -> None:
         """Puts the optimizer back to its state before any step (``descent_optimizer_reset``):
         every state buffer to its initial value, the step count to 0 (NAdam's running product to 1).
         Hyper-parameters, param_groups and gradients stay."""
@@ -349,7 +367,7 @@ class Optimizer(NativeObject):
         with self._lock:
             lib.descent_optimizer_reset(self._handle)
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         """Sets the optimizer-owned :attr:`grads` to zero."""
         self._check_open()
         for grad in self.grads:
@@ -357,39 +375,40 @@ class Optimizer(NativeObject):
 
     # -- policy and counters ---------------------------------------------------------------------
     @property
-    def nonfinite(self):
+    def nonfinite(self) -> str:
         """"raise" (default), "skip" or "proceed": what step does with NaN/inf gradients."""
         code = ctypes.c_int32()
         lib.descent_optimizer_nonfinite_policy(self._handle, ctypes.byref(code))
         return _POLICY_NAMES[code.value]
 
     @nonfinite.setter
-    def nonfinite(self, policy):
+    def nonfinite(self, policy: str) -> None:
         if policy not in POLICIES:
             raise errors.InvalidArgumentError(f"nonfinite must be one of {sorted(POLICIES)}, got {policy!r}")
         lib.descent_optimizer_set_nonfinite_policy(self._handle, POLICIES[policy])
 
     @property
-    def step_count(self):
+    def step_count(self) -> int:
         """Updates applied so far (the next one uses t = step_count + 1)."""
         value = ctypes.c_int64()
         lib.descent_optimizer_step_count(self._handle, ctypes.byref(value))
-        return value.value
+        return int(value.value)
 
     # -- state ---------------------------------------------------------------------------------
-    def state_dict(self):
+    def state_dict(self) -> dict[str, Any]:
         """{"state": {param index: {"step": t, slot name: array copy, ("mu_product": Π)}},
         "param_groups": [{hyper..., "params": [param indices]}], "nonfinite": policy}."""
         self._check_open()
         self._sync()
         params = self._params()
-        state, index = {}, 0
+        state: dict[int, dict[str, Any]] = {}
+        index = 0
         step = self.step_count
         for group_index, group in enumerate(self._groups):
             mu = ctypes.c_double()
             lib.descent_optimizer_mu_product(self._handle, group_index, ctypes.byref(mu))
             for _ in group["params"]:
-                entry = {"step": step}
+                entry: dict[str, Any] = {"step": step}
                 for slot, name in enumerate(self.SLOTS):
                     present = ctypes.c_int32()
                     lib.descent_optimizer_state_present(self._handle, index, slot, ctypes.byref(present))
@@ -402,14 +421,15 @@ class Optimizer(NativeObject):
                     entry["mu_product"] = mu.value
                 state[index] = entry
                 index += 1
-        groups, start = [], 0
+        groups: list[dict[str, Any]] = []
+        start = 0
         for group in self._groups:
             count = len(group["params"])
             groups.append({**{k: group[k] for k in self.DEFAULTS}, "params": list(range(start, start + count))})
             start += count
         return {"state": state, "param_groups": groups, "nonfinite": self.nonfinite}
 
-    def load_state_dict(self, state_dict):
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restores what :meth:`state_dict` returned (from an optimizer of the same class with the
         same group sizes and param shapes). Everything is checked before anything changes."""
         self._check_open()
@@ -424,7 +444,7 @@ class Optimizer(NativeObject):
                 if not isinstance(value, np.ndarray) or value.dtype != param.dtype or value.shape != param.shape:
                     raise errors.ShapeError(f"state {name!r} of param {index} does not match the param's "
                                             f"dtype {param.dtype} and shape {param.shape}")
-        new_values = []
+        new_values: list[tuple[Any, ...]] = []
         for mine, theirs in zip(self._groups, groups):
             values = tuple(theirs.get(k, mine[k]) for k in self.DEFAULTS)
             self._encode(values)  # type checks before anything changes
@@ -456,7 +476,8 @@ class Optimizer(NativeObject):
         if "nonfinite" in state_dict:
             self.nonfinite = state_dict["nonfinite"]
 
-    def _checked_state_dict(self, state_dict):
+    def _checked_state_dict(self, state_dict: object) -> tuple[Sequence[Mapping[str, Any]], Mapping[int, Mapping[str, Any]],
+                                                                dict[int, int], dict[int, float]]:
         """The structure of a state_dict, checked before anything changes: (groups, state,
         {param index: step}, {param index: mu_product}). Wrong container types raise TypeError,
         wrong sizes ShapeError, bad numbers InvalidArgumentError."""
@@ -483,7 +504,8 @@ class Optimizer(NativeObject):
                                               and state_dict["nonfinite"] in POLICIES):
             raise errors.InvalidArgumentError(f"nonfinite must be one of {sorted(POLICIES)}, "
                                               f"got {state_dict['nonfinite']!r}")
-        steps, mus = {}, {}
+        steps: dict[int, int] = {}
+        mus: dict[int, float] = {}
         for index, entry in state.items():
             if "step" in entry:
                 step = entry["step"]
@@ -501,7 +523,7 @@ class Optimizer(NativeObject):
                 mus[index] = float(value)
         return groups, state, steps, mus
 
-    def save(self, path, include_params=False):
+    def save(self, path: Union[str, os.PathLike[str]], include_params: bool = False) -> None:
         """Writes a checkpoint of the complete state (hyper-parameters, step count, every state
         buffer; the parameter values too with include_params=True) to `path`, atomically
         (temporary file, fsync, rename). Format: docs/optimizers.md. Raises DescentIOError."""
@@ -509,7 +531,7 @@ class Optimizer(NativeObject):
         self._sync()
         lib.descent_optimizer_save(self._handle, os.fsencode(path), int(bool(include_params)))
 
-    def load(self, path):
+    def load(self, path: Union[str, os.PathLike[str]]) -> None:
         """Restores a checkpoint written by :meth:`save` into this optimizer (same class, group
         sizes, param dtypes and shapes). A truncated or altered file raises CorruptFileError; a
         mismatching optimizer raises InvalidArgumentError or ShapeError. On error nothing changed.
@@ -519,10 +541,11 @@ class Optimizer(NativeObject):
         lib.descent_optimizer_load(self._handle, os.fsencode(path))
         self._refresh_groups()
 
-    def _refresh_groups(self):
+    def _refresh_groups(self) -> None:
         """Reads every group's hyper-parameters back from C into param_groups."""
         for index, group in enumerate(self._groups):
-            raw, value = {}, ctypes.c_double()
+            raw: dict[int, float] = {}
+            value = ctypes.c_double()
             for key in list(HYPER.values()) + [FLAGS_KEY]:
                 try:
                     lib.descent_optimizer_get_hyper(self._handle, index, key, ctypes.byref(value))
@@ -543,25 +566,25 @@ class Optimizer(NativeObject):
                                        "pytorch")
             self._pushed[index] = self._getter(group)
 
-    def _initial(self, name, group):
-        return group.get("initial_accumulator_value", 0.0) if name == "sum" else 0.0
+    def _initial(self, name: str, group: Mapping[str, Any]) -> float:
+        return float(group.get("initial_accumulator_value", 0.0)) if name == "sum" else 0.0
 
     # -- lifetime ------------------------------------------------------------------------------
-    def _check_open(self):
+    def _check_open(self) -> None:
         """Raises ClosedError ("this SGD optimizer is closed ...") after :meth:`close`."""
         if self.closed:
             self._handle  # noqa: B018  (raises the ClosedError)
 
     _FREE = "descent_optimizer_free"
 
-    def close(self):
+    def close(self) -> None:
         """Frees the native optimizer (idempotent). The parameter arrays stay yours."""
         super().close()
         for tensor in getattr(self, "_bound_tensors", []) + getattr(self, "_tensors", []):
             tensor.close()
         self._bound_tensors, self._tensors, self._bound, self._copies = [], [], None, []
 
-    def counts(self):
+    def counts(self) -> tuple[int, int, int]:
         """``(rule, groups, params)`` as the native optimizer reports them
         (``descent_optimizer_counts``): the DESCENT_RULE_* code of this class, the number of
         parameter groups and the number of parameters registered so far. Raises
@@ -569,9 +592,9 @@ class Optimizer(NativeObject):
         self._check_open()
         rule, groups, params = ctypes.c_int32(), ctypes.c_int64(), ctypes.c_int64()
         lib.descent_optimizer_counts(self._handle, ctypes.byref(rule), ctypes.byref(groups), ctypes.byref(params))
-        return rule.value, groups.value, params.value
+        return int(rule.value), int(groups.value), int(params.value)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self.closed:
             return f"{type(self).__name__}(closed)"
         _, groups, params = self.counts()
@@ -583,10 +606,10 @@ class Optimizer(NativeObject):
 # step, which releases the GIL in C) would otherwise never be released in the child. The library's
 # own locks are fork-aware: an optimizer another thread was using at the fork then raises
 # UnsupportedError in the child instead of hanging or crashing.
-_LIVE = weakref.WeakSet()
+_LIVE: weakref.WeakSet[Optimizer] = weakref.WeakSet()
 
 
-def _after_fork_in_child():
+def _after_fork_in_child() -> None:
     for optimizer in list(_LIVE):
         optimizer._lock = threading.Lock()
 
@@ -595,31 +618,35 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _tuple_getter(keys):
+def _tuple_getter(keys: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     """A fast callable returning the tuple of a group dict's values for `keys`."""
     getter = operator.itemgetter(*keys)
-    return getter if len(keys) > 1 else (lambda group: (getter(group),))
+    if len(keys) > 1:
+        return getter
+    return lambda group: (getter(group),)
 
 
-def _number(name, value):
+def _number(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name} must be a number, got {type(value).__name__}")
     return float(value)
 
 
-def _pair(value):
+def _pair(value: object) -> tuple[float, float]:
+    beta1: object
+    beta2: object
     try:
-        beta1, beta2 = value
+        beta1, beta2 = value  # type: ignore[misc]
     except (TypeError, ValueError):
         raise TypeError(f"betas must be a pair (beta1, beta2), got {value!r}") from None
     return _number("beta1", beta1), _number("beta2", beta2)
 
 
-_COMMON = {"maximize": False, "decoupled_weight_decay": False}
+_COMMON: dict[str, HyperValue] = {"maximize": False, "decoupled_weight_decay": False}
 
 
 class SGD(Optimizer):
-    """SGD with momentum, dampening, Nesterov, and the textbook (``momentum_form="ema"``:
+    """SGD with momentum, dampening, Nesterov, and the deeplearning.ai notes' (``momentum_form="ema"``:
     v = μv + (1-μ)g; W -= lr v) and cs231n (``"cs231n"``: v = μv - lr g; W += v) forms.
     See :func:`descent.functional.sgd`. Defaults: lr 1e-3, momentum 0, dampening 0, weight_decay 0,
     nesterov False, momentum_form "pytorch", maximize False, decoupled_weight_decay False."""
@@ -663,14 +690,14 @@ class RMSprop(Optimizer):
                 "eps_inside_sqrt": (_f.EPS_INSIDE_SQRT, False)}
 
 
-_ADAM_BOOLEANS = {**Optimizer.BOOLEANS, "amsgrad": (_f.AMSGRAD, False),
+_ADAM_BOOLEANS: dict[str, tuple[int, bool]] = {**Optimizer.BOOLEANS, "amsgrad": (_f.AMSGRAD, False),
                   "bias_correction": (_f.NO_BIAS_CORRECTION, True), "eps_inside_sqrt": (_f.EPS_INSIDE_SQRT, False)}
 
 
 class Adam(Optimizer):
     """Adam, see :func:`descent.functional.adam`. Defaults: lr 1e-3, betas (0.9, 0.999), eps 1e-8,
     weight_decay 0, amsgrad False, bias_correction True, eps_inside_sqrt False, maximize False, decoupled_weight_decay False.
-    The textbook notes use betas (0.9, 0.99)."""
+    Kingma & Ba 2015 (AMSGrad: Reddi et al. 2018)."""
 
     RULE = 5
     SLOTS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")

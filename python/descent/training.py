@@ -22,18 +22,46 @@ Batch gradient descent is ``batch_size=None`` (the whole set per step), stochast
 epoch from ``seed``. The same seed gives a bit-identical loss history for any thread count.
 """
 
+from __future__ import annotations
+
 import ctypes
 import math
+import os
 import sys
-from collections import namedtuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple, Optional, Protocol, Sequence, \
+    SupportsFloat, SupportsInt, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import errors
 from ._ffi import EPOCH_FN, STEP_FN, lib
 from ._native import NativeObject
-from .schedules import LRScheduler, ReduceLROnPlateau, Schedule
-from .tensor import wrap
+from .schedules import BASE_AGREE, LRScheduler, ReduceLROnPlateau, Schedule, for_group, initial_lr, schedule_base
+from .tensor import DTypeLike, FloatArray, Tensor, wrap
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure  # type: ignore[import-not-found, unused-ignore]
+
+    from .graph import Node
+    from .models import Model
+    from .optim import Optimizer
+
+#: The per-epoch record a callback gets: "epoch", "loss", and "accuracy", "val_loss",
+#: "val_accuracy" when measured (a step callback gets "epoch", "batch" and "loss").
+Logs = dict[str, float]
+
+
+class StepCallback(Protocol):
+    def on_step_end(self, step: int, logs: Logs) -> object: ...
+
+
+class EpochCallback(Protocol):
+    def on_epoch_end(self, epoch: int, logs: Logs) -> object: ...
+
+
+#: A fit callback: an object with on_step_end and/or on_epoch_end, or a callable f(epoch, logs).
+Callback = Union[StepCallback, EpochCallback, Callable[[int, Logs], object]]
 
 __all__ = ["DataLoader", "Trainer", "History", "StopTraining", "fit", "evaluate", "random_restarts",
            "lr_range_test", "RestartRun", "RestartsResult", "RangeTestResult"]
@@ -47,14 +75,14 @@ class StopTraining(Exception):
     and propagates."""
 
 
-def _check_model(model):
+def _check_model(model: object) -> Model:
     from .models import Model
     if not isinstance(model, Model):
         raise TypeError(f"model must be a descent.Model (e.g. descent.MLP), got {type(model).__name__}")
     return model
 
 
-def _check_optimizer(optimizer, allow_none=False):
+def _check_optimizer(optimizer: object, allow_none: bool = False) -> Optional[Optimizer]:
     from .optim import Optimizer
     if optimizer is None and allow_none:
         return None
@@ -63,20 +91,19 @@ def _check_optimizer(optimizer, allow_none=False):
     return optimizer
 
 
-def _check_loader(loader):
+def _check_loader(loader: object) -> DataLoader:
     if not isinstance(loader, DataLoader):
         raise TypeError(f"loader must be a descent.DataLoader, got {type(loader).__name__}")
     return loader
 
 
-def _check_path(path, name="path"):
-    import os
+def _check_path(path: object, name: str = "path") -> None:
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name} must be a file path (str or os.PathLike) or None, got {type(path).__name__}")
 
 
-def _float_array(x, dtype, name):
-    array = np.asarray(x)
+def _float_array(x: npt.ArrayLike, dtype: np.dtype[Any], name: str) -> FloatArray:
+    array: npt.NDArray[Any] = np.asarray(x)
     if array.ndim < 1:
         raise errors.ShapeError(f"{name} needs a sample axis, got a scalar")
     if array.dtype != dtype or not array.flags.c_contiguous or not array.flags.aligned or not array.flags.writeable:
@@ -96,32 +123,36 @@ class DataLoader(NativeObject):
     _FREE = "descent_loader_free"
     _KIND = "data loader"
 
-    def __init__(self, x, y=None, *, batch_size=32, shuffle=True, seed=0, drop_last=False, dtype=np.float64):
-        dtype = np.dtype(dtype)
-        x = _float_array(x, dtype, "x")
-        count = x.shape[0]
+    def __init__(self, x: npt.ArrayLike, y: Optional[npt.ArrayLike] = None, *, batch_size: Optional[int] = 32,
+                 shuffle: bool = True, seed: SupportsInt = 0, drop_last: bool = False,
+                 dtype: DTypeLike = np.float64) -> None:
+        kind = np.dtype(dtype)
+        inputs = _float_array(x, kind, "x")
+        count = inputs.shape[0]
         if batch_size is None:
             batch_size = max(count, 1)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"batch_size must be an int or None, got {type(batch_size).__name__}")
-        labels, targets = None, None
+        labels: Optional[npt.NDArray[np.int64]] = None
+        targets: Optional[FloatArray] = None
         if y is not None:
-            y_array = np.asarray(y)
+            y_array: npt.NDArray[Any] = np.asarray(y)
             if y_array.dtype.kind in "iu":
                 labels = np.ascontiguousarray(y_array.reshape(-1), dtype=np.int64)
                 if y_array.ndim != 1:
                     raise errors.ShapeError(f"labels must be 1-d (one per sample), got shape {y_array.shape}")
             else:
-                targets = _float_array(y_array, dtype, "y")
-        self._x = x
+                targets = _float_array(y_array, kind, "y")
+        self._x = inputs
         self._targets = targets
         self.labels = labels
-        self._x_tensor = wrap(x)
-        self._target_tensor = wrap(targets) if targets is not None else None
+        self._x_tensor: Optional[Tensor] = wrap(inputs)
+        self._target_tensor: Optional[Tensor] = wrap(targets) if targets is not None else None
         flags = (1 if shuffle else 0) | (2 if drop_last else 0)
         handle = ctypes.c_uint64()
         try:
-            lib.descent_loader_new(self._x_tensor.handle, self._target_tensor.handle if targets is not None else 0,
+            lib.descent_loader_new(self._x_tensor.handle,
+                                   self._target_tensor.handle if self._target_tensor is not None else 0,
                                    labels.ctypes.data if labels is not None else None,
                                    0 if labels is None else labels.size, int(batch_size), flags, int(seed),
                                    ctypes.byref(handle))
@@ -130,36 +161,36 @@ class DataLoader(NativeObject):
             raise
         self._handle = handle.value
         self.batch_size, self.shuffle, self.seed, self.drop_last = int(batch_size), bool(shuffle), int(seed), bool(drop_last)
-        self.dtype = dtype
+        self.dtype = kind
 
-    def __len__(self):
+    def __len__(self) -> int:
         """Batches per epoch."""
         count = ctypes.c_int64()
         lib.descent_loader_batch_count(self._handle, ctypes.byref(count))
-        return count.value
+        return int(count.value)
 
     @property
-    def has_labels(self):
+    def has_labels(self) -> bool:
         """True when y held integer class labels (False for float targets or no y)."""
         return self.labels is not None
 
-    def set_epoch(self, epoch):
+    def set_epoch(self, epoch: SupportsInt) -> None:
         """Fixes the sample order of epoch `epoch`."""
         lib.descent_loader_set_epoch(self._handle, int(epoch))
 
-    def batch_indices(self, batch):
+    def batch_indices(self, batch: SupportsInt) -> npt.NDArray[np.int64]:
         """The sample indices of batch `batch` of the current epoch."""
-        out = np.empty(self.batch_size, dtype=np.int64)
+        out: npt.NDArray[np.int64] = np.empty(self.batch_size, dtype=np.int64)
         count = ctypes.c_int64()
         lib.descent_loader_batch_indices(self._handle, int(batch), out.ctypes.data, out.size, ctypes.byref(count))
         return out[:count.value]
 
-    def _close_tensors(self):
+    def _close_tensors(self) -> None:
         for tensor in (getattr(self, "_x_tensor", None), getattr(self, "_target_tensor", None)):
             if tensor is not None:
                 tensor.close()
 
-    def close(self):
+    def close(self) -> None:
         """Frees the loader (idempotent)."""
         super().close()
         self._close_tensors()
@@ -169,22 +200,36 @@ class Trainer(NativeObject):
     """The one-call training step over a model (C: ``descent_trainer``): forward, backward,
     optional clipping (``clip_norm``), the learning rate from an optional :class:`Schedule`
     (``schedule_unit`` "step" or "epoch") and the optimizer's update. ``optimizer`` None makes an
-    evaluation-only trainer. The optimizer's params must be params of the model's graph."""
+    evaluation-only trainer. The optimizer's params must be params of the model's graph.
+
+    The schedule meets the optimizer's lr as in :mod:`descent.schedules`: one made without lr0
+    follows each group's lr (``initial_lr``); one with its own rate must agree with it
+    (InvalidArgumentError otherwise) unless ``override_lr=True``."""
 
     _FREE = "descent_trainer_free"
     _KIND = "trainer"
 
-    def __init__(self, model, optimizer=None, *, schedule=None, schedule_unit="step", clip_norm=None):
+    def __init__(self, model: Model, optimizer: Optional[Optimizer] = None, *, schedule: Optional[Schedule] = None,
+                 schedule_unit: str = "step", clip_norm: Optional[SupportsFloat] = None,
+                 override_lr: bool = False) -> None:
         if schedule_unit not in ("step", "epoch"):
             raise errors.InvalidArgumentError(f"schedule_unit must be 'step' or 'epoch', got {schedule_unit!r}")
         if schedule is not None and not isinstance(schedule, Schedule):
             raise TypeError(f"schedule must be a descent.schedules.Schedule, got {type(schedule).__name__}")
+        base = schedule_base(schedule, override_lr) if schedule is not None else 0
         _check_model(model)
         _check_optimizer(optimizer, allow_none=True)
+        if schedule is not None and optimizer is not None and base == BASE_AGREE:
+            for index, group in enumerate(optimizer.param_groups):
+                for_group(schedule, group, index, override_lr)   # a conflict, said in Python's terms
         self.model, self.optimizer = model, optimizer
         graph = model.graph
         if optimizer is not None:
             optimizer._check_open()
+            if schedule is not None:
+                # The library checks or rebases against each group's initial_lr (as LRScheduler).
+                for group in optimizer.param_groups:
+                    group["lr"] = initial_lr(group)
             optimizer._sync()
         handle = ctypes.c_uint64()
         lib.descent_trainer_new(graph.handle, optimizer.handle if optimizer is not None else 0, model.loss.index,
@@ -195,7 +240,11 @@ class Trainer(NativeObject):
             output = model.output.index if getattr(model, "classifier", False) else -1
             lib.descent_trainer_set_nodes(self._handle, model.input.index, target, output)
             if schedule is not None:
-                lib.descent_trainer_set_schedule(self._handle, schedule.handle, 1 if schedule_unit == "epoch" else 0)
+                per_epoch = 1 if schedule_unit == "epoch" else 0
+                if base == BASE_AGREE:
+                    lib.descent_trainer_set_schedule(self._handle, schedule._handle, per_epoch)
+                else:
+                    lib.descent_trainer_set_schedule_ex(self._handle, schedule._handle, per_epoch, base)
             if clip_norm is not None:
                 lib.descent_trainer_set_clip_norm(self._handle, float(clip_norm))
             lib.descent_trainer_set_epoch(self._handle, int(getattr(model, "epochs_trained", 0)))
@@ -207,7 +256,7 @@ class Trainer(NativeObject):
             optimizer._unbind()  # the library now binds the graph's gradient buffer
         self._loss, self._correct, self._skipped = ctypes.c_double(), ctypes.c_int64(), ctypes.c_int32()
 
-    def step(self, feed=None):
+    def step(self, feed: Optional[Mapping[Node, npt.ArrayLike]] = None) -> float:
         """One training step on the inputs bound to the graph (``feed`` binds them first);
         returns the loss before the update."""
         if feed is not None:
@@ -215,9 +264,9 @@ class Trainer(NativeObject):
         if self.optimizer is not None:
             self.optimizer._sync()
         lib.descent_trainer_step(self._handle, ctypes.byref(self._loss), ctypes.byref(self._skipped))
-        return self._loss.value
+        return float(self._loss.value)
 
-    def step_batch(self, loader, batch):
+    def step_batch(self, loader: DataLoader, batch: int) -> tuple[float, int]:
         """One training step on batch `batch` of `loader`'s current epoch; returns (loss, correct)."""
         _check_loader(loader)
         if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)):
@@ -227,9 +276,9 @@ class Trainer(NativeObject):
                                            ctypes.byref(self._correct), ctypes.byref(self._skipped))
         finally:
             self._loaders_bound(loader)
-        return self._loss.value, self._correct.value
+        return float(self._loss.value), int(self._correct.value)
 
-    def evaluate(self, loader):
+    def evaluate(self, loader: DataLoader) -> tuple[float, float]:
         """(loss, accuracy) over every batch of `loader` in evaluation mode."""
         _check_loader(loader)
         loss, accuracy = ctypes.c_double(), ctypes.c_double()
@@ -237,9 +286,9 @@ class Trainer(NativeObject):
             lib.descent_trainer_evaluate(self._handle, loader.handle, ctypes.byref(loss), ctypes.byref(accuracy))
         finally:
             self._loaders_bound(loader)
-        return loss.value, accuracy.value
+        return float(loss.value), float(accuracy.value)
 
-    def _loaders_bound(self, *loaders):
+    def _loaders_bound(self, *loaders: Optional[DataLoader]) -> None:
         """The library bound these loaders' batches to the model's input and target nodes: tell the
         graph, so a later feed of a previously fed array binds it again."""
         sizes = [loader.batch_size for loader in loaders if loader is not None]
@@ -248,11 +297,11 @@ class Trainer(NativeObject):
             graph._rebound((self.model.input, self.model.target), max(sizes))
 
     @property
-    def epoch(self):
+    def epoch(self) -> int:
         """Completed epochs (numbers the shuffles and per-epoch schedules)."""
         value = ctypes.c_int64()
         lib.descent_trainer_epoch(self._handle, ctypes.byref(value))
-        return value.value
+        return int(value.value)
 
 
 class History:
@@ -263,36 +312,37 @@ class History:
     ``stop_reason`` why training ended before its last epoch: "patience", "callback" (a callback
     raised :class:`StopTraining`) or None."""
 
-    def __init__(self, rows, step_losses, epochs, best_epoch, stopped_early, classifier, validation,
-                 stop_reason=None):
-        self.epoch = list(epochs)
-        self.stop_reason = "patience" if stopped_early else stop_reason
-        self.history = {"loss": [float(r[0]) for r in rows]}
+    def __init__(self, rows: npt.NDArray[np.float64], step_losses: npt.ArrayLike, epochs: Iterable[int],
+                 best_epoch: int, stopped_early: int, classifier: bool, validation: bool,
+                 stop_reason: Optional[str] = None) -> None:
+        self.epoch: list[int] = list(epochs)
+        self.stop_reason: Optional[str] = "patience" if stopped_early else stop_reason
+        self.history: dict[str, list[float]] = {"loss": [float(r[0]) for r in rows]}
         if classifier:
             self.history["accuracy"] = [float(r[1]) for r in rows]
         if validation:
             self.history["val_loss"] = [float(r[2]) for r in rows]
             if classifier:
                 self.history["val_accuracy"] = [float(r[3]) for r in rows]
-        self.skipped_steps = [int(r[5]) for r in rows]
-        self.step_losses = np.asarray(step_losses, dtype=np.float64)
-        self.best_epoch = None if best_epoch < 0 else int(best_epoch)
+        self.skipped_steps: list[int] = [int(r[5]) for r in rows]
+        self.step_losses: npt.NDArray[np.float64] = np.asarray(step_losses, dtype=np.float64)
+        self.best_epoch: Optional[int] = None if best_epoch < 0 else int(best_epoch)
         self.stopped_early = bool(stopped_early)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """Plain Python data: {"epoch": [...], "history": {...}, "step_losses": [...], "best_epoch",
         "stopped_early"}."""
         return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()},
                 "step_losses": self.step_losses.tolist(), "best_epoch": self.best_epoch,
                 "stopped_early": self.stopped_early, "stop_reason": self.stop_reason}
 
-    def as_arrays(self):
+    def as_arrays(self) -> dict[str, npt.NDArray[Any]]:
         """The per-epoch series as NumPy arrays (same keys as ``history``, plus "epoch")."""
-        arrays = {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()}
+        arrays: dict[str, npt.NDArray[Any]] = {k: np.asarray(v, dtype=np.float64) for k, v in self.history.items()}
         arrays["epoch"] = np.asarray(self.epoch, dtype=np.int64)
         return arrays
 
-    def plot(self, path=None, title=None):
+    def plot(self, path: Optional[Union[str, os.PathLike[str]]] = None, title: Optional[str] = None) -> Figure:
         """Draws the loss curves (per step and per epoch, and validation) and, for classifiers,
         accuracy; saves a PNG to `path` when given (default None) with an optional `title`
         (default None). Returns a matplotlib Figure of its own (not registered with pyplot, so
@@ -300,10 +350,10 @@ class History:
         _check_path(path)
         if title is not None and not isinstance(title, str):
             raise TypeError(f"title must be a str or None, got {type(title).__name__}")
-        from matplotlib.figure import Figure
+        from matplotlib.figure import Figure as MatplotlibFigure  # type: ignore[import-not-found, unused-ignore]
         accuracy = "accuracy" in self.history
         # A Figure of its own (not pyplot's global list): nothing accumulates across calls.
-        figure = Figure(figsize=(11 if accuracy else 6, 4))
+        figure = MatplotlibFigure(figsize=(11 if accuracy else 6, 4))
         axes = np.atleast_1d(figure.subplots(1, 2 if accuracy else 1))
         steps_per_epoch = len(self.step_losses) / max(len(self.epoch), 1)
         if len(self.step_losses):
@@ -329,9 +379,10 @@ class History:
         figure.tight_layout()
         if path is not None:
             figure.savefig(path, dpi=110)
-        return figure
+        shown: Figure = figure
+        return shown
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         last = {k: round(v[-1], 4) for k, v in self.history.items() if v}
         return f"History({len(self.epoch)} epochs, last={last}, best_epoch={self.best_epoch})"
 
@@ -339,30 +390,30 @@ class History:
 class _Progress:
     """tqdm bars, one per epoch; silent when disabled."""
 
-    def __init__(self, enabled, epochs, steps):
-        self.bar = None
+    def __init__(self, enabled: bool, epochs: int, steps: int) -> None:
+        self.bar: Any = None
         self.epochs, self.steps = epochs, steps
-        self.tqdm = None
+        self.tqdm: Any = None
         if enabled:
             try:
-                from tqdm.auto import tqdm
+                from tqdm.auto import tqdm  # type: ignore[import-untyped, import-not-found, unused-ignore]
                 self.tqdm = tqdm
             except ImportError:
                 self.tqdm = None
         self.enabled = enabled
 
-    def start_epoch(self, epoch_index):
+    def start_epoch(self, epoch_index: int) -> None:
         if self.tqdm is not None:
             self.bar = self.tqdm(total=self.steps, desc=f"epoch {epoch_index + 1}/{self.epochs}", leave=True,
                                  unit="step", dynamic_ncols=True, file=sys.stderr)
 
-    def step(self, loss):
+    def step(self, loss: float) -> None:
         if self.bar is not None:
             self.bar.update(1)
             if self.bar.n % 20 == 0 or self.bar.n == self.steps:
                 self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
 
-    def end_epoch(self, logs):
+    def end_epoch(self, logs: Logs) -> None:
         text = " ".join(f"{k}={v:.4f}" for k, v in logs.items() if isinstance(v, float) and not math.isnan(v))
         if self.bar is not None:
             self.bar.set_postfix_str(text)
@@ -372,7 +423,7 @@ class _Progress:
             print(f"epoch {logs['epoch'] + 1}/{self.epochs}: {text}", file=sys.stderr)
 
 
-def _progress_default(progress):
+def _progress_default(progress: Optional[bool]) -> bool:
     if progress is None:
         try:
             return sys.stderr.isatty()
@@ -381,7 +432,9 @@ def _progress_default(progress):
     return bool(progress)
 
 
-def _loaders(model, x, y, batch_size, shuffle, seed, drop_last, validation_data, optimizer=None):
+def _loaders(model: Model, x: npt.ArrayLike, y: Optional[npt.ArrayLike], batch_size: Optional[int], shuffle: bool,
+             seed: SupportsInt, drop_last: bool, validation_data: Optional[tuple[npt.ArrayLike, npt.ArrayLike]],
+             optimizer: Optional[Optimizer] = None) -> tuple[DataLoader, Optional[DataLoader]]:
     _check_model(model)
     _check_optimizer(optimizer, allow_none=True)
     dtype = model.graph.dtype
@@ -396,8 +449,10 @@ def _loaders(model, x, y, batch_size, shuffle, seed, drop_last, validation_data,
     return train, validation
 
 
-def _callback_methods(callbacks):
-    steps, epochs = [], []
+def _callback_methods(callbacks: Optional[Iterable[Callback]]) -> tuple[list[Callable[[int, Logs], object]],
+                                                                       list[Callable[[int, Logs], object]]]:
+    steps: list[Callable[[int, Logs], object]] = []
+    epochs: list[Callable[[int, Logs], object]] = []
     for callback in callbacks or ():
         if hasattr(callback, "on_step_end") or hasattr(callback, "on_epoch_end"):
             if hasattr(callback, "on_step_end"):
@@ -411,9 +466,13 @@ def _callback_methods(callbacks):
     return steps, epochs
 
 
-def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, seed=0, drop_last=False,
-        validation_data=None, schedule=None, schedule_unit="step", clip_norm=None, patience=None,
-        min_delta=0.0, restore_best_weights=False, callbacks=(), progress=None):
+def fit(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Optional[npt.ArrayLike] = None, *, epochs: int = 1,
+        batch_size: Optional[int] = 32, shuffle: bool = True, seed: SupportsInt = 0, drop_last: bool = False,
+        validation_data: Optional[tuple[npt.ArrayLike, npt.ArrayLike]] = None,
+        schedule: Optional[Union[Schedule, LRScheduler, ReduceLROnPlateau]] = None, schedule_unit: str = "step",
+        clip_norm: Optional[SupportsFloat] = None, patience: Optional[int] = None, min_delta: SupportsFloat = 0.0,
+        restore_best_weights: bool = False, callbacks: Iterable[Callback] = (), progress: Optional[bool] = None,
+        override_lr: bool = False) -> History:
     """Trains `model` (an :class:`~descent.models.MLP` or any :class:`~descent.models.Model`)
     with `optimizer` on (x, y) and returns a :class:`History`.
 
@@ -424,7 +483,9 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
     - ``schedule``: a :class:`~descent.schedules.Schedule` applied inside the library per
       ``schedule_unit`` ("step", default, or "epoch"), or an :class:`~descent.LRScheduler`
       (stepped per its interval) or :class:`~descent.ReduceLROnPlateau` (stepped with the
-      monitored loss after each epoch).
+      monitored loss after each epoch). A Schedule made without lr0 follows the optimizer's lr;
+      one with its own rate must agree with it, unless ``override_lr=True`` lets the schedule's
+      rates replace the optimizer's (see :mod:`descent.schedules`).
     - ``clip_norm``: clip the global L2 norm of the gradients before each update.
     - Early stopping: ``patience`` epochs without the monitored loss (val_loss, else loss)
       falling by more than ``min_delta`` stops training; ``restore_best_weights`` puts back the
@@ -444,23 +505,24 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
         raise TypeError(f"schedule must be a Schedule, LRScheduler or ReduceLROnPlateau, got {type(schedule).__name__}")
     train, validation = _loaders(model, x, y, batch_size, shuffle, seed, drop_last, validation_data, optimizer)
     native_schedule = schedule if isinstance(schedule, Schedule) else None
-    trainer = Trainer(model, optimizer, schedule=native_schedule, schedule_unit=schedule_unit, clip_norm=clip_norm)
+    trainer = Trainer(model, optimizer, schedule=native_schedule, schedule_unit=schedule_unit, clip_norm=clip_norm,
+                      override_lr=override_lr)
     step_callbacks, epoch_callbacks = _callback_methods(callbacks)
     steps_per_epoch = len(train)
     progress_bar = _progress_default(progress)
     bar = _Progress(progress_bar, epochs, steps_per_epoch)
-    state = {"error": None, "step": 0, "epoch_index": 0, "stop_reason": None}
+    state: dict[str, Any] = {"error": None, "step": 0, "epoch_index": 0, "stop_reason": None}
     drives_steps = isinstance(schedule, LRScheduler) and schedule.interval == "step"
     classifier = getattr(model, "classifier", False) and train.has_labels
 
-    def on_step(_context, epoch, batch, loss):
+    def on_step(_context: object, epoch: int, batch: int, loss: float) -> int:
         try:
             if batch == 0:
                 bar.start_epoch(state["epoch_index"])
             bar.step(loss)
-            logs = {"loss": loss, "epoch": int(epoch), "batch": int(batch)}
+            logs: Logs = {"loss": loss, "epoch": int(epoch), "batch": int(batch)}
             state["step"] += 1
-            if drives_steps:
+            if drives_steps and isinstance(schedule, LRScheduler):
                 schedule.step()
                 optimizer._sync()
             stop = False
@@ -474,11 +536,11 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
             return 1 if stop else 0
         except BaseException as exc:  # never let an exception unwind through C
             state["error"] = exc
-            return errors.CallbackError.code
+            return errors.CallbackError.code or 12
 
-    def on_epoch(_context, epoch, metrics):
+    def on_epoch(_context: object, epoch: int, metrics: Any) -> int:
         try:
-            logs = {"epoch": int(epoch), "loss": metrics[0]}
+            logs: Logs = {"epoch": int(epoch), "loss": float(metrics[0])}
             if classifier:
                 logs["accuracy"] = metrics[1]
             if validation is not None:
@@ -504,13 +566,13 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
             return 1 if stop else 0
         except BaseException as exc:
             state["error"] = exc
-            return errors.CallbackError.code
+            return errors.CallbackError.code or 12
 
     state["step_hooked"] = bool(step_callbacks or drives_steps or progress_bar)
     step_fn = STEP_FN(on_step) if state["step_hooked"] else STEP_FN()
     epoch_fn = EPOCH_FN(on_epoch)
-    history = np.zeros((max(epochs, 1), _COLUMNS), dtype=np.float64)
-    step_losses = np.zeros(max(epochs * steps_per_epoch, 1), dtype=np.float64)
+    history: npt.NDArray[np.float64] = np.zeros((max(epochs, 1), _COLUMNS), dtype=np.float64)
+    step_losses: npt.NDArray[np.float64] = np.zeros(max(epochs * steps_per_epoch, 1), dtype=np.float64)
     summary = (ctypes.c_int64 * 4)()
     start_epoch = trainer.epoch
     try:
@@ -539,7 +601,7 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
                    summary[3], classifier, validation is not None, state["stop_reason"])
 
 
-def evaluate(model, x, y, batch_size=256):
+def evaluate(model: Model, x: npt.ArrayLike, y: Optional[npt.ArrayLike], batch_size: int = 256) -> dict[str, float]:
     """{"loss": ..., "accuracy": ...} of `model` on (x, y) in evaluation mode (accuracy only for
     classifiers), batch_size rows at a time (default 256). The loss is the batch-size-weighted mean of the loss node over the batches,
     which is the dataset's loss for mean-reduced costs."""
@@ -551,33 +613,43 @@ def evaluate(model, x, y, batch_size=256):
     finally:
         trainer.close()
         loader.close()
-    result = {"loss": loss}
+    result: dict[str, float] = {"loss": loss}
     if getattr(model, "classifier", False) and loader.has_labels:
         result["accuracy"] = accuracy
     return result
 
 
-RestartRun = namedtuple("RestartRun", "seed final_loss best_loss val_accuracy epochs")
-RestartRun.__doc__ = """One random restart: the init seed, the final training loss, the best monitored loss
-(val_loss with validation data, else training loss), the validation accuracy at that epoch, epochs run."""
+class RestartRun(NamedTuple):
+    """One random restart: the init seed, the final training loss, the best monitored loss
+    (val_loss with validation data, else training loss), the validation accuracy at that epoch,
+    epochs run."""
+
+    seed: int
+    final_loss: float
+    best_loss: float
+    val_accuracy: float
+    epochs: int
 
 
 class RestartsResult:
     """Results of :func:`random_restarts`: ``runs`` (one :data:`RestartRun` each), ``best`` (the
     index of the lowest best_loss) and ``best_run``."""
 
-    def __init__(self, runs, best):
+    def __init__(self, runs: list[RestartRun], best: int) -> None:
         self.runs = runs
-        self.best = None if best < 0 else int(best)
-        self.best_run = None if best < 0 else runs[best]
+        self.best: Optional[int] = None if best < 0 else int(best)
+        self.best_run: Optional[RestartRun] = None if best < 0 else runs[best]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"RestartsResult({len(self.runs)} runs, best={self.best}, best_loss={getattr(self.best_run, 'best_loss', None)})"
 
 
-def random_restarts(model, optimizer, x, y=None, *, restarts=5, seed=0, epochs=1, batch_size=32, shuffle=True,
-                    data_seed=0, drop_last=False, validation_data=None, patience=None, min_delta=0.0):
-    """Random restarts (the notes' remedy for poor local minima): trains the model `restarts`
+def random_restarts(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Optional[npt.ArrayLike] = None, *,
+                    restarts: int = 5, seed: SupportsInt = 0, epochs: int = 1, batch_size: Optional[int] = 32,
+                    shuffle: bool = True, data_seed: SupportsInt = 0, drop_last: bool = False,
+                    validation_data: Optional[tuple[npt.ArrayLike, npt.ArrayLike]] = None,
+                    patience: Optional[int] = None, min_delta: SupportsFloat = 0.0) -> RestartsResult:
+    """Random restarts (a classic remedy for poor local minima): trains the model `restarts`
     times from different random initializations (run k from seed ``SplitMix64(seed).output(k)``,
     with fresh optimizer state and the same shuffles from ``data_seed``), each for ``epochs``
     (default 1) epochs of ``batch_size`` (default 32) with ``shuffle`` (default True) and
@@ -588,8 +660,8 @@ def random_restarts(model, optimizer, x, y=None, *, restarts=5, seed=0, epochs=1
     train, validation = _loaders(model, x, y, batch_size, shuffle, data_seed, drop_last, validation_data,
                                  _check_optimizer(optimizer))
     trainer = Trainer(model, optimizer)
-    results = np.zeros((int(restarts), 4), dtype=np.float64)
-    seeds = np.zeros(int(restarts), dtype=np.uint64)
+    results: npt.NDArray[np.float64] = np.zeros((int(restarts), 4), dtype=np.float64)
+    seeds: npt.NDArray[np.uint64] = np.zeros(int(restarts), dtype=np.uint64)
     best = ctypes.c_int64()
     try:
         lib.descent_trainer_restarts(trainer.handle, int(restarts), int(seed), train.handle,
@@ -602,7 +674,7 @@ def random_restarts(model, optimizer, x, y=None, *, restarts=5, seed=0, epochs=1
         if validation is not None:
             validation.close()
     runs = [RestartRun(int(s), float(r[0]), float(r[1]), float(r[2]), int(r[3])) for s, r in zip(seeds, results)]
-    return RestartsResult(runs, best.value)
+    return RestartsResult(runs, int(best.value))
 
 
 class RangeTestResult:
@@ -610,16 +682,17 @@ class RangeTestResult:
     step taken), ``suggested`` (the rate of steepest descent of the smoothed loss against
     log(lr)) and ``diverged``."""
 
-    def __init__(self, lrs, losses, smoothed, suggested, diverged):
+    def __init__(self, lrs: npt.NDArray[np.float64], losses: npt.NDArray[np.float64],
+                 smoothed: npt.NDArray[np.float64], suggested: float, diverged: bool) -> None:
         self.lrs, self.losses, self.smoothed = lrs, losses, smoothed
         self.suggested, self.diverged = suggested, diverged
 
-    def plot(self, path=None):
+    def plot(self, path: Optional[Union[str, os.PathLike[str]]] = None) -> Figure:
         """Loss against learning rate (log axis) with the suggestion marked; saves a PNG to `path`
         when given (default None); returns the Figure."""
         _check_path(path)
-        from matplotlib.figure import Figure
-        figure = Figure(figsize=(6, 4))
+        from matplotlib.figure import Figure as MatplotlibFigure  # type: ignore[import-not-found, unused-ignore]
+        figure = MatplotlibFigure(figsize=(6, 4))
         axis = figure.subplots()
         axis.plot(self.lrs, self.losses, color="0.75", label="loss")
         axis.plot(self.lrs, self.smoothed, label="smoothed loss")
@@ -632,14 +705,17 @@ class RangeTestResult:
         figure.tight_layout()
         if path is not None:
             figure.savefig(path, dpi=110)
-        return figure
+        shown: Figure = figure
+        return shown
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"RangeTestResult({len(self.lrs)} steps, suggested={self.suggested:.3g}, diverged={self.diverged})"
 
 
-def lr_range_test(model, optimizer, x, y=None, *, start=1e-7, end=10.0, steps=100, batch_size=32,
-                  smoothing=0.98, divergence=4.0, shuffle=True, seed=0):
+def lr_range_test(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Optional[npt.ArrayLike] = None, *,
+                  start: SupportsFloat = 1e-7, end: SupportsFloat = 10.0, steps: int = 100,
+                  batch_size: Optional[int] = 32, smoothing: SupportsFloat = 0.98, divergence: SupportsFloat = 4.0,
+                  shuffle: bool = True, seed: SupportsInt = 0) -> RangeTestResult:
     """The learning-rate range test (Smith 2017): up to `steps` steps with the rate growing
     exponentially from `start` to `end`, recording the loss and its debiased exponential average
     (factor `smoothing`); stops when the smoothed loss exceeds `divergence` times its minimum.
@@ -648,7 +724,9 @@ def lr_range_test(model, optimizer, x, y=None, *, start=1e-7, end=10.0, steps=10
     afterwards. Returns a :class:`RangeTestResult`."""
     train, _ = _loaders(model, x, y, batch_size, shuffle, seed, False, None, _check_optimizer(optimizer))
     trainer = Trainer(model, optimizer)
-    lrs, losses, smoothed = (np.zeros(int(steps)) for _ in range(3))
+    lrs: npt.NDArray[np.float64] = np.zeros(int(steps))
+    losses: npt.NDArray[np.float64] = np.zeros(int(steps))
+    smoothed: npt.NDArray[np.float64] = np.zeros(int(steps))
     points, suggested = ctypes.c_int64(), ctypes.c_double()
     try:
         lib.descent_trainer_range_test(trainer.handle, train.handle, float(start), float(end), int(steps),
@@ -658,5 +736,5 @@ def lr_range_test(model, optimizer, x, y=None, *, start=1e-7, end=10.0, steps=10
         trainer._loaders_bound(train)
         trainer.close()
         train.close()
-    n = points.value
-    return RangeTestResult(lrs[:n], losses[:n], smoothed[:n], suggested.value, n < int(steps))
+    n = int(points.value)
+    return RangeTestResult(lrs[:n], losses[:n], smoothed[:n], float(suggested.value), n < int(steps))

@@ -203,6 +203,8 @@ FACTORIES = {
     "Schedule": ["descent.schedules.exponential(0.1, 0.9)", "descent.schedules.one_cycle(1.0, 100)"],
     "Plateau": ["descent.schedules.Plateau(0.1, patience=1)"],
     "LRScheduler": ["descent.schedules.LRScheduler(descent.optim.SGD([np.zeros(3)], lr=0.1, momentum=0.9), "
+                    "descent.schedules.one_cycle(total_steps=100))",
+                    "descent.schedules.LRScheduler(descent.optim.SGD([np.zeros(3)], lr=1.0, momentum=0.9), "
                     "descent.schedules.one_cycle(1.0, 100))"],
     "ReduceLROnPlateau": ["descent.schedules.ReduceLROnPlateau(descent.optim.Adam([np.zeros(3)]), patience=0)"],
     "GradientGroup": ["descent.clip.GradientGroup([np.array([0.5, -1.0, 2.0]), np.ones((2, 2))])"],

@@ -10,12 +10,12 @@ from descent import optim, schedules
 HUGE = np.lib.stride_tricks.as_strided(np.ones(1), shape=(2**31 + 1,), strides=(0,), writeable=False)
 
 
-# ---- Tensor.add / sub / mul with an `out` that is not a Tensor (was AttributeError) ----------
+# ---- Tensor.add / sub / mul with an `out` that is not a Tensor or array (was AttributeError) ---
 @pytest.mark.parametrize("method", ["add", "sub", "mul"])
-@pytest.mark.parametrize("out", [3, 0.5, "x", np.zeros(3), [1.0, 2.0, 3.0], True])
+@pytest.mark.parametrize("out", [3, 0.5, "x", [1.0, 2.0, 3.0], True])
 def test_tensor_binary_out_must_be_a_tensor(method, out):
     a, b = descent.tensor([1.0, 2.0, 3.0]), descent.tensor([4.0, 5.0, 6.0])
-    with pytest.raises(TypeError, match="out must be a descent.Tensor"):
+    with pytest.raises(TypeError, match="out: expected a descent.Tensor or a numpy.ndarray"):
         getattr(a, method)(b, out)
     np.testing.assert_array_equal(a.numpy(), [1.0, 2.0, 3.0])
     np.testing.assert_array_equal(b.numpy(), [4.0, 5.0, 6.0])

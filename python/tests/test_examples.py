@@ -24,8 +24,9 @@ def test_c_step_size_example_runs():
     completed = subprocess.run([binary], capture_output=True, text=True, timeout=60)
     assert completed.returncode == 0, completed.stderr
     lines = completed.stdout.splitlines()
-    assert lines[1].split() == ["step", "size", "new", "loss"]
-    assert len(lines) == 13  # header, original, 10 step sizes
+    assert lines[1].startswith("multiclass SVM loss after one step W - s*dW")   # what the table measures
+    assert lines[2].split() == ["step", "size", "new", "loss"]
+    assert len(lines) == 14  # check, title, header, original, 10 step sizes
 
 
 def test_training_example_learns_the_spirals(capsys):

@@ -195,7 +195,7 @@ def test_compare_gradients(dtype, rng):
         descent.compare_gradients(a, n[:2])
 
 
-# ---- step-size sweep (seed 003) -------------------------------------------------------------
+# ---- step-size sweep (cs231n) -------------------------------------------------------------
 
 def svm_loss_numpy(W, X, y, margin=1.0):
     scores = X @ W.T
@@ -216,7 +216,7 @@ def test_step_size_sweep_on_svm_loss(rng):
     for step, new_loss in rows:
         np.testing.assert_allclose(new_loss, svm_loss_numpy(before - step * dW, X, y), rtol=1e-12)
     assert W.tobytes() == before.tobytes()
-    # Small steps along -grad decrease the loss, as in the seeds' table.
+    # Small steps along -grad decrease the loss, as in cs231n's step-size table.
     assert rows[4][1] < loss
     assert "step size" in descent.format_sweep(rows, baseline=loss)
 

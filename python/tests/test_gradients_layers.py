@@ -15,7 +15,7 @@ def sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
-# ---- delta rule (seed 000) --------------------------------------------------------------------
+# ---- delta rule (Widrow & Hoff) --------------------------------------------------------------------
 
 def test_delta_rule_textbook_example():
     x, y, w, eta = np.array([0.1, 0.3]), 0.2, np.array([-0.8, 0.5]), 0.5
@@ -324,7 +324,7 @@ def test_init_bad_inputs():
     assert np.abs(T.numpy()).max() <= 0.5 and np.any(T.numpy() != 0)
 
 
-# ---- vanishing / exploding activations (seed 001) ---------------------------------------------
+# ---- vanishing / exploding activations (NNDL ch. 5) ---------------------------------------------
 
 def deep_linear_scale(weight_for_layer, depth, x, activation="identity"):
     a = x

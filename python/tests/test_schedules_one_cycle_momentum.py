@@ -158,7 +158,7 @@ def gradient(p):
 def test_lr_scheduler_drives_sgd_momentum(dtype, anneal, three_phase):
     total = 40
     p = np.zeros(4, dtype=dtype)
-    opt = optim.SGD([p], lr=0.1, momentum=0.5)
+    opt = optim.SGD([p], lr=0.2, momentum=0.5)
     schedule = S.one_cycle(0.2, total, pct_start=0.25, anneal_strategy=anneal, three_phase=three_phase)
     sched = S.LRScheduler(opt, schedule)
     want_lr, want_m = one_cycle_reference(0.2, total, 0.25, anneal, 25.0, 1e4, three_phase, 0.85, 0.95)
@@ -180,8 +180,8 @@ def test_lr_scheduler_drives_sgd_momentum(dtype, anneal, three_phase):
 def test_lr_scheduler_drives_adam_beta1(dtype):
     total = 30
     p = np.zeros(4, dtype=dtype)
-    opt = optim.Adam([p], lr=0.01, betas=(0.9, 0.99))
-    sched = S.LRScheduler(opt, S.one_cycle(0.1, total, base_momentum=0.8, max_momentum=0.9))
+    opt = optim.Adam([p], lr=0.1, betas=(0.9, 0.99))          # the peak: max_lr follows the optimizer
+    sched = S.LRScheduler(opt, S.one_cycle(total_steps=total, base_momentum=0.8, max_momentum=0.9))
     want_lr, want_m = one_cycle_reference(0.1, total, 0.3, "cos", 25.0, 1e4, False, 0.8, 0.9)
 
     ref, m, v = np.zeros(4), np.zeros(4), np.zeros(4)   # NumPy torch.optim.Adam, beta1 per step
@@ -201,7 +201,7 @@ def test_lr_scheduler_drives_adam_beta1(dtype):
 
 def test_lr_scheduler_sets_rmsprop_momentum_and_adam_family_beta1():
     p = np.zeros(3)
-    schedule = S.one_cycle(0.1, 10)
+    schedule = S.one_cycle(total_steps=10)          # peaks at each optimizer's own (default) lr
     for make, key in [(lambda: optim.RMSprop([p]), "momentum"), (lambda: optim.AdamW([p]), "betas"),
                       (lambda: optim.Adamax([p]), "betas"), (lambda: optim.NAdam([p]), "betas"),
                       (lambda: optim.RAdam([p]), "betas"), (lambda: optim.Lion([p]), "betas")]:
@@ -216,7 +216,7 @@ def test_lr_scheduler_sets_rmsprop_momentum_and_adam_family_beta1():
 
 def test_lr_scheduler_only_cycles_groups_whose_schedule_cycles():
     a, b = np.zeros(2), np.zeros(2)
-    opt = optim.SGD([{"params": [a]}, {"params": [b], "momentum": 0.3}], lr=0.1, momentum=0.6)
+    opt = optim.SGD([{"params": [a], "lr": 0.05}, {"params": [b], "momentum": 0.3}], lr=0.1, momentum=0.6)
     sched = S.LRScheduler(opt, [S.constant(0.05), S.one_cycle(0.1, 10)])
     for _ in range(4):
         sched.step()
@@ -227,11 +227,11 @@ def test_lr_scheduler_only_cycles_groups_whose_schedule_cycles():
 
 def test_lr_scheduler_without_momentum_raises_and_changes_nothing():
     p = np.zeros(3)
-    for opt in (optim.Adagrad([p], lr=0.5), optim.Adadelta([p], lr=0.5)):
-        with pytest.raises(descent.InvalidArgumentError) as info:
+    for opt in (optim.Adagrad([p], lr=0.1), optim.Adadelta([p], lr=0.1)):
+        with pytest.raises(descent.InvalidArgumentError, match="neither 'momentum' nor 'betas'") as info:
             S.LRScheduler(opt, S.one_cycle(0.1, 10))
         assert isinstance(info.value, ValueError)          # as PyTorch's ValueError
-        assert opt.param_groups[0]["lr"] == 0.5
+        assert opt.param_groups[0]["lr"] == 0.1
         assert "momentum" not in opt.param_groups[0] and "betas" not in opt.param_groups[0]
         sched = S.LRScheduler(opt, S.one_cycle(0.1, 10, cycle_momentum=False))
         assert_close(opt.param_groups[0]["lr"], 0.1 / 25.0, F64)
@@ -249,7 +249,7 @@ def test_lr_scheduler_failure_leaves_momentum_and_lr_unchanged():
         sched.step()
     assert opt.param_groups[0]["lr"] == before["lr"] and opt.param_groups[0]["momentum"] == before["momentum"]
     assert sched.last_step == 3
-    adam = optim.Adam([np.zeros(2)])
+    adam = optim.Adam([np.zeros(2)], lr=0.1)
     sched = S.LRScheduler(adam, S.one_cycle(0.1, 3))
     adam.param_groups[0]["betas"] = 0.5
     with pytest.raises(TypeError):

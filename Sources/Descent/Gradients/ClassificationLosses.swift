@@ -10,6 +10,9 @@
 /// C counterparts: `descent_loss_softmax_cross_entropy`, `descent_loss_multiclass_hinge`,
 /// `descent_loss_multiclass_hinge_linear`.
 public enum ClassificationLoss {
+    /// Softmax cross-entropy of (batch, classes) logits against integer labels,
+    /// `L_i = logsumexp(z_i) - z_{i,y_i}` (stable), mean or sum over the batch; writes
+    /// `softmax(z_i) - onehot(y_i)` (scaled by the reduction) into `gradient` when given ([cs231n]).
     public static func softmaxCrossEntropy(logits: Tensor, labels: [Int], reduction: Reduction,
                                            gradient: Tensor?) throws(DescentError) -> Double {
         let (batch, classes) = try validate(logits, labels, gradient, "logits")
@@ -19,6 +22,8 @@ public enum ClassificationLoss {
         }
     }
 
+    /// Multiclass SVM loss `L_i = Σ_{j≠y_i} max(0, s_j - s_{y_i} + margin)` of (batch, classes) scores,
+    /// mean or sum; writes its subgradient into `gradient` when given ([cs231n], "Linear classification").
     public static func multiclassHinge(scores: Tensor, labels: [Int], margin: Double, reduction: Reduction,
                                        gradient: Tensor?) throws(DescentError) -> Double {
         let (batch, classes) = try validate(scores, labels, gradient, "scores")
@@ -129,9 +134,11 @@ public enum ClassificationLoss {
 
 /// L2 regularization: R(W) = λ/(2m) ‖W‖² with gradient (λ/m) W.
 /// With m = 1 this is the common ½λ‖W‖² (gradient λW); with m the batch or training-set size it
-/// is the textbook's form whose gradient step is W -= η(λ/m)W. λ ≥ 0 finite, m ≥ 1.
+/// is the form of Nielsen's NNDL (chapter 3) and the deeplearning.ai notes, whose gradient step is
+/// W -= η(λ/m)W. λ ≥ 0 finite, m ≥ 1.
 /// C counterpart: `descent_l2_penalty`.
 public enum L2Penalty {
+    /// The penalty `λ/(2m) ‖W‖²`; writes `(λ/m) W` into `gradient` when given.
     public static func compute(weights: Tensor, lambda: Double, m: Int,
                                gradient: Tensor?) throws(DescentError) -> Double {
         guard lambda.isFinite, lambda >= 0 else { throw .argument("lambda must be finite and >= 0, got \(lambda)") }

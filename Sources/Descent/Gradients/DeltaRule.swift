@@ -7,11 +7,15 @@
 /// ```
 /// C counterpart: `descent_delta_rule`.
 public struct DeltaRuleResult: Sendable, Equatable {
+    /// The activation `h = Σ w_i x_i`.
     public let h: Double
+    /// The prediction `ŷ = σ(h)`.
     public let prediction: Double
+    /// `δ = (y - ŷ) σ'(h)`.
     public let delta: Double
 }
 
+/// The delta rule for one sigmoid unit (Widrow & Hoff 1960; Rumelhart, Hinton & Williams 1986).
 public enum DeltaRule {
     /// Computes h, ŷ, δ and writes Δw (x's shape) into `weightStep`. `weights` and `inputs` are
     /// rank-1 of one dtype and length; y and η finite. `weightStep` may be `weights` or `inputs`.

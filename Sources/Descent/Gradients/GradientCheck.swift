@@ -7,13 +7,19 @@
 /// `index_j = output_j mod count` (j = 0 ..< k) of SplitMix64(seed); k ≤ 0 or k ≥ count checks all.
 /// C counterparts: `descent_gradient_check`, `descent_gradient_compare`.
 public struct GradientCheckResult: Sendable, Equatable {
+    /// The largest relative error `|a - n| / max(|a| + |n|, floor)` over the checked coordinates.
     public let maxError: Double
+    /// The flat index of that coordinate (-1 when nothing was checked).
     public let worstIndex: Int
+    /// The analytic gradient at the worst coordinate.
     public let analytic: Double
+    /// The numerical gradient at the worst coordinate.
     public let numerical: Double
+    /// How many coordinates were compared.
     public let checked: Int
 }
 
+/// Analytic gradients against numerical ones ([cs231n] "Neural Networks Part 3"; [DLAI]).
 public enum GradientCheck {
     /// Compares two same-layout gradients coordinate by coordinate. Any NaN gives a NaN error.
     public static func compare(analytic: Tensor, numerical: Tensor, floor: Double) throws(DescentError) -> GradientCheckResult {
@@ -49,6 +55,7 @@ public enum GradientCheck {
         return (0..<sampleCount).map { Int(generator.output(UInt64($0)) % UInt64(count)) }
     }
 
+    /// `|a - n| / max(|a| + |n|, floor)`.
     public static func relativeError(_ a: Double, _ n: Double, floor: Double) -> Double {
         abs(a - n) / max(abs(a) + abs(n), floor)
     }
@@ -68,10 +75,12 @@ public enum GradientCheck {
     }
 }
 
-/// The seeds' step-size experiment: from W and a gradient dW, the loss after one step
-/// W - s·dW for each step size s (the seeds use s = 10^-10 … 10^-1). W is restored exactly.
+/// The step-size experiment of the cs231n "Optimization" notes: from W and a gradient dW, the
+/// loss after one step W - s·dW for each step size s (for example s = 10^-10 … 10^-1). W is
+/// restored exactly.
 /// C counterpart: `descent_step_size_sweep`.
 public enum StepSizeSweep {
+    /// The loss after `W - s·gradient` for each step size s; W is restored bit for bit.
     public static func run(_ loss: ScalarFunction, at weights: Tensor, gradient: Tensor,
                            stepSizes: [Double]) throws(DescentError) -> [Double] {
         try weights.requireSameLayout(as: gradient, "gradient")

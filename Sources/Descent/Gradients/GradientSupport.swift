@@ -97,6 +97,7 @@ public enum Reduction: Int32, Sendable {
     /// Plain sum over samples.
     case sum = 1
 
+    /// The case for a raw value from the C ABI; `.invalidArgument` for an unknown one.
     public init(checking raw: Int32) throws(DescentError) {
         guard let value = Reduction(rawValue: raw) else {
             throw .argument("unknown reduction \(raw) (expected 0 = mean or 1 = sum)")

@@ -29,6 +29,7 @@ public enum WeightInit: Int32, Sendable, CaseIterable {
     case heNormal = 5
     case heUniform = 6
 
+    /// The case for a raw value from the C ABI; `.invalidArgument` for an unknown one.
     public init(checking raw: Int32) throws(DescentError) {
         guard let value = WeightInit(rawValue: raw) else {
             throw .argument("unknown initialization scheme \(raw) (expected 1...6)")

@@ -14,6 +14,7 @@
 /// The two cross-entropies are reduced with `Reduction` over all elements (mean divides by N).
 /// C counterparts: `descent_loss_sse`, `_quadratic`, `_mse`, `_bce`, `_bce_logits`.
 public enum Loss {
+    /// Sum of squared errors `½ Σ (y - ŷ)²`; writes `ŷ - y` into `gradient` when given.
     public static func sumOfSquares(prediction: Tensor, target: Tensor,
                                     gradient: Tensor?) throws(DescentError) -> Double {
         try elementwise(prediction, target, gradient, scale: 1) { p, y in
@@ -32,6 +33,7 @@ public enum Loss {
         }
     }
 
+    /// Mean squared error `(1/N) Σ (ŷ - y)²`; writes `2 (ŷ - y) / N` into `gradient` when given.
     public static func meanSquared(prediction: Tensor, target: Tensor,
                                    gradient: Tensor?) throws(DescentError) -> Double {
         let n = prediction.count

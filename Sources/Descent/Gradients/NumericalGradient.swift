@@ -12,6 +12,7 @@ public enum FiniteDifference: Int32, Sendable {
     case forward = 0
     case centered = 1
 
+    /// The case for a raw value from the C ABI; `.invalidArgument` for an unknown one.
     public init(checking raw: Int32) throws(DescentError) {
         guard let value = FiniteDifference(rawValue: raw) else {
             throw .argument("unknown finite-difference method \(raw) (expected 0 = forward or 1 = centered)")
@@ -23,6 +24,7 @@ public enum FiniteDifference: Int32, Sendable {
 /// A scalar function of a tensor, as the numerical tools call it.
 public typealias ScalarFunction = (Tensor) throws(DescentError) -> Double
 
+/// Finite-difference gradients of a scalar function ([cs231n] "Optimization").
 public enum NumericalGradient {
     /// Writes the numerical gradient of f at x into `gradient` (x's dtype and shape, a different
     /// tensor). `gradient` is written only on success.

@@ -19,6 +19,7 @@ import Synchronization
 /// Every graph has one dtype (float32 or float64). All methods are safe to call from several
 /// threads (one lock per graph). C counterpart: `descent_graph`.
 public final class Graph {
+    /// The element type of every value, gradient and parameter of the graph.
     public let dtype: DType
     var nodes: [GraphNode] = []
     /// Indices of parameter nodes, in creation order.
@@ -57,6 +58,7 @@ public final class Graph {
 
     let lock = ForkAwareMutex((), owner: "graph")
 
+    /// An empty graph of `dtype`.
     public init(dtype: DType) {
         self.dtype = dtype
     }
@@ -67,6 +69,7 @@ public final class Graph {
         try lock.withLock { _ throws(DescentError) -> R in try body() }
     }
 
+    /// How many nodes the graph has.
     public var nodeCount: Int { get throws(DescentError) { try locked { nodes.count } } }
 
     // MARK: - Building
@@ -148,6 +151,7 @@ public final class Graph {
         try addConstant(Tensor.full(value, dtype: dtype, shape: []))
     }
 
+    /// An elementwise `a op b` with broadcasting of a trailing-suffix operand.
     public func addBinary(_ op: GraphBinary, _ a: Int, _ b: Int) throws(DescentError) -> Int {
         try locked { () throws(DescentError) -> Int in
             let left = try checkFloat(a, "a"), right = try checkFloat(b, "b")
@@ -159,6 +163,7 @@ public final class Graph {
         }
     }
 
+    /// An elementwise unary operation of `x`.
     public func addUnary(_ op: GraphUnary, _ x: Int) throws(DescentError) -> Int {
         try locked { () throws(DescentError) -> Int in
             let input = try checkFloat(x, "x")
@@ -203,6 +208,7 @@ public final class Graph {
         }
     }
 
+    /// An activation of `x` (softmax along the last axis).
     public func addActivation(_ kind: Activation, _ x: Int, negativeSlope: Double = 0.01) throws(DescentError) -> Int {
         try locked { () throws(DescentError) -> Int in
             let input = try checkFloat(x, "x")
@@ -348,6 +354,7 @@ public final class Graph {
     /// Parameter node indices in creation order.
     public var parameters: [Int] { get throws(DescentError) { try locked { parameterNodes } } }
 
+    /// The tensor a parameter node reads in place.
     public func parameterTensor(_ index: Int) throws(DescentError) -> Tensor {
         try locked { () throws(DescentError) -> Tensor in
             let node = try check(index, "node")
@@ -367,6 +374,7 @@ public final class Graph {
         }
     }
 
+    /// Training mode (batch norm on batch statistics, dropout on) or evaluation mode.
     public var isTraining: Bool { get throws(DescentError) { try locked { training } } }
 
     /// Training (true) or evaluation mode.
@@ -374,6 +382,7 @@ public final class Graph {
 
     /// Sets the training-step counter that addresses dropout masks.
     public func setDropoutStep(_ step: UInt64) throws(DescentError) { try locked { dropoutStep = step } }
+    /// The training-step counter dropout masks are derived from.
     public var currentDropoutStep: UInt64 { get throws(DescentError) { try locked { dropoutStep } } }
 
     /// Binds a float input. Its shape must match the input's (any extent on the batch axis).

@@ -6,6 +6,7 @@
 public enum GraphBinary: Int32, Sendable, CaseIterable {
     case add = 0, subtract = 1, multiply = 2, divide = 3
 
+    /// The case for a raw value from the C ABI; `.invalidArgument` for an unknown one.
     public init(checking raw: Int32) throws(DescentError) {
         guard let value = GraphBinary(rawValue: raw) else {
             throw .argument("unknown binary operation \(raw) (0 add, 1 sub, 2 mul, 3 div)")
@@ -20,6 +21,7 @@ public enum GraphBinary: Int32, Sendable, CaseIterable {
 public enum GraphUnary: Int32, Sendable, CaseIterable {
     case exp = 0, log = 1, square = 2, sqrt = 3, negate = 4, sin = 5, cos = 6, abs = 7
 
+    /// The case for a raw value from the C ABI; `.invalidArgument` for an unknown one.
     public init(checking raw: Int32) throws(DescentError) {
         guard let value = GraphUnary(rawValue: raw) else {
             throw .argument("unknown unary operation \(raw) (0 exp, 1 log, 2 square, 3 sqrt, 4 neg, 5 sin, 6 cos, 7 abs)")
@@ -34,6 +36,7 @@ public enum GraphUnary: Int32, Sendable, CaseIterable {
 public enum GraphReduce: Int32, Sendable, CaseIterable {
     case sumAll = 0, meanAll = 1, sumAxis = 2, meanAxis = 3
 
+    /// The case for a raw value from the C ABI; `.invalidArgument` for an unknown one.
     public init(checking raw: Int32) throws(DescentError) {
         guard let value = GraphReduce(rawValue: raw) else {
             throw .argument("unknown reduction \(raw) (0 sum, 1 mean, 2 sum along an axis, 3 mean along an axis)")
@@ -51,6 +54,7 @@ public enum GraphCost: Int32, Sendable, CaseIterable {
     case sumOfSquares = 0, quadratic = 1, meanSquared = 2, binaryCrossEntropy = 3
     case binaryCrossEntropyLogits = 4, softmaxCrossEntropy = 5, multiclassHinge = 6
 
+    /// The case for a raw value from the C ABI; `.invalidArgument` for an unknown one.
     public init(checking raw: Int32) throws(DescentError) {
         guard let value = GraphCost(rawValue: raw) else {
             throw .argument("unknown cost \(raw) (0 sse, 1 quadratic, 2 mse, 3 bce, 4 bce_logits, 5 softmax_cross_entropy, 6 multiclass_hinge)")

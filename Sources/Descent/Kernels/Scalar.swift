@@ -6,6 +6,9 @@ public protocol DescentScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codabl
     static var dtype: DType { get }
     init(_ value: Double)
     var doubleValue: Double { get }
+    /// The IEEE square root (NaN below zero), as `squareRoot()`, but free of libm's errno path
+    /// so that update loops vectorize (see `dsupport_sqrtf` in DescentSupport.h).
+    var kernelSquareRoot: Self { get }
 
     /// y := alpha*x + y (BLAS ?axpy).
     static func blasAxpy(count: Int32, alpha: Self, x: UnsafePointer<Self>, y: UnsafeMutablePointer<Self>)
@@ -20,15 +23,22 @@ public protocol DescentScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codabl
 
 
 extension Float: DescentScalar {
+    /// float32.
     public static var dtype: DType { .float32 }
+    /// The value widened to `Double`.
     @inlinable public var doubleValue: Double { Double(self) }
+    /// The IEEE square root without errno (see the protocol).
+    @inline(__always) public var kernelSquareRoot: Float { dsupport_sqrtf(self) }
 
+    /// BLAS saxpy.
     public static func blasAxpy(count: Int32, alpha: Float, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
         dsupport_saxpy(count, alpha, x, y)
     }
+    /// BLAS sscal.
     public static func blasScale(count: Int32, alpha: Float, x: UnsafeMutablePointer<Float>) {
         dsupport_sscal(count, alpha, x)
     }
+    /// BLAS sgemm, row-major.
     public static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int32, n: Int32, k: Int32,
                                 alpha: Float, a: UnsafePointer<Float>, lda: Int32,
                                 b: UnsafePointer<Float>, ldb: Int32,
@@ -42,15 +52,22 @@ extension Float: DescentScalar {
 }
 
 extension Double: DescentScalar {
+    /// float64.
     public static var dtype: DType { .float64 }
+    /// The value itself.
     @inlinable public var doubleValue: Double { self }
+    /// The IEEE square root without errno (see the protocol).
+    @inline(__always) public var kernelSquareRoot: Double { dsupport_sqrt(self) }
 
+    /// BLAS daxpy.
     public static func blasAxpy(count: Int32, alpha: Double, x: UnsafePointer<Double>, y: UnsafeMutablePointer<Double>) {
         dsupport_daxpy(count, alpha, x, y)
     }
+    /// BLAS dscal.
     public static func blasScale(count: Int32, alpha: Double, x: UnsafeMutablePointer<Double>) {
         dsupport_dscal(count, alpha, x)
     }
+    /// BLAS dgemm, row-major.
     public static func blasGemm(transposeA: Bool, transposeB: Bool, m: Int32, n: Int32, k: Int32,
                                 alpha: Double, a: UnsafePointer<Double>, lda: Int32,
                                 b: UnsafePointer<Double>, ldb: Int32,

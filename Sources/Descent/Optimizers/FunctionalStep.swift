@@ -6,9 +6,13 @@
 public enum FunctionalStep {
     /// Up to three state buffers, in the rule's slot order (see `OptimizerRule.stateSlotName`).
     public struct StateBuffers {
+        /// The rule's first state buffer (e.g. momentum buffer, exp_avg), or nil when not needed.
         public var slot0: UnsafeMutableRawPointer?
+        /// The second state buffer (e.g. exp_avg_sq), or nil.
         public var slot1: UnsafeMutableRawPointer?
+        /// The third state buffer (e.g. max_exp_avg_sq), or nil.
         public var slot2: UnsafeMutableRawPointer?
+        /// State buffers in slot order (`OptimizerRule.stateSlotName`).
         public init(_ slot0: UnsafeMutableRawPointer? = nil, _ slot1: UnsafeMutableRawPointer? = nil,
                     _ slot2: UnsafeMutableRawPointer? = nil) {
             self.slot0 = slot0

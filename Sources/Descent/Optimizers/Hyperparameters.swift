@@ -14,6 +14,7 @@ public enum HyperparameterKey: Int32, Sendable, CaseIterable {
     case momentumDecay = 12
     case flags = 13
 
+    /// The case for a raw value from the C ABI; `.invalidArgument` for an unknown one.
     public init(checking raw: Int32) throws(DescentError) {
         guard let key = HyperparameterKey(rawValue: raw) else {
             throw .argument("unknown hyper-parameter key \(raw) (expected 1 ... 13)")
@@ -44,20 +45,34 @@ public enum HyperparameterKey: Int32, Sendable, CaseIterable {
 /// Every hyper-parameter of every rule; each rule reads the ones it lists in `keys(for:)`.
 /// Defaults per rule are PyTorch's `torch.optim` defaults (Lion: the paper's).
 public struct Hyperparameters: Sendable, Equatable {
+    /// lr.
     public var learningRate: Double = 1e-3
+    /// SGD and RMSprop momentum μ.
     public var momentum: Double = 0
+    /// SGD dampening τ.
     public var dampening: Double = 0
+    /// β1 of the Adam family and Lion.
     public var beta1: Double = 0.9
+    /// β2 of the Adam family and Lion.
     public var beta2: Double = 0.999
+    /// RMSprop smoothing α.
     public var alpha: Double = 0.99
+    /// Adadelta ρ.
     public var rho: Double = 0.9
+    /// ε added for numerical stability.
     public var epsilon: Double = 1e-8
+    /// Weight decay λ (L2 in the gradient, or decoupled with `.decoupledWeightDecay`).
     public var weightDecay: Double = 0
+    /// Adagrad lr_decay.
     public var learningRateDecay: Double = 0
+    /// Adagrad's initial sum.
     public var initialAccumulatorValue: Double = 0
+    /// NAdam ψ.
     public var momentumDecay: Double = 4e-3
+    /// Options (`OptimizerFlags`).
     public var flags: OptimizerFlags = []
 
+    /// Every field at its general default; use `defaults(for:)` for a rule's PyTorch defaults.
     public init() {}
 
     /// PyTorch's defaults for `rule` (Lion: lr 1e-4, betas (0.9, 0.99), decoupled weight decay).
@@ -90,6 +105,7 @@ public struct Hyperparameters: Sendable, Equatable {
         }
     }
 
+    /// The field for `key` as a number (flags as their raw bits).
     public subscript(key: HyperparameterKey) -> Double {
         get {
             switch key {

@@ -48,7 +48,7 @@ extension StepPlan {
                 second = Swift.max(vMax[i], second)
                 vMax[i] = second
             }
-            let denominator = inside ? (second * scale + eps).squareRoot() : second.squareRoot() * scale + eps
+            let denominator = inside ? (second * scale + eps).kernelSquareRoot : second.kernelSquareRoot * scale + eps
             p[i] = w * decay - step * first / denominator
         }
     }
@@ -102,7 +102,7 @@ extension StepPlan {
             let second = b2 * v[i] + c2 * gi * gi
             m[i] = first
             v[i] = second
-            let denominator = (second * scale).squareRoot() + eps
+            let denominator = (second * scale).kernelSquareRoot + eps
             p[i] = w * decay - gradientStep * gi / denominator - momentumStep * first / denominator
         }
     }
@@ -132,7 +132,7 @@ extension StepPlan {
             let second = b2 * v[i] + c2 * gi * gi
             m[i] = first
             v[i] = second
-            let direction = adaptive ? first / (second.squareRoot() + eps) : first
+            let direction = adaptive ? first / (second.kernelSquareRoot + eps) : first
             p[i] = w * decay - step * direction
         }
     }

@@ -19,7 +19,7 @@ extension StepPlan {
             if useL2 { gi += lambda * w }
             let sum = s[i] + gi * gi
             s[i] = sum
-            let denominator = inside ? (sum + eps).squareRoot() : sum.squareRoot() + eps
+            let denominator = inside ? (sum + eps).kernelSquareRoot : sum.kernelSquareRoot + eps
             p[i] = w * decay - clr * gi / denominator
         }
     }
@@ -45,7 +45,7 @@ extension StepPlan {
             if useL2 { gi += lambda * w }
             let square = rho * v[i] + keep * gi * gi
             v[i] = square
-            let delta = (u[i] + eps).squareRoot() / (square + eps).squareRoot() * gi
+            let delta = (u[i] + eps).kernelSquareRoot / (square + eps).kernelSquareRoot * gi
             u[i] = rho * u[i] + keep * delta * delta
             p[i] = w * decay - lr * delta
         }
@@ -96,7 +96,7 @@ extension StepPlan {
                 centered[i] = mean
                 centeredSquare = square - mean * mean
             }
-            let denominator = inside ? (centeredSquare + eps).squareRoot() : centeredSquare.squareRoot() + eps
+            let denominator = inside ? (centeredSquare + eps).kernelSquareRoot : centeredSquare.kernelSquareRoot + eps
             if let momentumBuffer {
                 let b = mu * momentumBuffer[i] + gi / denominator
                 momentumBuffer[i] = b

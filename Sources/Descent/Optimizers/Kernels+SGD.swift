@@ -12,7 +12,7 @@ extension StepPlan {
     /// PyTorch momentum:       b := g                      if t == 1
     ///                         b := μ b + (1 - τ) g        otherwise   (τ = dampening)
     ///                         d := g + μ b (Nesterov) or d := b;   W := W - lr d
-    /// exponential average:    v := μ v + (1 - μ) g;   W := W - lr v   (textbook, v starts at 0)
+    /// exponential average:    v := μ v + (1 - μ) g;   W := W - lr v   (deeplearning.ai notes, v starts at 0)
     /// cs231n:                 v := μ v - lr g;        W := W + v     (v starts at 0)
     /// ```
     @inline(__always)

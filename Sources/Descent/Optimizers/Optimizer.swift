@@ -10,6 +10,7 @@ public enum NonFinitePolicy: Int32, Sendable {
     /// Apply the update anyway (no check; NaN spreads into parameters and state).
     case proceed = 2
 
+    /// The case for a raw value from the C ABI; `.invalidArgument` for an unknown one.
     public init(checking raw: Int32) throws(DescentError) {
         guard let policy = NonFinitePolicy(rawValue: raw) else {
             throw .argument("unknown non-finite policy \(raw) (0 raise, 1 skip, 2 proceed)")
@@ -24,16 +25,25 @@ public enum NonFinitePolicy: Int32, Sendable {
 /// `step()` updates every parameter of every group in one call.
 /// C counterpart: `descent_optimizer`.
 public final class Optimizer {
+    /// A parameter group: its hyper-parameters and members.
     public struct Group: Sendable {
+        /// The group's hyper-parameters.
         public var hyper: Hyperparameters
         /// NAdam's running product Π of the momentum schedule (1 for other rules).
         public var muProduct: Double = 1
         /// Indices into `parameters`.
         public var members: Range<Int>
+        /// The learning rate the group had when a schedule first drove it (PyTorch's
+        /// `initial_lr`): later schedules are checked against, or rebased to, this rate rather
+        /// than the rate an earlier schedule left behind. nil until then.
+        public internal(set) var initialLearningRate: Double? = nil
     }
 
+    /// One registered parameter and its state.
     public final class Parameter {
+        /// The parameter, updated in place.
         public let tensor: Tensor
+        /// The index of its group.
         public let group: Int
         /// The rule's state slots; nil where the current settings do not need the slot yet.
         public internal(set) var state: [Tensor?]
@@ -44,11 +54,17 @@ public final class Optimizer {
         }
     }
 
+    /// The update rule.
     public let rule: OptimizerRule
+    /// The hyper-parameters new groups start from.
     public internal(set) var defaults: Hyperparameters
+    /// The parameter groups in order.
     public internal(set) var groups: [Group] = []
+    /// Every parameter of every group, in order.
     public internal(set) var parameters: [Parameter] = []
+    /// Updates applied so far (the next one uses t = stepCount + 1).
     public internal(set) var stepCount: Int64 = 0
+    /// What `step()` does with NaN or infinite gradients.
     public internal(set) var nonFinitePolicy: NonFinitePolicy = .raise
     /// Gradients bound by `bindGradients`, one per parameter, in parameter order.
     var gradients: [Tensor] = []
@@ -68,11 +84,13 @@ public final class Optimizer {
     /// `.unsupported` instead of trapping.
     let lock = ForkAwareMutex((), owner: "optimizer")
 
+    /// An optimizer of `rule` with PyTorch's defaults and no parameters yet.
     public init(rule: OptimizerRule) {
         self.rule = rule
         self.defaults = Hyperparameters.defaults(for: rule)
     }
 
+    /// The total number of parameter elements.
     public var elementCount: Int { offsets.last ?? 0 }
 
     /// Adds a group of parameters with the current defaults; returns its index. Every tensor
@@ -159,6 +177,7 @@ public final class Optimizer {
         }
     }
 
+    /// Sets what `step()` does with NaN or infinite gradients.
     public func setNonFinitePolicy(_ policy: NonFinitePolicy) throws(DescentError) {
         try lock.withLock { _ in nonFinitePolicy = policy }
     }
@@ -169,6 +188,7 @@ public final class Optimizer {
         try lock.withLock { _ in stepCount = count }
     }
 
+    /// Sets NAdam's running product Π of a group (restoring a checkpoint).
     public func setMuProduct(group: Int, _ value: Double) throws(DescentError) {
         try lock.withLock { _ throws(DescentError) in
             _ = try hyperSet(group)
@@ -178,6 +198,7 @@ public final class Optimizer {
         }
     }
 
+    /// NAdam's running product Π of a group.
     public func muProduct(group: Int) throws(DescentError) -> Double {
         try lock.withLock { _ throws(DescentError) -> Double in
             _ = try hyperSet(group)
@@ -273,6 +294,7 @@ extension Optimizer {
         }
     }
 
+    /// A copy of the complete state (hyper-parameters, step count, state buffers), for `restore`.
     public func snapshot() throws(DescentError) -> Snapshot {
         try lock.withLock { _ throws(DescentError) -> Snapshot in
             var copies: [[Tensor?]] = []
@@ -305,6 +327,30 @@ extension Optimizer {
         guard value.isFinite, value >= 0 else { throw .argument("the schedule gave learning rate \(value); it must be finite and >= 0") }
         try lock.withLock { _ in
             for index in groups.indices { groups[index].hyper.learningRate = value }
+        }
+    }
+
+    /// Each group's `initialLearningRate`, recorded from its current learning rate the first time
+    /// (PyTorch's `group.setdefault("initial_lr", group["lr"])`).
+    func initialLearningRates() throws(DescentError) -> [Double] {
+        try lock.withLock { _ in
+            for index in groups.indices where groups[index].initialLearningRate == nil {
+                groups[index].initialLearningRate = groups[index].hyper.learningRate
+            }
+            return groups.map { $0.initialLearningRate ?? $0.hyper.learningRate }
+        }
+    }
+
+    /// Sets each group's learning rate to a schedule's value for this step (one value per group).
+    func setScheduledLearningRates(_ values: [Double]) throws(DescentError) {
+        for value in values where !(value.isFinite && value >= 0) {
+            throw .argument("the schedule gave learning rate \(value); it must be finite and >= 0")
+        }
+        try lock.withLock { _ throws(DescentError) in
+            guard values.count == groups.count else {
+                throw .argument("the schedule was set for \(values.count) optimizer groups, the optimizer now has \(groups.count); set the schedule again")
+            }
+            for index in groups.indices { groups[index].hyper.learningRate = values[index] }
         }
     }
 

@@ -12,6 +12,7 @@ public enum OptimizerRule: Int32, Sendable, CaseIterable, CustomStringConvertibl
     case radam = 9
     case lion = 10
 
+    /// The case for a raw value from the C ABI; `.invalidArgument` for an unknown one.
     public init(checking raw: Int32) throws(DescentError) {
         guard let rule = OptimizerRule(rawValue: raw) else {
             throw .argument("unknown optimizer rule \(raw) (expected 1 ... 10)")
@@ -19,6 +20,7 @@ public enum OptimizerRule: Int32, Sendable, CaseIterable, CustomStringConvertibl
         self = rule
     }
 
+    /// The rule's name, as PyTorch spells it ("sgd", "adam", ...).
     public var description: String {
         switch self {
         case .sgd: return "sgd"
@@ -95,7 +97,9 @@ public enum OptimizerRule: Int32, Sendable, CaseIterable, CustomStringConvertibl
 
 /// Options of an update, as the C ABI's `DESCENT_OPT_*` bits.
 public struct OptimizerFlags: OptionSet, Sendable, Hashable {
+    /// The flag bits (the C ABI's `DESCENT_OPT_*`).
     public let rawValue: Int32
+    /// Flags from their bits.
     public init(rawValue: Int32) { self.rawValue = rawValue }
 
     /// Ascend instead of descend: the gradient is negated first.
@@ -112,7 +116,7 @@ public struct OptimizerFlags: OptionSet, Sendable, Hashable {
     public static let amsgrad = OptimizerFlags(rawValue: 32)
     /// RMSprop: centered (subtract the squared running mean of the gradient).
     public static let centered = OptimizerFlags(rawValue: 64)
-    /// SGD: the textbook exponential average `v = βv + (1-β)g; W -= lr v`.
+    /// SGD: the deeplearning.ai notes' exponentially weighted average `v = βv + (1-β)g; W -= lr v`.
     public static let exponentialAverageMomentum = OptimizerFlags(rawValue: 128)
     /// SGD: cs231n's `v = μv - lr g; W += v`.
     public static let cs231nMomentum = OptimizerFlags(rawValue: 256)
@@ -120,5 +124,6 @@ public struct OptimizerFlags: OptionSet, Sendable, Hashable {
     /// element is NaN or infinite.
     public static let checkFinite = OptimizerFlags(rawValue: 512)
 
+    /// Every flag.
     public static let all: OptimizerFlags = OptimizerFlags(rawValue: 1023)
 }

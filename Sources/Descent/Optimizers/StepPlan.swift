@@ -7,8 +7,11 @@ import Glibc
 /// corrections, decayed learning rates, NAdam's momentum schedule, RAdam's rectification.
 /// Kernels convert them to the tensor's element type once per chunk.
 public struct StepPlan: Sendable {
+    /// The rule the plan steps.
     public let rule: OptimizerRule
+    /// The options in effect.
     public let flags: OptimizerFlags
+    /// The step t of this update (1 on the first).
     public let step: Int64
     /// `-1` with `.maximize`, else `1`: the gradient is multiplied by it first.
     var gradientSign: Double = 1

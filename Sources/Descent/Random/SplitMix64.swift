@@ -15,11 +15,14 @@ import Glibc
 /// ```
 /// which is exactly the sequential SplitMix64 generator started from state `seed`.
 public struct SplitMix64: Sendable {
+    /// The generator's state before its first output.
     public let seed: UInt64
 
+    /// The stream started from `seed`.
     public init(seed: UInt64) { self.seed = seed }
 
     @inlinable
+    /// Output `index` of the stream (random access by counter).
     public func output(_ index: UInt64) -> UInt64 {
         var z = seed &+ (index &+ 1) &* 0x9E37_79B9_7F4A_7C15
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

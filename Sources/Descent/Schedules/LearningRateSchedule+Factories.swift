@@ -8,22 +8,23 @@ extension LearningRateSchedule {
         return LearningRateSchedule(.constant(learningRate: learningRate))
     }
 
-    /// The textbook's epoch-based decay `lr(t) = initial / (1 + decayRate * t)`.
+    /// Epoch-based decay `lr(t) = initial / (1 + decayRate * t)` (the deeplearning.ai course notes'
+    /// learning-rate decay; cs231n's 1/t decay).
     public static func inverseTime(initial: Double, decayRate: Double) throws(DescentError) -> LearningRateSchedule {
         try requireRate(initial, "initial lr")
         try requireNonNegative(decayRate, "decay_rate")
         return LearningRateSchedule(.inverseTime(initial: initial, decayRate: decayRate))
     }
 
-    /// Exponential decay `lr(t) = initial * gamma^t` (PyTorch ExponentialLR; the textbook's 0.95^t).
+    /// Exponential decay `lr(t) = initial * gamma^t` (PyTorch ExponentialLR; deeplearning.ai's 0.95^t).
     public static func exponential(initial: Double, gamma: Double) throws(DescentError) -> LearningRateSchedule {
         try requireRate(initial, "initial lr")
         try requireNonNegative(gamma, "gamma")
         return LearningRateSchedule(.exponential(initial: initial, gamma: gamma))
     }
 
-    /// `lr(t) = initial * k / (t + offset)^power`; power 0.5 is the textbook's k / sqrt(t),
-    /// offset 1 maps the 0-based step onto the textbook's 1-based epoch number.
+    /// `lr(t) = initial * k / (t + offset)^power`; power 0.5 is deeplearning.ai's k / sqrt(t),
+    /// offset 1 maps the 0-based step onto the 1-based epoch number.
     public static func inversePower(initial: Double, k: Double, power: Double,
                                     offset: Double) throws(DescentError) -> LearningRateSchedule {
         try requireRate(initial, "initial lr")

@@ -31,6 +31,7 @@ public final class LearningRateSchedule: Sendable {
         case sequential(schedules: [LearningRateSchedule], milestones: [Int64])
     }
 
+    /// What the schedule computes, with its parameters.
     public let kind: Kind
 
     init(_ kind: Kind) {

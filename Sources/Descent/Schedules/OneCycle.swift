@@ -28,6 +28,7 @@ import Glibc
 /// ```
 /// `momentum(at:)` evaluates it (same step domain as `value(at:)`).
 public struct OneCycle: Sendable {
+    /// How a phase moves between its end points: cosine or linear.
     public enum Annealing: Int32, Sendable {
         case cosine = 0
         case linear = 1
@@ -35,9 +36,12 @@ public struct OneCycle: Sendable {
 
     /// The momentum bounds of a momentum cycle: 0 <= base <= max, both finite.
     public struct MomentumRange: Sendable, Equatable {
+        /// The momentum at the peak learning rate.
         public let base: Double
+        /// The momentum at the start and the end.
         public let max: Double
 
+        /// Bounds `0 <= base <= max`, both finite.
         public init(base: Double, max: Double) throws(DescentError) {
             guard base.isFinite, base >= 0 else {
                 throw .argument("base_momentum must be finite and >= 0, got \(base)")
@@ -58,12 +62,19 @@ public struct OneCycle: Sendable {
         let endMomentum: Double
     }
 
+    /// The peak rate.
     public let maxLearningRate: Double
+    /// The cycle's length T.
     public let totalSteps: Int64
+    /// The fraction of T spent rising.
     public let pctStart: Double
+    /// Cosine or linear phases.
     public let annealing: Annealing
+    /// `initial = maxLearningRate / divFactor`.
     public let divFactor: Double
+    /// `minimum = initial / finalDivFactor`.
     public let finalDivFactor: Double
+    /// Three phases (rise, fall to initial, anneal to minimum) instead of two.
     public let threePhase: Bool
     /// The momentum cycle, or nil when this schedule cycles only the learning rate.
     public let momentumRange: MomentumRange?

@@ -18,16 +18,25 @@ import Synchronization
 /// PyTorch. Safe to call from several threads (updates are serialized).
 /// C counterpart: `descent_plateau` (`descent_plateau_new`, `_update`, `_lr`, `_state`).
 public final class ReduceOnPlateau: Sendable {
+    /// Whether the monitored metric should fall (`min`) or rise (`max`).
     public enum Mode: Int32, Sendable { case min = 0, max = 1 }
+    /// Whether `threshold` is relative to the best value or absolute.
     public enum ThresholdMode: Int32, Sendable { case relative = 0, absolute = 1 }
 
+    /// The mutable part, for checkpoints.
     public struct State: Sendable, Equatable {
+        /// The current rate.
         public var learningRate: Double
+        /// The best metric so far (±inf before the first update).
         public var best: Double
+        /// Updates since the last improvement.
         public var badEpochs: Int64
+        /// Updates left in the cooldown after a reduction.
         public var cooldownCounter: Int64
+        /// Updates so far.
         public var updates: Int64
 
+        /// A state to `restore`.
         public init(learningRate: Double, best: Double, badEpochs: Int64, cooldownCounter: Int64, updates: Int64) {
             self.learningRate = learningRate
             self.best = best
@@ -37,16 +46,25 @@ public final class ReduceOnPlateau: Sendable {
         }
     }
 
+    /// Minimize or maximize the metric.
     public let mode: Mode
+    /// The reduction factor (0 < factor < 1).
     public let factor: Double
+    /// Bad updates tolerated before a reduction.
     public let patience: Int64
+    /// The least change that counts as an improvement.
     public let threshold: Double
+    /// Relative or absolute threshold.
     public let thresholdMode: ThresholdMode
+    /// Updates to wait after a reduction.
     public let cooldown: Int64
+    /// The floor of the rate.
     public let minimumLearningRate: Double
+    /// Reductions smaller than this are skipped.
     public let eps: Double
     private let state: ForkAwareMutex<State>
 
+    /// PyTorch ReduceLROnPlateau's semantics and defaults, starting at `learningRate`.
     public init(learningRate: Double, mode: Mode = .min, factor: Double = 0.1, patience: Int64 = 10,
                 threshold: Double = 1e-4, thresholdMode: ThresholdMode = .relative, cooldown: Int64 = 0,
                 minimumLearningRate: Double = 0, eps: Double = 1e-8) throws(DescentError) {

@@ -11,6 +11,7 @@ public enum DType: Int32, Sendable, CaseIterable, CustomStringConvertible {
         }
     }
 
+    /// "float32" or "float64".
     public var description: String {
         switch self {
         case .float32: return "float32"

@@ -11,12 +11,14 @@ extension Tensor {
         return tensor
     }
 
+    /// A tensor of `shape` filled with zeros.
     public static func zeros(dtype: DType, shape: [Int]) throws(DescentError) -> Tensor {
         let tensor = try Tensor(uninitialized: dtype, shape: shape)
         tensor.storage.initializeMemory(as: UInt8.self, repeating: 0, count: tensor.byteCount)
         return tensor
     }
 
+    /// A tensor of `shape` filled with ones.
     public static func ones(dtype: DType, shape: [Int]) throws(DescentError) -> Tensor {
         try full(1, dtype: dtype, shape: shape)
     }

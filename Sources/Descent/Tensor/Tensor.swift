@@ -10,8 +10,11 @@ import Glibc
 ///
 /// C counterpart: `descent_tensor`.
 public final class Tensor {
+    /// float32 or float64.
     public let dtype: DType
+    /// The extents, row-major (empty for a scalar).
     public let shape: [Int]
+    /// The number of elements (the product of the extents).
     public let count: Int
     /// Start of the elements. Valid for the tensor's lifetime (owned) or as long as the caller
     /// keeps the wrapped memory alive (borrowed).
@@ -78,7 +81,9 @@ public final class Tensor {
         if !isBorrowed { free(storage) }
     }
 
+    /// The number of axes.
     public var rank: Int { shape.count }
+    /// The size of the elements in bytes.
     public var byteCount: Int { count * dtype.size }
 
     /// The elements as a typed buffer. `T` must match `dtype` (checked).

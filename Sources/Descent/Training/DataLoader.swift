@@ -16,19 +16,28 @@ import Glibc
 /// copied once. A batch is gathered into loader-owned staging buffers (one set per batch size,
 /// allocated on first use). C counterpart: `descent_loader`.
 public final class DataLoader {
+    /// The inputs (N, ...), read in place.
     public let inputs: Tensor
+    /// Float targets (N, ...), or nil (labels or no targets).
     public let targets: Tensor?
+    /// N.
     public let sampleCount: Int
+    /// Samples per batch (the last one may be smaller).
     public let batchSize: Int
+    /// Whether each epoch visits the samples in a new seeded order.
     public let shuffle: Bool
+    /// Whether the last partial batch is skipped.
     public let dropLast: Bool
+    /// The seed of the shuffles.
     public let seed: UInt64
     let labels: LabelBuffer?
     private let order: UnsafeMutablePointer<Int>
+    /// The epoch whose order is set (-1 before `setEpoch`).
     public private(set) var epoch: Int64 = -1
     private var staging: [(batch: Int, inputs: Tensor, targets: Tensor?, labels: LabelBuffer?)] = []
     let lock = ForkAwareMutex((), owner: "data loader")
 
+    /// A loader over `inputs` with float `targets` or integer `labels` (copied) or neither.
     public init(inputs: Tensor, targets: Tensor?, labels: UnsafePointer<Int64>?, labelCount: Int,
                 batchSize: Int, shuffle: Bool, dropLast: Bool, seed: UInt64) throws(DescentError) {
         guard inputs.rank >= 1 else { throw .shape("inputs need a sample axis (rank >= 1), got rank 0") }
@@ -75,6 +84,7 @@ public final class DataLoader {
         dropLast ? sampleCount / batchSize : (sampleCount + batchSize - 1) / batchSize
     }
 
+    /// Whether the loader holds integer class labels.
     public var hasLabels: Bool { labels != nil }
 
     /// Fixes the order of epoch `epoch` (>= 0).

@@ -6,21 +6,29 @@ import Glibc
 public struct RestartResult: Sendable {
     /// The seed the parameters were initialized from.
     public var seed: UInt64
+    /// The training loss of the last epoch.
     public var finalLoss: Double
     /// The monitored loss of the run's best epoch (validation loss when a validation loader is
     /// given, else training loss) and that epoch's validation accuracy.
     public var bestLoss: Double
+    /// The validation accuracy at the best epoch (NaN without validation).
     public var validationAccuracy: Double
+    /// Epochs run (fewer than asked after early stopping).
     public var epochs: Int
 }
 
+/// What `rangeTest` measured (Smith 2017).
 public struct RangeTestResult: Sendable {
+    /// The rate of each step.
     public var learningRates: [Double] = []
+    /// The loss of each step.
     public var losses: [Double] = []
+    /// The debiased exponential average of the losses.
     public var smoothedLosses: [Double] = []
     /// The rate where the smoothed loss falls fastest against log(rate), ignoring the first
     /// min(10, n/5) and last min(5, n/10) of the n points (NaN with fewer than 3 points).
     public var suggested = Double.nan
+    /// Whether the test stopped because the smoothed loss diverged.
     public var diverged = false
 }
 

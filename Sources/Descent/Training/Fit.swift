@@ -7,6 +7,7 @@ import Glibc
 /// patience, and restoring the best parameters (Keras's `fit` and `EarlyStopping` semantics).
 /// C counterpart: `descent_trainer_fit`.
 public struct FitOptions: Sendable {
+    /// Epochs to train.
     public var epochs = 1
     /// Stop after this many epochs without improvement of the monitored loss (0: never).
     public var patience = 0
@@ -14,6 +15,7 @@ public struct FitOptions: Sendable {
     public var minimumDelta = 0.0
     /// Put back the parameters (and batch norm statistics) of the best epoch when training ends.
     public var restoreBest = false
+    /// One epoch, no early stopping.
     public init() {}
 }
 
@@ -21,13 +23,21 @@ public struct FitOptions: Sendable {
 /// steps (batch-size weighted), as Keras reports them; validation metrics come from
 /// `Trainer.evaluate` after the epoch (NaN without a validation loader).
 public struct EpochRecord: Sendable {
+    /// The epoch number (counting across `fit` calls).
     public var epoch: Int64
+    /// The training loss (batch-weighted running mean).
     public var loss: Double
+    /// The training accuracy (NaN without labels).
     public var accuracy: Double
+    /// The validation loss (NaN without validation).
     public var validationLoss: Double
+    /// The validation accuracy (NaN without validation labels).
     public var validationAccuracy: Double
+    /// Steps taken in the epoch.
     public var steps: Int
+    /// Steps skipped for non-finite gradients.
     public var skippedSteps: Int
+    /// An empty record (NaN metrics) for `epoch`.
     public init(epoch: Int64) {
         self.epoch = epoch
         (loss, accuracy, validationLoss, validationAccuracy) = (.nan, .nan, .nan, .nan)
@@ -35,11 +45,15 @@ public struct EpochRecord: Sendable {
     }
 }
 
+/// What `fit` recorded.
 public struct FitResult: Sendable {
+    /// One record per epoch run.
     public var epochs: [EpochRecord] = []
+    /// Every step's loss.
     public var stepLosses: [Double] = []
     /// Index into `epochs` of the best monitored loss (-1 if none was finite).
     public var bestEpoch = -1
+    /// Whether patience ran out.
     public var stoppedEarly = false
     /// The monitored loss of the best epoch (validation loss, or training loss without validation).
     public var bestLoss = Double.nan
@@ -131,6 +145,7 @@ extension Graph {
         return targets
     }
 
+    /// A copy of every parameter and batch-norm statistic, for `restore`.
     public func snapshot() throws(DescentError) -> GraphSnapshot {
         try locked { () throws(DescentError) -> GraphSnapshot in
             var copies: [Tensor] = []
@@ -151,6 +166,7 @@ extension Graph {
         }
     }
 
+    /// Puts a snapshot back.
     public func restore(_ snapshot: GraphSnapshot) throws(DescentError) {
         try locked { () throws(DescentError) in
             let targets = snapshotTargets()

@@ -11,18 +11,29 @@ import Synchronization
 /// the optimizer state and batch normalization's running statistics stay as they were.
 /// C counterpart: `descent_trainer`.
 public final class Trainer {
+    /// The graph trained.
     public let graph: Graph
     /// nil: an evaluation-only trainer (`evaluate` works; steps throw).
     public let optimizerOrNil: Optimizer?
+    /// The scalar loss node.
     public let loss: Int
     /// Input and target nodes a `DataLoader` batch is bound to; the node whose argmax is compared
     /// with labels for accuracy (-1: none).
     public var inputNode = -1
+    /// The target (labels or float input) node a batch feeds, or -1.
     public var targetNode = -1
+    /// The (batch, classes) node whose argmax is compared with labels, or -1.
     public var outputNode = -1
-    public var schedule: LearningRateSchedule?
+    /// The schedule that sets the learning rate before each update (nil: none), as given to
+    /// `setSchedule(_:perEpoch:base:)`.
+    public internal(set) var schedule: LearningRateSchedule?
+    /// How the schedule met the optimizer's learning rates (see `ScheduleBase`).
+    public internal(set) var scheduleBase = ScheduleBase.agree
     /// Schedule per epoch (t = completed epochs) instead of per step (t = completed steps).
-    public var schedulePerEpoch = false
+    public internal(set) var schedulePerEpoch = false
+    /// Per optimizer group, the schedule it follows (the schedule itself, or rebased to the group's
+    /// learning rate under `ScheduleBase.optimizer`).
+    var groupSchedules: [LearningRateSchedule] = []
     /// > 0: clip the global L2 norm of the gradients to this value before each update.
     public var clipNorm = 0.0
     /// Completed epochs (advanced by `fit`; it numbers the shuffles and per-epoch schedules).
@@ -35,8 +46,11 @@ public final class Trainer {
     var viewNorms: [Double] = []
     let lock = ForkAwareMutex((), owner: "trainer")
 
+    /// What one training step did.
     public struct StepResult: Sendable {
+        /// The loss before the update.
         public var loss: Double
+        /// Whether the update was skipped (non-finite gradient under `.skip`).
         public var skipped: Bool
         /// Correct predictions in the batch (argmax of the output node vs labels), or -1.
         public var correct: Int
@@ -51,6 +65,7 @@ public final class Trainer {
         }
     }
 
+    /// A trainer of scalar node `loss`; `optimizer` nil makes an evaluation-only trainer.
     public init(graph: Graph, optimizer: Optimizer?, loss: Int) throws(DescentError) {
         let node = try graph.locked { () throws(DescentError) -> GraphNode in try graph.check(loss, "loss") }
         guard node.shape.isEmpty else { throw .shape("the loss node must be a scalar, node \(loss) has shape \(GraphShape.describe(node.shape))") }
@@ -113,6 +128,27 @@ public final class Trainer {
         try lock.withLock { _ in (inputNode, targetNode, outputNode) = (input, target, output) }
     }
 
+    /// Sets the schedule that gives the learning rate before each update: `schedule(t)` with t
+    /// the optimizer's completed steps, or the trainer's completed epochs when `perEpoch`; nil
+    /// removes it (the optimizer's rates stay as last set). `base` says how the schedule meets the
+    /// optimizer's learning rates (`ScheduleBase`): by default each group's rate must agree with
+    /// the schedule's `baseRate`, else `.invalidArgument` and nothing changes. A group's rate here
+    /// is the one it had when a schedule first drove it (`Optimizer.Group.initialLearningRate`,
+    /// PyTorch's `initial_lr`), not what an earlier schedule left behind.
+    public func setSchedule(_ schedule: LearningRateSchedule?, perEpoch: Bool = false,
+                            base: ScheduleBase = .agree) throws(DescentError) {
+        guard let schedule else {
+            try lock.withLock { _ in
+                (self.schedule, schedulePerEpoch, scheduleBase, groupSchedules) = (nil, perEpoch, base, [])
+            }
+            return
+        }
+        let perGroup = try schedule.forGroups(withRates: try optimizer.initialLearningRates(), base: base)
+        try lock.withLock { _ in
+            (self.schedule, schedulePerEpoch, scheduleBase, groupSchedules) = (schedule, perEpoch, base, perGroup)
+        }
+    }
+
     /// One step on the inputs bound to the graph.
     @discardableResult
     public func step() throws(DescentError) -> StepResult {
@@ -165,9 +201,11 @@ public final class Trainer {
                     for view in boundViews { try view.scale(by: coefficient) }
                 }
             }
-            if let schedule {
-                let count = try optimizer.summary.stepCount
-                try optimizer.setLearningRateOfAllGroups(schedule.value(at: schedulePerEpoch ? epoch : count))
+            if schedule != nil {
+                let t = schedulePerEpoch ? epoch : try optimizer.summary.stepCount
+                var rates: [Double] = []
+                for groupSchedule in groupSchedules { rates.append(try groupSchedule.value(at: t)) }
+                try optimizer.setScheduledLearningRates(rates)
             }
             let skipped = try optimizer.step(gradientsKnownFinite: finite)
             try graph.locked {
