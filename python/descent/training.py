@@ -354,7 +354,8 @@ class History:
         accuracy = "accuracy" in self.history
         # A Figure of its own (not pyplot's global list): nothing accumulates across calls.
         figure = MatplotlibFigure(figsize=(11 if accuracy else 6, 4))
-        axes = np.atleast_1d(figure.subplots(1, 2 if accuracy else 1))
+        made: Any = figure.subplots(1, 2 if accuracy else 1)
+        axes: list[Any] = list(made) if accuracy else [made]
         steps_per_epoch = len(self.step_losses) / max(len(self.epoch), 1)
         if len(self.step_losses):
             x = np.arange(1, len(self.step_losses) + 1) / max(steps_per_epoch, 1)
