@@ -7,6 +7,8 @@
 #                 build/demo/)
 #   make test     build, then run every suite: Swift, ABI check, C, Python (embedded and stock)
 #   make bench    benchmarks (ratios against NumPy measured in the same run)
+#   make stress   the Reliability figures (scripts/stress.sh; ~10-15 min, DESCENT_STRESS_QUICK=1 ~2 min);
+#                 make stress-self-test runs each with a planted fault and passes when all fail
 #
 # Every target first runs scripts/ensure-deps.sh, which installs OpenBLAS / NumPy / pytest when
 # missing and returns at once when they are present; demo and test also run it with --demo
@@ -24,7 +26,7 @@ C_TESTS       = $(patsubst Tests/c/%.c,$(BUILD_DIR)/c/%,$(wildcard Tests/c/*.c))
 C_EXAMPLES    = $(patsubst examples/%.c,$(BUILD_DIR)/examples/%,$(wildcard examples/*.c))
 
 .PHONY: all deps demo-deps lib runner demo test test-swift test-abi test-c test-leaks test-python test-python-stock \
-        test-install bench clean
+        test-install bench stress stress-self-test clean
 
 all: lib runner
 
@@ -134,6 +136,19 @@ $(BUILD_DIR)/bench/libadam_peer.so: bench/adam_peer.c
 
 bench: lib $(BUILD_DIR)/bench/libadam_peer.so
 	PYTHONPATH=python $(PYTHON) bench/run.py
+
+# The stress programs (Tests/stress), built without sanitizers: their allocators defeat the
+# address-space limits and fork tricks these programs rely on.
+STRESS_PROGRAMS = $(patsubst Tests/stress/%.c,$(BUILD_DIR)/stress/%,$(wildcard Tests/stress/stress_*.c))
+$(BUILD_DIR)/stress/%: Tests/stress/%.c Tests/stress/stress.h include/descent.h lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) -ITests/stress $< -o $@ -L$(BUILD_DIR)/lib -ldescent -Wl,-rpath,'$$ORIGIN/../lib' -lm -lpthread
+
+stress: lib $(STRESS_PROGRAMS)
+	PYTHON=$(PYTHON) scripts/stress.sh
+
+stress-self-test: lib $(STRESS_PROGRAMS)
+	PYTHON=$(PYTHON) scripts/stress.sh --self-test
 
 clean:
 	rm -rf $(BUILD_DIR) .build python/descent/libdescent.so python/descent/libscipy_openblas.so

@@ -3,7 +3,9 @@
  * SIGKILL at a random moment of a save (write, fsync, rename, directory fsync). After every kill
  * the file must load, be one complete generation (the one before the kill, or one the child
  * wrote), and at most one stray temporary file may be left (the next save sweeps it).
- * Usage: stress_kill_save [kills=200]. Exit 0 when every check held. */
+ * Usage: stress_kill_save [kills=200]. DESCENT_STRESS_PLANT=1 damages the file after every 10th
+ * kill the way a non-atomic save would (cut to half its length) and leaves two stray temporary
+ * files (the checks must then fail). Exit 0 when every check held. */
 #include "stress.h"
 
 enum { N = 1 << 18 };  /* 2 MiB of float64 params; with Adam's two slots a 6 MiB checkpoint */
@@ -103,6 +105,16 @@ int main(int argc, char **argv) {
         if (status != STRESS_CHILD_SIGNALED || signal_number != SIGKILL) {
             fprintf(stderr, "kill %ld: the child ended with status %d before the kill\n", kill_index, status);
             failures++;
+        }
+        if (getenv("DESCENT_STRESS_PLANT") && kill_index % 10 == 9) {
+            struct stat info;
+            char stray[500];
+            if (stat(path, &info) == 0 && truncate(path, info.st_size / 2) != 0) perror("truncate");
+            for (int i = 0; i < 2; i++) {
+                snprintf(stray, sizeof stray, "%s.tmp-planted-%d", path, i);
+                FILE *file = fopen(stray, "w");
+                if (file) fclose(file);
+            }
         }
         int temporaries = stress_count_files("state.ckpt.tmp");
         if (temporaries > most_temporaries) most_temporaries = temporaries;

@@ -35,9 +35,10 @@ import fuzz_harness
 
 SEED = 20261121
 CALLS_PER_BATCH = 12000
-# `make stress` scales the fuzz with DESCENT_FUZZ_CALLS (python/tests/stress_abi_fuzz.py): more
-# batches of the same generator, the systematic sweep staying the last one.
-BATCHES = max(24, math.ceil(int(os.environ.get("DESCENT_FUZZ_CALLS", "0") or 0) / CALLS_PER_BATCH))
+# `make stress` scales the fuzz with DESCENT_FUZZ_CALLS (python/tests/stress_abi_fuzz.py): enough
+# random batches of the same generator for that many calls, plus the systematic sweep (the last).
+BATCHES = math.ceil(int(os.environ["DESCENT_FUZZ_CALLS"]) / CALLS_PER_BATCH) + 1 \
+    if os.environ.get("DESCENT_FUZZ_CALLS") else 24
 # DESCENT_FUZZ_CHECK_UNCHANGED=1: every rejected call must leave the objects it was given as they
 # were (see `Observer`).
 CHECK_UNCHANGED = os.environ.get("DESCENT_FUZZ_CHECK_UNCHANGED") == "1"
