@@ -10,6 +10,8 @@
 #   make install  PREFIX=/usr/local (default): the library with its soname links, descent.h,
 #                 descent.pc (pkg-config) and a CMake package (find_package(descent));
 #                 DESTDIR stages; `make uninstall` (same PREFIX) removes exactly those files
+#   make stress   the Reliability figures (scripts/stress.sh; ~10-15 min, DESCENT_STRESS_QUICK=1 ~2 min);
+#                 make stress-self-test runs each with a planted fault and passes when all fail
 #
 # Every target first runs scripts/ensure-deps.sh, which installs OpenBLAS / NumPy / pytest when
 # missing and returns at once when they are present; demo and test also run it with --demo
@@ -49,7 +51,7 @@ CONFIGURE     = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
                     -e 's|@ABI_VERSION@|$(ABI_VERSION)|g' -e 's|@SONAME@|$(SONAME)|g' -e 's|@REALNAME@|$(REALNAME)|g'
 
 .PHONY: all deps demo-deps test-deps test-c-install test-swift-consumer test-swift-docs test-wheel test-typing lib runner demo test test-swift test-abi test-c test-leaks test-python test-python-stock \
-        test-install install uninstall bench clean
+        test-install install uninstall bench stress stress-self-test clean
 
 all: lib runner
 
@@ -211,6 +213,18 @@ install: lib
 uninstall:
 	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
 	@rmdir $(DESTDIR)$(LIBDIR)/cmake/descent 2>/dev/null || true
+# The stress programs (Tests/stress), built without sanitizers: their allocators defeat the
+# address-space limits and fork tricks these programs rely on.
+STRESS_PROGRAMS = $(patsubst Tests/stress/%.c,$(BUILD_DIR)/stress/%,$(wildcard Tests/stress/stress_*.c))
+$(BUILD_DIR)/stress/%: Tests/stress/%.c Tests/stress/stress.h include/descent.h lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) -ITests/stress $< -o $@ -L$(BUILD_DIR)/lib -ldescent -Wl,-rpath,'$$ORIGIN/../lib' -lm -lpthread
+
+stress: lib $(STRESS_PROGRAMS)
+	PYTHON=$(PYTHON) scripts/stress.sh
+
+stress-self-test: lib $(STRESS_PROGRAMS)
+	PYTHON=$(PYTHON) scripts/stress.sh --self-test
 
 clean:
 	rm -rf $(BUILD_DIR) .build python/descent/libdescent.so python/descent/libdescent.so.* \

@@ -8,6 +8,8 @@ private func gradientList(_ grads: UnsafePointer<UInt64>?, _ count: Int64) throw
     let length = try readCount(count, "count")
     if length == 0 { return [] }
     let list = try required(grads, "grads")
+    // The list (grown by doubling) and the core's overlap check (3 words a tensor, then sorted).
+    try probeAllocation(Tensor.self, count: length, copies: 8, "the gradient list")
     var tensors: [Tensor] = []
     tensors.reserveCapacity(min(length, 1 << 16))  // a count larger than the array is the caller's error; do not trap on it first
     for index in 0..<length { tensors.append(try tensor(list[index], "grads[\(index)]")) }

@@ -12,6 +12,7 @@ private func tensorList(_ list: UnsafePointer<UInt64>?, _ count: Int64, _ role: 
     let length = try readCount(count, "count")
     if length == 0 { return [] }
     let handlesIn = try required(list, role)
+    try probeAllocation(Tensor.self, count: length, copies: 2, "the tensor list")  // growing by doubling
     var result: [Tensor] = []
     result.reserveCapacity(min(length, 1 << 16))  // a count larger than the array is the caller's error; do not trap on it first
     for index in 0..<length { result.append(try tensor(handlesIn[index], "\(role)[\(index)]")) }

@@ -17,11 +17,14 @@ func schedule(_ handle: UInt64, _ role: String) throws(DescentError) -> Learning
     try handles.lookup(handle, as: LearningRateSchedule.self, role: role)
 }
 
-/// Reads `count` int64 values (pointer may be NULL when count is 0).
-private func readInt64s(_ pointer: UnsafePointer<Int64>?, _ count: Int64, _ name: String) throws(DescentError) -> [Int64] {
+/// Reads `count` int64 values (pointer may be NULL when count is 0); `copies`: how many arrays of
+/// that size the call makes in all (the core sorts a copy of multi-step milestones).
+private func readInt64s(_ pointer: UnsafePointer<Int64>?, _ count: Int64, _ name: String,
+                        copies: Int = 1) throws(DescentError) -> [Int64] {
     let length = try readCount(count, "\(name) count")
     if length == 0 { return [] }
     let source = try required(pointer, name)
+    try probeAllocation(Int64.self, count: length, copies: copies, name)
     return Array(UnsafeBufferPointer(start: source, count: length))
 }
 
@@ -65,7 +68,7 @@ private func readInt64s(_ pointer: UnsafePointer<Int64>?, _ count: Int64, _ name
                                                _ count: Int64, _ gamma: Double,
                                                _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
     exported("descent_schedule_new_multi_step") { () throws(DescentError) in
-        let marks = try readInt64s(milestones, count, "milestones")
+        let marks = try readInt64s(milestones, count, "milestones", copies: 2)
         try publishSchedule(out) { () throws(DescentError) in try .multiStep(initial: initialLR, milestones: marks, gamma: gamma) }
     }
 }
@@ -75,7 +78,9 @@ private func readInt64s(_ pointer: UnsafePointer<Int64>?, _ count: Int64, _ name
                                                        _ out: UnsafeMutablePointer<UInt64>?) -> Int32 {
     exported("descent_schedule_new_piecewise_constant") { () throws(DescentError) in
         let marks = try readInt64s(boundaries, boundaryCount, "boundaries")
-        let rates = Array(UnsafeBufferPointer(start: try required(values, "values"), count: marks.count + 1))
+        let source = try required(values, "values")
+        try probeAllocation(Double.self, count: marks.count + 1, "values")
+        let rates = Array(UnsafeBufferPointer(start: source, count: marks.count + 1))
         try publishSchedule(out) { () throws(DescentError) in try .piecewiseConstant(boundaries: marks, values: rates) }
     }
 }
@@ -153,7 +158,9 @@ private func readInt64s(_ pointer: UnsafePointer<Int64>?, _ count: Int64, _ name
         let length = try readCount(count, "count")
         guard length >= 1 else { throw DescentError(.invalidArgument, "sequential needs at least one schedule") }
         let list = try required(schedules, "schedules")
+        try probeAllocation(LearningRateSchedule.self, count: length, copies: 2, "schedules")
         var parts: [LearningRateSchedule] = []
+        parts.reserveCapacity(min(length, 1 << 16))  // a count larger than the array is the caller's error
         for index in 0..<length { parts.append(try schedule(list[index], "schedules[\(index)]")) }
         let marks = try readInt64s(milestones, count - 1, "milestones")
         try publishSchedule(out) { () throws(DescentError) in try .sequential(parts, milestones: marks) }
@@ -200,6 +207,7 @@ private func readInt64s(_ pointer: UnsafePointer<Int64>?, _ count: Int64, _ name
         if length == 0 { return }
         let destination = try required(out, "out")
         // Evaluate everything first so a failure (e.g. one-cycle past its end) writes nothing.
+        try probeAllocation(Double.self, count: length, "rates")
         var rates: [Double] = []
         rates.reserveCapacity(length)
         for offset in 0..<Int64(length) { rates.append(try evaluated.value(at: firstStep + offset)) }

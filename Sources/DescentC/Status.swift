@@ -63,6 +63,19 @@ func tensor(_ handle: UInt64, _ role: String) throws(DescentError) -> Tensor {
 }
 
 /// Checks an element count that arrived from C.
+/// Makes sure `copies` blocks of `count` elements of `T` can be allocated before Swift arrays of a
+/// caller-chosen size are made: Swift traps when an array's allocation fails, so such arrays are
+/// preceded by one checked malloc of their total size, freed at once; out of memory is then
+/// DESCENT_ERR_OUT_OF_MEMORY (found by the exhaustion stress, Tests/stress/stress_oom.c). A probe,
+/// not a reservation: memory another thread takes in between would still trap.
+func probeAllocation<T>(_: T.Type, count: Int, copies: Int = 1, _ what: String) throws(DescentError) {
+    let (bytes, overflow) = MemoryLayout<T>.stride.multipliedReportingOverflow(by: count)
+    let (total, overflowTotal) = bytes.multipliedReportingOverflow(by: copies)
+    guard !overflow, !overflowTotal, dsupport_can_allocate(total) != 0 else {
+        throw DescentError(.outOfMemory, "cannot allocate \(what) (\(count) elements)")
+    }
+}
+
 func readCount(_ count: Int64, _ name: String) throws(DescentError) -> Int {
     guard count >= 0 else { throw DescentError(.invalidArgument, "\(name) \(count) is negative") }
     return Int(count)

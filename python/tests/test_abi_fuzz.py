@@ -34,8 +34,18 @@ import tempfile
 import fuzz_harness
 
 SEED = 20261121
-BATCHES = 24
 CALLS_PER_BATCH = 12000
+# `make stress` scales the fuzz with DESCENT_FUZZ_CALLS (python/tests/stress_abi_fuzz.py): enough
+# random batches of the same generator for that many calls, plus the systematic sweep (the last).
+BATCHES = math.ceil(int(os.environ["DESCENT_FUZZ_CALLS"]) / CALLS_PER_BATCH) + 1 \
+    if os.environ.get("DESCENT_FUZZ_CALLS") else 24
+# DESCENT_FUZZ_CHECK_UNCHANGED=1: every rejected call must leave the objects it was given as they
+# were (see `Observer`).
+CHECK_UNCHANGED = os.environ.get("DESCENT_FUZZ_CHECK_UNCHANGED") == "1"
+# Calls documented to leave partial effects when they fail, and callbacks that change the objects
+# themselves (the caller's doing): not held to the changed-on-reject check.
+PARTIAL_ON_FAILURE = {"descent_trainer_fit", "descent_trainer_restarts"}
+MUTATING_CALLBACKS = {"scale_x", "free_x"}
 CHILD_TIMEOUT = 120  # seconds; a hang is reported like a crash
 BUF_LEN = 4096       # elements of the large buffers (8 bytes each)
 SMALL_LEN = 16       # elements of the small buffer
@@ -384,7 +394,7 @@ class Fixtures:
         self.freed = freed
         # One optimizer per rule, each with its own parameters (a (3,4) float32 and a (5,) float64)
         # and matching gradients, so steps, state and checkpoints do real work.
-        self.optimizers, self.params = [], []
+        self.optimizers, self.params, self.optimizer_tensors = [], [], {}
         for rule in range(1, 11):
             params = [self._new("descent_tensor_random_normal", 1, 2, (ctypes.c_int64 * 2)(3, 4), rule, 0.0, 1.0),
                       self._new("descent_tensor_random_normal", 2, 1, (ctypes.c_int64 * 1)(5), rule, 0.0, 1.0)]
@@ -395,6 +405,7 @@ class Fixtures:
             self._call("descent_optimizer_add_group", optimizer, (ctypes.c_uint64 * 2)(*params), 2, ctypes.byref(group))
             self._call("descent_optimizer_set_grads", optimizer, (ctypes.c_uint64 * 2)(*grads), 2)
             self.optimizers.append(optimizer)
+            self.optimizer_tensors[optimizer] = params + grads
             self.params.extend(params + grads)
         self.optimizer_empty = self._new("descent_optimizer_new", 5)
         milestones = (ctypes.c_int64 * 3)(2, 5, 9)
@@ -563,6 +574,114 @@ def describe(name, args):
 # ------------------------------------------------------------------------------------------
 # The child
 # ------------------------------------------------------------------------------------------
+class Observer:
+    """The changed-on-reject check: the observable state of every object a call is given (handles
+    passed directly; the first HANDLES_PER_LIST of each handle array; an optimizer's params, grads,
+    hyper-parameters, counters and state slots; a schedule's values; a plateau's state), taken
+    before the call and compared after it when the call was rejected. Snapshots are cached until a
+    call succeeds (which may change anything)."""
+
+    HANDLES_PER_LIST = 16
+
+    def __init__(self, fixtures):
+        self.fixtures = fixtures
+        self.lib = fixtures.lib
+        self.cache = {}
+
+    def _q(self, name, *args):
+        try:
+            getattr(self.lib, name)(*args)
+            return True
+        except Exception:  # a descent status: the handle is not of this kind, or a bad query
+            return False
+
+    def involved(self, kinds, args, values):
+        handles = []
+        for kind, arg, value in zip(kinds, args, values):
+            if kind == "u64":
+                handles.append(value)
+            elif kind == "ptr" and arg in HANDLE_BUFFERS:
+                seen = []
+                for handle in self.fixtures.handle_lists[arg]:
+                    if handle not in seen:
+                        seen.append(handle)
+                    if len(seen) == self.HANDLES_PER_LIST:
+                        break
+                handles.extend(seen)
+        return list(dict.fromkeys(handles))
+
+    def before(self, handles):
+        for handle in handles:
+            if handle not in self.cache:
+                self.cache[handle] = self.snapshot(handle)
+
+    def changed(self, handles):
+        return [h for h in handles if self.snapshot(h) != self.cache.get(h)]
+
+    def forget(self):
+        self.cache.clear()
+
+    def tensor(self, handle):
+        i32, i64 = ctypes.c_int32(), ctypes.c_int64()
+        if not self._q("descent_tensor_dtype", handle, ctypes.byref(i32)):
+            return None
+        dtype = i32.value
+        self._q("descent_tensor_rank", handle, ctypes.byref(i64))
+        rank = i64.value
+        shape = (ctypes.c_int64 * max(rank, 1))()
+        self._q("descent_tensor_shape", handle, shape, max(rank, 1))
+        self._q("descent_tensor_count", handle, ctypes.byref(i64))
+        count = i64.value
+        data = b""
+        if 0 < count <= 1 << 16:
+            buffer = (ctypes.c_char * (count * (4 if dtype == 1 else 8)))()
+            self._q("descent_tensor_copy_to", handle, dtype, ctypes.c_void_p(ctypes.addressof(buffer)), count)
+            data = bytes(buffer)
+        return ("tensor", dtype, tuple(shape[:rank]), count, data)
+
+    def snapshot(self, handle):
+        made = self.tensor(handle)
+        if made is not None:
+            return made
+        lib_q, byref = self._q, ctypes.byref
+        rule, groups, params = ctypes.c_int32(), ctypes.c_int64(), ctypes.c_int64()
+        if lib_q("descent_optimizer_counts", handle, byref(rule), byref(groups), byref(params)):
+            i32, i64, f64 = ctypes.c_int32(), ctypes.c_int64(), ctypes.c_double()
+            state = [rule.value, groups.value, params.value]
+            state.append(lib_q("descent_optimizer_step_count", handle, byref(i64)) and i64.value)
+            state.append(lib_q("descent_optimizer_nonfinite_policy", handle, byref(i32)) and i32.value)
+            for group in range(min(groups.value, 8)):
+                for key in range(1, 14):
+                    state.append(struct.pack("<d", f64.value) if lib_q("descent_optimizer_get_hyper", handle, group, key, byref(f64)) else None)
+                state.append(struct.pack("<d", f64.value) if lib_q("descent_optimizer_mu_product", handle, group, byref(f64)) else None)
+            tensors = self.fixtures.optimizer_tensors.get(handle, [])
+            for index, tensor in enumerate(tensors[:2]):  # its params, in registration order
+                seen = self.tensor(tensor)
+                for slot in range(3):
+                    if not lib_q("descent_optimizer_state_present", handle, index, slot, byref(i32)):
+                        state.append(None)
+                        continue
+                    state.append(i32.value)
+                    if i32.value == 1 and seen is not None:
+                        buffer = (ctypes.c_char * max(1, len(seen[4])))()
+                        lib_q("descent_optimizer_state_get", handle, index, slot, seen[1],
+                              ctypes.c_void_p(ctypes.addressof(buffer)), seen[3])
+                        state.append(bytes(buffer))
+            state.extend(self.tensor(tensor) for tensor in tensors)  # params and grads
+            return ("optimizer", tuple(state))
+        f64 = ctypes.c_double()
+        if lib_q("descent_schedule_value", handle, 0, byref(f64)):
+            values = []
+            for step in (0, 1, 7, 100, 10**6):
+                values.append(struct.pack("<d", f64.value) if lib_q("descent_schedule_value", handle, step, byref(f64)) else None)
+            return ("schedule", tuple(values))
+        best, bad, cooldown, updates = ctypes.c_double(), ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
+        if lib_q("descent_plateau_state", handle, byref(best), byref(bad), byref(cooldown), byref(updates)):
+            lib_q("descent_plateau_lr", handle, byref(f64))
+            return ("plateau", struct.pack("<dd", best.value, f64.value), bad.value, cooldown.value, updates.value)
+        return ("not a live object",)
+
+
 def child(batch, log_path, only=None):
     # A safety net under the filters in `plausible`: an allocation of more than a few GiB fails
     # (a typed OutOfMemoryError from the library) instead of paging the machine to death.
@@ -572,8 +691,11 @@ def child(batch, log_path, only=None):
     rows = {name: list(zip(_kinds(argtypes), argtypes)) for name, _r, argtypes in _ffi.FUNCTIONS}
     trap_at = int(os.environ.get("DESCENT_FUZZ_SELF_TEST_TRAP", "-1"))
     calls = generate(batch)
+    plant_change = os.environ.get("DESCENT_FUZZ_SELF_TEST_CHANGE") == "1"
+    checked_rejections = {}
     with tempfile.TemporaryDirectory() as tmpdir:
         fixtures = Fixtures(tmpdir)
+        observer = Observer(fixtures) if CHECK_UNCHANGED or plant_change else None
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         misbehaviour = []
         counts, succeeded = {}, {}
@@ -586,19 +708,42 @@ def child(batch, log_path, only=None):
             values = [fixtures.resolve(kind, argtype, arg) for (kind, argtype), arg in zip(rows[name], args)]
             if name.endswith("_free") and values:
                 values[0] = fixtures.sacrificial(name, values[0])
+            kinds = [kind for kind, _argtype in rows[name]]
+            watched = []
+            if observer and name not in PARTIAL_ON_FAILURE and not MUTATING_CALLBACKS.intersection(
+                    arg for arg in args if isinstance(arg, str)):
+                watched = observer.involved(kinds, args, values)
+                observer.before(watched)
             try:
                 result = getattr(_ffi.lib, name)(*values)
                 succeeded[name] = succeeded.get(name, 0) + 1
                 if name == "descent_status_string" and not result:
                     misbehaviour.append(f"{describe(name, args)} returned NULL")
+                if observer:
+                    observer.forget()  # a successful call may change anything it was given
             except descent.errors.DescentError as error:
                 if not error.message:
                     misbehaviour.append(f"{describe(name, args)} failed with an empty message: {error!r}")
+                if watched:
+                    if plant_change and index % 1000 == 999:  # the harness's own test
+                        tensors = [h for h in watched if observer.tensor(h) is not None and observer.tensor(h)[3] > 0]
+                        if tensors:
+                            fixtures._call("descent_tensor_scale", tensors[0], 2.0)
+                    moved = observer.changed(watched)
+                    if moved:
+                        checked_rejections["changed"] = checked_rejections.get("changed", 0) + 1
+                        misbehaviour.append(f"{describe(name, args)} was rejected ({error.message}) but changed "
+                                            f"{len(moved)} of the objects it was given")
+                        observer.forget()
+                    checked_rejections["checked"] = checked_rejections.get("checked", 0) + 1
             except Exception as error:  # anything else is the package misbehaving
                 misbehaviour.append(f"{describe(name, args)} raised {type(error).__name__}: {error}")
             counts[name] = counts.get(name, 0) + 1
             if index % 2000 == 1999:
                 fixtures.build()  # a callback may have freed a fixture: start over now and then
+                if observer:
+                    observer.forget()
+        counts["__rejections_checked__"] = checked_rejections.get("checked", 0)
         fuzz_harness.finish_log(log, counts, succeeded, misbehaviour)
 
 

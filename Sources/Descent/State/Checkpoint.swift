@@ -84,9 +84,14 @@ extension Optimizer {
 
     /// Replaces this optimizer's state with the checkpoint at `path` (see `CheckpointFormat`).
     public func load(from path: String) throws(DescentError) {
-        try withWholeFile(path) { (raw) throws(DescentError) in
-            try lock.withLock { _ throws(DescentError) in try restore(raw, path) }
-        }
+        try withWholeFile(path) { (raw) throws(DescentError) in try load(checkpoint: raw, name: path) }
+    }
+
+    /// Replaces this optimizer's state with the checkpoint bytes `raw` (the whole file);
+    /// `name` names them in error messages. The in-memory half of `load(from:)`, which the
+    /// checkpoint fuzzer (Tests/fuzz) drives directly.
+    func load(checkpoint raw: UnsafeRawBufferPointer, name: String) throws(DescentError) {
+        try lock.withLock { _ throws(DescentError) in try restore(raw, name) }
     }
 
     private func restore(_ raw: UnsafeRawBufferPointer, _ path: String) throws(DescentError) {

@@ -52,6 +52,9 @@ DSUPPORT_HIDDEN void dsupport_dscal(int count, double alpha, double *x);
 DSUPPORT_HIDDEN void dsupport_set_last_error_parts(const char *prefix, size_t prefix_length,
                                                    const char *message, size_t message_length);
 
+/// 1 when `bytes` can be allocated now (a malloc of that size succeeded and was freed), else 0.
+DSUPPORT_HIDDEN int dsupport_can_allocate(size_t bytes);
+
 // ---- fork-aware locks (process_lock.c) --------------------------------------------------------
 
 /// A lock word: zero-initialized means free. Use only through the functions below, at a stable
