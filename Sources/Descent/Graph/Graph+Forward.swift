@@ -143,7 +143,7 @@ extension Graph {
                                              _ count: Int, _ width: Int) {
         guard kind == .softmax else {
             switch kind {
-            case .relu: reluForward(input, out, count)
+            case .relu: for i in 0..<count { out[i] = !(input[i] <= 0) ? input[i] : 0 }  // NaN propagates
             case .identity: if out != input { out.update(from: input, count: count) }
             default: for i in 0..<count { out[i] = T(kind.scalar(input[i].doubleValue, slope)) }
             }
@@ -194,38 +194,4 @@ func gemm<T: DescentScalar>(_: T.Type, _ shapeA: [Int], _ a: UnsafeMutablePointe
     T.blasGemm(transposeA: transposeA, transposeB: transposeB, m: Int32(m), n: Int32(n), k: Int32(k),
                alpha: 1, a: a, lda: Int32(max(shapeA[1], 1)), b: b, ldb: Int32(max(shapeB[1], 1)),
                beta: accumulate ? 1 : 0, c: c, ldc: Int32(max(n, 1)))
-}
-
-/// max(0, x) with NaN kept, eight lanes at a time (a branch per element mispredicts half the
-/// time on ReLU's random signs).
-@inline(__always)
-func reluForward<T: DescentScalar>(_ input: UnsafeMutablePointer<T>, _ out: UnsafeMutablePointer<T>, _ count: Int) {
-    var i = 0
-    while i + 8 <= count {
-        let x = UnsafeRawPointer(input + i).loadUnaligned(as: SIMD8<T>.self)
-        UnsafeMutableRawPointer(out + i).storeBytes(of: x.replacing(with: 0, where: x .<= 0), as: SIMD8<T>.self)
-        i += 8
-    }
-    while i < count {
-        out[i] = !(input[i] <= 0) ? input[i] : 0  // NaN propagates
-        i += 1
-    }
-}
-
-/// dx = g where x > 0, else 0 (0 at x = 0 and for NaN x), eight lanes at a time.
-@inline(__always)
-func reluBackward<T: DescentScalar>(_ input: UnsafeMutablePointer<T>, _ g: UnsafeMutablePointer<T>,
-                                    _ out: UnsafeMutablePointer<T>, _ count: Int) {
-    var i = 0
-    while i + 8 <= count {
-        let x = UnsafeRawPointer(input + i).loadUnaligned(as: SIMD8<T>.self)
-        let gradient = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD8<T>.self)
-        UnsafeMutableRawPointer(out + i).storeBytes(of: gradient.replacing(with: 0, where: .!(x .> 0)),
-                                                    as: SIMD8<T>.self)
-        i += 8
-    }
-    while i < count {
-        out[i] = input[i] > 0 ? g[i] : 0
-        i += 1
-    }
 }
