@@ -151,6 +151,11 @@ static void test_network_and_trainer(void) {
     CHECK_OK(descent_graph_set_labels(g, labels, bad_labels, N));
     CHECK_STATUS(descent_graph_backward(g, loss, &value), DESCENT_ERR_INVALID_ARGUMENT); /* label 2 of 2 classes */
     CHECK_OK(descent_graph_set_labels(g, labels, y, N));
+    /* A (bound) labels node has no float value: forwarding it is an error, not a trap. */
+    int64_t label_count = -3;
+    CHECK_STATUS(descent_graph_forward(g, labels, DESCENT_DTYPE_FLOAT64, NULL, 0, &label_count),
+                 DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(label_count == -3);
 
     double dW1[HID * IN], db1[HID], dW2[OUT * HID], db2[OUT];
     double expected = reference_loss(x, y, W1, b1, W2, b2, dW1, db1, dW2, db2);
