@@ -242,29 +242,31 @@ private func flag(_ value: Int32, _ name: String) throws(DescentError) -> Bool {
     }
 }
 
+/// Copies a node's value into the caller's buffer (out may be NULL with capacity 0 to learn the
+/// count) and writes the element count.
+private func copyOut(_ value: Tensor, _ dtype: Int32, _ out: UnsafeMutableRawPointer?, _ capacity: Int64,
+                     _ countOut: UnsafeMutablePointer<Int64>?) throws(DescentError) {
+    let requested = try DType(checking: dtype)
+    let room = try readCount(capacity, "capacity")
+    if room > 0 || out != nil {
+        try value.copy(to: required(out, "out"), capacity: room, dtype: requested)
+    }
+    countOut?.pointee = Int64(value.count)
+}
+
 @c public func descent_graph_forward(_ handle: UInt64, _ index: Int64, _ dtype: Int32, _ out: UnsafeMutableRawPointer?,
                                      _ capacity: Int64, _ countOut: UnsafeMutablePointer<Int64>?) -> Int32 {
     exported("descent_graph_forward") { () throws(DescentError) in
-        let requested = try DType(checking: dtype)
-        let room = try readCount(capacity, "capacity")
         let value = try graph(handle).forward(node(index, "node"))
-        if room > 0 || out != nil {
-            try value.copy(to: required(out, "out"), capacity: room, dtype: requested)
-        }
-        countOut?.pointee = Int64(value.count)
+        try copyOut(value, dtype, out, capacity, countOut)
     }
 }
 
 @c public func descent_graph_value(_ handle: UInt64, _ index: Int64, _ dtype: Int32, _ out: UnsafeMutableRawPointer?,
                                    _ capacity: Int64, _ countOut: UnsafeMutablePointer<Int64>?) -> Int32 {
     exported("descent_graph_value") { () throws(DescentError) in
-        let requested = try DType(checking: dtype)
-        let room = try readCount(capacity, "capacity")
         let value = try graph(handle).lastValue(node(index, "node"))
-        if room > 0 || out != nil {
-            try value.copy(to: required(out, "out"), capacity: room, dtype: requested)
-        }
-        countOut?.pointee = Int64(value.count)
+        try copyOut(value, dtype, out, capacity, countOut)
     }
 }
 

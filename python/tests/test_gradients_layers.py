@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import descent
-from graph_reference import activation, activation_vjp
+from graph_reference import activation, activation_vjp, batch_norm_train
 from reference import assert_close
 
 
@@ -124,14 +124,8 @@ def test_dense_failed_call_leaves_outputs_unchanged(rng):
 # ---- batch normalization ----------------------------------------------------------------------
 
 def ref_bn_train(x, gamma, beta, rm, rv, momentum, eps):
-    x = f64(x)
-    n = x.shape[0]
-    mu = x.mean(axis=0)
-    var = ((x - mu) ** 2).mean(axis=0)
-    xhat = (x - mu) / np.sqrt(var + eps)
-    y = f64(gamma) * xhat + f64(beta)
-    new_rm = (1 - momentum) * f64(rm) + momentum * mu
-    new_rv = (1 - momentum) * f64(rv) + momentum * var * n / (n - 1)
+    """(y, new running mean, new running var, μ, 1/σ): graph_reference's batch-norm forward."""
+    y, _, mu, var, new_rm, new_rv = batch_norm_train(x, gamma, beta, rm, rv, momentum, eps)
     return y, new_rm, new_rv, mu, 1 / np.sqrt(var + eps)
 
 
