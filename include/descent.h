@@ -1909,7 +1909,8 @@ descent_status descent_trainer_restarts(descent_trainer trainer, int64_t count, 
  * 4) times its minimum. *points = rows written; *suggested = the rate where the smoothed loss falls
  * fastest against log(rate), ignoring the first min(10, n/5) and last min(5, n/10) of the n points
  * (NaN with fewer than 3 points). Afterwards params, batch norm
- * statistics, optimizer state, step count and learning rates are exactly as before.
+ * statistics, optimizer state, step count, learning rates and the loader's epoch are exactly as
+ * before, also after a failure.
  */
 descent_status descent_trainer_range_test(descent_trainer trainer, descent_loader loader, double start, double end,
                                           int64_t steps, double smoothing, double divergence, double *rates,
