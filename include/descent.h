@@ -662,7 +662,7 @@ descent_status descent_optimizer_get_hyper(descent_optimizer optimizer, int64_t 
  * Statuses: handle errors, DESCENT_ERR_NULL_POINTER (grads NULL with count > 0),
  * DESCENT_ERR_SHAPE (count differs from the number of params, or a shape differs), _DTYPE,
  * _INVALID_ARGUMENT (count < 0, or a grad is, or shares memory with, any registered param or
- * state tensor). On failure the previous binding stays.
+ * state tensor), _OUT_OF_MEMORY. On failure the previous binding stays.
  */
 descent_status descent_optimizer_set_grads(descent_optimizer optimizer, const descent_tensor *grads,
                                            int64_t count);
@@ -1004,8 +1004,9 @@ descent_status descent_schedule_momentum(descent_schedule schedule, int64_t step
 /**
  * Writes value(first_step + i) to out[i] for i = 0 .. count-1 (a whole curve in one call).
  * `out` may be NULL when count == 0. Statuses: as descent_schedule_value, plus
- * DESCENT_ERR_INVALID_ARGUMENT for count < 0 or first_step + count overflowing. On failure
- * nothing is written to out.
+ * DESCENT_ERR_INVALID_ARGUMENT for count < 0 or first_step + count overflowing,
+ * DESCENT_ERR_OUT_OF_MEMORY (no room to evaluate count values first). On failure nothing is
+ * written to out.
  */
 descent_status descent_schedule_values(descent_schedule schedule, int64_t first_step, int64_t count,
                                        double *out);
@@ -1102,7 +1103,8 @@ descent_status descent_plateau_free(descent_plateau plateau);
  * argument is checked before any tensor is modified: on any failure every gradient is unchanged.
  * Statuses common to all three: DESCENT_ERR_NULL_POINTER (grads NULL with count > 0),
  * DESCENT_ERR_INVALID_HANDLE / _WRONG_HANDLE_TYPE (a bad entry; the message names its index),
- * DESCENT_ERR_DTYPE, DESCENT_ERR_INVALID_ARGUMENT (count < 0, aliasing, bad numbers below).
+ * DESCENT_ERR_DTYPE, DESCENT_ERR_INVALID_ARGUMENT (count < 0, aliasing, bad numbers below),
+ * DESCENT_ERR_OUT_OF_MEMORY (no room for the list of count tensors).
  */
 
 /**
@@ -1961,7 +1963,8 @@ descent_status descent_trainer_restarts(descent_trainer trainer, int64_t count, 
  * 4) times its minimum. *points = rows written; *suggested = the rate where the smoothed loss falls
  * fastest against log(rate), ignoring the first min(10, n/5) and last min(5, n/10) of the n points
  * (NaN with fewer than 3 points). Afterwards params, batch norm
- * statistics, optimizer state, step count and learning rates are exactly as before.
+ * statistics, optimizer state, step count, learning rates and the loader's epoch are exactly as
+ * before, also after a failure.
  */
 descent_status descent_trainer_range_test(descent_trainer trainer, descent_loader loader, double start, double end,
                                           int64_t steps, double smoothing, double divergence, double *rates,

@@ -126,7 +126,8 @@ def _adversarial(rng, kind):
         if roll < 0.5:
             return ("tensor", rng.randrange(POOL_TENSORS))
         if roll < 0.9:
-            kind = rng.choice(["freed", "optimizer", "optimizer_empty", "schedule", "plateau", "junk", "zero"])
+            kind = rng.choice(["freed", "optimizer", "optimizer_empty", "schedule", "plateau", "junk", "zero",
+                               "graph", "loader", "trainer"])
             return (kind, rng.randrange(10))
         return ("raw", rng.choice(UINT64_EXTRA))
     if kind == "f64":
@@ -149,7 +150,7 @@ def _sensible(rng, kind, name, position, theme):
     if kind == "f64":
         return rng.choice([0.1, 0.5, 0.9, 1.0, 1e-3, 1e-8, 0.0, 2.0])
     if kind == "u64":
-        for owner in ("optimizer", "schedule", "plateau"):
+        for owner in ("optimizer", "schedule", "plateau", "graph", "loader", "trainer"):
             if owner in name and position == 0:
                 # Skewed towards the first objects, so state one call leaves is met by the next.
                 return (owner, min(int(rng.expovariate(0.7)), 9))
@@ -200,6 +201,18 @@ def _recipes(d):
                                    "zeros", "zeros", "zeros", "zeros"],
         "descent_step_size_sweep": ["ok", None, t(3), t(3, 1), "rates", 3, "zeros"],
         "descent_optimizer_state_get": [("optimizer", 4), 0, 0, 1, "zeros", 12],
+        # The training fixtures (Fixtures.build_training): nodes 0 x, 1 t, 2 w, 3 b, 4 dense, 5 loss.
+        "descent_trainer_step_batch": [("trainer", 0), ("loader", 0), 0, "zeros", "zeros", "zeros"],
+        "descent_trainer_evaluate": [("trainer", 0), ("loader", 0), "zeros", "zeros"],
+        "descent_trainer_fit": [("trainer", 0), ("loader", 0), ("zero", 0), 2, 1, 0.0, 1, None, None, None,
+                                "zeros", 2, "zeros", 6, "zeros"],
+        "descent_trainer_restarts": [("trainer", 0), 2, ("raw", 42), ("loader", 0), ("zero", 0), 1, 0, 0.0,
+                                     "zeros", "zeros", "zeros"],
+        "descent_trainer_range_test": [("trainer", 0), ("loader", 0), 1e-4, 1.0, 5, 0.9, 4.0, "zeros", "zeros",
+                                       "zeros", "zeros", "zeros"],
+        "descent_trainer_step": [("trainer", 0), "zeros", "zeros"],
+        "descent_graph_forward": [("graph", 0), 4, 2, "zeros", 48, "zeros"],
+        "descent_graph_backward": [("graph", 0), 5, "zeros"],
         "descent_optimizer_state_set": [("optimizer", 4), 1, 1, 2, "rates", 5],
         "descent_optimizer_load": [("optimizer", 4), "valid"],
         "descent_schedule_new_sequential": ["schedules", 2, "ramp", "zeros"],
@@ -375,7 +388,8 @@ class Fixtures:
 
     def build(self):
         for handle in self.owned:
-            for free in ("descent_tensor_free", "descent_optimizer_free", "descent_schedule_free",
+            for free in ("descent_trainer_free", "descent_loader_free", "descent_graph_free",
+                         "descent_tensor_free", "descent_optimizer_free", "descent_schedule_free",
                          "descent_plateau_free"):
                 self._call(free, handle)
         self.owned = []
@@ -420,7 +434,9 @@ class Fixtures:
         self.schedules.append(self._new("descent_schedule_new_sequential", inner, 2, (ctypes.c_int64 * 1)(4)))
         self.plateaus = [self._new("descent_plateau_new", 0.1, 0, 0.5, 2, 1e-4, 0, 1, 0.0, 1e-8),
                          self._new("descent_plateau_new", 0.1, 1, 0.1, 0, 0.0, 1, 0, 1e-3, 0.0)]
-        everything = self.tensors + self.optimizers + self.schedules + self.plateaus + [self.freed, 0, 12345]
+        self.build_training()
+        everything = self.tensors + self.optimizers + self.schedules + self.plateaus + self.graphs + self.loaders + \
+            self.trainers + [self.freed, 0, 12345]
         self.handle_lists = {
             "handles": everything,
             "tensors": self.tensors,
@@ -430,6 +446,36 @@ class Fixtures:
         }
         self.pristine = {token: _pristine(token, self.handle_lists) for token in BUFFERS}
         self.write_checkpoints()
+
+    def build_training(self):
+        """A graph (float64: x (-1, 3) -> dense(w, b) sigmoid -> MSE against t (-1, 4)), a
+        shuffling loader of 12 samples (batches of 4), and a trainer with SGD over w and b; node
+        ids 0 .. 5, so small int64 arguments name real nodes."""
+        i64 = ctypes.c_int64
+        node = i64(0)
+        w = self._new("descent_tensor_random_normal", 2, 2, (i64 * 2)(4, 3), 7, 0.0, 0.5)
+        b = self._new("descent_tensor_zeros", 2, 1, (i64 * 1)(4))
+        graph = self._new("descent_graph_new", 2)
+        nodes = []
+        for name, args in (("descent_graph_input", (2, (i64 * 2)(-1, 3))), ("descent_graph_input", (2, (i64 * 2)(-1, 4))),
+                           ("descent_graph_param", (w, 1)), ("descent_graph_param", (b, 1))):
+            self._call(name, graph, *args, ctypes.byref(node))
+            nodes.append(node.value)
+        self._call("descent_graph_dense", graph, nodes[0], nodes[2], nodes[3], 1, 0.0, ctypes.byref(node))
+        nodes.append(node.value)
+        self._call("descent_graph_cost", graph, 2, nodes[4], nodes[1], 0, 0.0, ctypes.byref(node))
+        nodes.append(node.value)
+        optimizer = self._new("descent_optimizer_new", 1)
+        self._call("descent_optimizer_add_group", optimizer, (ctypes.c_uint64 * 2)(w, b), 2, None)
+        trainer = self._new("descent_trainer_new", graph, optimizer, nodes[5])
+        self._call("descent_trainer_set_nodes", trainer, nodes[0], nodes[1], -1)
+        self.training_inputs = self._new("descent_tensor_random_normal", 2, 2, (i64 * 2)(12, 3), 8, 0.0, 1.0)
+        self.training_targets = self._new("descent_tensor_random_uniform", 2, 2, (i64 * 2)(12, 4), 9, 0.0, 1.0)
+        loader = self._new("descent_loader_new", self.training_inputs, self.training_targets, None, 0, 4, 1, 5)
+        self.graphs, self.loaders, self.trainers = [graph], [loader], [trainer]
+        self.graph_nodes, self.training_optimizer = nodes, optimizer
+        self.optimizer_tensors[optimizer] = [w, b]
+        self.params.extend([w, b, self.training_inputs, self.training_targets])
 
     def write_checkpoints(self):
         """A valid Adam checkpoint, and damaged copies whose length and checksum are re-sealed so
@@ -464,6 +510,12 @@ class Fixtures:
             return self._new("descent_optimizer_new", 1)
         if handle in self.schedules:
             return self._new("descent_schedule_new_constant", 0.5)
+        if handle in self.graphs:
+            return self._new("descent_graph_new", 2)
+        if handle in self.loaders:
+            return self._new("descent_loader_new", self.training_inputs, self.training_targets, None, 0, 4, 1, 5)
+        if handle in self.trainers:
+            return self._new("descent_trainer_new", self.graphs[0], self.training_optimizer, self.graph_nodes[-1])
         if handle in self.plateaus:
             return self._new("descent_plateau_new", 0.1, 0, 0.5, 2, 1e-4, 0, 1, 0.0, 1e-8)
         return self._new("descent_tensor_clone", handle)
@@ -484,6 +536,9 @@ class Fixtures:
                 return self.schedules[index % len(self.schedules)]
             if what == "plateau":
                 return self.plateaus[index % len(self.plateaus)]
+            if what in ("graph", "loader", "trainer"):
+                pool = {"graph": self.graphs, "loader": self.loaders, "trainer": self.trainers}[what]
+                return pool[index % len(pool)]
             if what == "junk":
                 return random.Random(index).getrandbits(64)
             if what == "zero":
@@ -616,7 +671,18 @@ class Observer:
                 self.cache[handle] = self.snapshot(handle)
 
     def changed(self, handles):
-        return [h for h in handles if self.snapshot(h) != self.cache.get(h)]
+        """What changed: one short description per object whose snapshot differs."""
+        moved = []
+        for handle in handles:
+            now, then = self.snapshot(handle), self.cache.get(handle)
+            if now != then:
+                kind = (then or now or ("?",))[0]
+                detail = ""
+                if then and now and len(then) == len(now):
+                    at = next(i for i in range(len(now)) if now[i] != then[i])
+                    detail = f": field {at} {str(then[at])[:60]} -> {str(now[at])[:60]}"
+                moved.append(f"a {kind}{detail}")
+        return moved
 
     def forget(self):
         self.cache.clear()
@@ -679,6 +745,16 @@ class Observer:
         if lib_q("descent_plateau_state", handle, byref(best), byref(bad), byref(cooldown), byref(updates)):
             lib_q("descent_plateau_lr", handle, byref(f64))
             return ("plateau", struct.pack("<dd", best.value, f64.value), bad.value, cooldown.value, updates.value)
+        i64, i64b = ctypes.c_int64(), ctypes.c_int64()
+        if lib_q("descent_graph_node_count", handle, byref(i64)):
+            lib_q("descent_graph_param_count", handle, byref(i64b))
+            return ("graph", i64.value, i64b.value)
+        if lib_q("descent_trainer_epoch", handle, byref(i64)):
+            return ("trainer", i64.value)
+        if lib_q("descent_loader_batch_count", handle, byref(i64)):
+            indices = (ctypes.c_int64 * 64)()
+            lib_q("descent_loader_batch_indices", handle, 0, indices, 64, byref(i64b))
+            return ("loader", i64.value, tuple(indices[:max(0, min(i64b.value, 64))]))
         return ("not a live object",)
 
 
@@ -692,6 +768,8 @@ def child(batch, log_path, only=None):
     trap_at = int(os.environ.get("DESCENT_FUZZ_SELF_TEST_TRAP", "-1"))
     calls = generate(batch)
     plant_change = os.environ.get("DESCENT_FUZZ_SELF_TEST_CHANGE") == "1"
+    # DESCENT_FUZZ_ONLY="i,j,...": make only these calls of the batch (to narrow a crash down).
+    only_set = {int(i) for i in os.environ["DESCENT_FUZZ_ONLY"].split(",")} if os.environ.get("DESCENT_FUZZ_ONLY") else None
     checked_rejections = {}
     with tempfile.TemporaryDirectory() as tmpdir:
         fixtures = Fixtures(tmpdir)
@@ -710,10 +788,17 @@ def child(batch, log_path, only=None):
                 values[0] = fixtures.sacrificial(name, values[0])
             kinds = [kind for kind, _argtype in rows[name]]
             watched = []
-            if observer and name not in PARTIAL_ON_FAILURE and not MUTATING_CALLBACKS.intersection(
-                    arg for arg in args if isinstance(arg, str)):
+            exempt = name in PARTIAL_ON_FAILURE or bool(MUTATING_CALLBACKS.intersection(
+                arg for arg in args if isinstance(arg, str)))
+            if observer and exempt:
+                observer.forget()  # whatever it does, even failing, may change what it was given
+            elif observer:
                 watched = observer.involved(kinds, args, values)
                 observer.before(watched)
+            if only_set is not None and index not in only_set:
+                if index % 2000 == 1999:
+                    fixtures.build()
+                continue
             try:
                 result = getattr(_ffi.lib, name)(*values)
                 succeeded[name] = succeeded.get(name, 0) + 1
@@ -733,7 +818,7 @@ def child(batch, log_path, only=None):
                     if moved:
                         checked_rejections["changed"] = checked_rejections.get("changed", 0) + 1
                         misbehaviour.append(f"{describe(name, args)} was rejected ({error.message}) but changed "
-                                            f"{len(moved)} of the objects it was given")
+                                            f"{len(moved)} of the objects it was given ({'; '.join(moved)})")
                         observer.forget()
                     checked_rejections["checked"] = checked_rejections.get("checked", 0) + 1
             except Exception as error:  # anything else is the package misbehaving

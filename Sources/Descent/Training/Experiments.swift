@@ -74,7 +74,8 @@ extension Trainer {
     /// (lr_i = start·(end/start)^(i/(steps-1))), recording the loss of each and its smoothed,
     /// debiased exponential average (factor `smoothing`). Stops early when the smoothed loss
     /// exceeds `divergence` times its minimum or is not finite. Afterwards the parameters, batch
-    /// norm statistics, optimizer state, step count and learning rates are exactly as before.
+    /// norm statistics, optimizer state, step count, learning rates and the loader's epoch are
+    /// exactly as before, also when it fails.
     public func rangeTest(_ loader: DataLoader, start: Double, end: Double, steps: Int,
                           smoothing: Double = 0.98, divergence: Double = 4) throws(DescentError) -> RangeTestResult {
         guard start.isFinite, end.isFinite, start > 0, end > start else {
@@ -89,10 +90,12 @@ extension Trainer {
         let state = try optimizer.snapshot()
         let rates = try optimizer.learningRates()
         let savedSchedule = schedule, savedEpoch = epoch, savedDropout = try graph.currentDropoutStep
+        let savedLoaderEpoch = max(loader.epoch, 0)  // -1 (none set) orders batches as epoch 0
         schedule = nil
         defer {
             schedule = savedSchedule
             epoch = savedEpoch
+            try? loader.setEpoch(savedLoaderEpoch)
             try? graph.setDropoutStep(savedDropout)
             try? optimizer.restore(state)
             try? optimizer.setLearningRates(rates)
