@@ -21,10 +21,13 @@ assertion names the function, its arguments and whether the call crashes on its 
 
 Arguments that would be the caller's fault (a count larger than the buffer passed with it) or
 that ask for gigabytes by design (a linspace of 2^31 points) are filtered out (see
-``plausible``), and a child's address space is capped as a safety net.
+``plausible``), and a child's address space is capped as a safety net. Every buffer ends at an
+inaccessible page, so a call that reads or writes past one dies at that call (and is named)
+instead of corrupting the child's heap for a later call to crash on.
 """
 import ctypes
 import math
+import mmap
 import os
 import random
 import struct
@@ -73,6 +76,10 @@ COUNT_ARGS = {
     "descent_schedule_new_sequential": [1], "descent_schedule_values": [2],
     "descent_clip_grad_norm": [1], "descent_clip_grad_norm_ex": [1], "descent_clip_grad_value": [1],
     "descent_step_size_sweep": [5],
+    # rates/losses/smoothed hold `steps` doubles each: without this entry a range test of 4096
+    # steps wrote 32 KiB past the 32-element buffer and a later call (descent_optimizer_save in
+    # batch 3) died with SIGSEGV in the child's corrupted heap.
+    "descent_trainer_range_test": [4],
 }
 CHILD_ADDRESS_SPACE = 8 << 30  # bytes of virtual memory a child may map
 MAX_ELEMENTS = 2**24  # the most elements a call may allocate by design (128 MiB of float64)
@@ -358,6 +365,21 @@ def _pristine(token, handles=None):
     raise AssertionError(token)
 
 
+def guarded_buffer(size):
+    """A zeroed ctypes buffer of `size` bytes whose last byte is followed by an inaccessible page:
+    a call that runs past the end faults right there (the harness names that call) instead of
+    overwriting the child's heap and crashing some later call."""
+    page = mmap.PAGESIZE
+    span = -(-size // page) * page
+    region = mmap.mmap(-1, span + page)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(region))
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    if libc.mprotect(base + span, page, 0) != 0:  # PROT_NONE
+        raise OSError(ctypes.get_errno(), "mprotect of a fuzz buffer's guard page failed")
+    return (ctypes.c_char * size).from_buffer(region, span - size)  # keeps `region` alive
+
+
 class Fixtures:
     """Live objects of every kind, rebuilt whenever a *_free call may have freed one."""
 
@@ -368,7 +390,7 @@ class Fixtures:
         self.buffers = {}
         for token in BUFFERS:
             size = (SMALL_LEN + SLACK) * 8 if token == "small" else (BUF_LEN + SLACK) * 8
-            self.buffers[token] = (ctypes.c_char * size)()
+            self.buffers[token] = guarded_buffer(size)
         self.owned = []
         self.build()
         self._callbacks = {}
@@ -766,6 +788,7 @@ def child(batch, log_path, only=None):
     from descent import _ffi
     rows = {name: list(zip(_kinds(argtypes), argtypes)) for name, _r, argtypes in _ffi.FUNCTIONS}
     trap_at = int(os.environ.get("DESCENT_FUZZ_SELF_TEST_TRAP", "-1"))
+    overrun_at = int(os.environ.get("DESCENT_FUZZ_SELF_TEST_OVERRUN", "-1"))
     calls = generate(batch)
     plant_change = os.environ.get("DESCENT_FUZZ_SELF_TEST_CHANGE") == "1"
     # DESCENT_FUZZ_ONLY="i,j,...": make only these calls of the batch (to narrow a crash down).
@@ -783,6 +806,9 @@ def child(batch, log_path, only=None):
             os.write(log, f"{index}\t{describe(name, args)}\n".encode())
             if index == trap_at:  # the harness's own test: die like a Swift trap
                 os.kill(os.getpid(), 4)
+            if index == overrun_at:  # ... or write one byte past a buffer, as a lying count would
+                small = fixtures.buffers["small"]
+                ctypes.memset(ctypes.addressof(small) + len(small), 0, 1)
             values = [fixtures.resolve(kind, argtype, arg) for (kind, argtype), arg in zip(rows[name], args)]
             if name.endswith("_free") and values:
                 values[0] = fixtures.sacrificial(name, values[0])
@@ -878,6 +904,30 @@ def test_generation_is_deterministic_and_filters_caller_lies():
             pointers = [a for k, a in zip(kinds, args) if k == "ptr" and a is not None]
             if args[index] > BUF_LEN:
                 assert not pointers, (name, args)
+
+
+def test_a_call_overrunning_a_buffer_dies_at_that_call():
+    """The guard pages: one byte written past a fuzz buffer faults at once (SIGSEGV) and the
+    harness names that call, instead of the corrupted heap crashing a later call."""
+    name, args = generate(0)[53]
+    _counts, failures = run_batch(0, extra_env={"DESCENT_FUZZ_SELF_TEST_OVERRUN": "53"})
+    assert len(failures) == 1
+    assert "returncode -11" in failures[0]
+    assert describe(name, args) in failures[0]
+
+
+def test_a_range_test_longer_than_its_buffers_is_filtered():
+    """The call behind batch 3's SIGSEGV: a range test of 4096 steps writing its rates into the
+    32-element small buffer (the header: `steps` doubles each) is the caller's fault, not made."""
+    from descent import _ffi
+    argtypes = next(a for n, _r, a in _ffi.FUNCTIONS if n == "descent_trainer_range_test")
+    lying = [("trainer", 0), ("loader", 0), 1e-4, 1.0, 4096, 0.9, 4.0, "small", "zeros", "zeros", "zeros", "zeros"]
+    assert not plausible("descent_trainer_range_test", argtypes, lying)
+    assert plausible("descent_trainer_range_test", argtypes, lying[:4] + [SMALL_LEN] + lying[5:])
+    for batch in range(BATCHES - 1):
+        for name, args in generate(batch):
+            if name == "descent_trainer_range_test":
+                assert args[4] <= min(_capacity(a) for a in args[7:10]), args
 
 
 def test_a_crashing_call_is_detected_and_named():
