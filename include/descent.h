@@ -522,7 +522,7 @@ descent_status descent_radam_step(int32_t dtype, int64_t count, void *param, con
 
 /**
  * Lion (Chen et al. 2023; defaults lr 1e-4, betas 0.9 / 0.99, weight_decay 0, decoupled):
- *     c := β1 m + (1 - β1) g;   W := W - lr sign(c);   m := β2 m + (1 - β2) g    (sign(0) = 0)
+ *     c := β1 m + (1 - β1) g;   W := W - lr sign(c);   m := β2 m + (1 - β2) g    (sign(0) = 0, sign(NaN) = NaN)
  * Pass DESCENT_OPT_DECOUPLED_WEIGHT_DECAY for the paper's weight decay. Flags: MAXIMIZE,
  * DECOUPLED_WEIGHT_DECAY, CHECK_FINITE.
  */
@@ -593,7 +593,7 @@ enum {
 enum {
     DESCENT_NONFINITE_RAISE = 0,   /* default: step fails with DESCENT_ERR_NON_FINITE, nothing changes */
     DESCENT_NONFINITE_SKIP = 1,    /* step returns DESCENT_OK, *skipped = 1, nothing changes (t too) */
-    DESCENT_NONFINITE_PROCEED = 2  /* no check: the update runs (NaN spreads) */
+    DESCENT_NONFINITE_PROCEED = 2  /* no check: the update runs (NaN spreads to the param, every rule) */
 };
 
 /*

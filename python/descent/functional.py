@@ -285,7 +285,7 @@ def lion(param, grad, exp_avg, step=1, *, lr=1e-4, betas=(0.9, 0.99), weight_dec
 
     ::
 
-        c := β1 m + (1 - β1) g;   W := W - lr sign(c);   m := β2 m + (1 - β2) g      (sign(0) = 0)
+        c := β1 m + (1 - β1) g;   W := W - lr sign(c);   m := β2 m + (1 - β2) g      (sign(0) = 0, sign(NaN) = NaN)
 
     Defaults: lr=0.0001, betas=(0.9, 0.99), weight_decay=0, maximize=False,
     decoupled_weight_decay=True, check_finite=False.

@@ -175,3 +175,14 @@ def test_bad_options_raise(rng):
         F.nadam(p, g, np.zeros(4), np.zeros(4), np.ones(1, np.float32), 1)
     assert mu[0] == 1.0
     np.testing.assert_array_equal(p, 0)
+
+
+def test_lion_nan_gradient_reaches_the_param_without_check_finite():
+    # sign(NaN) = NaN: the element does not silently stop moving (it did: exp_avg went NaN and
+    # the update took sign(NaN) as 0).
+    p, m = np.array([1.0, 2.0, 3.0]), np.zeros(3)
+    F.lion(p, np.array([0.5, np.nan, -0.5]), m, 1, lr=0.1)
+    np.testing.assert_array_equal(np.isnan(p), [False, True, False])
+    np.testing.assert_allclose(p[[0, 2]], [0.9, 3.1], rtol=1e-15, atol=0)
+    F.lion(p, np.array([0.5, 1.0, -0.5]), m, 2, lr=0.1)
+    assert np.isnan(p[1]) and np.isnan(m[1])
