@@ -42,6 +42,13 @@ def as_state(value, dtype, role):
                         f"got {type(value).__name__}")
     if value.dtype != np.dtype(dtype):
         raise errors.DTypeError(f"{role} is {value.dtype}, expected {np.dtype(dtype)}")
+    if not (value.flags.c_contiguous and value.flags.writeable and value.flags.aligned):
+        problem = "not C-contiguous" if not value.flags.c_contiguous else \
+            "read-only" if not value.flags.writeable else "not aligned"
+        raise errors.InvalidArgumentError(
+            f"{role} is {problem}: it is updated in place, through the array's own memory, so it must be a "
+            f"writeable, aligned, C-contiguous array (make one with np.ascontiguousarray({role}) or "
+            f"{role}.copy() and keep using that array), or a descent.Tensor")
     return wrap(value)
 
 

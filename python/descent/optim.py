@@ -169,11 +169,9 @@ class Optimizer(NativeObject):
         if unknown:
             raise TypeError(f"{type(self).__name__} group got unknown hyper-parameters {sorted(unknown)}")
         full = {"params": arrays, **{k: group.get(k, v) for k, v in self._defaults.items()}}
-        for array in arrays:
-            if not isinstance(array, np.ndarray):
-                raise TypeError(f"params must be numpy arrays, got {type(array).__name__}")
-            if array.dtype not in DTYPE_CODES:
-                raise errors.DTypeError(f"param dtype {array.dtype} is not float32 or float64")
+        where = f"param_groups[{len(self._groups)}]['params']"
+        for index, array in enumerate(arrays):
+            _check_param(array, f"{where}[{index}]")
         tensors = [wrap(array) for array in arrays]
         defaults = self._values(self._defaults)
         try:
@@ -324,6 +322,10 @@ class Optimizer(NativeObject):
             grads = self._grads
         elif isinstance(grads, np.ndarray):
             grads = [grads]
+        elif not isinstance(grads, (list, tuple)):
+            raise TypeError("step() takes the gradients as a list of numpy arrays, one per param in group order "
+                            "(a single array when there is one param), or no argument to use opt.grads; got "
+                            f"{type(grads).__name__}")
         with self._lock:
             bound = self._bound
             if bound is None or len(bound) != len(grads) or not all(map(operator.is_, grads, bound)):
@@ -407,11 +409,13 @@ class Optimizer(NativeObject):
             count = len(group["params"])
             groups.append({**{k: group[k] for k in self.DEFAULTS}, "params": list(range(start, start + count))})
             start += count
-        return {"state": state, "param_groups": groups, "nonfinite": self.nonfinite}
+        return {"state": state, "param_groups": groups, "nonfinite": self.nonfinite, "optimizer": self._rule_name()}
 
     def load_state_dict(self, state_dict):
-        """Restores what :meth:`state_dict` returned (from an optimizer of the same class with the
-        same group sizes and param shapes). Everything is checked before anything changes."""
+        """Restores what :meth:`state_dict` returned (from an optimizer of the same rule with the
+        same group sizes and param shapes). Everything is checked before anything changes: a
+        state_dict of another rule (its ``"optimizer"`` entry, or else state entries or group
+        settings this rule does not have) raises InvalidArgumentError naming that rule."""
         self._check_open()
         params = self._params()
         groups, state, steps, mus = self._checked_state_dict(state_dict)
@@ -420,7 +424,10 @@ class Optimizer(NativeObject):
                 if name in ("step", "mu_product"):
                     continue
                 if name not in self.SLOTS:
-                    raise errors.InvalidArgumentError(f"state of param {index} has unknown entry {name!r}")
+                    raise errors.InvalidArgumentError(
+                        f"state of param {index} has entry {name!r}, which {self._rule_name()} does not keep "
+                        f"(its state: {', '.join(repr(slot) for slot in self.SLOTS)}); the state_dict comes "
+                        f"from {_owners(name, lambda cls: cls.SLOTS)}")
                 if not isinstance(value, np.ndarray) or value.dtype != param.dtype or value.shape != param.shape:
                     raise errors.ShapeError(f"state {name!r} of param {index} does not match the param's "
                                             f"dtype {param.dtype} and shape {param.shape}")
@@ -470,6 +477,22 @@ class Optimizer(NativeObject):
             raise TypeError("state_dict['param_groups'] must be a list of dicts")
         if not isinstance(state, Mapping) or not all(isinstance(e, Mapping) for e in state.values()):
             raise TypeError("state_dict['state'] must be a dict of dicts")
+        if "optimizer" in state_dict:
+            saved_by = state_dict["optimizer"]
+            if not isinstance(saved_by, str):
+                raise TypeError("state_dict['optimizer'] must name the rule that made it (a str such as 'Adam'), "
+                                f"got {type(saved_by).__name__}")
+            if saved_by != self._rule_name():
+                raise errors.InvalidArgumentError(
+                    f"the state_dict was made by {saved_by} (its 'optimizer' entry), this optimizer is "
+                    f"{self._rule_name()}; a state_dict loads only into an optimizer of the rule that made it")
+        for index, group in enumerate(groups):
+            unknown = sorted(set(group) - set(self.DEFAULTS) - {"params"}, key=str)
+            if unknown:
+                raise errors.InvalidArgumentError(
+                    f"param_groups[{index}] of the state_dict has {', '.join(repr(k) for k in unknown)}, which "
+                    f"{self._rule_name()} does not have; the state_dict comes from "
+                    f"{_owners(unknown[0], lambda cls: cls.DEFAULTS)}")
         if len(groups) != len(self._groups):
             raise errors.ShapeError(f"state_dict has {len(groups)} groups, the optimizer {len(self._groups)}")
         for mine, theirs in zip(self._groups, groups):
@@ -543,6 +566,10 @@ class Optimizer(NativeObject):
                                        "pytorch")
             self._pushed[index] = self._getter(group)
 
+    def _rule_name(self):
+        """The class name of this optimizer's rule (a subclass of Adam reports "Adam")."""
+        return _RULE_NAMES.get(self.RULE, type(self).__name__)
+
     def _initial(self, name, group):
         return group.get("initial_accumulator_value", 0.0) if name == "sum" else 0.0
 
@@ -593,6 +620,32 @@ def _after_fork_in_child():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _check_param(array, name):
+    """Checks that `array` can be a param: the optimizer updates it in place, zero-copy, so it
+    must be a writeable, aligned, C-contiguous float32/float64 ndarray (a copy would be updated
+    instead of the caller's array, silently)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array (float32 or float64) the optimizer updates in place, "
+                        f"got {type(array).__name__}")
+    if array.dtype not in DTYPE_CODES:
+        raise errors.DTypeError(f"{name} is {array.dtype}; params must be float32 or float64 arrays "
+                                f"(convert once with x = x.astype(np.float32) and keep using that array)")
+    if not array.flags.c_contiguous:
+        problem = "not C-contiguous (a strided view, a transpose or a Fortran-order array)"
+        remedy = "x = np.ascontiguousarray(x)"
+    elif not array.flags.writeable:
+        problem, remedy = "read-only", "x = x.copy()"
+    elif not array.flags.aligned:
+        problem, remedy = "not aligned", "x = x.copy()"
+    else:
+        return
+    raise errors.InvalidArgumentError(
+        f"{name} is {problem}: the optimizer updates each param in place, through the array's own memory "
+        f"(no copy), so a param must be a writeable, aligned, C-contiguous array; make one with {remedy} "
+        "before building the optimizer and keep using that new array (the optimizer updates it, not the "
+        "original)")
 
 
 def _tuple_getter(keys):
@@ -727,3 +780,17 @@ class Lion(Optimizer):
     SLOTS = ("exp_avg",)
     DEFAULTS = {"lr": 1e-4, "betas": (0.9, 0.99), "weight_decay": 0.0, "maximize": False,
                 "decoupled_weight_decay": True}
+
+
+_RULE_NAMES = {cls.RULE: cls.__name__ for cls in (SGD, Adagrad, Adadelta, RMSprop, Adam, AdamW, Adamax, NAdam, RAdam,
+                                                   Lion)}
+
+
+def _owners(name, members):
+    """'an optimizer of another rule (Adam, AdamW or ...)': the rules whose `members(cls)` hold `name`."""
+    owners = [cls.__name__ for cls in (SGD, Adagrad, Adadelta, RMSprop, Adam, AdamW, Adamax, NAdam, RAdam, Lion)
+              if name in members(cls)]
+    if not owners:
+        return "no descent optimizer"
+    listed = owners[0] if len(owners) == 1 else ", ".join(owners[:-1]) + " or " + owners[-1]
+    return f"another rule's optimizer ({listed})"

@@ -72,6 +72,23 @@ def _choice(value, table, name):
     return table[value]
 
 
+def _describe(value):
+    """How a wrong argument is named in a message: its type, and its value when short."""
+    if callable(value) and hasattr(value, "__name__") and not isinstance(value, type):
+        return f"the function {value.__name__} (call it to make a Schedule, e.g. {value.__name__}(...))"
+    text = repr(value)
+    return type(value).__name__ + ("" if len(text) > 60 else f" {text}")
+
+
+def _check_schedule(value, name):
+    if not isinstance(value, Schedule):
+        hint = f" (a fixed rate is schedules.constant({value!r}))" if isinstance(value, numbers.Real) \
+            and not isinstance(value, bool) else ""
+        raise TypeError(f"{name} must be a descent.schedules.Schedule, made by a factory such as "
+                        f"schedules.cosine_annealing(0.1, t_max=100); got {_describe(value)}{hint}")
+    return value
+
+
 def _int64_array(values, name):
     items = [_integer(v, name) for v in values]
     return len(items), (ctypes.c_int64 * max(len(items), 1))(*items)
@@ -304,10 +321,12 @@ def sequential(schedules, milestones):
     """Schedules one after another (PyTorch SequentialLR): ``schedules[i]`` runs on
     ``[milestones[i-1], milestones[i])`` and restarts its count there:
     ``lr(t) = schedules[i](t - milestones[i-1])`` (milestones[-1] = 0)."""
-    parts = list(schedules)
-    for index, part in enumerate(parts):
-        if not isinstance(part, Schedule):
-            raise TypeError(f"schedules[{index}] is {type(part).__name__}, not a descent Schedule")
+    if not isinstance(schedules, (list, tuple)):
+        raise TypeError(f"schedules must be a list of descent.schedules.Schedule, got {_describe(schedules)}")
+    parts = [_check_schedule(part, f"schedules[{index}]") for index, part in enumerate(schedules)]
+    if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
+        raise TypeError(f"milestones must be a list of ints (the steps where the next schedule starts), "
+                        f"got {_describe(milestones)}")
     milestones = list(milestones)
     count, marks = _int64_array(milestones, "milestone")
     if count != len(parts) - 1:
@@ -322,8 +341,7 @@ def with_warmup(schedule, warmup_steps, start_factor=0.0):
     """Linear warmup for ``warmup_steps`` steps into ``schedule``, which then starts at its own
     step 0: ``lr(t) = schedule(0) * (start_factor + (1 - start_factor) * t / warmup_steps)`` for
     t < warmup_steps, else ``schedule(t - warmup_steps)``."""
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule is {type(schedule).__name__}, not a descent Schedule")
+    _check_schedule(schedule, "schedule")
     with linear_warmup(schedule.value(0), warmup_steps, start_factor) as ramp:
         return sequential([ramp, schedule], [warmup_steps])
 
@@ -444,14 +462,18 @@ class LRScheduler:
         groups = _param_groups(optimizer)
         if isinstance(schedule, Schedule):
             schedules = [schedule] * len(groups)
-        else:
-            schedules = list(schedule)
+        elif isinstance(schedule, (list, tuple)):
+            schedules = [_check_schedule(item, f"schedule[{index}]") for index, item in enumerate(schedule)]
             if len(schedules) != len(groups):
                 raise errors.InvalidArgumentError(
-                    f"{len(schedules)} schedules for {len(groups)} parameter groups")
-        for index, item in enumerate(schedules):
-            if not isinstance(item, Schedule):
-                raise TypeError(f"schedule {index} is {type(item).__name__}, not a descent Schedule")
+                    f"{len(schedules)} schedules for {len(groups)} parameter groups (pass one Schedule for "
+                    "every group, or a list with one per group)")
+        else:
+            raise TypeError("schedule must be a descent.schedules.Schedule (for every group) or a list of them "
+                            "(one per parameter group), made by a factory such as "
+                            f"schedules.cosine_annealing(0.1, t_max=100); got {_describe(schedule)}"
+                            + (f" (a fixed rate is schedules.constant({schedule!r}))"
+                               if isinstance(schedule, numbers.Real) and not isinstance(schedule, bool) else ""))
         momentum_keys = []
         for index, (group, item) in enumerate(zip(groups, schedules)):
             if not item.cycles_momentum:
