@@ -51,6 +51,14 @@ class NativeObject:
         if handle:
             getattr(lib, self._FREE)(handle)
 
+    def __reduce_ex__(self, protocol):
+        # The default would copy the handle number: two Python objects owning one native object
+        # (the first close breaks the other) or, unpickled elsewhere, a number naming nothing.
+        raise TypeError(f"a descent {self._kind()} cannot be copied or pickled: it owns native state in libdescent "
+                        f"that a copy would share{self._COPY_HINT}")
+
+    _COPY_HINT = ""
+
     def __enter__(self):
         return self
 

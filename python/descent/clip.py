@@ -146,6 +146,13 @@ class GradientGroup:
     def __len__(self):
         return self._count
 
+    def __reduce_ex__(self, protocol):
+        # A group over the same gradients (copy.copy) or over copies of them (deepcopy, pickle);
+        # copying the handle table would clip the original's gradients instead.
+        if getattr(self, "_closed", False):
+            raise errors.ClosedError("this GradientGroup is closed: it cannot be copied")
+        return GradientGroup, (list(self._items),)
+
     def clip_norm(self, max_norm, norm_type=2.0, error_if_nonfinite=False):
         """:func:`clip_grad_norm` over the group; returns the pre-clip total norm. norm_type defaults to
         2.0 (inf for the max norm); error_if_nonfinite defaults to False."""
@@ -170,6 +177,7 @@ class GradientGroup:
 
     def close(self):
         """Releases the zero-copy wraps (idempotent); later calls raise InvalidHandleError."""
+        self._closed = True
         for wrapped in getattr(self, "_wraps", []):
             wrapped.close()
         self._wraps = []

@@ -151,6 +151,8 @@ class Graph(NativeObject):
 
     _FREE = "descent_graph_free"
     _KIND = "graph"
+    _COPY_HINT = ("; to copy a model, save its parameters with model.state_dict() and load them into a new "
+                  "model built the same way (model.load_state_dict(state))")
 
     def __init__(self, dtype=np.float64):
         self.dtype = np.dtype(dtype)

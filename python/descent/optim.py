@@ -573,6 +573,21 @@ class Optimizer(NativeObject):
     def _initial(self, name, group):
         return group.get("initial_accumulator_value", 0.0) if name == "sum" else 0.0
 
+    # -- copies ------------------------------------------------------------------------------
+    def __reduce_ex__(self, protocol):
+        """copy.deepcopy(opt) and pickle: a new optimizer of the same class over copies of the
+        params (deepcopy's memo maps them, so ``copy.deepcopy((params, opt))`` gives a copy whose
+        optimizer updates the copied params), with the same param_groups, state, step count and
+        policy, and copies of :attr:`grads` once they exist; torch.optim behaves the same.
+        copy.copy(opt): a new optimizer over the SAME param arrays with a copy of the state."""
+        self._check_open()
+        with self._lock:
+            state = self.state_dict()
+            groups = [{**{k: group[k] for k in self.DEFAULTS}, "params": list(arrays)}
+                      for group, arrays in zip(self._groups, self._registered)]
+            payload = {"defaults": dict(self._defaults), "groups": groups, "state": state, "grads": self._grads}
+        return _rebuild_optimizer, (type(self), payload)
+
     # -- lifetime ------------------------------------------------------------------------------
     def _check_open(self):
         """Raises ClosedError ("this SGD optimizer is closed ...") after :meth:`close`."""
@@ -620,6 +635,24 @@ def _after_fork_in_child():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _rebuild_optimizer(cls, payload):
+    """The inverse of Optimizer.__reduce_ex__."""
+    state = payload["state"]
+    optimizer = cls(payload["groups"], nonfinite=state.get("nonfinite", "raise"), **payload["defaults"])
+    try:
+        optimizer.load_state_dict(state)
+        grads = payload.get("grads")
+        if grads is not None:
+            params = optimizer._params()
+            optimizer._grads = [g if isinstance(g, np.ndarray) and g.shape == p.shape and g.dtype == p.dtype
+                                and g.flags.c_contiguous and g.flags.writeable else np.array(g, dtype=p.dtype)
+                                for g, p in zip(grads, params)]
+    except BaseException:
+        optimizer.close()
+        raise
+    return optimizer
 
 
 def _check_param(array, name):

@@ -23,6 +23,7 @@ Quick start::
 See docs/schedules.md for every formula.
 """
 
+import copy
 import ctypes
 import numbers
 from collections.abc import Mapping, MutableMapping
@@ -72,6 +73,36 @@ def _choice(value, table, name):
     return table[value]
 
 
+def _plain(value):
+    """A config value as plain Python (int, float, bool, str, lists), so configs compare by value."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return _plain(value.item())
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _from_config(config):
+    """A new Schedule from :attr:`Schedule.config` (the inverse of config)."""
+    if not isinstance(config, Mapping) or config.get("kind") not in _FACTORIES:
+        raise errors.InvalidArgumentError(f"not a schedule config: {config!r}")
+    arguments = {name: value for name, value in config.items() if name != "kind"}
+    if config["kind"] != "sequential":
+        return _FACTORIES[config["kind"]](**arguments)
+    parts = [_from_config(part) for part in arguments["schedules"]]
+    try:
+        return sequential(parts, arguments["milestones"])
+    finally:
+        for part in parts:
+            part.close()
+
+
 def _describe(value):
     """How a wrong argument is named in a message: its type, and its value when short."""
     if callable(value) and hasattr(value, "__name__") and not isinstance(value, type):
@@ -102,21 +133,40 @@ class Schedule(NativeObject):
     :class:`~descent.ClosedError` (an :class:`~descent.InvalidHandleError`). Schedules built from it (``sequential``) keep working.
     """
 
-    __slots__ = ("_raw", "kind", "parameters", "__weakref__")
+    __slots__ = ("_raw", "kind", "parameters", "_config", "__weakref__")
     _KIND = "schedule"
 
     def __init__(self, *args, **kwargs):
         raise TypeError("use the factory functions in descent.schedules to make a Schedule")
 
     @classmethod
-    def _make(cls, function, arguments, kind, parameters):
+    def _make(cls, function, arguments, kind, parameters, config=None):
         handle = _ffi.handle_t()
         function(*arguments, ctypes.byref(handle))
         self = object.__new__(cls)
         self._handle = handle.value
         self.kind = kind
         self.parameters = parameters
+        self._config = config if config is not None else \
+            {"kind": kind, **{name: _plain(value) for name, value in parameters.items()}}
         return self
+
+    @property
+    def config(self):
+        """What the schedule was made from, as plain Python values: ``{"kind": factory name,
+        argument: value, ...}`` (a ``sequential`` holds its parts' configs under "schedules").
+        Equal configs make equal schedules; :class:`LRScheduler` saves it in its state_dict and
+        refuses to load a state saved with another. Readable after close."""
+        return copy.deepcopy(self._config)
+
+    def __reduce_ex__(self, protocol):
+        # copy.copy, copy.deepcopy and pickle make a new native schedule from the config (a copy
+        # sharing this one's handle would break when either is closed).
+        self._check_open()
+        return _from_config, (self.config,)
+
+    def _check_open(self):
+        self._handle  # noqa: B018  (raises ClosedError after close)
 
     def value(self, step):
         """The learning rate at step ``step`` (an int >= 0). Never changes the schedule."""
@@ -333,8 +383,10 @@ def sequential(schedules, milestones):
         raise errors.InvalidArgumentError(
             f"sequential needs {max(len(parts) - 1, 0)} milestones for {len(parts)} schedules, got {count}")
     handles = (_ffi.handle_t * max(len(parts), 1))(*[p._handle for p in parts])
+    config = {"kind": "sequential", "schedules": [p._config for p in parts], "milestones": _plain(milestones)}
     return Schedule._make(lib.descent_schedule_new_sequential, [handles, len(parts), marks],
-                          "sequential", {"schedules": [p.kind for p in parts], "milestones": list(milestones)})
+                          "sequential", {"schedules": [p.kind for p in parts], "milestones": list(milestones)},
+                          copy.deepcopy(config))
 
 
 def with_warmup(schedule, warmup_steps, start_factor=0.0):
@@ -344,6 +396,13 @@ def with_warmup(schedule, warmup_steps, start_factor=0.0):
     _check_schedule(schedule, "schedule")
     with linear_warmup(schedule.value(0), warmup_steps, start_factor) as ramp:
         return sequential([ramp, schedule], [warmup_steps])
+
+
+_FACTORIES = {"constant": constant, "inverse_time": inverse_time, "exponential": exponential,
+              "inverse_power": inverse_power, "step_decay": step_decay, "multi_step": multi_step,
+              "piecewise_constant": piecewise_constant, "cosine_annealing": cosine_annealing,
+              "cosine_warm_restarts": cosine_warm_restarts, "linear": linear, "polynomial": polynomial,
+              "one_cycle": one_cycle, "sequential": sequential}
 
 
 class Plateau(NativeObject):
@@ -364,19 +423,33 @@ class Plateau(NativeObject):
     ``best`` starts at +inf ("min") or -inf ("max"); a NaN metric counts as a bad epoch.
     """
 
-    __slots__ = ("_raw", "__weakref__")
+    __slots__ = ("_raw", "_settings", "__weakref__")
     _KIND = "plateau scheduler"
 
     def __init__(self, lr, mode="min", factor=0.1, patience=10, threshold=1e-4, threshold_mode="rel",
                  cooldown=0, min_lr=0.0, eps=1e-8):
         self._handle = 0
         handle = _ffi.handle_t()
-        lib.descent_plateau_new(_real(lr, "lr"), _choice(mode, _MODES, "mode"), _real(factor, "factor"),
-                                _integer(patience, "patience"), _real(threshold, "threshold"),
+        settings = {"lr": _real(lr, "lr"), "mode": mode, "factor": _real(factor, "factor"),
+                    "patience": _integer(patience, "patience"), "threshold": _real(threshold, "threshold"),
+                    "threshold_mode": threshold_mode, "cooldown": _integer(cooldown, "cooldown"),
+                    "min_lr": _real(min_lr, "min_lr"), "eps": _real(eps, "eps")}
+        lib.descent_plateau_new(settings["lr"], _choice(mode, _MODES, "mode"), settings["factor"],
+                                settings["patience"], settings["threshold"],
                                 _choice(threshold_mode, _THRESHOLD_MODES, "threshold_mode"),
-                                _integer(cooldown, "cooldown"), _real(min_lr, "min_lr"), _real(eps, "eps"),
-                                ctypes.byref(handle))
+                                settings["cooldown"], settings["min_lr"], settings["eps"], ctypes.byref(handle))
+        self._settings = settings
         self._handle = handle.value
+
+    @property
+    def settings(self):
+        """The constructor's arguments (``lr`` is the initial rate), as plain Python values."""
+        return dict(self._settings)
+
+    def __reduce_ex__(self, protocol):
+        # copy.copy, copy.deepcopy and pickle make a new native plateau with these settings and
+        # this state (a copy sharing this one's handle would break when either is closed).
+        return _rebuild_plateau, (self.settings, self.state())
 
     def update(self, metric):
         """Records one epoch's metric; returns the learning rate to use from now on."""
@@ -392,28 +465,87 @@ class Plateau(NativeObject):
         return rate.value
 
     def state(self):
-        """dict(lr, best, num_bad_epochs, cooldown_counter, updates)."""
+        """dict(lr, best, num_bad_epochs, cooldown_counter, updates, settings): the counters and
+        the settings they were reached with (:attr:`settings` without the initial ``lr``)."""
         best = ctypes.c_double()
         bad, cooldown, updates = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
         lib.descent_plateau_state(self._handle, ctypes.byref(best), ctypes.byref(bad), ctypes.byref(cooldown),
                                   ctypes.byref(updates))
         return {"lr": self.lr, "best": best.value, "num_bad_epochs": bad.value,
-                "cooldown_counter": cooldown.value, "updates": updates.value}
+                "cooldown_counter": cooldown.value, "updates": updates.value, "settings": self._rules()}
+
+    def _rules(self):
+        return {name: value for name, value in self._settings.items() if name != "lr"}
 
     def set_lr(self, lr):
         """Replaces the current rate (a manual change; later reductions start from it)."""
         lib.descent_plateau_set_lr(self._handle, _real(lr, "lr"))
 
     def load_state(self, state):
-        """Restores a dict from :meth:`state` (all fields checked before anything changes)."""
+        """Restores a dict from :meth:`state` (all fields checked before anything changes). A
+        state whose ``"settings"`` differ from this plateau's raises InvalidArgumentError naming
+        the first difference (counters reached under other rules would be misread); a dict without
+        ``"settings"`` is taken as counters only."""
         if not isinstance(state, Mapping):
             raise TypeError(f"state must be a dict from state(), not {type(state).__name__}")
+        if "settings" in state:
+            _check_same(state["settings"], self._rules(), "plateau settings")
         lib.descent_plateau_restore(self._handle, _real(state["lr"], "lr"), _real(state["best"], "best"),
                                     _integer(state["num_bad_epochs"], "num_bad_epochs"),
                                     _integer(state["cooldown_counter"], "cooldown_counter"),
                                     _integer(state["updates"], "updates"))
 
     _FREE = "descent_plateau_free"
+
+
+def _rebuild_plateau(settings, state):
+    plateau = Plateau(**settings)
+    plateau.load_state(state)
+    return plateau
+
+
+_MISSING = object()
+
+
+def _first_difference(saved, mine, path):
+    """(path, saved value, this value) of the first difference between two configurations (dicts
+    of plain values, lists and dicts of them), or None when they are equal."""
+    if isinstance(mine, Mapping):
+        if not isinstance(saved, Mapping):
+            return path, saved, mine
+        for name in list(mine) + [k for k in saved if k not in mine]:
+            found = _first_difference(saved.get(name, _MISSING), mine.get(name, _MISSING),
+                                      f"{path}.{name}" if path else str(name))
+            if found:
+                return found
+        return None
+    if isinstance(mine, list):
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(mine):
+            return path, saved, mine
+        for index, (theirs, ours) in enumerate(zip(saved, mine)):
+            found = _first_difference(theirs, ours, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    try:
+        same = saved is not _MISSING and mine is not _MISSING and type(_plain(saved)) is not list \
+            and bool(_plain(saved) == mine)
+    except (TypeError, ValueError):
+        same = False
+    return None if same else (path, saved, mine)
+
+
+def _check_same(saved, mine, what):
+    """Raises InvalidArgumentError naming the first difference between a saved configuration and
+    this object's."""
+    found = _first_difference(saved, mine, "")
+    if found:
+        path, theirs, ours = found
+        shown = lambda value: "nothing" if value is _MISSING else repr(value)  # noqa: E731
+        where = path if path.startswith("[") else f" {path}" if path else ""
+        raise errors.InvalidArgumentError(
+            f"the state was saved with {what}{where} = {shown(theirs)}, this one has {shown(ours)}; load it "
+            "into a scheduler built with the settings it was saved with")
 
 
 def _param_groups(optimizer):
@@ -544,13 +676,23 @@ class LRScheduler:
         return list(self._last_momentum)
 
     def state_dict(self):
-        """``{"last_step": n, "interval": "step" | "epoch"}``, for :meth:`load_state_dict`."""
-        return {"last_step": self.last_step, "interval": self.interval}
+        """``{"last_step": n, "interval": "step" | "epoch", "schedules": [config, ...]}`` (one
+        :attr:`Schedule.config` per group), for :meth:`load_state_dict`."""
+        return {"last_step": self.last_step, "interval": self.interval,
+                "schedules": [item.config for item in self.schedules]}
 
     def load_state_dict(self, state):
-        """Restores ``last_step`` and re-applies the rates for it."""
+        """Restores ``last_step`` and re-applies the rates for it. The state must have been saved
+        by a scheduler with the same interval and the same schedules (factory and every argument,
+        per group): a state saved with other settings raises InvalidArgumentError naming the
+        first difference, and nothing changes."""
         if not isinstance(state, Mapping):
             raise TypeError(f"state must be a dict from state_dict(), not {type(state).__name__}")
+        if "schedules" not in state:
+            raise errors.InvalidArgumentError(
+                "state has no 'schedules' (the schedule configuration it was saved with), so it cannot be checked "
+                "against this scheduler's; pass a dict from LRScheduler.state_dict()")
+        _check_same(state["schedules"], [item.config for item in self.schedules], "schedules")
         if state.get("interval", self.interval) != self.interval:
             raise errors.InvalidArgumentError(
                 f"state was saved with interval {state.get('interval')!r}, this scheduler uses {self.interval!r}")
@@ -609,16 +751,30 @@ class ReduceLROnPlateau:
         return self.plateaus[0].state()["best"]
 
     def state_dict(self):
-        """One :meth:`Plateau.state` dict per group."""
+        """``{"plateaus": [...]}``: one :meth:`Plateau.state` dict per group (counters and the
+        settings they were reached with)."""
         return {"plateaus": [plateau.state() for plateau in self.plateaus]}
 
     def load_state_dict(self, state):
-        """Restores :meth:`state_dict` output and sets every group's lr from it."""
+        """Restores :meth:`state_dict` output and sets every group's lr from it. The state must
+        have been saved with the same settings (mode, factor, patience, threshold, threshold_mode,
+        cooldown, min_lr, eps; per group): other settings raise InvalidArgumentError naming the
+        first difference, and nothing changes."""
         if not isinstance(state, Mapping):
             raise TypeError(f"state must be a dict from state_dict(), not {type(state).__name__}")
-        saved = list(state["plateaus"])
+        if "plateaus" not in state:
+            raise KeyError("state has no 'plateaus'; pass a dict from ReduceLROnPlateau.state_dict()")
+        saved = state["plateaus"]
+        if not isinstance(saved, (list, tuple)) or not all(isinstance(entry, Mapping) for entry in saved):
+            raise TypeError("state['plateaus'] must be a list of dicts, one per parameter group")
         if len(saved) != len(self.plateaus):
             raise errors.InvalidArgumentError(f"state has {len(saved)} groups, this scheduler {len(self.plateaus)}")
+        for index, (plateau, entry) in enumerate(zip(self.plateaus, saved)):
+            if "settings" not in entry:
+                raise errors.InvalidArgumentError(
+                    f"state['plateaus'][{index}] has no 'settings' (what it was saved with), so it cannot be checked "
+                    "against this scheduler's; pass a dict from ReduceLROnPlateau.state_dict()")
+            _check_same(entry["settings"], plateau._rules(), f"param_groups[{index}] settings")
         before = [plateau.state() for plateau in self.plateaus]
         try:
             for plateau, entry in zip(self.plateaus, saved):

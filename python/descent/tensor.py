@@ -100,6 +100,14 @@ class Tensor(NativeObject):
             lib.descent_tensor_free(handle)
         self._keepalive = None
 
+    def __reduce_ex__(self, protocol):
+        # copy.copy / copy.deepcopy / pickle: a new tensor with this one's elements. A wrapped
+        # tensor stays a wrap of its array (deepcopy and pickle copy the array, copy.copy shares it).
+        if self._keepalive is not None:
+            self._handle  # noqa: B018  (raises ClosedError after close)
+            return wrap, (self._keepalive,)
+        return tensor, (self.numpy(),)
+
     # -- queries --------------------------------------------------------------------------
     @property
     def dtype(self):

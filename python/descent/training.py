@@ -95,6 +95,7 @@ class DataLoader(NativeObject):
 
     _FREE = "descent_loader_free"
     _KIND = "data loader"
+    _COPY_HINT = "; make another DataLoader from the same arrays"
 
     def __init__(self, x, y=None, *, batch_size=32, shuffle=True, seed=0, drop_last=False, dtype=np.float64):
         dtype = np.dtype(dtype)
@@ -173,6 +174,7 @@ class Trainer(NativeObject):
 
     _FREE = "descent_trainer_free"
     _KIND = "trainer"
+    _COPY_HINT = "; make another Trainer for the model and optimizer"
 
     def __init__(self, model, optimizer=None, *, schedule=None, schedule_unit="step", clip_norm=None):
         if schedule_unit not in ("step", "epoch"):
