@@ -955,13 +955,17 @@ descent_status descent_schedule_new_sequential(const descent_schedule *schedules
 descent_status descent_schedule_value(descent_schedule schedule, int64_t step, double *lr);
 
 /**
- * Writes the schedule's momentum at step t to *momentum, for a schedule that cycles momentum
- * (only one made by descent_schedule_new_one_cycle_momentum; formula there). No side effects.
- * Statuses: DESCENT_OK; DESCENT_ERR_INVALID_HANDLE / _WRONG_HANDLE_TYPE; DESCENT_ERR_NULL_POINTER
- * (momentum); DESCENT_ERR_UNSUPPORTED (the schedule has no momentum cycle: every other kind,
- * including descent_schedule_new_one_cycle and sequential schedules, even with a momentum-cycling
- * part); DESCENT_ERR_INVALID_ARGUMENT (t < 0 or t > total_steps). On failure *momentum is not
- * written.
+ * Writes the schedule's momentum at step t to *momentum, for a schedule that cycles momentum: one
+ * made by descent_schedule_new_one_cycle_momentum (formula there), or a sequential schedule with
+ * such a part (a warmup into a one-cycle), which carries the cycle through as PyTorch's
+ * SequentialLR does: while a cycling part runs, its momentum at its own step; while another part
+ * runs, the momentum the last cycling part ended with (at its last step, at most its
+ * total_steps) or, before any cycling part has run, the next cycling part's momentum at its step
+ * 0 (its max_momentum). No side effects. Statuses: DESCENT_OK; DESCENT_ERR_INVALID_HANDLE /
+ * _WRONG_HANDLE_TYPE; DESCENT_ERR_NULL_POINTER (momentum); DESCENT_ERR_UNSUPPORTED (the schedule
+ * has no momentum cycle: every other kind, descent_schedule_new_one_cycle, and sequential
+ * schedules without a momentum-cycling part); DESCENT_ERR_INVALID_ARGUMENT (t < 0, or t outside
+ * 0 ... total_steps of the one-cycle part that answers). On failure *momentum is not written.
  */
 descent_status descent_schedule_momentum(descent_schedule schedule, int64_t step, double *momentum);
 
@@ -1816,7 +1820,13 @@ descent_status descent_trainer_set_nodes(descent_trainer trainer, int64_t input,
 /**
  * Before each update, set every group's learning rate to schedule(t), t = the optimizer's
  * completed steps (per_epoch = 0) or the trainer's completed epochs (per_epoch = 1); schedule 0
- * removes it (the optimizer's lr stays as last set).
+ * removes it (the optimizer's lr stays as last set). A schedule that cycles momentum
+ * (descent_schedule_momentum succeeds for it) also sets every group's momentum to
+ * momentum(t): DESCENT_HYPER_MOMENTUM for SGD and RMSprop, DESCENT_HYPER_BETA1 for the rules
+ * with betas (Adam, AdamW, Adamax, NAdam, RAdam, Lion), as PyTorch's OneCycleLR does; both are
+ * evaluated and checked before either changes. Statuses: handle errors; DESCENT_ERR_INVALID_ARGUMENT
+ * (per_epoch not 0 or 1, or a momentum-cycling schedule for Adagrad or Adadelta, which have
+ * neither); on failure the trainer keeps its previous schedule.
  */
 descent_status descent_trainer_set_schedule(descent_trainer trainer, descent_schedule schedule, int32_t per_epoch);
 

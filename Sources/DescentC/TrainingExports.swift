@@ -138,8 +138,7 @@ private func fitOptions(_ epochs: Int64, _ patience: Int64, _ minimumDelta: Doub
         let target = try trainer(handle)
         guard perEpoch == 0 || perEpoch == 1 else { throw DescentError(.invalidArgument, "per_epoch must be 0 or 1, got \(perEpoch)") }
         let resolved = schedule == 0 ? nil : try handles.lookup(schedule, as: LearningRateSchedule.self, role: "schedule")
-        target.schedule = resolved
-        target.schedulePerEpoch = perEpoch == 1
+        try target.setSchedule(resolved, perEpoch: perEpoch == 1)
     }
 }
 

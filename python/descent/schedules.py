@@ -185,10 +185,13 @@ class Schedule(NativeObject):
         return out
 
     def momentum(self, step):
-        """The momentum at step ``step`` for a schedule that cycles it (``one_cycle`` with
-        ``cycle_momentum=True``). Pure, like :meth:`value`. Raises
-        :class:`~descent.UnsupportedError` for every other schedule (``sequential`` included) and
-        :class:`~descent.InvalidArgumentError` for a step outside ``0..total_steps``."""
+        """The momentum at step ``step`` for a schedule that cycles it: ``one_cycle`` with
+        ``cycle_momentum=True``, or a ``sequential`` / ``with_warmup`` composite with such a part,
+        which carries the cycle through as PyTorch's SequentialLR does (while another part runs:
+        the momentum the last cycling part ended with, or before any has run, the next one's
+        ``max_momentum``). Pure, like :meth:`value`. Raises :class:`~descent.UnsupportedError`
+        for every other schedule and :class:`~descent.InvalidArgumentError` for a step outside
+        the answering one-cycle's ``0..total_steps``."""
         momentum = ctypes.c_double()
         lib.descent_schedule_momentum(self._handle, _integer(step, "step"), ctypes.byref(momentum))
         return momentum.value

@@ -308,6 +308,48 @@ extension Optimizer {
         }
     }
 
+    /// The hyper-parameter a momentum-cycling schedule drives for `rule`, as PyTorch's OneCycleLR
+    /// picks it: beta1 for the rules with betas (Adam, AdamW, Adamax, NAdam, RAdam, Lion), else
+    /// momentum (SGD, RMSprop). Adagrad and Adadelta have neither: `.invalidArgument`.
+    public static func cycledMomentumKey(for rule: OptimizerRule) throws(DescentError) -> HyperparameterKey {
+        switch rule {
+        case .sgd, .rmsprop: return .momentum
+        case .adam, .adamw, .adamax, .nadam, .radam, .lion: return .beta1
+        case .adagrad, .adadelta:
+            throw .argument("the schedule cycles momentum, but \(rule) has neither momentum nor beta1; make the one-cycle schedule without momentum cycling (descent_schedule_new_one_cycle, Python cycle_momentum=False)")
+        }
+    }
+
+    /// Sets every group's learning rate and, with `momentum`, its momentum (SGD, RMSprop) or beta1
+    /// (the rules with betas): a schedule's values for this step. Every group is validated and
+    /// every state slot the new momentum needs is allocated before anything changes.
+    func applySchedule(learningRate: Double, momentum: Double?) throws(DescentError) {
+        guard learningRate.isFinite, learningRate >= 0 else { throw .argument("the schedule gave learning rate \(learningRate); it must be finite and >= 0") }
+        try lock.withLock { _ throws(DescentError) in
+            var updated = groups.map { $0.hyper }
+            if let momentum {
+                let key = try Self.cycledMomentumKey(for: rule)
+                for index in updated.indices { updated[index] = try updated[index].setting(key, momentum, for: rule) }
+            }
+            var allocated: [(parameter: Parameter, slot: Int, tensor: Tensor)] = []
+            for (index, group) in groups.enumerated() {
+                for member in group.members {
+                    let parameter = parameters[member]
+                    for slot in 0..<rule.stateSlotCount where parameter.state[slot] == nil && rule.needsSlot(slot, updated[index]) {
+                        allocated.append((parameter, slot, try Tensor.full(rule.initialValue(slot: slot, updated[index]),
+                                                                           dtype: parameter.tensor.dtype, shape: parameter.tensor.shape)))
+                    }
+                }
+            }
+            for entry in allocated { entry.parameter.state[entry.slot] = entry.tensor }
+            if !allocated.isEmpty { piecesValid = false }
+            for index in groups.indices {
+                updated[index].learningRate = learningRate
+                groups[index].hyper = updated[index]
+            }
+        }
+    }
+
     /// The learning rate of every group.
     func learningRates() throws(DescentError) -> [Double] {
         try lock.withLock { _ in groups.map { $0.hyper.learningRate } }

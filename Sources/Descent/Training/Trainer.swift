@@ -20,9 +20,20 @@ public final class Trainer {
     public var inputNode = -1
     public var targetNode = -1
     public var outputNode = -1
-    public var schedule: LearningRateSchedule?
+    public internal(set) var schedule: LearningRateSchedule?
     /// Schedule per epoch (t = completed epochs) instead of per step (t = completed steps).
-    public var schedulePerEpoch = false
+    public internal(set) var schedulePerEpoch = false
+
+    /// Sets (nil: removes) the schedule applied before each update. A schedule that cycles
+    /// momentum needs an optimizer with momentum or beta1 (`.invalidArgument` otherwise, and
+    /// nothing changes).
+    public func setSchedule(_ schedule: LearningRateSchedule?, perEpoch: Bool) throws(DescentError) {
+        if let schedule, schedule.cyclesMomentum, let optimizerOrNil {
+            _ = try Optimizer.cycledMomentumKey(for: optimizerOrNil.rule)
+        }
+        self.schedule = schedule
+        schedulePerEpoch = perEpoch
+    }
     /// > 0: clip the global L2 norm of the gradients to this value before each update.
     public var clipNorm = 0.0
     /// Completed epochs (advanced by `fit`; it numbers the shuffles and per-epoch schedules).
@@ -167,7 +178,11 @@ public final class Trainer {
             }
             if let schedule {
                 let count = try optimizer.summary.stepCount
-                try optimizer.setLearningRateOfAllGroups(schedule.value(at: schedulePerEpoch ? epoch : count))
+                let t = schedulePerEpoch ? epoch : count
+                // A momentum-cycling schedule (one-cycle, or a warmup into one) drives momentum /
+                // beta1 too, as LRScheduler does in Python; both are evaluated before anything changes.
+                let momentum = schedule.cyclesMomentum ? try schedule.momentum(at: t) : nil
+                try optimizer.applySchedule(learningRate: schedule.value(at: t), momentum: momentum)
             }
             let skipped = try optimizer.step(gradientsKnownFinite: finite)
             try graph.locked {
