@@ -1846,7 +1846,9 @@ descent_status descent_trainer_set_epoch(descent_trainer trainer, int64_t epoch)
  * gradient is finite as it is written), clipping, the scheduled learning rate, and the
  * optimizer's update under its non-finite policy. Writes the loss (before the update) and
  * whether the step was skipped (policy skip). On failure (including DESCENT_ERR_NON_FINITE under
- * policy raise) params, optimizer state and batch norm running statistics are unchanged.
+ * policy raise) params, optimizer state and batch norm running statistics are unchanged; the
+ * gradient buffer (descent_graph_grad_buffer) is scratch, like node values: it holds what the
+ * step's backward wrote (the non-finite gradients, say) when the failure came after it.
  * Statuses: those of descent_graph_backward and descent_optimizer_step.
  */
 descent_status descent_trainer_step(descent_trainer trainer, double *loss, int32_t *skipped);
@@ -1917,7 +1919,8 @@ descent_status descent_trainer_restarts(descent_trainer trainer, int64_t count, 
  * 4) times its minimum. *points = rows written; *suggested = the rate where the smoothed loss falls
  * fastest against log(rate), ignoring the first min(10, n/5) and last min(5, n/10) of the n points
  * (NaN with fewer than 3 points). Afterwards params, batch norm
- * statistics, optimizer state, step count and learning rates are exactly as before.
+ * statistics, optimizer state, step count, learning rates and the loader's epoch (its sample order) are exactly
+ * as before, also after a failure.
  */
 descent_status descent_trainer_range_test(descent_trainer trainer, descent_loader loader, double start, double end,
                                           int64_t steps, double smoothing, double divergence, double *rates,

@@ -24,22 +24,24 @@ that ask for gigabytes by design (a linspace of 2^31 points) are filtered out (s
 ``plausible``), and a child's address space is capped as a safety net.
 """
 import ctypes
+import functools
 import math
 import os
 import random
 import struct
 import sys
 import tempfile
+import time
 
 import fuzz_harness
 
 SEED = 20261121
 BATCHES = 24
 CALLS_PER_BATCH = 12000
-CHILD_TIMEOUT = 120  # seconds; a hang is reported like a crash
 BUF_LEN = 4096       # elements of the large buffers (8 bytes each)
 SMALL_LEN = 16       # elements of the small buffer
 SLACK = 16           # extra elements behind every buffer (e.g. piecewise values need count + 1)
+ORACLE_EVERY = 2     # the unchanged-on-failure oracle watches every 2nd call (alternating by batch)
 
 INT32S = [0, 1, 2, 3, -1, 7, 2**31 - 1, -2**31, 4, 5, 6, 8, 9, 10, 13, 64, 511, 1023]
 INT64S = [0, 1, 2, -1, 3, 1000, 2**31, 2**62, 2**63 - 1, -2**63, 5, 12, 4096]
@@ -63,7 +65,12 @@ COUNT_ARGS = {
     "descent_schedule_new_sequential": [1], "descent_schedule_values": [2],
     "descent_clip_grad_norm": [1], "descent_clip_grad_norm_ex": [1], "descent_clip_grad_value": [1],
     "descent_step_size_sweep": [5],
+    "descent_graph_shape": [4], "descent_graph_forward": [4], "descent_graph_value": [4], "descent_graph_grad": [4],
+    "descent_graph_running_stats": [5], "descent_graph_set_labels": [3], "descent_loader_new": [3],
+    "descent_loader_batch_indices": [3], "descent_trainer_range_test": [4],
 }
+# Counts of rows wider than one buffer element: (argument index, elements per row).
+COUNT_ROWS = {"descent_trainer_fit": [(11, 6), (13, 1)], "descent_trainer_restarts": [(1, 4)]}
 CHILD_ADDRESS_SPACE = 8 << 30  # bytes of virtual memory a child may map
 MAX_ELEMENTS = 2**24  # the most elements a call may allocate by design (128 MiB of float64)
 
@@ -73,12 +80,17 @@ TENSOR_SHAPES = [(), (0,), (1,), (5,), (3, 4), (4, 3), (1, 1), (0, 3), (3, 0), (
 COPIES = 6  # distinct tensors of each dtype and shape (outputs must not alias inputs)
 # COPIES x both dtypes x every shape, one non-finite (5,), 10 optimizers x (2 params + 2 grads).
 POOL_TENSORS = COPIES * 2 * len(TENSOR_SHAPES) + 1 + 40
-BUFFERS = ["small", "zeros", "ints", "ramp", "adv_i64", "adv_f64", "ones_f32", "rates",
+BUFFERS = ["small", "zeros", "ints", "ramp", "adv_i64", "adv_f64", "ones_f32", "rates", "labels01",
            "handles", "tensors", "same_tensor", "params", "schedules"]
 HANDLE_BUFFERS = {"handles", "tensors", "same_tensor", "params", "schedules"}
 RELATED_SHAPES = [4, 5, 11, 12, 13, 10, 3]  # (3,4) (4,3) (3,3) (4,) (3,) (12,) (5,): matmul, dense, losses
 PATHS = [None, "", "missing_dir", "save", "valid", "directory", "junk", "not_utf8"] + [f"corrupt{i}" for i in range(16)]
 CALLBACKS = [None, "ok", "error", "nan", "inf", "scale_x", "free_x"]
+# The fixture graphs (one per dtype): node indices by role, in build order.
+GRAPH_NODES = {"x": 0, "labels": 1, "w": 2, "b": 3, "z": 4, "loss": 5, "gamma": 6, "beta": 7, "bn": 8,
+               "dropout": 9, "sum": 10, "y": 11, "mse": 12}
+GRAPH_ROWS = 6            # samples bound to the fixture graphs and their loaders
+MOMENTUM_SCHEDULE = 6     # index of the momentum-cycling one-cycle among the fixture schedules
 
 
 # ------------------------------------------------------------------------------------------
@@ -116,7 +128,8 @@ def _adversarial(rng, kind):
         if roll < 0.5:
             return ("tensor", rng.randrange(POOL_TENSORS))
         if roll < 0.9:
-            kind = rng.choice(["freed", "optimizer", "optimizer_empty", "schedule", "plateau", "junk", "zero"])
+            kind = rng.choice(["freed", "optimizer", "optimizer_empty", "schedule", "plateau", "junk", "zero",
+                               "graph", "loader", "trainer"])
             return (kind, rng.randrange(10))
         return ("raw", rng.choice(UINT64_EXTRA))
     if kind == "f64":
@@ -139,7 +152,7 @@ def _sensible(rng, kind, name, position, theme):
     if kind == "f64":
         return rng.choice([0.1, 0.5, 0.9, 1.0, 1e-3, 1e-8, 0.0, 2.0])
     if kind == "u64":
-        for owner in ("optimizer", "schedule", "plateau"):
+        for owner in ("optimizer", "schedule", "plateau", "graph", "loader", "trainer"):
             if owner in name and position == 0:
                 # Skewed towards the first objects, so state one call leaves is met by the next.
                 return (owner, min(int(rng.expovariate(0.7)), 9))
@@ -164,6 +177,7 @@ def _tensor(shape, copy, dtype):
     return ("tensor", (copy * 2 + dtype) * len(TENSOR_SHAPES) + shape)
 
 
+@functools.lru_cache(maxsize=None)
 def _recipes(d):
     """Valid calls (by the header's rules) for functions whose tensors must agree in several
     shapes at once, which random choices almost never hit; the fuzz mutates them from there.
@@ -171,6 +185,7 @@ def _recipes(d):
     changed signature) only makes calls that fail, and is caught by the length check below."""
     def t(shape, copy=0):
         return _tensor(shape, copy, d)
+    g = ("graph", d)
     return {
         "descent_tensor_matmul": [t(4), t(5), 0, 0, 1.0, 0.5, t(11)],
         "descent_dense_forward": [t(4), t(4, 1), t(13), 3, 0.01, t(11), t(11, 1)],
@@ -193,6 +208,57 @@ def _recipes(d):
         "descent_optimizer_state_set": [("optimizer", 4), 1, 1, 2, "rates", 5],
         "descent_optimizer_load": [("optimizer", 4), "valid"],
         "descent_schedule_new_sequential": ["schedules", 2, "ramp", "zeros"],
+        "descent_schedule_momentum": [("schedule", MOMENTUM_SCHEDULE), 3, "zeros"],
+        # The fixture graph of this dtype (nodes: GRAPH_NODES), its loader, optimizer and trainer.
+        "descent_graph_input": [g, 2, "small", "zeros"],
+        "descent_graph_labels": [g, "zeros"],
+        "descent_graph_param": [g, t(4, 4), 1, "zeros"],
+        "descent_graph_param_init": [g, GRAPH_NODES["w"], 5, 1.0],
+        "descent_graph_constant": [g, t(4), "zeros"],
+        "descent_graph_scalar": [g, 0.5, "zeros"],
+        "descent_graph_binary": [g, 2, GRAPH_NODES["z"], GRAPH_NODES["z"], "zeros"],
+        "descent_graph_unary": [g, 2, GRAPH_NODES["z"], "zeros"],
+        "descent_graph_matmul": [g, GRAPH_NODES["z"], GRAPH_NODES["w"], 0, 0, "zeros"],
+        "descent_graph_reduce": [g, 3, GRAPH_NODES["z"], 1, "zeros"],
+        "descent_graph_activation": [g, 4, 0.01, GRAPH_NODES["z"], "zeros"],
+        "descent_graph_cost": [g, 5, GRAPH_NODES["z"], GRAPH_NODES["labels"], 0, 0.0, "zeros"],
+        "descent_graph_l2_penalty": [g, GRAPH_NODES["w"], 0.1, 6, "zeros"],
+        "descent_graph_dense": [g, GRAPH_NODES["x"], GRAPH_NODES["w"], GRAPH_NODES["b"], 3, 0.01, "zeros"],
+        "descent_graph_batchnorm": [g, GRAPH_NODES["z"], GRAPH_NODES["gamma"], GRAPH_NODES["beta"], 0.1, 1e-5, "zeros"],
+        "descent_graph_dropout": [g, GRAPH_NODES["z"], 0.5, ("raw", 42), "zeros"],
+        "descent_graph_node_count": [g, "zeros"],
+        "descent_graph_shape": [g, GRAPH_NODES["z"], "zeros", "zeros", 8],
+        "descent_graph_param_count": [g, "zeros"],
+        "descent_graph_param_node": [g, 1, "zeros"],
+        "descent_graph_set_input": [g, GRAPH_NODES["x"], ("graph_x", d)],
+        "descent_graph_set_labels": [g, GRAPH_NODES["labels"], "labels01", GRAPH_ROWS],
+        "descent_graph_set_training": [g, 1],
+        "descent_graph_forward": [g, GRAPH_NODES["loss"], d + 1, "zeros", 64, "zeros"],
+        "descent_graph_value": [g, GRAPH_NODES["z"], d + 1, "zeros", 64, "zeros"],
+        "descent_graph_backward": [g, GRAPH_NODES["loss"], "zeros"],
+        "descent_graph_grad": [g, GRAPH_NODES["w"], d + 1, "zeros", 64],
+        "descent_graph_grad_buffer": [g, "zeros", "zeros"],
+        "descent_graph_init_params": [g, ("raw", 42)],
+        "descent_graph_running_stats": [g, GRAPH_NODES["bn"], d + 1, "zeros", "zeros", 2, 0],
+        "descent_loader_new": [("graph_x", d), ("zero", 0), "labels01", GRAPH_ROWS, 4, 1, ("raw", 7), "zeros"],
+        "descent_loader_batch_count": [("loader", d), "zeros"],
+        "descent_loader_set_epoch": [("loader", d), 3],
+        "descent_loader_batch_indices": [("loader", d), 1, "zeros", 64, "zeros"],
+        "descent_trainer_new": [g, ("graph_optimizer", d), GRAPH_NODES["loss"], "zeros"],
+        "descent_trainer_set_nodes": [("trainer", d), GRAPH_NODES["x"], GRAPH_NODES["labels"], GRAPH_NODES["z"]],
+        "descent_trainer_set_schedule": [("trainer", d), ("schedule", MOMENTUM_SCHEDULE), 0],
+        "descent_trainer_set_clip_norm": [("trainer", d), 1.0],
+        "descent_trainer_epoch": [("trainer", d), "zeros"],
+        "descent_trainer_set_epoch": [("trainer", d), 2],
+        "descent_trainer_step": [("trainer", d), "zeros", "zeros"],
+        "descent_trainer_step_batch": [("trainer", d), ("loader", d), 0, "zeros", "zeros", "zeros"],
+        "descent_trainer_evaluate": [("trainer", d), ("loader", d), "zeros", "zeros"],
+        "descent_trainer_fit": [("trainer", d), ("loader", d), ("zero", 0), 2, 0, 0.0, 0, "ok", "ok", None,
+                                "zeros", 4, "zeros", 16, "zeros"],
+        "descent_trainer_restarts": [("trainer", d), 2, ("raw", 5), ("loader", d), ("zero", 0), 2, 0, 0.0,
+                                     "zeros", "zeros", "zeros"],
+        "descent_trainer_range_test": [("trainer", d), ("loader", d), 1e-4, 1.0, 5, 0.9, 4.0, "zeros", "zeros",
+                                       "zeros", "zeros", "zeros"],
     }
 
 
@@ -236,6 +302,9 @@ def plausible(name, argtypes, args):
     room = min([_capacity(p) for p in pointers], default=math.inf)
     for index in COUNT_ARGS.get(name, []):
         if args[index] > room:
+            return False
+    for index, width in COUNT_ROWS.get(name, []):
+        if args[index] * width > room:
             return False
     # Shaped constructors: (dtype, rank, shape, ...). Keep the element count small or impossible.
     if name.startswith("descent_tensor_") and len(argtypes) > 2 and _kinds(argtypes)[1:3] == ["i64", "ptr"]:
@@ -317,6 +386,8 @@ def _pristine(token, handles=None):
         return bytes(n * 8)
     if token == "ints":
         return struct.pack(f"<{n}q", *[(i % 5) + 1 for i in range(n)])
+    if token == "labels01":  # class labels 0 and 1 (the fixture graphs have two classes)
+        return struct.pack(f"<{n}q", *[(i * 7 // 3) % 2 for i in range(n)])
     if token == "ramp":
         return struct.pack(f"<{n}q", *[3 * i + 1 for i in range(n)])
     if token == "adv_i64":
@@ -347,6 +418,16 @@ class Fixtures:
             size = (SMALL_LEN + SLACK) * 8 if token == "small" else (BUF_LEN + SLACK) * 8
             self.buffers[token] = (ctypes.c_char * size)()
         self.owned = []
+        self.scratch = (ctypes.c_double * 64)()
+        raw = ctypes.CDLL(_ffi.library_path)
+        self.raw = {}
+        for function, restype, argtypes in _ffi.FUNCTIONS:
+            if restype == _ffi.STATUS:
+                bound = getattr(raw, function)
+                bound.restype, bound.argtypes = ctypes.c_int32, argtypes
+                self.raw[function] = bound
+        self._count, self._dtype = ctypes.c_int64(), ctypes.c_int32()
+        self._count_ref, self._dtype_ref = ctypes.byref(self._count), ctypes.byref(self._dtype)
         self.build()
         self._callbacks = {}
 
@@ -366,7 +447,7 @@ class Fixtures:
     def build(self):
         for handle in self.owned:
             for free in ("descent_tensor_free", "descent_optimizer_free", "descent_schedule_free",
-                         "descent_plateau_free"):
+                         "descent_plateau_free", "descent_trainer_free", "descent_loader_free", "descent_graph_free"):
                 self._call(free, handle)
         self.owned = []
         self.tensors = []
@@ -407,9 +488,14 @@ class Fixtures:
         ]
         inner = (ctypes.c_uint64 * 2)(self.schedules[0], self.schedules[1])
         self.schedules.append(self._new("descent_schedule_new_sequential", inner, 2, (ctypes.c_int64 * 1)(4)))
+        self.schedules.append(self._new("descent_schedule_new_one_cycle_momentum", 0.1, 100, 0.3, 0, 25.0, 1e4, 0,
+                                        0.85, 0.95))
+        assert len(self.schedules) == MOMENTUM_SCHEDULE + 1
         self.plateaus = [self._new("descent_plateau_new", 0.1, 0, 0.5, 2, 1e-4, 0, 1, 0.0, 1e-8),
                          self._new("descent_plateau_new", 0.1, 1, 0.1, 0, 0.0, 1, 0, 1e-3, 0.0)]
-        everything = self.tensors + self.optimizers + self.schedules + self.plateaus + [self.freed, 0, 12345]
+        self.build_graphs()
+        everything = self.tensors + self.optimizers + self.schedules + self.plateaus + [self.freed, 0, 12345] + \
+            self.graphs + self.loaders + self.trainers
         self.handle_lists = {
             "handles": everything,
             "tensors": self.tensors,
@@ -419,6 +505,61 @@ class Fixtures:
         }
         self.pristine = {token: _pristine(token, self.handle_lists) for token in BUFFERS}
         self.write_checkpoints()
+
+    def build_graphs(self):
+        """Per dtype: a small classifier graph (nodes GRAPH_NODES) with inputs bound, an Adam
+        optimizer over its dense layer, a loader over the same samples and a trainer, so the graph
+        and training functions have objects to succeed on."""
+        self.graphs, self.graph_x, self.graph_optimizers, self.loaders, self.trainers = [], [], [], [], []
+        self.graph_params = {}
+        self.labels = (ctypes.c_int64 * GRAPH_ROWS)(*[(i * 7 // 3) % 2 for i in range(GRAPH_ROWS)])
+        for dtype in (1, 2):
+            def tensor(seed, *shape):
+                return self._new("descent_tensor_random_normal", dtype, len(shape),
+                                 (ctypes.c_int64 * len(shape))(*shape), seed, 0.0, 1.0)
+            x, y = tensor(1, GRAPH_ROWS, 3), tensor(2, GRAPH_ROWS, 2)
+            w, b, gamma, beta = tensor(3, 2, 3), tensor(4, 2), tensor(5, 2), tensor(6, 2)
+            graph = self._new("descent_graph_new", dtype)
+            node = ctypes.c_int64()
+            built = [
+                ("descent_graph_input", graph, 2, (ctypes.c_int64 * 2)(-1, 3), ctypes.byref(node)),
+                ("descent_graph_labels", graph, ctypes.byref(node)),
+                ("descent_graph_param", graph, w, 1, ctypes.byref(node)),
+                ("descent_graph_param", graph, b, 1, ctypes.byref(node)),
+                ("descent_graph_dense", graph, 0, 2, 3, 0, 0.0, ctypes.byref(node)),
+                ("descent_graph_cost", graph, 5, 4, 1, 0, 0.0, ctypes.byref(node)),
+                ("descent_graph_param", graph, gamma, 1, ctypes.byref(node)),
+                ("descent_graph_param", graph, beta, 1, ctypes.byref(node)),
+                ("descent_graph_batchnorm", graph, 4, 6, 7, 0.1, 1e-5, ctypes.byref(node)),
+                ("descent_graph_dropout", graph, 8, 0.5, 99, ctypes.byref(node)),
+                ("descent_graph_reduce", graph, 0, 9, 0, ctypes.byref(node)),
+                ("descent_graph_input", graph, 2, (ctypes.c_int64 * 2)(-1, 2), ctypes.byref(node)),
+                ("descent_graph_cost", graph, 2, 4, 11, 0, 0.0, ctypes.byref(node)),
+            ]
+            for index, (name, *args) in enumerate(built):
+                ok = self._call(name, *args)
+                assert ok and node.value == index, (name, node.value, index)
+            for param, kind in ((2, 5), (3, 100), (6, 101), (7, 100)):   # he_normal, zeros, ones, zeros
+                assert self._call("descent_graph_param_init", graph, param, kind, 1.0)
+            assert self._call("descent_graph_set_input", graph, 0, x)
+            assert self._call("descent_graph_set_input", graph, 11, y)
+            assert self._call("descent_graph_set_labels", graph, 1, self.labels, GRAPH_ROWS)
+            optimizer = self._new("descent_optimizer_new", 5)
+            self._call("descent_optimizer_add_group", optimizer, (ctypes.c_uint64 * 2)(w, b), 2, None)
+            loader = self._new("descent_loader_new", x, 0, self.labels, GRAPH_ROWS, 4, 1, 7)
+            trainer = self._new("descent_trainer_new", graph, optimizer, GRAPH_NODES["loss"])
+            assert self._call("descent_trainer_set_nodes", trainer, 0, 1, 4)
+            assert graph and optimizer and loader and trainer
+            self.graphs.append(graph)
+            self.graph_x.append(x)
+            self.graph_optimizers.append(optimizer)
+            self.loaders.append(loader)
+            self.trainers.append(trainer)
+            self.graph_params[graph] = [w, b, gamma, beta]
+            self.params.extend([w, b])
+        self.optimizer_params = {opt: self.params[4 * i:4 * i + 2] for i, opt in enumerate(self.optimizers)}
+        for graph, optimizer in zip(self.graphs, self.graph_optimizers):
+            self.optimizer_params[optimizer] = self.graph_params[graph][:2]
 
     def write_checkpoints(self):
         """A valid Adam checkpoint, and damaged copies whose length and checksum are re-sealed so
@@ -455,6 +596,12 @@ class Fixtures:
             return self._new("descent_schedule_new_constant", 0.5)
         if handle in self.plateaus:
             return self._new("descent_plateau_new", 0.1, 0, 0.5, 2, 1e-4, 0, 1, 0.0, 1e-8)
+        if handle in self.graphs:
+            return self._new("descent_graph_new", 1)
+        if handle in self.loaders:
+            return self._new("descent_loader_new", self.graph_x[0], 0, self.labels, GRAPH_ROWS, 4, 1, 7)
+        if handle in self.trainers:
+            return self._new("descent_trainer_new", self.graphs[0], self.graph_optimizers[0], GRAPH_NODES["loss"])
         return self._new("descent_tensor_clone", handle)
 
     def resolve(self, kind, argtype, value):
@@ -473,6 +620,10 @@ class Fixtures:
                 return self.schedules[index % len(self.schedules)]
             if what == "plateau":
                 return self.plateaus[index % len(self.plateaus)]
+            if what in ("graph", "loader", "trainer", "graph_optimizer", "graph_x"):
+                pool = {"graph": self.graphs, "loader": self.loaders, "trainer": self.trainers,
+                        "graph_optimizer": self.graph_optimizers, "graph_x": self.graph_x}[what]
+                return pool[index % len(pool)]
             if what == "junk":
                 return random.Random(index).getrandbits(64)
             if what == "zero":
@@ -509,11 +660,150 @@ class Fixtures:
             return argtype() if value is None else self.callback(value, argtype)
         return value
 
+    # -- the unchanged-on-failure oracle ---------------------------------------------------------
+    def fingerprint(self, name, kinds, args):
+        """{what: bytes} for every object `name(args)` could change: the tensors, optimizers,
+        plateaus, graphs, loaders and trainers it names (directly or through a handle array, up to
+        its count), what those hold (an optimizer's params, a trainer's graph and optimizer).
+        Schedules are immutable; pointer buffers are compared with their pristine bytes instead."""
+        objects = []
+        for index, (kind, arg) in enumerate(zip(kinds, args)):
+            if kind == "u64" and isinstance(arg, tuple) and arg[0] != "raw":
+                objects.append((arg[0], self.resolve("u64", None, arg)))
+            elif kind == "ptr" and arg in HANDLE_BUFFERS and arg != "schedules":
+                counts = [args[i] for i in COUNT_ARGS.get(name, []) if i != index]
+                listed = self.handle_lists[arg][:max(0, min(counts + [8]))]
+                objects += [(self.kind_of(handle), handle) for handle in listed]
+        prints, seen = {}, set()
+        while objects:
+            what, handle = objects.pop()
+            if handle in seen or what in ("schedule", "freed", "junk", "zero"):
+                continue
+            seen.add(handle)
+            label = f"{what} {handle:#x}"
+            if what in ("tensor", "graph_x"):
+                prints[label] = self.tensor_print(handle)
+            elif what in ("optimizer", "optimizer_empty", "graph_optimizer"):
+                prints[label] = self.optimizer_print(handle)
+                objects += [("tensor", param) for param in self.optimizer_params.get(handle, [])]
+            elif what == "plateau":
+                prints[label] = self.plateau_print(handle)
+            elif what == "graph":
+                prints.update({f"{label} {part}": value for part, value in self.graph_print(handle).items()})
+                objects += [("tensor", param) for param in self.graph_params.get(handle, [])]
+            elif what == "loader":
+                prints[label] = self.loader_print(handle)
+            elif what == "trainer":
+                prints[label] = self.trainer_print(handle)
+                index = self.trainers.index(handle) if handle in self.trainers else None
+                if index is not None:
+                    objects += [("graph", self.graphs[index]), ("graph_optimizer", self.graph_optimizers[index])]
+        return prints
+
+    def kind_of(self, handle):
+        for what, pool in (("optimizer", self.optimizers), ("plateau", self.plateaus), ("schedule", self.schedules),
+                           ("graph", self.graphs), ("loader", self.loaders), ("trainer", self.trainers)):
+            if handle in pool:
+                return what
+        return "tensor" if handle and handle != self.freed else "freed"
+
+    def _query(self, name, *args):
+        """The status of a read-only query (part of the fingerprint: a query that starts failing
+        after a call means the call changed something). Through a raw binding: no exception is
+        made for a failing status, so the oracle stays cheap."""
+        return self.raw[name](*args).to_bytes(4, "little", signed=True)
+
+    def tensor_print(self, handle):
+        # No function changes a tensor's dtype or shape: its elements are what a call can change.
+        count, dtype = self._count, self._dtype
+        count.value, dtype.value = -1, -1
+        status = self._query("descent_tensor_count", handle, self._count_ref) + \
+            self._query("descent_tensor_dtype", handle, self._dtype_ref)
+        if not 0 < count.value <= 64:
+            return status + struct.pack("<qi", count.value, dtype.value)
+        scratch = self.scratch
+        status += self._query("descent_tensor_copy_to", handle, dtype.value, scratch, count.value)
+        return status + ctypes.string_at(scratch, count.value * (4 if dtype.value == 1 else 8))
+
+    def optimizer_print(self, handle):
+        lib, scratch = self.lib, self.scratch
+        rule, groups, params = ctypes.c_int32(), ctypes.c_int64(), ctypes.c_int64()
+        step, policy, value, present = ctypes.c_int64(), ctypes.c_int32(), ctypes.c_double(), ctypes.c_int32()
+        parts = [self._query("descent_optimizer_counts", handle, ctypes.byref(rule), ctypes.byref(groups),
+                             ctypes.byref(params)),
+                 self._query("descent_optimizer_step_count", handle, ctypes.byref(step)),
+                 self._query("descent_optimizer_nonfinite_policy", handle, ctypes.byref(policy)),
+                 struct.pack("<iqqqi", rule.value, groups.value, params.value, step.value, policy.value)]
+        for group in range(-1, min(groups.value, 3)):
+            for key in range(1, 14):
+                value.value = 0.0
+                parts.append(self._query("descent_optimizer_get_hyper", handle, group, key, ctypes.byref(value)))
+                parts.append(struct.pack("<d", value.value))
+            if group >= 0:
+                parts.append(self._query("descent_optimizer_mu_product", handle, group, ctypes.byref(value)))
+                parts.append(struct.pack("<d", value.value))
+        for param in range(min(params.value, 8)):
+            for slot in range(3):
+                present.value = -1
+                parts.append(self._query("descent_optimizer_state_present", handle, param, slot, ctypes.byref(present)))
+                if present.value == 1:
+                    for dtype in (1, 2):
+                        ctypes.memset(scratch, 0, ctypes.sizeof(scratch))
+                        status = self._query("descent_optimizer_state_get", handle, param, slot, dtype, scratch, 64)
+                        parts += [status, bytes(scratch)]
+        lib  # noqa: B018
+        return b"|".join(parts)
+
+    def plateau_print(self, handle):
+        best, lr = ctypes.c_double(), ctypes.c_double()
+        bad, cooldown, updates = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
+        parts = [self._query("descent_plateau_state", handle, ctypes.byref(best), ctypes.byref(bad),
+                             ctypes.byref(cooldown), ctypes.byref(updates)),
+                 self._query("descent_plateau_lr", handle, ctypes.byref(lr))]
+        return b"|".join(parts + [struct.pack("<dqqqd", best.value, bad.value, cooldown.value, updates.value,
+                                              lr.value)])
+
+    def graph_print(self, handle):
+        nodes, params = ctypes.c_int64(), ctypes.c_int64()
+        scratch = self.scratch
+        parts = {"nodes": b"|".join([self._query("descent_graph_node_count", handle, ctypes.byref(nodes)),
+                                     self._query("descent_graph_param_count", handle, ctypes.byref(params)),
+                                     struct.pack("<qq", nodes.value, params.value)])}
+        # Not the gradient buffer: it is scratch, like node values (the header: a step failing
+        # after its backward leaves the gradients it wrote there).
+        if handle in self.graphs:
+            dtype = self.graphs.index(handle) + 1
+            ctypes.memset(scratch, 0, ctypes.sizeof(scratch))
+            half = ctypes.cast(ctypes.byref(scratch, 256), ctypes.c_void_p)
+            parts["running statistics"] = self._query("descent_graph_running_stats", handle, GRAPH_NODES["bn"], dtype,
+                                                      scratch, half, 2, 0) + bytes(scratch)
+        return parts
+
+    def loader_print(self, handle):
+        batches, count, indices = ctypes.c_int64(), ctypes.c_int64(), (ctypes.c_int64 * 64)()
+        parts = [self._query("descent_loader_batch_count", handle, ctypes.byref(batches))]
+        for batch in range(min(batches.value, 4)):
+            parts.append(self._query("descent_loader_batch_indices", handle, batch, indices, 64, ctypes.byref(count)))
+            parts.append(bytes(indices))
+        return b"|".join(parts + [struct.pack("<q", batches.value)])
+
+    def trainer_print(self, handle):
+        epoch = ctypes.c_int64()
+        return self._query("descent_trainer_epoch", handle, ctypes.byref(epoch)) + struct.pack("<q", epoch.value)
+
     def callback(self, token, kind):
         """A C callback of type `kind` (kept alive for the child's lifetime)."""
         if (token, kind) in self._callbacks:
             return self._callbacks[(token, kind)]
         lib = self.lib
+
+        if kind in (_ffi_module().STEP_FN, _ffi_module().EPOCH_FN):
+            # descent_trainer_fit's callbacks: "ok" goes on, "nan" asks to stop, others abort.
+            def progress(*_args):
+                return {"ok": 0, "nan": 1, "scale_x": 0}.get(token, 12)
+            made = kind(progress)
+            self._callbacks[(token, kind)] = made
+            return made
 
         def body(context, x, out):
             if token == "error":
@@ -532,6 +822,11 @@ class Fixtures:
         made = kind(body)
         self._callbacks[(token, kind)] = made
         return made
+
+
+def _ffi_module():
+    from descent import _ffi
+    return _ffi
 
 
 def _write(path, data):
@@ -571,22 +866,34 @@ def child(batch, log_path, only=None):
     from descent import _ffi
     rows = {name: list(zip(_kinds(argtypes), argtypes)) for name, _r, argtypes in _ffi.FUNCTIONS}
     trap_at = int(os.environ.get("DESCENT_FUZZ_SELF_TEST_TRAP", "-1"))
+    hang_at = int(os.environ.get("DESCENT_FUZZ_SELF_TEST_HANG", "-1"))
+    mutate_at = int(os.environ.get("DESCENT_FUZZ_SELF_TEST_MUTATE", "-1"))
     calls = generate(batch)
     with tempfile.TemporaryDirectory() as tmpdir:
         fixtures = Fixtures(tmpdir)
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         misbehaviour = []
         counts, succeeded = {}, {}
+        checked, slowest = [0], [0.0, ""]
         for index, (name, args) in enumerate(calls):
             if only is not None and index != only:
                 continue
             os.write(log, f"{index}\t{describe(name, args)}\n".encode())
             if index == trap_at:  # the harness's own test: die like a Swift trap
                 os.kill(os.getpid(), 4)
+            if index == hang_at:  # ... or hang inside a call
+                time.sleep(3600)
+            kinds = [kind for kind, _argtype in rows[name]]
+            watched = index % ORACLE_EVERY == batch % ORACLE_EVERY and oracle_applies(name, kinds, args)
+            before = fixtures.fingerprint(name, kinds, args) if watched else None
             values = [fixtures.resolve(kind, argtype, arg) for (kind, argtype), arg in zip(rows[name], args)]
             if name.endswith("_free") and values:
                 values[0] = fixtures.sacrificial(name, values[0])
+            started = time.perf_counter()
             try:
+                if index == mutate_at:  # the oracle's own test: change the first argument, then fail
+                    _ffi.lib.descent_tensor_scale(values[0], 2.0)
+                    raise descent.errors.InvalidArgumentError("self-test", status="DESCENT_ERR_INVALID_ARGUMENT")
                 result = getattr(_ffi.lib, name)(*values)
                 succeeded[name] = succeeded.get(name, 0) + 1
                 if name == "descent_status_string" and not result:
@@ -594,24 +901,47 @@ def child(batch, log_path, only=None):
             except descent.errors.DescentError as error:
                 if not error.message:
                     misbehaviour.append(f"{describe(name, args)} failed with an empty message: {error!r}")
+                if watched:
+                    changed = [what for what, value in fixtures.fingerprint(name, kinds, args).items()
+                               if before.get(what) != value]
+                    changed += [f"{token} buffer" for kind, token in zip(kinds, args)
+                                if kind == "ptr" and token is not None and token not in HANDLE_BUFFERS
+                                and bytes(fixtures.buffers[token]) != fixtures.pristine[token]]
+                    if changed:
+                        misbehaviour.append(f"{describe(name, args)} failed ({error.status}: {error.message[:160]}) "
+                                            f"but changed {', '.join(sorted(set(changed)))}")
+                    checked[0] += 1
             except Exception as error:  # anything else is the package misbehaving
                 misbehaviour.append(f"{describe(name, args)} raised {type(error).__name__}: {error}")
+            elapsed = time.perf_counter() - started
+            if elapsed > slowest[0]:
+                slowest[:] = [elapsed, describe(name, args)]
             counts[name] = counts.get(name, 0) + 1
             if index % 2000 == 1999:
                 fixtures.build()  # a callback may have freed a fixture: start over now and then
-        fuzz_harness.finish_log(log, counts, succeeded, misbehaviour)
+        fuzz_harness.finish_log(log, counts, succeeded, misbehaviour, checked=checked[0], slowest=slowest)
+
+
+def oracle_applies(name, kinds, args):
+    """Whether the unchanged-on-failure oracle watches this call: every call, except those whose
+    callback changes the library's objects itself (scale_x, free_x: the caller's doing), frees
+    (they succeed or do nothing) and descent_trainer_fit / _restarts, whose header says a failure
+    mid-training leaves the params as last updated (an error from a callback or a later epoch)."""
+    if name.endswith("_free") or name in ("descent_trainer_fit", "descent_trainer_restarts"):
+        return False
+    return not any(kind == "callback" and arg in ("scale_x", "free_x") for kind, arg in zip(kinds, args))
 
 
 # ------------------------------------------------------------------------------------------
 # The tests (parent side)
 # ------------------------------------------------------------------------------------------
 def run_batch(batch, extra_env=None):
-    """Runs one batch; returns (per-target counts, list of failure descriptions)."""
-    return fuzz_harness.run_batch(__file__, batch, CHILD_TIMEOUT, extra_env=extra_env)
+    """Runs one batch; returns (its report, list of failure descriptions)."""
+    return fuzz_harness.run_batch(__file__, batch, extra_env=extra_env)
 
 
 def _results():
-    return fuzz_harness.all_batches(__file__, BATCHES, CHILD_TIMEOUT)
+    return fuzz_harness.all_batches(__file__, BATCHES)
 
 
 def pytest_generate_tests(metafunc):
@@ -619,21 +949,50 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("batch", range(BATCHES))
 
 
+# Functions that never succeed in the fuzz, each with the reason (none today: every function has a
+# fixture or recipe that makes it succeed, so its success path is fuzzed too).
+NEVER_SUCCEED = {}
+
+
 def test_no_call_crashes_hangs_or_misbehaves(batch):
-    _counts, failures = _results()[batch]
+    """Misbehaving includes the oracle's findings: a call that failed but changed an object it
+    touched (see Fixtures.fingerprint) or wrote into a buffer."""
+    _report, failures = _results()[batch]
     assert not failures, "\n".join(failures[:20])
 
 
 def test_every_ffi_function_was_fuzzed():
     from descent import _ffi
-    totals = {}
-    for counts, _failures in _results().values():
-        for name, count in counts.items():
-            totals[name] = totals.get(name, 0) + count
-    if any(failures for _counts, failures in _results().values()):
+    if any(failures for _report, failures in _results().values()):
         return  # the crash is reported by the batch test; its counts are missing
+    totals = fuzz_harness.totals(_results(), "counts")
     missing = [name for name, _r, _a in _ffi.FUNCTIONS if totals.get(name, 0) < 20]
     assert not missing, f"fuzzed fewer than 20 times: {missing}"
+
+
+def test_every_ffi_function_succeeds_sometimes():
+    """A function that always fails has its success path (the deep code) never fuzzed."""
+    from descent import _ffi
+    if any(failures for _report, failures in _results().values()):
+        return
+    succeeded = fuzz_harness.totals(_results(), "succeeded")
+    never = sorted(name for name, _r, _a in _ffi.FUNCTIONS if not succeeded.get(name) and name not in NEVER_SUCCEED)
+    assert not never, f"{len(never)} functions never succeeded (add a fixture or recipe): {never}"
+    stale = [name for name in NEVER_SUCCEED if succeeded.get(name)]
+    assert not stale, f"these succeed now; drop them from NEVER_SUCCEED: {stale}"
+
+
+def test_the_oracle_watched_many_failing_calls():
+    checked = sum(report.get("checked", 0) for report, _f in _results().values())
+    assert checked > 50_000, checked
+
+
+def test_the_slowest_call_is_far_below_the_stall_limit():
+    """The hang detector's limit (fuzz_harness.STALL_SECONDS without a new call) against the
+    slowest call measured in this run."""
+    seconds, call = fuzz_harness.slowest_call(_results())
+    assert seconds < fuzz_harness.STALL_SECONDS / fuzz_harness.STALL_MARGIN, \
+        f"{call} took {seconds:.1f} s; a hang is {fuzz_harness.STALL_SECONDS} s without progress"
 
 
 def test_generation_is_deterministic_and_filters_caller_lies():
@@ -654,11 +1013,36 @@ def test_a_crashing_call_is_detected_and_named():
     """The harness itself: a child that dies like a Swift trap (SIGILL) at call 37 is reported
     with that call's function and arguments, replayed alone, and not counted as a pass."""
     name, args = generate(0)[37]
-    _counts, failures = run_batch(0, extra_env={"DESCENT_FUZZ_SELF_TEST_TRAP": "37"})
+    _report, failures = run_batch(0, extra_env={"DESCENT_FUZZ_SELF_TEST_TRAP": "37"})
     assert len(failures) == 1
     assert "returncode -4" in failures[0]
     assert describe(name, args) in failures[0]
     assert "crashes on its own too" in failures[0]
+
+
+def test_a_hanging_call_is_detected_by_the_stall_limit():
+    """A child that stops logging (a call that never returns) is reported as hung at that call,
+    after the stall limit and not after a whole-batch timeout."""
+    name, args = generate(0)[41]
+    started = time.monotonic()
+    report, failure = fuzz_harness.run_logged_batch(__file__, 0, extra_env={"DESCENT_FUZZ_SELF_TEST_HANG": "41"},
+                                                    stall=3)
+    assert report is None and "hung (nothing logged for 3 s)" in failure and describe(name, args) in failure
+    assert time.monotonic() - started < 30
+
+
+def test_a_failing_call_that_changes_an_object_is_reported():
+    """The oracle itself: at the self-test index the child scales a watched tensor argument and
+    then fails the call; the batch reports it as a failure that changed that tensor."""
+    calls = generate(0)
+    def small(token):  # a fixture tensor with elements (scaling an empty one changes nothing)
+        return isinstance(token, tuple) and token[0] == "tensor" and token[1] < COPIES * 2 * len(TENSOR_SHAPES) \
+            and 0 < math.prod(TENSOR_SHAPES[token[1] % len(TENSOR_SHAPES)]) <= 64
+    at = next(i for i, (name, args) in enumerate(calls)
+              if i % ORACLE_EVERY == 0 and name == "descent_tensor_add" and small(args[0]))
+    _report, failures = run_batch(0, extra_env={"DESCENT_FUZZ_SELF_TEST_MUTATE": str(at)})
+    assert len(failures) == 1 and failures[0].startswith(describe(*calls[at]) + " failed (DESCENT_ERR_INVALID_ARGUMENT")
+    assert "but changed tensor" in failures[0]
 
 
 if __name__ == "__main__":

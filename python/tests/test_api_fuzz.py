@@ -31,7 +31,6 @@ import fuzz_harness
 SEED = 20261122
 BATCHES = 4
 CALLS_PER_BATCH = 15000
-CHILD_TIMEOUT = 30             # seconds; a hang is reported like a crash
 CHILD_ADDRESS_SPACE = 4 << 30  # bytes a child may map: huge views fail with MemoryError
 MIN_CALLS = 8                  # every target is called at least this often over all batches
 ALLOWED = ("TypeError", "ValueError", "IndexError", "KeyError", "OverflowError", "NotImplementedError",
@@ -584,11 +583,11 @@ def child(batch, log_path, only=None):
 # ------------------------------------------------------------------------------------------
 def run_batch(batch, extra_env=None):
     """Runs one batch; returns (per-target counts, list of failure descriptions)."""
-    return fuzz_harness.run_batch(__file__, batch, CHILD_TIMEOUT, extra_env=extra_env)
+    return fuzz_harness.run_batch(__file__, batch, extra_env=extra_env)
 
 
 def _results():
-    return fuzz_harness.all_batches(__file__, BATCHES, CHILD_TIMEOUT)
+    return fuzz_harness.all_batches(__file__, BATCHES)
 
 
 def pytest_generate_tests(metafunc):
@@ -597,17 +596,17 @@ def pytest_generate_tests(metafunc):
 
 
 def test_no_call_crashes_hangs_or_raises_an_untyped_exception(batch):
-    _counts, failures = _results()[batch]
+    _report, failures = _results()[batch]
     unique = list(dict.fromkeys(failures))
     assert not unique, f"{len(unique)} defects, e.g.:\n" + "\n".join(unique[:25])
 
 
 def test_every_public_callable_was_fuzzed():
     totals = {}
-    for counts, _failures in _results().values():
-        for key, count in counts.items():
+    for report, _failures in _results().values():
+        for key, count in report["counts"].items():
             totals[key] = totals.get(key, 0) + count
-    if any(failures for _counts, failures in _results().values()):
+    if any(failures for _report, failures in _results().values()):
         return  # a crash is reported by the batch test; its counts are missing
     expected = []
     for kind, path, member, _params in targets():
@@ -656,10 +655,10 @@ def test_an_untyped_exception_and_a_crash_are_reported_with_the_call():
     not counted as a pass."""
     calls = generate(0)
     at = next(i for i, call in enumerate(calls) if call[:2] == ("call", "descent.abi_version"))
-    _counts, failures = run_batch(0, extra_env={"DESCENT_API_FUZZ_SELF_TEST": f"raise:{at}"})
+    _report, failures = run_batch(0, extra_env={"DESCENT_API_FUZZ_SELF_TEST": f"raise:{at}"})
     assert len(failures) == 1
     assert failures[0].startswith(describe(calls[at]) + " raised builtins.AttributeError: self-test")
-    _counts, failures = run_batch(0, extra_env={"DESCENT_API_FUZZ_SELF_TEST": "trap:23"})
+    _report, failures = run_batch(0, extra_env={"DESCENT_API_FUZZ_SELF_TEST": "trap:23"})
     assert len(failures) == 1
     assert "returncode -4" in failures[0] and describe(calls[23]) in failures[0]
     assert "crashes on its own too" in failures[0]

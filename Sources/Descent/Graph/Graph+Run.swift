@@ -11,6 +11,10 @@ extension Graph {
     /// next run. For inputs, params and constants it is the bound or held tensor itself.
     public func forward(_ target: Int) throws(DescentError) -> Tensor {
         try locked { () throws(DescentError) -> Tensor in
+            // A labels input holds integers, not a float value tensor (valueTensor would trap).
+            if case .labels = try check(target, "node").op {
+                throw .argument("node \(target) is a labels input; it has no float value")
+            }
             let plan = try prepare(target)
             try evaluate(target, plan)
             return valueTensor(target, plan)

@@ -323,9 +323,13 @@ extension Optimizer {
     /// Sets every group's learning rate and, with `momentum`, its momentum (SGD, RMSprop) or beta1
     /// (the rules with betas): a schedule's values for this step. Every group is validated and
     /// every state slot the new momentum needs is allocated before anything changes.
-    func applySchedule(learningRate: Double, momentum: Double?) throws(DescentError) {
+    /// Returns every group's settings from before, for `restoreGroupSettings` when the step the
+    /// values were for does not happen.
+    @discardableResult
+    func applySchedule(learningRate: Double, momentum: Double?) throws(DescentError) -> [Hyperparameters] {
         guard learningRate.isFinite, learningRate >= 0 else { throw .argument("the schedule gave learning rate \(learningRate); it must be finite and >= 0") }
-        try lock.withLock { _ throws(DescentError) in
+        return try lock.withLock { _ throws(DescentError) -> [Hyperparameters] in
+            let previous = groups.map { $0.hyper }
             var updated = groups.map { $0.hyper }
             if let momentum {
                 let key = try Self.cycledMomentumKey(for: rule)
@@ -347,6 +351,16 @@ extension Optimizer {
                 updated[index].learningRate = learningRate
                 groups[index].hyper = updated[index]
             }
+            return previous
+        }
+    }
+
+    /// Puts back the settings `applySchedule` returned (state slots it allocated stay: they hold
+    /// their initial values and are what the settings will need again).
+    func restoreGroupSettings(_ settings: [Hyperparameters]) throws(DescentError) {
+        try lock.withLock { _ in
+            guard settings.count == groups.count else { return }
+            for index in groups.indices { groups[index].hyper = settings[index] }
         }
     }
 

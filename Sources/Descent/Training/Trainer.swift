@@ -176,15 +176,24 @@ public final class Trainer {
                     for view in boundViews { try view.scale(by: coefficient) }
                 }
             }
+            var settings: [Hyperparameters]? = nil
             if let schedule {
                 let count = try optimizer.summary.stepCount
                 let t = schedulePerEpoch ? epoch : count
                 // A momentum-cycling schedule (one-cycle, or a warmup into one) drives momentum /
                 // beta1 too, as LRScheduler does in Python; both are evaluated before anything changes.
                 let momentum = schedule.cyclesMomentum ? try schedule.momentum(at: t) : nil
-                try optimizer.applySchedule(learningRate: schedule.value(at: t), momentum: momentum)
+                settings = try optimizer.applySchedule(learningRate: schedule.value(at: t), momentum: momentum)
             }
-            let skipped = try optimizer.step(gradientsKnownFinite: finite)
+            let skipped: Bool
+            do throws(DescentError) {
+                skipped = try optimizer.step(gradientsKnownFinite: finite)
+            } catch {
+                // The update did not happen: neither do its scheduled settings.
+                if let settings { try? optimizer.restoreGroupSettings(settings) }
+                throw error
+            }
+            if skipped, let settings { try optimizer.restoreGroupSettings(settings) }
             try graph.locked {
                 if skipped { graph.restoreRunningStatistics() }
                 graph.dropoutStep &+= 1
