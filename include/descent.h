@@ -1651,6 +1651,16 @@ descent_status descent_graph_dropout(descent_graph graph, int64_t x, double p, u
 descent_status descent_graph_node_count(descent_graph graph, int64_t *out);
 
 /**
+ * Removes the nodes from index `count` on (the most recently added), e.g. to undo a composite
+ * build that failed part-way (a constant made for an operand, then an operation that refused it;
+ * the Python package does this). Nodes read only earlier nodes, so the others stay valid; the
+ * next run plans again, and descent_graph_value answers only after it. Statuses: handle errors;
+ * DESCENT_ERR_INVALID_ARGUMENT (count < 0 or above the node count, or a param among the nodes to
+ * remove: params cannot be removed), nothing removed.
+ */
+descent_status descent_graph_truncate(descent_graph graph, int64_t count);
+
+/**
  * The symbolic shape of `node` (-1 marks the batch axis): its rank to *rank and extents to
  * shape[0 .. rank) (shape may be NULL for rank 0). DESCENT_ERR_BUFFER_TOO_SMALL when capacity < rank.
  */

@@ -29,7 +29,9 @@ of a trailing-suffix operand (a bias ``(n,)`` over ``(batch, n)``, a scalar over
 :func:`batch_norm` and :func:`dropout`. Formulas: docs/training.md.
 """
 
+import contextlib
 import ctypes
+import threading
 from collections.abc import Mapping
 
 import numpy as np
@@ -67,6 +69,9 @@ class Node:
     is the C node index; ``shape`` the symbolic shape (None marks the batch axis)."""
 
     __slots__ = ("graph", "index", "kind", "array", "__weakref__")
+    # NumPy defers to the node's own operators: ``array * node`` is one node (the array becomes a
+    # constant), not an object array of one node per element.
+    __array_ufunc__ = None
 
     def __init__(self, graph, index, kind, array=None):
         self.graph, self.index, self.kind, self.array = graph, index, kind, array
@@ -81,8 +86,9 @@ class Node:
 
     # -- operators ---------------------------------------------------------------------------
     def _binary(self, other, op, swap=False):
-        other = self.graph._node(other)
-        return self.graph._binary(op, other, self) if swap else self.graph._binary(op, self, other)
+        with self.graph._building():  # a constant made for `other` goes again if the operation fails
+            other = self.graph._node(other)
+            return self.graph._binary(op, other, self) if swap else self.graph._binary(op, self, other)
 
     def __add__(self, other): return self._binary(other, "add")
     def __radd__(self, other): return self._binary(other, "add", swap=True)
@@ -96,10 +102,10 @@ class Node:
     def __pos__(self): return self
 
     def __matmul__(self, other):
-        return matmul(self, self.graph._node(other))
+        return matmul(self, other)
 
     def __rmatmul__(self, other):
-        return matmul(self.graph._node(other), self)
+        return matmul(other, self)
 
     def exp(self):
         """e^x elementwise."""
@@ -166,6 +172,7 @@ class Graph(NativeObject):
         self._fed = {}           # node index -> (value fed, tensor bound, whether it is read in place)
         self._batches = {}       # input/labels node index -> batch size of what is bound
         self._sizes = {}         # node index -> element count of its last forward
+        self._build_lock = threading.RLock()  # composite builds (constants + an operation) are atomic
 
     # -- building ----------------------------------------------------------------------------
     def _check_open(self):
@@ -176,6 +183,28 @@ class Graph(NativeObject):
         out = _out_node()
         function(self._handle, *arguments, ctypes.byref(out))
         return Node(self, out.value, kind, array)
+
+    @contextlib.contextmanager
+    def _building(self):
+        """Makes a build of several nodes all or nothing: when it raises, the nodes it added (the
+        constants made for array operands) are removed again (descent_graph_truncate)."""
+        self._check_open()
+        with self._build_lock:
+            before = len(self)
+            try:
+                yield
+            except BaseException:
+                if not self.closed and len(self) > before:
+                    lib.descent_graph_truncate(self._handle, before)
+                raise
+
+    def _existing(self, value, role):
+        """`value` if it is a node of this graph (for arguments naming a node: no constant is made)."""
+        if not isinstance(value, Node):
+            raise TypeError(f"{role} must be a node of this graph (a descent.graph Node), got {type(value).__name__}")
+        if value.graph is not self:
+            raise errors.InvalidArgumentError(f"{role} belongs to another graph")
+        return value
 
     def _node(self, value):
         """`value` as a node of this graph (numbers and arrays become constants)."""
@@ -224,6 +253,9 @@ class Graph(NativeObject):
             raise errors.InvalidArgumentError(
                 "a param must be a writeable, aligned, C-contiguous array because the graph reads and an "
                 "optimizer updates it in place; pass np.ascontiguousarray(a) and keep using that array")
+        if init is not None:
+            _init_code(init)
+            _gain(gain)
         tensor = wrap(array)
         node = self._add(lib.descent_graph_param, tensor.handle, 1 if trainable else 0, kind="param", array=array)
         self._keep.append(tensor)
@@ -234,10 +266,8 @@ class Graph(NativeObject):
 
     def set_init(self, node, init, gain=1.0):
         """Sets param `node`'s initializer (see :meth:`param`; None clears it); gain defaults to 1.0."""
-        code = 0 if init is None else _INITS.get(init)
-        if code is None:
-            raise errors.InvalidArgumentError(f"unknown init {init!r}; expected one of {sorted(_INITS)}")
-        lib.descent_graph_param_init(self._handle, self._node(node).index, code, float(gain))
+        code = 0 if init is None else _init_code(init)
+        lib.descent_graph_param_init(self._handle, self._existing(node, "node").index, code, _gain(gain))
 
     def constant(self, value):
         """A constant holding a copy of `value` (converted to the graph's dtype)."""
@@ -278,7 +308,7 @@ class Graph(NativeObject):
         self._check_open()
         rank = ctypes.c_int64()
         dims = (ctypes.c_int64 * 8)()
-        lib.descent_graph_shape(self._handle, self._node(node).index, ctypes.byref(rank), dims, 8)
+        lib.descent_graph_shape(self._handle, self._existing(node, "node").index, ctypes.byref(rank), dims, 8)
         return tuple(None if dims[i] == -1 else int(dims[i]) for i in range(rank.value))
 
     def __len__(self):
@@ -306,17 +336,17 @@ class Graph(NativeObject):
         self._check_open()
         if not isinstance(feed, Mapping):
             raise TypeError(f"feed must be a dict {{node: array}}, got {type(feed).__name__}")
+        # Everything is checked and converted before anything is bound: a bad entry binds nothing.
+        prepared = []
         for node, value in feed.items():
-            node = self._node(node)
+            node = self._existing(node, "a feed key")
             if node.kind == "labels":
                 labels = np.asarray(value)
                 if labels.dtype.kind not in "iu":
                     raise errors.DTypeError(f"labels must be integers, got {labels.dtype}")
                 if labels.ndim != 1:
                     raise errors.ShapeError(f"labels must be 1-d (one per sample), got shape {labels.shape}")
-                labels = np.ascontiguousarray(labels, dtype=np.int64)
-                lib.descent_graph_set_labels(self._handle, node.index, labels.ctypes.data, labels.size)
-                self._batches[node.index] = labels.size
+                prepared.append((node, value, np.ascontiguousarray(labels, dtype=np.int64), None))
                 continue
             if node.kind != "input":
                 raise errors.InvalidArgumentError(f"node {node.index} is a {node.kind} node; only inputs are fed")
@@ -327,7 +357,22 @@ class Graph(NativeObject):
             in_place = isinstance(array, np.ndarray) and array.dtype == self.dtype and array.flags.c_contiguous \
                 and array.flags.writeable and array.flags.aligned
             if not in_place:
-                array = np.array(value, dtype=self.dtype, order="C", copy=True)
+                try:
+                    array = np.array(value, dtype=self.dtype, order="C", copy=True)
+                except (TypeError, ValueError) as error:
+                    raise TypeError(f"the value fed to input node {node.index} is not an array of numbers: {error}") \
+                        from None
+            shape = self.shape(node)
+            if array.ndim != len(shape) or any(d is not None and d != e for d, e in zip(shape, array.shape)):
+                shown = tuple("batch" if d is None else d for d in shape)
+                raise errors.ShapeError(f"input node {node.index} expects shape {shown}, got {array.shape}")
+            prepared.append((node, value, array, in_place))
+        for node, value, array, in_place in prepared:
+            if in_place is None:  # labels
+                lib.descent_graph_set_labels(self._handle, node.index, array.ctypes.data, array.size)
+                self._batches[node.index] = array.size
+                continue
+            previous = self._fed.get(node.index)
             bound = wrap(array)
             try:
                 lib.descent_graph_set_input(self._handle, node.index, bound.handle)
@@ -358,9 +403,9 @@ class Graph(NativeObject):
     def forward(self, node, feed=None):
         """Evaluates `node` (after binding `feed`) and returns its value as a new array."""
         self._check_open()
+        node = self._existing(node, "node")
         if feed is not None:
             self.feed(feed)
-        node = self._node(node)
         shape = self.shape(node)
         known = 1
         for d in shape:
@@ -396,16 +441,17 @@ class Graph(NativeObject):
         """Evaluates the scalar node `loss` and writes the gradient of every trainable param
         (read them with :meth:`grad` or :attr:`grad_buffer`). Returns the loss."""
         self._check_open()
+        loss = self._existing(loss, "loss")
         if feed is not None:
             self.feed(feed)
         value = ctypes.c_double()
-        lib.descent_graph_backward(self._handle, self._node(loss).index, ctypes.byref(value))
+        lib.descent_graph_backward(self._handle, loss.index, ctypes.byref(value))
         return value.value
 
     def grad(self, param):
         """A copy of param node `param`'s gradient from the last :meth:`backward`."""
         self._check_open()
-        param = self._node(param)
+        param = self._existing(param, "param")
         if param.kind != "param":
             raise errors.InvalidArgumentError(f"node {param.index} is a {param.kind} node, not a param")
         out = np.empty(param.array.shape, dtype=self.dtype)
@@ -444,7 +490,9 @@ class Graph(NativeObject):
     def running_stats(self, node):
         """(running_mean, running_var) copies of batch-norm node `node`."""
         self._check_open()
-        node = self._node(node)
+        node = self._existing(node, "node")
+        if node.kind != "batch_norm":
+            raise errors.InvalidArgumentError(f"node {node.index} is a {node.kind} node, not a batch norm node")
         features = self.shape(node)[1]
         mean, var = np.empty(features, self.dtype), np.empty(features, self.dtype)
         lib.descent_graph_running_stats(self._handle, node.index, self._code, mean.ctypes.data, var.ctypes.data,
@@ -454,9 +502,8 @@ class Graph(NativeObject):
     def set_running_stats(self, node, mean, var):
         """Sets batch-norm node `node`'s running mean and variance."""
         self._check_open()
-        node = self._node(node)
-        mean = np.ascontiguousarray(mean, dtype=self.dtype)
-        var = np.ascontiguousarray(var, dtype=self.dtype)
+        node = self._existing(node, "node")
+        mean, var = _float_vector(mean, self.dtype, "mean"), _float_vector(var, self.dtype, "var")
         if mean.shape != var.shape or mean.ndim != 1:
             raise errors.ShapeError("mean and var must be 1-d arrays of the same length")
         lib.descent_graph_running_stats(self._handle, node.index, self._code, mean.ctypes.data, var.ctypes.data,
@@ -490,11 +537,50 @@ def _graph_of(*values):
     raise TypeError("at least one operand must be a graph Node")
 
 
+def _init_code(init):
+    code = _INITS.get(init) if isinstance(init, str) else None
+    if code is None:
+        raise errors.InvalidArgumentError(f"unknown init {init!r}; expected one of {sorted(_INITS)}")
+    return code
+
+
+def _gain(gain):
+    if isinstance(gain, bool) or not isinstance(gain, (int, float, np.integer, np.floating)):
+        raise TypeError(f"gain must be a real number, got {type(gain).__name__}")
+    return float(gain)
+
+
+def _real(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    return float(value)
+
+
+def _integer(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not -2**63 <= int(value) < 2**64:
+        raise errors.InvalidArgumentError(f"{name} {value} does not fit in 64 bits")
+    return int(value)
+
+
+def _float_vector(value, dtype, name):
+    try:
+        array = np.ascontiguousarray(value, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be a 1-d array of numbers: {error}") from None
+    if array.ndim != 1:
+        raise errors.ShapeError(f"{name} must be a 1-d array, got shape {array.shape}")
+    return array
+
+
 def matmul(a, b, trans_a=False, trans_b=False):
     """``op(a) @ op(b)`` for rank-2 nodes (op = transpose when asked); BLAS gemm."""
     g = _graph_of(a, b)
-    a, b = g._node(a), g._node(b)
-    return g._add(lib.descent_graph_matmul, a.index, b.index, int(bool(trans_a)), int(bool(trans_b)), kind="matmul")
+    with g._building():
+        a, b = g._node(a), g._node(b)
+        return g._add(lib.descent_graph_matmul, a.index, b.index, int(bool(trans_a)), int(bool(trans_b)),
+                      kind="matmul")
 
 
 def exp(x):
@@ -561,8 +647,8 @@ def mean(x, axis=None):
 def activation(x, kind, negative_slope=0.01):
     """``f(x)`` for kind in identity, sigmoid, tanh, relu, leaky_relu, softmax (last axis)."""
     x = _as_node(x, "x")
-    return x.graph._add(lib.descent_graph_activation, _activation_code(kind), float(negative_slope), x.index,
-                        kind=kind)
+    return x.graph._add(lib.descent_graph_activation, _activation_code(kind), _real(negative_slope, "negative_slope"),
+                        x.index, kind=kind)
 
 
 def sigmoid(x):
@@ -591,14 +677,17 @@ def softmax(x):
 
 
 def _cost(name, prediction, target, reduction="mean", parameter=0.0):
-    g = _graph_of(prediction)
-    target = g._node(target)
+    prediction = _as_node(prediction, "prediction")
+    g = prediction.graph
     try:
         code = _REDUCTIONS[reduction]
     except (KeyError, TypeError):
         raise errors.InvalidArgumentError(f"reduction must be 'mean' or 'sum', got {reduction!r}") from None
-    return g._add(lib.descent_graph_cost, _COSTS[name], prediction.index, target.index, code, float(parameter),
-                  kind=name)
+    parameter = _real(parameter, "eps" if name == "bce" else "margin" if name == "multiclass_hinge" else "parameter")
+    with g._building():
+        target = g._node(target)
+        return g._add(lib.descent_graph_cost, _COSTS[name], prediction.index, target.index, code, parameter,
+                      kind=name)
 
 
 def sse(prediction, target):
@@ -639,29 +728,38 @@ def multiclass_hinge(scores, labels, margin=1.0, reduction="mean"):
 def l2_penalty(w, lam, m=1):
     """λ/(2m) ‖w‖² (gradient (λ/m) w)."""
     w = _as_node(w, "w")
-    return w.graph._add(lib.descent_graph_l2_penalty, w.index, float(lam), int(m), kind="l2_penalty")
+    return w.graph._add(lib.descent_graph_l2_penalty, w.index, _real(lam, "lam"), _integer(m, "m"),
+                        kind="l2_penalty")
 
 
 def dense(x, weights, bias=None, activation="identity", negative_slope=0.01):
     """A dense layer ``f(x Wᵀ + b)``: x (batch, in), weights (out, in), bias (out,) or None.
     The input gradient is skipped when x does not depend on params."""
-    g = _graph_of(x)
-    weights = g._node(weights)
-    b = -1 if bias is None else g._node(bias).index
-    return g._add(lib.descent_graph_dense, x.index, weights.index, b, _activation_code(activation),
-                  float(negative_slope), kind="dense")
+    x = _as_node(x, "x")
+    g = x.graph
+    code, slope = _activation_code(activation), _real(negative_slope, "negative_slope")
+    with g._building():
+        weights = g._node(weights)
+        b = -1 if bias is None else g._node(bias).index
+        return g._add(lib.descent_graph_dense, x.index, weights.index, b, code, slope, kind="dense")
 
 
 def batch_norm(x, gamma, beta, momentum=0.1, eps=1e-5):
     """Batch normalization over the batch axis of x (batch, features) with per-feature gamma and
     beta nodes (PyTorch's conventions; the graph keeps the running statistics)."""
-    g = _graph_of(x)
-    return g._add(lib.descent_graph_batchnorm, x.index, g._node(gamma).index, g._node(beta).index,
-                  float(momentum), float(eps), kind="batch_norm")
+    x = _as_node(x, "x")
+    g = x.graph
+    momentum, eps = _real(momentum, "momentum"), _real(eps, "eps")
+    with g._building():
+        return g._add(lib.descent_graph_batchnorm, x.index, g._node(gamma).index, g._node(beta).index,
+                      momentum, eps, kind="batch_norm")
 
 
 def dropout(x, p, seed=0):
     """Inverted dropout with drop probability p (identity in evaluation mode)."""
     x = _as_node(x, "x")
-    return x.graph._add(lib.descent_graph_dropout, x.index, float(p), int(seed), kind="dropout")
+    seed = _integer(seed, "seed")
+    if seed < 0:
+        raise errors.InvalidArgumentError(f"seed must be >= 0, got {seed}")
+    return x.graph._add(lib.descent_graph_dropout, x.index, _real(p, "p"), seed, kind="dropout")
 

@@ -383,8 +383,8 @@ class Optimizer(NativeObject):
         """{"state": {param index: {"step": t, slot name: array copy, ("mu_product": Π)}},
         "param_groups": [{hyper..., "params": [param indices]}], "nonfinite": policy}."""
         self._check_open()
+        params = self._params()   # checked before the settings are pushed: a failing call changes nothing
         self._sync()
-        params = self._params()
         state, index = {}, 0
         step = self.step_count
         for group_index, group in enumerate(self._groups):
@@ -529,8 +529,10 @@ class Optimizer(NativeObject):
         buffer; the parameter values too with include_params=True) to `path`, atomically
         (temporary file, fsync, rename). Format: docs/optimizers.md. Raises DescentIOError."""
         self._check_open()
+        path = os.fsencode(path)
+        self._params()
         self._sync()
-        lib.descent_optimizer_save(self._handle, os.fsencode(path), int(bool(include_params)))
+        lib.descent_optimizer_save(self._handle, path, int(bool(include_params)))
 
     def load(self, path):
         """Restores a checkpoint written by :meth:`save` into this optimizer (same class, group
@@ -538,8 +540,10 @@ class Optimizer(NativeObject):
         mismatching optimizer raises InvalidArgumentError or ShapeError. On error nothing changed.
         ``param_groups`` are updated from the file."""
         self._check_open()
+        path = os.fsencode(path)
+        self._params()
         self._sync()
-        lib.descent_optimizer_load(self._handle, os.fsencode(path))
+        lib.descent_optimizer_load(self._handle, path)
         self._refresh_groups()
 
     def _refresh_groups(self):

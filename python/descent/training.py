@@ -224,8 +224,9 @@ class Trainer(NativeObject):
         _check_loader(loader)
         if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)):
             raise TypeError(f"batch must be an int, got {type(batch).__name__}")
+        handle = self._handle  # a closed trainer raises here, before the graph hears of a binding
         try:
-            lib.descent_trainer_step_batch(self._handle, loader.handle, int(batch), ctypes.byref(self._loss),
+            lib.descent_trainer_step_batch(handle, loader.handle, int(batch), ctypes.byref(self._loss),
                                            ctypes.byref(self._correct), ctypes.byref(self._skipped))
         finally:
             self._loaders_bound(loader)
@@ -235,8 +236,9 @@ class Trainer(NativeObject):
         """(loss, accuracy) over every batch of `loader` in evaluation mode."""
         _check_loader(loader)
         loss, accuracy = ctypes.c_double(), ctypes.c_double()
+        handle = self._handle  # a closed trainer raises here, before the graph hears of a binding
         try:
-            lib.descent_trainer_evaluate(self._handle, loader.handle, ctypes.byref(loss), ctypes.byref(accuracy))
+            lib.descent_trainer_evaluate(handle, loader.handle, ctypes.byref(loss), ctypes.byref(accuracy))
         finally:
             self._loaders_bound(loader)
         return loss.value, accuracy.value

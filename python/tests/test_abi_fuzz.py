@@ -227,6 +227,7 @@ def _recipes(d):
         "descent_graph_batchnorm": [g, GRAPH_NODES["z"], GRAPH_NODES["gamma"], GRAPH_NODES["beta"], 0.1, 1e-5, "zeros"],
         "descent_graph_dropout": [g, GRAPH_NODES["z"], 0.5, ("raw", 42), "zeros"],
         "descent_graph_node_count": [g, "zeros"],
+        "descent_graph_truncate": [g, len(GRAPH_NODES)],   # drops what fuzzed builders added
         "descent_graph_shape": [g, GRAPH_NODES["z"], "zeros", "zeros", 8],
         "descent_graph_param_count": [g, "zeros"],
         "descent_graph_param_node": [g, 1, "zeros"],
