@@ -5,7 +5,7 @@ import ctypes
 
 import numpy as np
 
-from . import errors
+from . import _check, errors
 from .tensor import DTYPE_CODES, Tensor, tensor, wrap, zeros
 
 REDUCTIONS = {"mean": 0, "sum": 1}
@@ -17,11 +17,11 @@ def as_tensor(value, dtype=None, role="argument"):
         if dtype is not None and value.dtype != np.dtype(dtype):
             raise errors.DTypeError(f"{role} is {value.dtype}, expected {np.dtype(dtype)}")
         return value, False
-    array = np.asarray(value)
+    array = _check.array(value, role)
     if dtype is not None:
         if array.dtype in DTYPE_CODES and array.dtype != np.dtype(dtype):
             raise errors.DTypeError(f"{role} is {array.dtype}, expected {np.dtype(dtype)}")
-        array = array.astype(dtype, copy=False)
+        array = _check.array(array, role, dtype=dtype)
     elif array.dtype not in DTYPE_CODES:
         if array.dtype.kind in "biu":
             array = array.astype(np.float64)
@@ -63,7 +63,7 @@ def result(out, numpy_mode):
 
 def labels_argument(labels):
     """(int64 array kept alive, pointer, count) for integer class labels."""
-    array = np.asarray(labels)
+    array = _check.array(labels, "labels")
     if array.ndim != 1:
         raise errors.ShapeError(f"labels must be a 1-D integer array, got shape {array.shape}")
     if array.size and array.dtype.kind not in "iu":

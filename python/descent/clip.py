@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from . import _ffi, errors
+from . import _check, _ffi, errors
 from ._ffi import lib
 from .tensor import DTYPE_CODES, Tensor, wrap
 
@@ -72,7 +72,7 @@ def _norm_type(norm_type):
         return math.inf
     if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real):
         raise errors.InvalidArgumentError(f"norm_type must be a positive number or 'inf', got {norm_type!r}")
-    return float(norm_type)
+    return _check.real(norm_type, "norm_type")
 
 
 def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
@@ -87,12 +87,12 @@ def clip_grad_norm(grads, max_norm, norm_type=2.0, error_if_nonfinite=False):
     skip the step), or raises :class:`~descent.NonFiniteError` when ``error_if_nonfinite``.
     """
     total = ctypes.c_double()
-    max_norm = float(max_norm)
+    max_norm = _check.real(max_norm, "max_norm")
     p = _norm_type(norm_type)
-    if p == 2.0 and not error_if_nonfinite:
+    if p == 2.0 and not _check.flag(error_if_nonfinite, "error_if_nonfinite"):
         _call(grads, lib.descent_clip_grad_norm, max_norm, ctypes.byref(total))
     else:
-        _call(grads, lib.descent_clip_grad_norm_ex, max_norm, p, 1 if error_if_nonfinite else 0,
+        _call(grads, lib.descent_clip_grad_norm_ex, max_norm, p, 1 if _check.flag(error_if_nonfinite, "error_if_nonfinite") else 0,
               ctypes.byref(total))
     return total.value
 
@@ -107,7 +107,7 @@ def total_norm(grads, norm_type=2.0):
 
 def clip_grad_value(grads, clip_value):
     """Clamps every element into ``[-clip_value, clip_value]`` in place (NaN stays NaN)."""
-    _call(grads, lib.descent_clip_grad_value, float(clip_value))
+    _call(grads, lib.descent_clip_grad_value, _check.real(clip_value, "clip_value"))
 
 
 class GradientGroup:
@@ -157,16 +157,16 @@ class GradientGroup:
         """:func:`clip_grad_norm` over the group; returns the pre-clip total norm. norm_type defaults to
         2.0 (inf for the max norm); error_if_nonfinite defaults to False."""
         p = _norm_type(norm_type)
-        if p == 2.0 and not error_if_nonfinite:
-            lib.descent_clip_grad_norm(self._array, self._count, float(max_norm), ctypes.byref(self._total))
+        if p == 2.0 and not _check.flag(error_if_nonfinite, "error_if_nonfinite"):
+            lib.descent_clip_grad_norm(self._array, self._count, _check.real(max_norm, "max_norm"), ctypes.byref(self._total))
         else:
-            lib.descent_clip_grad_norm_ex(self._array, self._count, float(max_norm), p,
-                                          1 if error_if_nonfinite else 0, ctypes.byref(self._total))
+            lib.descent_clip_grad_norm_ex(self._array, self._count, _check.real(max_norm, "max_norm"), p,
+                                          1 if _check.flag(error_if_nonfinite, "error_if_nonfinite") else 0, ctypes.byref(self._total))
         return self._total.value
 
     def clip_value(self, clip_value):
         """:func:`clip_grad_value` over the group."""
-        lib.descent_clip_grad_value(self._array, self._count, float(clip_value))
+        lib.descent_clip_grad_value(self._array, self._count, _check.real(clip_value, "clip_value"))
 
     def norm(self, norm_type=2.0):
         """The total norm of the group's gradients for norm_type p

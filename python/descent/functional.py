@@ -23,7 +23,7 @@ arrays, a hyper-parameter outside its domain such as ``lr < 0``, conflicting opt
 
 import numpy as np
 
-from . import errors
+from . import _check, errors
 from ._ffi import lib
 from .tensor import DTYPE_CODES
 
@@ -61,12 +61,21 @@ def _check_array(array, name, like=None, writeable=True):
 
 
 def _flags(maximize=False, decoupled_weight_decay=False, check_finite=False, **extra):
-    value = (MAXIMIZE if maximize else 0) | (DECOUPLED_WEIGHT_DECAY if decoupled_weight_decay else 0)
-    value |= CHECK_FINITE if check_finite else 0
+    value = (MAXIMIZE if _check.flag(maximize, "maximize") else 0)
+    value |= DECOUPLED_WEIGHT_DECAY if _check.flag(decoupled_weight_decay, "decoupled_weight_decay") else 0
+    value |= CHECK_FINITE if _check.flag(check_finite, "check_finite") else 0
     for flag, enabled in extra.items():
-        if enabled:
+        if _check.flag(enabled, flag):
             value |= globals()[flag.upper()]
     return value
+
+
+def _betas(betas):
+    try:
+        beta1, beta2 = betas
+    except (TypeError, ValueError):
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {_check.describe(betas)}") from None
+    return _check.real(beta1, "beta1"), _check.real(beta2, "beta2")
 
 
 def _step_argument(step):
@@ -81,7 +90,7 @@ def _run(function, param, grad, states, step, scalars, flags):
     g = _check_array(grad, "grad", like=param, writeable=False)
     pointers = [None if array is None else _check_array(array, name, like=param) for name, array in states]
     function(DTYPE_CODES[param.dtype], param.size, p, g, *pointers, _step_argument(step),
-             *[float(value) for value in scalars], int(flags))
+             *[_check.real(value, name) for name, value in scalars.items()], int(flags))
 
 
 def sgd(param, grad, momentum_buffer=None, step=1, *, lr=1e-3, momentum=0.0, dampening=0.0,
@@ -100,11 +109,10 @@ def sgd(param, grad, momentum_buffer=None, step=1, *, lr=1e-3, momentum=0.0, dam
     Defaults: lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False,
     momentum_form='pytorch', maximize=False, decoupled_weight_decay=False, check_finite=False.
     """
-    if momentum_form not in MOMENTUM_FORMS:
-        raise errors.InvalidArgumentError(f"momentum_form must be one of {sorted(MOMENTUM_FORMS)}, got {momentum_form!r}")
-    flags = _flags(maximize, decoupled_weight_decay, check_finite, nesterov=nesterov) | MOMENTUM_FORMS[momentum_form]
+    form = _check.choice(momentum_form, MOMENTUM_FORMS, "momentum_form")
+    flags = _flags(maximize, decoupled_weight_decay, check_finite, nesterov=nesterov) | form
     _run(lib.descent_sgd_step, param, grad, [("momentum_buffer", momentum_buffer)], step,
-         [lr, momentum, dampening, weight_decay], flags)
+         dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay), flags)
 
 
 def adagrad(param, grad, sum, step=1, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0, eps=1e-10,
@@ -120,7 +128,7 @@ def adagrad(param, grad, sum, step=1, *, lr=1e-2, lr_decay=0.0, weight_decay=0.0
     Defaults: lr=0.01, lr_decay=0, weight_decay=0, eps=1e-10, eps_inside_sqrt=False, maximize=False,
     decoupled_weight_decay=False, check_finite=False.
     """
-    _run(lib.descent_adagrad_step, param, grad, [("sum", sum)], step, [lr, lr_decay, weight_decay, eps],
+    _run(lib.descent_adagrad_step, param, grad, [("sum", sum)], step, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps),
          _flags(maximize, decoupled_weight_decay, check_finite, eps_inside_sqrt=eps_inside_sqrt))
 
 
@@ -138,7 +146,7 @@ def adadelta(param, grad, square_avg, acc_delta, step=1, *, lr=1.0, rho=0.9, eps
     check_finite=False.
     """
     _run(lib.descent_adadelta_step, param, grad, [("square_avg", square_avg), ("acc_delta", acc_delta)], step,
-         [lr, rho, eps, weight_decay], _flags(maximize, decoupled_weight_decay, check_finite))
+         dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay), _flags(maximize, decoupled_weight_decay, check_finite))
 
 
 def rmsprop(param, grad, square_avg, grad_avg=None, momentum_buffer=None, step=1, *, lr=1e-2, alpha=0.99,
@@ -160,18 +168,18 @@ def rmsprop(param, grad, square_avg, grad_avg=None, momentum_buffer=None, step=1
     """
     _run(lib.descent_rmsprop_step, param, grad,
          [("square_avg", square_avg), ("grad_avg", grad_avg), ("momentum_buffer", momentum_buffer)], step,
-         [lr, alpha, eps, weight_decay, momentum],
+         dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum),
          _flags(maximize, decoupled_weight_decay, check_finite, centered=centered, eps_inside_sqrt=eps_inside_sqrt))
 
 
 def _adam_like(function, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, betas, eps, weight_decay,
                amsgrad, bias_correction, eps_inside_sqrt, maximize, decoupled, check_finite):
-    beta1, beta2 = betas
+    beta1, beta2 = _betas(betas)
     flags = _flags(maximize, decoupled, check_finite, amsgrad=amsgrad, eps_inside_sqrt=eps_inside_sqrt,
-                   no_bias_correction=not bias_correction)
+                   no_bias_correction=not _check.flag(bias_correction, "bias_correction"))
     _run(function, param, grad, [("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq),
                                  ("max_exp_avg_sq", max_exp_avg_sq)], step,
-         [lr, beta1, beta2, eps, weight_decay], flags)
+         dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay), flags)
 
 
 def adam(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq=None, step=1, *, lr=1e-3, betas=(0.9, 0.999),
@@ -222,10 +230,10 @@ def adamax(param, grad, exp_avg, exp_inf, step=1, *, lr=2e-3, betas=(0.9, 0.999)
     Defaults: lr=0.002, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, bias_correction=True,
     maximize=False, decoupled_weight_decay=False, check_finite=False.
     """
-    beta1, beta2 = betas
+    beta1, beta2 = _betas(betas)
     _run(lib.descent_adamax_step, param, grad, [("exp_avg", exp_avg), ("exp_inf", exp_inf)], step,
-         [lr, beta1, beta2, eps, weight_decay],
-         _flags(maximize, decoupled_weight_decay, check_finite, no_bias_correction=not bias_correction))
+         dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay),
+         _flags(maximize, decoupled_weight_decay, check_finite, no_bias_correction=not _check.flag(bias_correction, "bias_correction")))
 
 
 def nadam(param, grad, exp_avg, exp_avg_sq, mu_product, step=1, *, lr=2e-3, betas=(0.9, 0.999), eps=1e-8,
@@ -248,14 +256,14 @@ def nadam(param, grad, exp_avg, exp_avg_sq, mu_product, step=1, *, lr=2e-3, beta
         raise errors.DTypeError("mu_product must be a float64 numpy array of one element (start it at 1.0)")
     if not mu_product.flags.writeable or not mu_product.flags.c_contiguous:
         raise errors.InvalidArgumentError("mu_product must be writeable and contiguous")
-    beta1, beta2 = betas
+    beta1, beta2 = _betas(betas)
     p = _check_array(param, "param")
     g = _check_array(grad, "grad", like=param, writeable=False)
     m = _check_array(exp_avg, "exp_avg", like=param)
     v = _check_array(exp_avg_sq, "exp_avg_sq", like=param)
     lib.descent_nadam_step(DTYPE_CODES[param.dtype], param.size, p, g, m, v, mu_product.ctypes.data,
-                           _step_argument(step), float(lr), float(beta1), float(beta2), float(eps),
-                           float(weight_decay), float(momentum_decay),
+                           _step_argument(step), _check.real(lr, "lr"), beta1, beta2, _check.real(eps, "eps"),
+                           _check.real(weight_decay, "weight_decay"), _check.real(momentum_decay, "momentum_decay"),
                            _flags(maximize, decoupled_weight_decay, check_finite))
 
 
@@ -274,9 +282,9 @@ def radam(param, grad, exp_avg, exp_avg_sq, step=1, *, lr=1e-3, betas=(0.9, 0.99
     Defaults: lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False,
     decoupled_weight_decay=False, check_finite=False.
     """
-    beta1, beta2 = betas
+    beta1, beta2 = _betas(betas)
     _run(lib.descent_radam_step, param, grad, [("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)], step,
-         [lr, beta1, beta2, eps, weight_decay], _flags(maximize, decoupled_weight_decay, check_finite))
+         dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay), _flags(maximize, decoupled_weight_decay, check_finite))
 
 
 def lion(param, grad, exp_avg, step=1, *, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0, maximize=False,
@@ -290,6 +298,6 @@ def lion(param, grad, exp_avg, step=1, *, lr=1e-4, betas=(0.9, 0.99), weight_dec
     Defaults: lr=0.0001, betas=(0.9, 0.99), weight_decay=0, maximize=False,
     decoupled_weight_decay=True, check_finite=False.
     """
-    beta1, beta2 = betas
-    _run(lib.descent_lion_step, param, grad, [("exp_avg", exp_avg)], step, [lr, beta1, beta2, weight_decay],
+    beta1, beta2 = _betas(betas)
+    _run(lib.descent_lion_step, param, grad, [("exp_avg", exp_avg)], step, dict(lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay),
          _flags(maximize, decoupled_weight_decay, check_finite))

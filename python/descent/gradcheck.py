@@ -20,7 +20,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import errors
+from . import _check, errors
 from ._ffi import lib
 from .tensor import DTYPE_CODES, Tensor, tensor, wrap
 
@@ -54,7 +54,7 @@ class _Point:
             self.dtype = x.dtype
             self.shape = x.shape
             return
-        array = x if isinstance(x, np.ndarray) else np.asarray(x)
+        array = x if isinstance(x, np.ndarray) else _check.array(x, "x")
         if array.dtype not in DTYPE_CODES:
             if array.dtype.kind in "biu":
                 array = array.astype(np.float64)
@@ -99,7 +99,7 @@ class _Callback:
 
 
 def _step(h, dtype):
-    return DEFAULT_STEP[np.dtype(dtype)] if h is None else float(h)
+    return DEFAULT_STEP[np.dtype(dtype)] if h is None else _check.real(h, "h")
 
 
 def numerical_gradient(f, x, h=None, method="centered"):
@@ -127,11 +127,12 @@ def gradient_check(f, x, analytic, h=None, method="centered", floor=DEFAULT_FLOO
     if isinstance(analytic, Tensor):
         at = analytic
     else:
-        at = tensor(np.asarray(analytic, dtype=point.dtype))
+        at = tensor(_check.array(analytic, "analytic", dtype=point.dtype))
     max_error, worst = ctypes.c_double(), ctypes.c_int64()
     a_worst, n_worst = ctypes.c_double(), ctypes.c_double()
     _Callback(f, point).run(lib.descent_gradient_check, point.tensor.handle, at.handle, _step(h, point.dtype),
-                            _method_code(method), float(floor), int(samples), int(seed),
+                            _method_code(method), _check.real(floor, "floor"), _check.integer(samples, "samples"),
+                            _check.integer(seed, "seed"),
                             ctypes.byref(max_error), ctypes.byref(worst), ctypes.byref(a_worst),
                             ctypes.byref(n_worst))
     index = tuple(int(i) for i in np.unravel_index(worst.value, point.shape)) if worst.value >= 0 else None
@@ -141,10 +142,11 @@ def gradient_check(f, x, analytic, h=None, method="centered", floor=DEFAULT_FLOO
 def compare_gradients(analytic, numerical, floor=DEFAULT_FLOOR):
     """``(max_error, worst_index)`` of two given gradients with the same relative error. floor defaults to
     1e-12."""
-    at = analytic if isinstance(analytic, Tensor) else tensor(np.asarray(analytic))
-    nt = numerical if isinstance(numerical, Tensor) else tensor(np.asarray(numerical))
+    at = analytic if isinstance(analytic, Tensor) else tensor(_check.array(analytic, "analytic"))
+    nt = numerical if isinstance(numerical, Tensor) else tensor(_check.array(numerical, "numerical"))
     max_error, worst = ctypes.c_double(), ctypes.c_int64()
-    lib.descent_gradient_compare(at.handle, nt.handle, float(floor), ctypes.byref(max_error), ctypes.byref(worst))
+    lib.descent_gradient_compare(at.handle, nt.handle, _check.real(floor, "floor"), ctypes.byref(max_error),
+                                 ctypes.byref(worst))
     shape = at.shape
     index = tuple(int(i) for i in np.unravel_index(worst.value, shape)) if worst.value >= 0 else None
     return max_error.value, index
@@ -155,8 +157,8 @@ def step_size_sweep(loss, w, grad, step_sizes=SEED_STEP_SIZES):
     1e-10 … 1e-1). ``loss`` is called with the stepped W as a NumPy array. Returns a list of
     ``(step_size, loss)`` pairs; W is restored exactly. Pass step_sizes to use others."""
     point = _Point(w)
-    gt = grad if isinstance(grad, Tensor) else tensor(np.asarray(grad, dtype=point.dtype))
-    steps = np.ascontiguousarray(step_sizes, dtype=np.float64)
+    gt = grad if isinstance(grad, Tensor) else tensor(_check.array(grad, "grad", dtype=point.dtype))
+    steps = np.ascontiguousarray(_check.array(step_sizes, "step_sizes", dtype=np.float64))
     if steps.ndim != 1:
         raise errors.ShapeError(f"step_sizes must be 1-D, got shape {steps.shape}")
     losses = np.zeros(steps.size, dtype=np.float64)
@@ -170,8 +172,13 @@ def format_sweep(rows, baseline=None):
     """The sweep as a text table (the seeds print 'for step size ... new loss: ...')."""
     lines = [f"{'step size':>12} {'new loss':>16}"]
     if baseline is not None:
-        lines.append(f"{'0 (original)':>12} {baseline:16.8f}")
-    lines += [f"{s:12.0e} {l:16.8f}" for s, l in rows]
+        lines.append(f"{'0 (original)':>12} {_check.real(baseline, 'baseline'):16.8f}")
+    for row in _check.sequence(rows, "rows", "(step_size, loss) pairs"):
+        try:
+            step, loss = row
+        except (TypeError, ValueError):
+            raise TypeError(f"rows must hold (step_size, loss) pairs, got {_check.describe(row)}") from None
+        lines.append(f"{_check.real(step, 'step_size'):12.0e} {_check.real(loss, 'loss'):16.8f}")
     return "\n".join(lines)
 
 

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import errors
+from . import _check, errors
 from ._ffi import lib
 from ._native import NativeObject
 from .nn import INIT_SCHEMES, _activation_code
@@ -161,7 +161,7 @@ class Graph(NativeObject):
                   "model built the same way (model.load_state_dict(state))")
 
     def __init__(self, dtype=np.float64):
-        self.dtype = np.dtype(dtype)
+        self.dtype = _check.dtype(dtype)
         code = dtype_code(self.dtype)
         handle = ctypes.c_uint64()
         lib.descent_graph_new(code, ctypes.byref(handle))
@@ -246,7 +246,7 @@ class Graph(NativeObject):
         (``"zeros"``, ``"ones"``, ``"he_normal"``, ``"xavier_uniform"``, ...; with ``gain``)
         is how :meth:`init_params` and random restarts re-initialize it. trainable=False freezes it."""
         if not isinstance(array, np.ndarray):
-            array = np.array(array, dtype=self.dtype)
+            array = np.array(_check.array(array, "a param", dtype=self.dtype))
         if array.dtype != self.dtype:
             raise errors.DTypeError(f"param is {array.dtype}, the graph is {self.dtype}")
         if not (array.flags.c_contiguous and array.flags.writeable and array.flags.aligned):
@@ -271,7 +271,7 @@ class Graph(NativeObject):
 
     def constant(self, value):
         """A constant holding a copy of `value` (converted to the graph's dtype)."""
-        array = np.ascontiguousarray(value, dtype=self.dtype)
+        array = np.ascontiguousarray(_check.array(value, "a constant", dtype=self.dtype))
         tensor = _copy_tensor(array)
         try:
             return self._add(lib.descent_graph_constant, tensor.handle, kind="constant")
@@ -325,8 +325,9 @@ class Graph(NativeObject):
     @training.setter
     def training(self, value):
         self._check_open()
+        value = _check.flag(value, "training")
         lib.descent_graph_set_training(self._handle, 1 if value else 0)
-        self._training = bool(value)
+        self._training = value
 
     # -- feeding and running -----------------------------------------------------------------
     def feed(self, feed):
@@ -485,7 +486,10 @@ class Graph(NativeObject):
         """Re-initializes every trainable param from its initializer (param k from seed
         ``SplitMix64(seed).output(k)``) and resets batch-norm running statistics."""
         self._check_open()
-        lib.descent_graph_init_params(self._handle, int(seed))
+        seed = _integer(seed, "seed")
+        if seed < 0:
+            raise errors.InvalidArgumentError(f"seed must be >= 0, got {seed}")
+        lib.descent_graph_init_params(self._handle, seed)
 
     def running_stats(self, node):
         """(running_mean, running_var) copies of batch-norm node `node`."""
@@ -579,7 +583,8 @@ def matmul(a, b, trans_a=False, trans_b=False):
     g = _graph_of(a, b)
     with g._building():
         a, b = g._node(a), g._node(b)
-        return g._add(lib.descent_graph_matmul, a.index, b.index, int(bool(trans_a)), int(bool(trans_b)),
+        return g._add(lib.descent_graph_matmul, a.index, b.index, int(_check.flag(trans_a, "trans_a")),
+                      int(_check.flag(trans_b, "trans_b")),
                       kind="matmul")
 
 

@@ -6,9 +6,11 @@ A model's parameters are NumPy arrays the graph reads in place; build an optimiz
 :meth:`Model.evaluate` run in evaluation mode (batch norm on running statistics, no dropout).
 """
 
+from collections.abc import Mapping
+
 import numpy as np
 
-from . import errors
+from . import _check, errors
 from . import graph as G
 
 __all__ = ["Model", "MLP"]
@@ -27,7 +29,7 @@ class Model:
         self.graph, self.input, self.loss, self.target = graph, input, loss, target
         self.output = output if output is not None else loss
         self.prediction = self.output
-        self.classifier = bool(classifier)
+        self.classifier = _check.flag(classifier, "classifier")
         self.epochs_trained = 0
 
     def parameters(self):
@@ -37,10 +39,13 @@ class Model:
     def predict(self, x, batch_size=1024):
         """The prediction node's value for every row of `x`, in evaluation mode (class
         probabilities for a softmax classifier), computed batch_size rows at a time (default 1024)."""
-        x = np.asarray(x)
+        x = _check.array(x, "x")
         if x.ndim < 1:
             raise errors.ShapeError("x needs a sample axis")
-        x = np.ascontiguousarray(x, dtype=self.graph.dtype)
+        x = np.ascontiguousarray(_check.array(x, "x", dtype=self.graph.dtype))
+        batch_size = _check.integer(batch_size, "batch_size")
+        if batch_size < 1:
+            raise errors.InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
         was_training = self.graph.training
         self.graph.training = False
         try:
@@ -68,9 +73,13 @@ class Model:
 
     def load_state_dict(self, state):
         """Restores what :meth:`state_dict` returned (parameters are written in place)."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict from state_dict(), got {_check.describe(state)}")
         params = self.parameters()
         for i, p in enumerate(params):
-            value = np.asarray(state[f"param{i}"])
+            if f"param{i}" not in state:
+                raise KeyError(f"state has no 'param{i}'; pass a dict from state_dict()")
+            value = _check.array(state[f"param{i}"], f"param{i}")
             if value.shape != p.shape:
                 raise errors.ShapeError(f"param{i} has shape {value.shape}, the model's is {p.shape}")
         for i, p in enumerate(params):
@@ -104,14 +113,17 @@ class MLP(Model):
             raise TypeError(f"sizes must be a list of layer widths, got {type(sizes).__name__}")
         if len(sizes) > 1000:
             raise errors.InvalidArgumentError(f"{len(sizes)} layers is more than an MLP supports (1000)")
-        sizes = [int(s) for s in sizes]
+        sizes = [_check.integer(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
         if len(sizes) < 2 or any(s < 1 for s in sizes):
             raise errors.InvalidArgumentError(f"sizes must list >= 2 positive layer widths, got {sizes}")
-        if loss not in _LABEL_LOSSES | _TARGET_LOSSES:
+        if not isinstance(loss, str) or loss not in _LABEL_LOSSES | _TARGET_LOSSES:
             raise errors.InvalidArgumentError(f"unknown loss {loss!r}; expected one of {sorted(_LABEL_LOSSES | _TARGET_LOSSES)}")
-        if activation not in ("relu", "leaky_relu", "tanh", "sigmoid"):
+        if not isinstance(activation, str) or activation not in ("relu", "leaky_relu", "tanh", "sigmoid"):
             raise errors.InvalidArgumentError(f"activation must be relu, leaky_relu, tanh or sigmoid, got {activation!r}")
-        if not 0.0 <= float(dropout) < 1.0:
+        dropout, l2 = _check.real(dropout, "dropout"), _check.real(l2, "l2")
+        seed = _check.integer(seed, "seed")
+        batch_norm = _check.flag(batch_norm, "batch_norm")
+        if not 0.0 <= dropout < 1.0:
             raise errors.InvalidArgumentError(f"dropout must lie in [0, 1), got {dropout}")
         if init is None:
             init = "he_normal" if activation in ("relu", "leaky_relu") else "xavier_normal"
@@ -139,7 +151,7 @@ class MLP(Model):
             else:
                 h = G.dense(h, W, b, activation, negative_slope)
             if not last and dropout > 0:
-                h = G.dropout(h, float(dropout), seed=int(seed) + layer)
+                h = G.dropout(h, dropout, seed=seed + layer)
         logits = h
         if loss in _LABEL_LOSSES:
             target = graph.labels()
@@ -152,7 +164,7 @@ class MLP(Model):
         if l2:
             for node in graph.params:
                 if node.array.ndim == 2:
-                    cost = cost + G.l2_penalty(node, float(l2))
+                    cost = cost + G.l2_penalty(node, l2)
         graph.init_params(seed)
         super().__init__(graph, x, cost, target=target, output=logits, classifier=loss in _LABEL_LOSSES)
         self.logits = logits

@@ -13,10 +13,10 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import errors
+from . import _check, errors
 from ._ffi import lib
 from ._gradargs import as_state, as_tensor, labels_argument, output, reduction_code, result
-from .tensor import Tensor, shape_argument
+from .tensor import DTYPES, Tensor, dtype_code, shape_argument
 
 ACTIVATIONS = {"identity": 0, "sigmoid": 1, "tanh": 2, "relu": 3, "leaky_relu": 4, "softmax": 5}
 INIT_SCHEMES = {"normal": 1, "uniform": 2, "xavier_normal": 3, "xavier_uniform": 4,
@@ -38,7 +38,7 @@ def activation(x, kind, negative_slope=0.01):
     leaky_relu (x if x > 0 else negative_slope*x) and softmax (stable, along the last axis)."""
     xt, numpy_mode = as_tensor(x, role="x")
     out = output(xt.shape, xt.dtype)
-    lib.descent_activation_forward(_activation_code(kind), float(negative_slope), xt.handle, out.handle)
+    lib.descent_activation_forward(_activation_code(kind), _check.real(negative_slope, "negative_slope"), xt.handle, out.handle)
     return result(out, numpy_mode)
 
 
@@ -48,7 +48,7 @@ def activation_derivative(x, kind, negative_slope=0.01):
     :func:`activation`; negative_slope defaults to 0.01 (leaky_relu only)."""
     xt, numpy_mode = as_tensor(x, role="x")
     out = output(xt.shape, xt.dtype)
-    lib.descent_activation_derivative(_activation_code(kind), float(negative_slope), xt.handle, out.handle)
+    lib.descent_activation_derivative(_activation_code(kind), _check.real(negative_slope, "negative_slope"), xt.handle, out.handle)
     return result(out, numpy_mode)
 
 
@@ -59,7 +59,7 @@ def activation_backward(x, dy, kind, negative_slope=0.01):
     xt, numpy_mode = as_tensor(x, role="x")
     dyt, _ = as_tensor(dy, dtype=xt.dtype, role="dy")
     out = output(xt.shape, xt.dtype)
-    lib.descent_activation_backward(_activation_code(kind), float(negative_slope), xt.handle, dyt.handle,
+    lib.descent_activation_backward(_activation_code(kind), _check.real(negative_slope, "negative_slope"), xt.handle, dyt.handle,
                                     out.handle)
     return result(out, numpy_mode)
 
@@ -94,6 +94,7 @@ def softmax(x):
 def _elementwise_loss(function, prediction, target, with_grad, *middle):
     pt, numpy_mode = as_tensor(prediction, role="prediction")
     tt, _ = as_tensor(target, dtype=pt.dtype, role="target")
+    with_grad = _check.flag(with_grad, "with_grad")
     grad = output(pt.shape, pt.dtype) if with_grad else None
     value = ctypes.c_double()
     function(pt.handle, tt.handle, *middle, grad.handle if grad is not None else 0, ctypes.byref(value))
@@ -127,7 +128,7 @@ def bce_loss(probabilities, target, eps=1e-12, reduction="mean", with_grad=True)
     ``(p̃ - y)/(p̃(1-p̃))``; mean (default) or sum over all elements. p and y must lie in [0, 1].
     reduction is "mean" (default) or "sum"; eps defaults to 1e-12. Returns ``(loss, dL/dp)``, or just
     the loss with ``with_grad=False``."""
-    return _elementwise_loss(lambda p, t, *rest: lib.descent_loss_bce(p, t, float(eps), reduction_code(reduction), *rest),
+    return _elementwise_loss(lambda p, t, *rest: lib.descent_loss_bce(p, t, _check.real(eps, "eps"), reduction_code(reduction), *rest),
                              probabilities, target, with_grad)
 
 
@@ -142,6 +143,7 @@ def bce_with_logits_loss(logits, target, reduction="mean", with_grad=True):
 def _label_loss(function, scores, labels, with_grad, *middle):
     st, numpy_mode = as_tensor(scores, role="scores")
     keep, pointer, count = labels_argument(labels)
+    with_grad = _check.flag(with_grad, "with_grad")
     grad = output(st.shape, st.dtype) if with_grad else None
     value = ctypes.c_double()
     function(st.handle, pointer, count, *middle, grad.handle if grad is not None else 0, ctypes.byref(value))
@@ -165,7 +167,7 @@ def multiclass_hinge_loss(scores, labels, margin=1.0, reduction="mean", with_gra
     1 for each violating class, minus their count at the true class (0 at a margin of exactly 0);
     mean over the batch (default) or sum. Returns ``(loss, dL/ds)``, or just the loss with
     ``with_grad=False``; reduction is "mean" or "sum"."""
-    return _label_loss(lib.descent_loss_multiclass_hinge, scores, labels, with_grad, float(margin),
+    return _label_loss(lib.descent_loss_multiclass_hinge, scores, labels, with_grad, _check.real(margin, "margin"),
                        reduction_code(reduction))
 
 
@@ -177,9 +179,10 @@ def multiclass_hinge_linear(weights, inputs, labels, margin=1.0, reduction="mean
     wt, numpy_mode = as_tensor(weights, role="weights")
     xt, _ = as_tensor(inputs, dtype=wt.dtype, role="inputs")
     keep, pointer, count = labels_argument(labels)
+    with_grad = _check.flag(with_grad, "with_grad")
     grad = output(wt.shape, wt.dtype) if with_grad else None
     value = ctypes.c_double()
-    lib.descent_loss_multiclass_hinge_linear(wt.handle, xt.handle, pointer, count, float(margin),
+    lib.descent_loss_multiclass_hinge_linear(wt.handle, xt.handle, pointer, count, _check.real(margin, "margin"),
                                              reduction_code(reduction), grad.handle if grad is not None else 0,
                                              ctypes.byref(value))
     del keep
@@ -193,9 +196,10 @@ def l2_penalty(weights, lam, m=1, with_grad=True):
     this is ``½λ‖W‖²``; with m the batch size it is the textbook's (λ/m)W decay form. Returns ``(R,
     dR/dW)``, or just R with ``with_grad=False``."""
     wt, numpy_mode = as_tensor(weights, role="weights")
+    with_grad = _check.flag(with_grad, "with_grad")
     grad = output(wt.shape, wt.dtype) if with_grad else None
     value = ctypes.c_double()
-    lib.descent_l2_penalty(wt.handle, float(lam), int(m), grad.handle if grad is not None else 0,
+    lib.descent_l2_penalty(wt.handle, _check.real(lam, "lam"), _check.integer(m, "m"), grad.handle if grad is not None else 0,
                            ctypes.byref(value))
     if not with_grad:
         return value.value
@@ -215,7 +219,7 @@ def delta_rule(w, x, y, eta):
     xt, _ = as_tensor(x, dtype=wt.dtype, role="x")
     dw = output(wt.shape, wt.dtype)
     h, y_hat, delta = ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
-    lib.descent_delta_rule(wt.handle, xt.handle, float(y), float(eta), dw.handle, ctypes.byref(h),
+    lib.descent_delta_rule(wt.handle, xt.handle, _check.real(y, "y"), _check.real(eta, "eta"), dw.handle, ctypes.byref(h),
                            ctypes.byref(y_hat), ctypes.byref(delta))
     return DeltaRuleResult(h.value, y_hat.value, delta.value, result(dw, numpy_mode))
 
@@ -234,7 +238,7 @@ def dense_forward(a, weights, bias=None, activation="identity", negative_slope=0
     z = output((at.shape[0], wt.shape[0]), at.dtype)
     out = output(z.shape, at.dtype)
     lib.descent_dense_forward(at.handle, wt.handle, bt.handle if bt is not None else 0,
-                              _activation_code(activation), float(negative_slope), z.handle, out.handle)
+                              _activation_code(activation), _check.real(negative_slope, "negative_slope"), z.handle, out.handle)
     return result(z, numpy_mode), result(out, numpy_mode)
 
 
@@ -252,7 +256,7 @@ def dense_backward(a, weights, z, dout, activation="identity", negative_slope=0.
     db = output((wt.shape[0],), at.dtype)
     da = output(at.shape, at.dtype)
     lib.descent_dense_backward(at.handle, wt.handle, zt.handle, dt.handle, _activation_code(activation),
-                               float(negative_slope), dw.handle, db.handle, da.handle)
+                               _check.real(negative_slope, "negative_slope"), dw.handle, db.handle, da.handle)
     return result(dw, numpy_mode), result(db, numpy_mode), result(da, numpy_mode)
 
 
@@ -273,8 +277,8 @@ def batchnorm_forward_train(x, gamma, beta, running_mean, running_var, momentum=
     features = gt.shape
     y = output(xt.shape, dtype)
     save_mean, save_invstd = output(features, dtype), output(features, dtype)
-    lib.descent_batchnorm_forward_train(xt.handle, gt.handle, bt.handle, rm.handle, rv.handle, float(momentum),
-                                        float(eps), y.handle, save_mean.handle, save_invstd.handle)
+    lib.descent_batchnorm_forward_train(xt.handle, gt.handle, bt.handle, rm.handle, rv.handle, _check.real(momentum, "momentum"),
+                                        _check.real(eps, "eps"), y.handle, save_mean.handle, save_invstd.handle)
     return result(y, numpy_mode), result(save_mean, numpy_mode), result(save_invstd, numpy_mode)
 
 
@@ -301,7 +305,7 @@ def batchnorm_forward_infer(x, gamma, beta, running_mean, running_var, eps=1e-5)
     tensors = [as_tensor(v, dtype=dtype, role=r)[0] for v, r in
                ((gamma, "gamma"), (beta, "beta"), (running_mean, "running_mean"), (running_var, "running_var"))]
     y = output(xt.shape, dtype)
-    lib.descent_batchnorm_forward_infer(xt.handle, *[t.handle for t in tensors], float(eps), y.handle)
+    lib.descent_batchnorm_forward_infer(xt.handle, *[t.handle for t in tensors], _check.real(eps, "eps"), y.handle)
     return result(y, numpy_mode)
 
 
@@ -315,8 +319,13 @@ class BatchNorm:
     :func:`batchnorm_forward_infer` and :func:`batchnorm_backward`."""
 
     def __init__(self, features, momentum=0.1, eps=1e-5, dtype=np.float64):
-        dtype = np.dtype(dtype)
-        self.momentum, self.eps = float(momentum), float(eps)
+        dtype = _check.dtype(dtype)
+        if dtype not in (np.float32, np.float64):
+            raise errors.DTypeError(f"BatchNorm's dtype must be float32 or float64, got {dtype}")
+        features = _check.integer(features, "features")
+        if not 0 <= features < 2**31:
+            raise errors.InvalidArgumentError(f"features must be in [0, 2**31), got {features}")
+        self.momentum, self.eps = _check.real(momentum, "momentum"), _check.real(eps, "eps")
         self.gamma = np.ones(features, dtype=dtype)
         self.beta = np.zeros(features, dtype=dtype)
         self.running_mean = np.zeros(features, dtype=dtype)
@@ -329,7 +338,7 @@ class BatchNorm:
         (default): μ, σ² are the batch mean and biased variance, and running_mean/running_var are
         updated in place (``running = (1 - momentum) running + momentum · batch``, unbiased
         variance); training=False: μ, σ² are the running statistics and nothing is updated."""
-        if not training:
+        if not _check.flag(training, "training"):
             return batchnorm_forward_infer(x, self.gamma, self.beta, self.running_mean, self.running_var, self.eps)
         y, mean, invstd = batchnorm_forward_train(x, self.gamma, self.beta, self.running_mean, self.running_var,
                                                   self.momentum, self.eps)
@@ -382,19 +391,23 @@ def init_fill(target, scheme, seed, gain=1.0):
     Values come from SplitMix64(seed) exactly as descent.random_normal / random_uniform, so the
     same seed gives the same weights everywhere. Returns `target`."""
     code = _scheme_code(scheme)
-    seed = int(seed)
+    seed = _check.integer(seed, "seed")
     if not 0 <= seed < 2**64:
         raise errors.InvalidArgumentError(f"seed must be in [0, 2**64), got {seed}")
     dtype = target.dtype if isinstance(target, (Tensor, np.ndarray)) else None
     state = as_state(target, dtype, "target")
-    lib.descent_init_fill(state.handle, code, seed, float(gain))
+    lib.descent_init_fill(state.handle, code, seed, _check.real(gain, "gain"))
     return target
 
 
 def init_weights(shape, scheme, seed, gain=1.0, dtype=np.float64):
     """A new NumPy array of `shape` filled by :func:`init_fill`. gain defaults to 1.0 and dtype to float64;
     `scheme` and `seed` as in :func:`init_fill`."""
-    array = np.zeros(shape, dtype=dtype)
+    rank, dims = shape_argument(shape)
+    extents = tuple(dims[:rank])
+    if any(d < 0 for d in extents):
+        raise errors.ShapeError(f"shape extents must be >= 0, got {extents}")
+    array = np.zeros(extents, dtype=DTYPES[dtype_code(dtype)])
     return init_fill(array, scheme, seed, gain)
 
 

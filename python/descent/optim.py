@@ -46,7 +46,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import errors
+from . import _check, errors
 from . import functional as _f
 from ._ffi import lib
 from ._native import NativeObject
@@ -146,7 +146,7 @@ class Optimizer(NativeObject):
     def _normalize(params):
         if isinstance(params, np.ndarray):
             return [{"params": [params]}]
-        params = list(params)
+        params = _check.sequence(params, "params", "arrays or group dicts {'params': [...], ...}")
         if not params:
             raise errors.InvalidArgumentError("the optimizer got an empty parameter list")
         if all(isinstance(p, dict) for p in params):
@@ -158,13 +158,15 @@ class Optimizer(NativeObject):
     def add_param_group(self, group):
         """Adds a group {"params": [arrays], hyper...}; missing hyper-parameters take the defaults."""
         self._check_open()
+        if not isinstance(group, Mapping):
+            raise TypeError(f"a param group must be a dict {{'params': [arrays], hyper...}}, got {_check.describe(group)}")
         self._add_group(dict(group))
 
     def _add_group(self, group):
         if "params" not in group:
             raise errors.InvalidArgumentError("a parameter group needs a 'params' entry")
         arrays = group["params"]
-        arrays = [arrays] if isinstance(arrays, np.ndarray) else list(arrays)
+        arrays = [arrays] if isinstance(arrays, np.ndarray) else _check.sequence(arrays, "a group's 'params'", "arrays")
         unknown = set(group) - set(self.DEFAULTS) - {"params"}
         if unknown:
             raise TypeError(f"{type(self).__name__} group got unknown hyper-parameters {sorted(unknown)}")
@@ -213,13 +215,10 @@ class Optimizer(NativeObject):
                 pairs.append((HYPER["beta2"], beta2))
             elif name in self.BOOLEANS:
                 bit, inverted = self.BOOLEANS[name]
-                if bool(value) != inverted:
+                if _check.flag(value, name) != inverted:
                     flags |= bit
             elif name == "momentum_form":
-                if value not in _f.MOMENTUM_FORMS:
-                    raise errors.InvalidArgumentError(
-                        f"momentum_form must be one of {sorted(_f.MOMENTUM_FORMS)}, got {value!r}")
-                flags |= _f.MOMENTUM_FORMS[value]
+                flags |= _check.choice(value, _f.MOMENTUM_FORMS, "momentum_form")
         return pairs, flags
 
     def _push(self, group, values, previous):
@@ -367,9 +366,7 @@ class Optimizer(NativeObject):
 
     @nonfinite.setter
     def nonfinite(self, policy):
-        if policy not in POLICIES:
-            raise errors.InvalidArgumentError(f"nonfinite must be one of {sorted(POLICIES)}, got {policy!r}")
-        lib.descent_optimizer_set_nonfinite_policy(self._handle, POLICIES[policy])
+        lib.descent_optimizer_set_nonfinite_policy(self._handle, _check.choice(policy, POLICIES, "nonfinite"))
 
     @property
     def step_count(self):
@@ -512,7 +509,7 @@ class Optimizer(NativeObject):
                 step = entry["step"]
                 if isinstance(step, (bool, np.bool_)):
                     raise TypeError(f"step of param {index} must be an integer, not a bool")
-                step = operator.index(step)
+                step = _check.integer(step, f"step of param {index}")
                 if not 0 <= step < 2**63:
                     raise errors.InvalidArgumentError(f"step of param {index} must be in [0, 2**63), got {step}")
                 steps[index] = step
@@ -529,10 +526,10 @@ class Optimizer(NativeObject):
         buffer; the parameter values too with include_params=True) to `path`, atomically
         (temporary file, fsync, rename). Format: docs/optimizers.md. Raises DescentIOError."""
         self._check_open()
-        path = os.fsencode(path)
+        path = _check.path(path)
         self._params()
         self._sync()
-        lib.descent_optimizer_save(self._handle, path, int(bool(include_params)))
+        lib.descent_optimizer_save(self._handle, path, int(_check.flag(include_params, "include_params")))
 
     def load(self, path):
         """Restores a checkpoint written by :meth:`save` into this optimizer (same class, group
@@ -540,7 +537,7 @@ class Optimizer(NativeObject):
         mismatching optimizer raises InvalidArgumentError or ShapeError. On error nothing changed.
         ``param_groups`` are updated from the file."""
         self._check_open()
-        path = os.fsencode(path)
+        path = _check.path(path)
         self._params()
         self._sync()
         lib.descent_optimizer_load(self._handle, path)

@@ -30,7 +30,7 @@ from collections.abc import Mapping, MutableMapping
 
 import numpy as np
 
-from . import _ffi, errors
+from . import _check, _ffi, errors
 from ._ffi import lib
 from ._native import NativeObject
 
@@ -268,7 +268,7 @@ def multi_step(lr0, milestones, gamma=0.1):
 
     Milestones (ints >= 0) may come in any order; a repeated milestone applies gamma again.
     """
-    milestones = list(milestones)
+    milestones = _check.sequence(milestones, "milestones", "ints")
     count, marks = _int64_array(milestones, "milestone")
     return Schedule._make(lib.descent_schedule_new_multi_step,
                           [_real(lr0, "lr0"), marks, count, _real(gamma, "gamma")],
@@ -281,7 +281,8 @@ def piecewise_constant(boundaries, values):
     ``boundaries`` are strictly increasing ints >= 1 (boundary b is the first step of the next
     value); ``values`` has one more entry than ``boundaries``.
     """
-    boundaries, values = list(boundaries), list(values)
+    boundaries = _check.sequence(boundaries, "boundaries", "ints")
+    values = _check.sequence(values, "values", "rates")
     count, marks = _int64_array(boundaries, "boundary")
     rates = [_real(v, "value") for v in values]
     if len(rates) != count + 1:
@@ -355,13 +356,14 @@ def one_cycle(max_lr, total_steps, pct_start=0.3, anneal_strategy="cos", div_fac
     With ``cycle_momentum=False`` the bounds are ignored, as in PyTorch.
     """
     strategy = _choice(anneal_strategy, _ANNEAL, "anneal_strategy")
+    three_phase, cycle_momentum = _check.flag(three_phase, "three_phase"), _check.flag(cycle_momentum, "cycle_momentum")
     arguments = [_real(max_lr, "max_lr"), _integer(total_steps, "total_steps"), _real(pct_start, "pct_start"),
                  strategy, _real(div_factor, "div_factor"), _real(final_div_factor, "final_div_factor"),
                  1 if three_phase else 0]
     parameters = {"max_lr": max_lr, "total_steps": total_steps, "pct_start": pct_start,
                   "anneal_strategy": anneal_strategy, "div_factor": div_factor,
-                  "final_div_factor": final_div_factor, "three_phase": bool(three_phase),
-                  "cycle_momentum": bool(cycle_momentum)}
+                  "final_div_factor": final_div_factor, "three_phase": three_phase,
+                  "cycle_momentum": cycle_momentum}
     if not cycle_momentum:
         return Schedule._make(lib.descent_schedule_new_one_cycle, arguments, "one_cycle", parameters)
     parameters.update(base_momentum=base_momentum, max_momentum=max_momentum)
@@ -377,10 +379,7 @@ def sequential(schedules, milestones):
     if not isinstance(schedules, (list, tuple)):
         raise TypeError(f"schedules must be a list of descent.schedules.Schedule, got {_describe(schedules)}")
     parts = [_check_schedule(part, f"schedules[{index}]") for index, part in enumerate(schedules)]
-    if isinstance(milestones, (str, bytes)) or not hasattr(milestones, "__iter__"):
-        raise TypeError(f"milestones must be a list of ints (the steps where the next schedule starts), "
-                        f"got {_describe(milestones)}")
-    milestones = list(milestones)
+    milestones = _check.sequence(milestones, "milestones", "ints (the steps where the next schedule starts)")
     count, marks = _int64_array(milestones, "milestone")
     if count != len(parts) - 1:
         raise errors.InvalidArgumentError(
@@ -592,8 +591,8 @@ class LRScheduler:
     """
 
     def __init__(self, optimizer, schedule, interval="step"):
-        if interval not in _INTERVALS:
-            raise errors.InvalidArgumentError(f"interval must be 'step' or 'epoch', got {interval!r}")
+        if not isinstance(interval, str) or interval not in _INTERVALS:
+            raise errors.InvalidArgumentError(f"interval must be 'step' or 'epoch', got {_check.describe(interval)}")
         groups = _param_groups(optimizer)
         if isinstance(schedule, Schedule):
             schedules = [schedule] * len(groups)
@@ -696,7 +695,7 @@ class LRScheduler:
                 "state has no 'schedules' (the schedule configuration it was saved with), so it cannot be checked "
                 "against this scheduler's; pass a dict from LRScheduler.state_dict()")
         _check_same(state["schedules"], [item.config for item in self.schedules], "schedules")
-        if state.get("interval", self.interval) != self.interval:
+        if not isinstance(state.get("interval", self.interval), str) or state.get("interval", self.interval) != self.interval:
             raise errors.InvalidArgumentError(
                 f"state was saved with interval {state.get('interval')!r}, this scheduler uses {self.interval!r}")
         step = _integer(state["last_step"], "last_step")

@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from . import _ffi, errors
+from . import _check, _ffi, errors
 from ._ffi import lib
 from ._native import NativeObject
 
@@ -23,8 +23,8 @@ def dtype_code(dtype):
     """The C dtype constant for a NumPy dtype (float32 or float64 only)."""
     try:
         key = np.dtype(dtype)
-    except TypeError as exc:
-        raise errors.DTypeError(f"not a dtype: {dtype!r}") from exc
+    except (TypeError, ValueError) as exc:
+        raise errors.DTypeError(f"not a dtype: {_check.describe(dtype)} (expected np.float32 or np.float64)") from exc
     code = DTYPE_CODES.get(key)
     if code is None:
         raise errors.DTypeError(f"descent tensors are float32 or float64, not {key}")
@@ -35,7 +35,8 @@ def shape_argument(shape):
     """(rank, int64 array) for a shape given as an int or a sequence of ints."""
     if isinstance(shape, numbers.Integral):
         shape = (shape,)
-    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__"):
+    if isinstance(shape, (str, bytes)) or not hasattr(shape, "__iter__") or \
+            (isinstance(shape, np.ndarray) and shape.ndim == 0):
         raise errors.ShapeError(f"shape must be an int or a sequence of ints, got {shape!r}")
     dims = tuple(shape)
     if not all(isinstance(d, numbers.Integral) for d in dims):
@@ -50,8 +51,8 @@ def shape_argument(shape):
 def _coerce_array(data, dtype):
     """A C-contiguous float32/float64 array for `data` (a copy only when needed)."""
     if dtype is not None:
-        return np.asarray(data, dtype=np.dtype(DTYPES[dtype_code(dtype)]), order="C")
-    array = np.asarray(data)
+        return _check.array(data, "data", dtype=np.dtype(DTYPES[dtype_code(dtype)]), order="C")
+    array = _check.array(data, "data")
     # np.asarray(order="C") rather than np.ascontiguousarray, which turns 0-d arrays into 1-d.
     if array.dtype in DTYPE_CODES:
         return np.asarray(array, order="C")
@@ -162,11 +163,11 @@ class Tensor(NativeObject):
 
     def __array__(self, dtype=None, copy=None):
         array = self.numpy()
-        return array if dtype is None else array.astype(dtype, copy=False)
+        return array if dtype is None else array.astype(_check.dtype(dtype), copy=False)
 
     def copy_from(self, data):
         """Overwrites the elements from `data` (same dtype and element count; shape is kept)."""
-        array = np.asarray(data)
+        array = _check.array(data, "data")
         if array.dtype != self.dtype:
             raise errors.DTypeError(f"data is {array.dtype}, tensor holds {self.dtype}")
         array = np.asarray(array, order="C")
@@ -203,12 +204,12 @@ class Tensor(NativeObject):
 
     def scale_(self, alpha):
         """self *= alpha in place (BLAS ?scal); returns self."""
-        lib.descent_tensor_scale(self._handle, float(alpha))
+        lib.descent_tensor_scale(self._handle, _check.real(alpha, "alpha"))
         return self
 
     def axpy_(self, alpha, x):
         """self += alpha * x in place (BLAS ?axpy); returns self."""
-        lib.descent_tensor_axpy(float(alpha), _handle_of(x), self._handle)
+        lib.descent_tensor_axpy(_check.real(alpha, "alpha"), _handle_of(x), self._handle)
         return self
 
     def _reduce(self, function):
@@ -298,7 +299,7 @@ def full(shape, value, dtype=np.float64):
     """A tensor with every element equal to `value`. `value` is rounded to float32 for dtype float32; dtype
     defaults to float64."""
     rank, dims = shape_argument(shape)
-    return _new(lib.descent_tensor_full, dtype_code(dtype), rank, dims, float(value))
+    return _new(lib.descent_tensor_full, dtype_code(dtype), rank, dims, _check.real(value, "value"))
 
 
 def arange(start, stop=None, step=1.0, dtype=np.float64):
@@ -307,19 +308,20 @@ def arange(start, stop=None, step=1.0, dtype=np.float64):
     to `dtype` (default float64); step defaults to 1.0 and must not be 0."""
     if stop is None:
         start, stop = 0.0, start
-    return _new(lib.descent_tensor_arange, dtype_code(dtype), float(start), float(stop), float(step))
+    return _new(lib.descent_tensor_arange, dtype_code(dtype), _check.real(start, "start"), _check.real(stop, "stop"),
+                _check.real(step, "step"))
 
 
 def linspace(start, stop, num=50, endpoint=True, dtype=np.float64):
     """`num` evenly spaced values from start to stop (NumPy's linspace). With endpoint=True (default) the
     spacing is ``(stop - start) / (num - 1)`` and the last value is exactly stop; with endpoint=False it
     is ``(stop - start) / num`` and stop is excluded. num defaults to 50, dtype to float64."""
-    return _new(lib.descent_tensor_linspace, dtype_code(dtype), float(start), float(stop), int(num),
-                1 if endpoint else 0)
+    return _new(lib.descent_tensor_linspace, dtype_code(dtype), _check.real(start, "start"), _check.real(stop, "stop"),
+                _check.integer(num, "num"), 1 if _check.flag(endpoint, "endpoint") else 0)
 
 
 def _seed(seed):
-    seed = int(seed)
+    seed = _check.integer(seed, "seed")
     if not 0 <= seed < 2**64:
         raise errors.InvalidArgumentError(f"seed must be in [0, 2**64), got {seed}")
     return seed
@@ -330,7 +332,7 @@ def random_uniform(shape, seed, low=0.0, high=1.0, dtype=np.float64):
     Defaults: low 0.0, high 1.0, dtype float64."""
     rank, dims = shape_argument(shape)
     return _new(lib.descent_tensor_random_uniform, dtype_code(dtype), rank, dims, _seed(seed),
-                float(low), float(high))
+                _check.real(low, "low"), _check.real(high, "high"))
 
 
 def random_normal(shape, seed, mean=0.0, std=1.0, dtype=np.float64):
@@ -338,7 +340,7 @@ def random_normal(shape, seed, mean=0.0, std=1.0, dtype=np.float64):
     dtype float64."""
     rank, dims = shape_argument(shape)
     return _new(lib.descent_tensor_random_normal, dtype_code(dtype), rank, dims, _seed(seed),
-                float(mean), float(std))
+                _check.real(mean, "mean"), _check.real(std, "std"))
 
 
 def matmul(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
@@ -356,12 +358,13 @@ def matmul(a, b, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None):
         m = a_shape[1] if trans_a else a_shape[0]
         n = b_shape[0] if trans_b else b_shape[1]
         out = zeros((m, n), dtype=a.dtype)
-    lib.descent_tensor_matmul(_handle_of(a), _handle_of(b), int(bool(trans_a)), int(bool(trans_b)),
-                              float(alpha), float(beta), _handle_of(out))
+    lib.descent_tensor_matmul(_handle_of(a), _handle_of(b), int(_check.flag(trans_a, "trans_a")),
+                              int(_check.flag(trans_b, "trans_b")), _check.real(alpha, "alpha"),
+                              _check.real(beta, "beta"), _handle_of(out))
     return out
 
 
 def gd_step(param, grad, learning_rate):
     """One vanilla gradient-descent step in place: ``param -= learning_rate * grad``."""
-    lib.descent_gd_step(_handle_of(param), _handle_of(grad), float(learning_rate))
+    lib.descent_gd_step(_handle_of(param), _handle_of(grad), _check.real(learning_rate, "learning_rate"))
     return param

@@ -29,7 +29,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from . import errors
+from . import _check, errors
 from ._ffi import EPOCH_FN, STEP_FN, lib
 from ._native import NativeObject
 from .schedules import LRScheduler, ReduceLROnPlateau, Schedule
@@ -75,8 +75,22 @@ def _check_path(path, name="path"):
         raise TypeError(f"{name} must be a file path (str or os.PathLike) or None, got {type(path).__name__}")
 
 
+def _count(value, name, minimum, limit=2**63):
+    value = _check.integer(value, name)
+    if not minimum <= value < limit:
+        raise errors.InvalidArgumentError(f"{name} must be an int in [{minimum}, {limit}), got {value}")
+    return value
+
+
+def _save(figure, path):
+    try:
+        figure.savefig(path, dpi=110)
+    except ValueError as error:  # an unknown file extension
+        raise errors.InvalidArgumentError(f"cannot save a plot to {path!r}: {error}") from None
+
+
 def _float_array(x, dtype, name):
-    array = np.asarray(x)
+    array = _check.array(x, name)
     if array.ndim < 1:
         raise errors.ShapeError(f"{name} needs a sample axis, got a scalar")
     if array.dtype != dtype or not array.flags.c_contiguous or not array.flags.aligned or not array.flags.writeable:
@@ -98,16 +112,20 @@ class DataLoader(NativeObject):
     _COPY_HINT = "; make another DataLoader from the same arrays"
 
     def __init__(self, x, y=None, *, batch_size=32, shuffle=True, seed=0, drop_last=False, dtype=np.float64):
-        dtype = np.dtype(dtype)
+        dtype = _check.dtype(dtype)
         x = _float_array(x, dtype, "x")
         count = x.shape[0]
         if batch_size is None:
             batch_size = max(count, 1)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"batch_size must be an int or None, got {type(batch_size).__name__}")
+        seed = _check.integer(seed, "seed")
+        if not 0 <= seed < 2**64:
+            raise errors.InvalidArgumentError(f"seed must be in [0, 2**64), got {seed}")
+        shuffle, drop_last = _check.flag(shuffle, "shuffle"), _check.flag(drop_last, "drop_last")
         labels, targets = None, None
         if y is not None:
-            y_array = np.asarray(y)
+            y_array = _check.array(y, "y")
             if y_array.dtype.kind in "iu":
                 labels = np.ascontiguousarray(y_array.reshape(-1), dtype=np.int64)
                 if y_array.ndim != 1:
@@ -146,13 +164,14 @@ class DataLoader(NativeObject):
 
     def set_epoch(self, epoch):
         """Fixes the sample order of epoch `epoch`."""
-        lib.descent_loader_set_epoch(self._handle, int(epoch))
+        lib.descent_loader_set_epoch(self._handle, _check.integer(epoch, "epoch"))
 
     def batch_indices(self, batch):
         """The sample indices of batch `batch` of the current epoch."""
         out = np.empty(self.batch_size, dtype=np.int64)
         count = ctypes.c_int64()
-        lib.descent_loader_batch_indices(self._handle, int(batch), out.ctypes.data, out.size, ctypes.byref(count))
+        lib.descent_loader_batch_indices(self._handle, _check.integer(batch, "batch"), out.ctypes.data, out.size,
+                                         ctypes.byref(count))
         return out[:count.value]
 
     def _close_tensors(self):
@@ -177,7 +196,7 @@ class Trainer(NativeObject):
     _COPY_HINT = "; make another Trainer for the model and optimizer"
 
     def __init__(self, model, optimizer=None, *, schedule=None, schedule_unit="step", clip_norm=None):
-        if schedule_unit not in ("step", "epoch"):
+        if not isinstance(schedule_unit, str) or schedule_unit not in ("step", "epoch"):
             raise errors.InvalidArgumentError(f"schedule_unit must be 'step' or 'epoch', got {schedule_unit!r}")
         if schedule is not None and not isinstance(schedule, Schedule):
             raise TypeError(f"schedule must be a descent.schedules.Schedule, got {type(schedule).__name__}")
@@ -199,7 +218,7 @@ class Trainer(NativeObject):
             if schedule is not None:
                 lib.descent_trainer_set_schedule(self._handle, schedule.handle, 1 if schedule_unit == "epoch" else 0)
             if clip_norm is not None:
-                lib.descent_trainer_set_clip_norm(self._handle, float(clip_norm))
+                lib.descent_trainer_set_clip_norm(self._handle, _check.real(clip_norm, "clip_norm"))
             lib.descent_trainer_set_epoch(self._handle, int(getattr(model, "epochs_trained", 0)))
         except BaseException:
             self.close()
@@ -269,6 +288,17 @@ class History:
 
     def __init__(self, rows, step_losses, epochs, best_epoch, stopped_early, classifier, validation,
                  stop_reason=None):
+        try:
+            self._record(rows, step_losses, epochs, best_epoch, stopped_early, classifier, validation, stop_reason)
+        except (TypeError, ValueError, IndexError, KeyError) as error:
+            raise TypeError("History holds what fit recorded: rows of 6 numbers per epoch (loss, accuracy, val_loss, "
+                            "val_accuracy, steps, skipped), the step losses, the epoch numbers, the best epoch (an int, "
+                            f"-1 for none) and flags; {type(error).__name__}: {error}") from None
+
+    def _record(self, rows, step_losses, epochs, best_epoch, stopped_early, classifier, validation, stop_reason):
+        classifier, validation = _check.flag(classifier, "classifier"), _check.flag(validation, "validation")
+        stopped_early = _check.flag(stopped_early, "stopped_early")
+        best_epoch = _check.integer(best_epoch, "best_epoch")
         self.epoch = list(epochs)
         self.stop_reason = "patience" if stopped_early else stop_reason
         self.history = {"loss": [float(r[0]) for r in rows]}
@@ -333,7 +363,7 @@ class History:
             figure.suptitle(title)
         figure.tight_layout()
         if path is not None:
-            figure.savefig(path, dpi=110)
+            _save(figure, path)
         return figure
 
     def __repr__(self):
@@ -383,7 +413,7 @@ def _progress_default(progress):
             return sys.stderr.isatty()
         except (AttributeError, ValueError):
             return False
-    return bool(progress)
+    return _check.flag(progress, "progress")
 
 
 def _loaders(model, x, y, batch_size, shuffle, seed, drop_last, validation_data, optimizer=None):
@@ -447,6 +477,8 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
         raise errors.InvalidArgumentError(f"patience must be an int >= 1 or None, got {patience!r}")
     if schedule is not None and not isinstance(schedule, (Schedule, LRScheduler, ReduceLROnPlateau)):
         raise TypeError(f"schedule must be a Schedule, LRScheduler or ReduceLROnPlateau, got {type(schedule).__name__}")
+    min_delta = _check.real(min_delta, "min_delta")
+    restore_best_weights = _check.flag(restore_best_weights, "restore_best_weights")
     train, validation = _loaders(model, x, y, batch_size, shuffle, seed, drop_last, validation_data, optimizer)
     native_schedule = schedule if isinstance(schedule, Schedule) else None
     trainer = Trainer(model, optimizer, schedule=native_schedule, schedule_unit=schedule_unit, clip_norm=clip_norm)
@@ -520,7 +552,7 @@ def fit(model, optimizer, x, y=None, *, epochs=1, batch_size=32, shuffle=True, s
     start_epoch = trainer.epoch
     try:
         lib.descent_trainer_fit(trainer.handle, train.handle, validation.handle if validation else 0, int(epochs),
-                                int(patience or 0), float(min_delta), 1 if restore_best_weights else 0,
+                                int(patience or 0), min_delta, 1 if restore_best_weights else 0,
                                 step_fn, epoch_fn, None, history.ctypes.data, epochs, step_losses.ctypes.data,
                                 step_losses.size if epochs else 0, summary)
     except errors.CallbackError:
@@ -572,8 +604,12 @@ class RestartsResult:
     index of the lowest best_loss) and ``best_run``."""
 
     def __init__(self, runs, best):
+        runs = _check.sequence(runs, "runs", "RestartRun records")
+        best = _check.integer(best, "best")
+        if not -1 <= best < len(runs):
+            raise errors.InvalidArgumentError(f"best must index runs ({len(runs)}) or be -1 for none, got {best}")
         self.runs = runs
-        self.best = None if best < 0 else int(best)
+        self.best = None if best < 0 else best
         self.best_run = None if best < 0 else runs[best]
 
     def __repr__(self):
@@ -590,16 +626,21 @@ def random_restarts(model, optimizer, x, y=None, *, restarts=5, seed=0, epochs=1
     improvement above ``min_delta`` (default 0.0), keeping each run's best epoch. Returns a :class:`RestartsResult`; the model ends holding the best run's parameters
     (lowest validation loss, or training loss without validation data). Every trainable param
     needs an initializer (an :class:`~descent.models.MLP` has them)."""
+    restarts = _count(restarts, "restarts", 1)
+    seed = _count(seed, "seed", 0, 2**64)
+    epochs = _count(epochs, "epochs", 0)
+    patience = 0 if patience is None else _count(patience, "patience", 1)
+    min_delta = _check.real(min_delta, "min_delta")
     train, validation = _loaders(model, x, y, batch_size, shuffle, data_seed, drop_last, validation_data,
                                  _check_optimizer(optimizer))
     trainer = Trainer(model, optimizer)
-    results = np.zeros((int(restarts), 4), dtype=np.float64)
-    seeds = np.zeros(int(restarts), dtype=np.uint64)
+    results = np.zeros((restarts, 4), dtype=np.float64)
+    seeds = np.zeros(restarts, dtype=np.uint64)
     best = ctypes.c_int64()
     try:
-        lib.descent_trainer_restarts(trainer.handle, int(restarts), int(seed), train.handle,
-                                     validation.handle if validation else 0, int(epochs), int(patience or 0),
-                                     float(min_delta), results.ctypes.data, seeds.ctypes.data, ctypes.byref(best))
+        lib.descent_trainer_restarts(trainer.handle, restarts, seed, train.handle,
+                                     validation.handle if validation else 0, epochs, patience,
+                                     min_delta, results.ctypes.data, seeds.ctypes.data, ctypes.byref(best))
     finally:
         trainer._loaders_bound(train, validation)
         trainer.close()
@@ -638,7 +679,7 @@ class RangeTestResult:
         axis.legend()
         figure.tight_layout()
         if path is not None:
-            figure.savefig(path, dpi=110)
+            _save(figure, path)
         return figure
 
     def __repr__(self):
@@ -653,17 +694,20 @@ def lr_range_test(model, optimizer, x, y=None, *, start=1e-7, end=10.0, steps=10
     Batches of ``batch_size`` (default 32), shuffled (``shuffle``, default True) from ``seed``
     (default 0). The model's parameters and the optimizer's state and rates are restored
     afterwards. Returns a :class:`RangeTestResult`."""
+    start, end = _check.real(start, "start"), _check.real(end, "end")
+    steps = _count(steps, "steps", 2, 2**31)
+    smoothing, divergence = _check.real(smoothing, "smoothing"), _check.real(divergence, "divergence")
     train, _ = _loaders(model, x, y, batch_size, shuffle, seed, False, None, _check_optimizer(optimizer))
     trainer = Trainer(model, optimizer)
-    lrs, losses, smoothed = (np.zeros(int(steps)) for _ in range(3))
+    lrs, losses, smoothed = (np.zeros(steps) for _ in range(3))
     points, suggested = ctypes.c_int64(), ctypes.c_double()
     try:
-        lib.descent_trainer_range_test(trainer.handle, train.handle, float(start), float(end), int(steps),
-                                       float(smoothing), float(divergence), lrs.ctypes.data, losses.ctypes.data,
+        lib.descent_trainer_range_test(trainer.handle, train.handle, start, end, steps,
+                                       smoothing, divergence, lrs.ctypes.data, losses.ctypes.data,
                                        smoothed.ctypes.data, ctypes.byref(points), ctypes.byref(suggested))
     finally:
         trainer._loaders_bound(train)
         trainer.close()
         train.close()
     n = points.value
-    return RangeTestResult(lrs[:n], losses[:n], smoothed[:n], suggested.value, n < int(steps))
+    return RangeTestResult(lrs[:n], losses[:n], smoothed[:n], suggested.value, n < steps)

@@ -19,6 +19,13 @@ child, so a crash is a negative return code rather than a dead pytest. Each chil
 before making it; on a crash the last logged call is replayed alone in a fresh child and the
 assertion names the function, its arguments and whether the call crashes on its own.
 
+Two oracles beyond "no crash": on every 2nd call the objects the call touches (tensors,
+optimizers with their params, plateaus, graphs, loaders, trainers, out-buffers) are fingerprinted,
+and a call that fails must leave them as they were; and every function must succeed at least once
+(fixtures and recipes make the graph and training functions succeed too), so success paths are
+fuzzed as well as the error paths. A hang is a child that logs no call for a while (see
+fuzz_harness), not a batch that takes long on a loaded machine.
+
 Arguments that would be the caller's fault (a count larger than the buffer passed with it) or
 that ask for gigabytes by design (a linspace of 2^31 points) are filtered out (see
 ``plausible``), and a child's address space is capped as a safety net.

@@ -13,7 +13,13 @@ The contract: (1) the process never dies or hangs; (2) every exception is a ``De
 one of TypeError, ValueError, IndexError, KeyError, OverflowError, NotImplementedError,
 MemoryError. Anything else (AttributeError, ZeroDivisionError, a RuntimeError not from descent,
 ctypes.ArgumentError, SystemError, RecursionError...) fails the test with the call spelled as
-Python source that reproduces it.
+Python source that reproduces it. (3) A TypeError/ValueError/... must come from one of descent's
+own checks (a ``raise`` naming the argument), not from Python or NumPy tripping inside the
+package on an unchecked argument ("'float' object is not iterable"); MemoryError for an array
+too large to allocate is fine. (4) A rejected call leaves every object it touched unchanged: on
+every 2nd call the receiver and the arguments are fingerprinted before and compared after a
+rejection (see ``Fingerprints``). (5) Every target succeeds at least once over the batches (so
+its success path is fuzzed too), except the few in NEVER_SUCCEED, each with its reason.
 
 Every argument is a Python expression (see VALUES), evaluated afresh in the child for each call,
 so the generated batch is a pure function of the seed. Methods run on objects that live for the
@@ -176,6 +182,7 @@ RECIPES = {
     "Optimizer.step": [STEP_GRADS],
     "Optimizer.add_param_group": ["{'params': [np.zeros(5)], 'lr': 0.5}"],
     "Optimizer.load": ["_saved(obj)"],
+    "Optimizer.load_state_dict": ["_state_of(obj)"],
     "Tensor.__matmul__": ["descent.tensor(np.ones((obj.shape[-1], 2)), dtype=obj.dtype)"],
     "descent.fit": ["_mlp()", "_mlp_optimizer()", MLP_X, MLP_Y],
     "descent.evaluate": ["_mlp()", MLP_X, MLP_Y],
@@ -183,6 +190,7 @@ RECIPES = {
     "descent.lr_range_test": ["_mlp()", "_mlp_optimizer()", MLP_X, MLP_Y],
     "descent.Trainer": ["_mlp()", "_mlp_optimizer()"],
     "descent.DataLoader": [MLP_X, MLP_Y],
+    "descent.History": ["[[0.5, 1.0, 0.4, 1.0, 3, 0]]", "[0.5, 0.4, 0.3]", "range(1)", "0", "False", "True", "True"],
     "descent.MLP": ["[3, 4, 2]", "'tanh'"],
     "descent.Model": ["_mlp().graph", "_mlp().input", "_mlp().loss", "_mlp().target", "_mlp().output", "True"],
     "descent.graph.dense": ["descent.Graph().input((None, 3))", "np.ones((2, 3))", "np.zeros(2)", "'relu'"],
@@ -304,6 +312,30 @@ def _spoiled(state, path, value):
             return state
         node = node[key]
     return state
+
+
+def _raised_by_internals(error):
+    """Where an exception came from when Python or NumPy raised it inside descent code (a bare
+    "'float' object is not iterable") rather than one of descent's own ``raise`` statements: the
+    innermost descent frame and its line, or None."""
+    import linecache
+    import traceback
+    if isinstance(error, MemoryError):
+        return None  # an array too large to allocate: the caller asked for it
+    frames = traceback.extract_tb(error.__traceback__)
+    package = os.sep + "descent" + os.sep
+    ours = [index for index, frame in enumerate(frames) if package in frame.filename]
+    if not ours:
+        return None  # raised by the call itself (e.g. a wrong number of arguments)
+    innermost = frames[ours[-1]]
+    line = (linecache.getline(innermost.filename, innermost.lineno) or "").strip()
+    if ours[-1] == len(frames) - 1 and line.startswith("raise"):
+        return None
+    if ours[-1] == len(frames) - 1 and ("lib.descent_" in line or "_check_status" in innermost.name):
+        return None
+    if frames[-1].name == "_check_status":
+        return None  # a library status, typed
+    return f"{os.path.basename(innermost.filename)}:{innermost.lineno} {innermost.name}: {line[:80]}"
 
 
 def _closed(obj):
@@ -753,6 +785,10 @@ def child(batch, log_path, only=None):
                     getattr(target, member)(*values, **keywords)
                 succeeded[key] = succeeded.get(key, 0) + 1
             except (descent.DescentError,) + allowed as error:
+                bare = _raised_by_internals(error)
+                if bare:
+                    misbehaviour.append(f"{describe(call)} raised {type(error).__name__} from inside descent, at {bare} "
+                                        f"(an argument descent did not check): {str(error)[:200]}")
                 if subjects is not None:
                     checked += 1
                     try:
