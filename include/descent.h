@@ -1695,7 +1695,8 @@ descent_status descent_graph_set_training(descent_graph graph, int32_t training)
  * holds `capacity` elements; writes the element count to *count when count is not NULL. out may
  * be NULL with capacity 0 to only evaluate and learn the count.
  * Statuses: handle errors, DESCENT_ERR_INVALID_ARGUMENT (unbound input, bad label, one-sample
- * training batch norm), DESCENT_ERR_SHAPE (batch sizes disagree), DESCENT_ERR_DTYPE,
+ * training batch norm, a labels input as `node`: it has no float value), DESCENT_ERR_SHAPE (batch
+ * sizes disagree), DESCENT_ERR_DTYPE,
  * DESCENT_ERR_BUFFER_TOO_SMALL, DESCENT_ERR_OUT_OF_MEMORY (first run at a new batch size).
  */
 descent_status descent_graph_forward(descent_graph graph, int64_t node, int32_t dtype, void *out, int64_t capacity,
@@ -1705,8 +1706,9 @@ descent_status descent_graph_forward(descent_graph graph, int64_t node, int32_t 
  * Copies the value `node` had in the most recent run (forward, backward or a trainer step)
  * WITHOUT running anything again (a training-mode run updates batch norm statistics), like
  * descent_graph_forward's copy: out may be NULL with capacity 0 to learn the count. Params and
- * constants always have a value. DESCENT_ERR_INVALID_ARGUMENT when the last run did not compute
- * the node (or it is a labels input), DESCENT_ERR_BUFFER_TOO_SMALL, DESCENT_ERR_DTYPE.
+ * constants always have a value. DESCENT_ERR_INVALID_ARGUMENT when the last completed run did
+ * not compute the node (a run that failed its checks computes nothing, and nodes added since were
+ * never computed) or it is a labels input, DESCENT_ERR_BUFFER_TOO_SMALL, DESCENT_ERR_DTYPE.
  */
 descent_status descent_graph_value(descent_graph graph, int64_t node, int32_t dtype, void *out, int64_t capacity,
                                    int64_t *count);
