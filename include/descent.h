@@ -522,7 +522,7 @@ descent_status descent_radam_step(int32_t dtype, int64_t count, void *param, con
 
 /**
  * Lion (Chen et al. 2023; defaults lr 1e-4, betas 0.9 / 0.99, weight_decay 0, decoupled):
- *     c := β1 m + (1 - β1) g;   W := W - lr sign(c);   m := β2 m + (1 - β2) g    (sign(0) = 0)
+ *     c := β1 m + (1 - β1) g;   W := W - lr sign(c);   m := β2 m + (1 - β2) g    (sign(0) = 0, sign(NaN) = NaN)
  * Pass DESCENT_OPT_DECOUPLED_WEIGHT_DECAY for the paper's weight decay. Flags: MAXIMIZE,
  * DECOUPLED_WEIGHT_DECAY, CHECK_FINITE.
  */
@@ -593,7 +593,7 @@ enum {
 enum {
     DESCENT_NONFINITE_RAISE = 0,   /* default: step fails with DESCENT_ERR_NON_FINITE, nothing changes */
     DESCENT_NONFINITE_SKIP = 1,    /* step returns DESCENT_OK, *skipped = 1, nothing changes (t too) */
-    DESCENT_NONFINITE_PROCEED = 2  /* no check: the update runs (NaN spreads) */
+    DESCENT_NONFINITE_PROCEED = 2  /* no check: the update runs (NaN spreads to the param, every rule) */
 };
 
 /*
@@ -991,13 +991,17 @@ descent_status descent_schedule_base_rate(descent_schedule schedule, double *lr)
 descent_status descent_schedule_rebase(descent_schedule schedule, double lr, descent_schedule *out);
 
 /**
- * Writes the schedule's momentum at step t to *momentum, for a schedule that cycles momentum
- * (only one made by descent_schedule_new_one_cycle_momentum; formula there). No side effects.
- * Statuses: DESCENT_OK; DESCENT_ERR_INVALID_HANDLE / _WRONG_HANDLE_TYPE; DESCENT_ERR_NULL_POINTER
- * (momentum); DESCENT_ERR_UNSUPPORTED (the schedule has no momentum cycle: every other kind,
- * including descent_schedule_new_one_cycle and sequential schedules, even with a momentum-cycling
- * part); DESCENT_ERR_INVALID_ARGUMENT (t < 0 or t > total_steps). On failure *momentum is not
- * written.
+ * Writes the schedule's momentum at step t to *momentum, for a schedule that cycles momentum: one
+ * made by descent_schedule_new_one_cycle_momentum (formula there), or a sequential schedule with
+ * such a part (a warmup into a one-cycle), which carries the cycle through as PyTorch's
+ * SequentialLR does: while a cycling part runs, its momentum at its own step; while another part
+ * runs, the momentum the last cycling part ended with (at its last step, at most its
+ * total_steps) or, before any cycling part has run, the next cycling part's momentum at its step
+ * 0 (its max_momentum). No side effects. Statuses: DESCENT_OK; DESCENT_ERR_INVALID_HANDLE /
+ * _WRONG_HANDLE_TYPE; DESCENT_ERR_NULL_POINTER (momentum); DESCENT_ERR_UNSUPPORTED (the schedule
+ * has no momentum cycle: every other kind, descent_schedule_new_one_cycle, and sequential
+ * schedules without a momentum-cycling part); DESCENT_ERR_INVALID_ARGUMENT (t < 0, or t outside
+ * 0 ... total_steps of the one-cycle part that answers). On failure *momentum is not written.
  */
 descent_status descent_schedule_momentum(descent_schedule schedule, int64_t step, double *momentum);
 
@@ -1687,6 +1691,16 @@ descent_status descent_graph_dropout(descent_graph graph, int64_t x, double p, u
 descent_status descent_graph_node_count(descent_graph graph, int64_t *out);
 
 /**
+ * Removes the nodes from index `count` on (the most recently added), e.g. to undo a composite
+ * build that failed part-way (a constant made for an operand, then an operation that refused it;
+ * the Python package does this). Nodes read only earlier nodes, so the others stay valid; the
+ * next run plans again, and descent_graph_value answers only after it. Statuses: handle errors;
+ * DESCENT_ERR_INVALID_ARGUMENT (count < 0 or above the node count, or a param among the nodes to
+ * remove: params cannot be removed), nothing removed.
+ */
+descent_status descent_graph_truncate(descent_graph graph, int64_t count);
+
+/**
  * The symbolic shape of `node` (-1 marks the batch axis): its rank to *rank and extents to
  * shape[0 .. rank) (shape may be NULL for rank 0). DESCENT_ERR_BUFFER_TOO_SMALL when capacity < rank.
  */
@@ -1721,7 +1735,8 @@ descent_status descent_graph_set_training(descent_graph graph, int32_t training)
  * holds `capacity` elements; writes the element count to *count when count is not NULL. out may
  * be NULL with capacity 0 to only evaluate and learn the count.
  * Statuses: handle errors, DESCENT_ERR_INVALID_ARGUMENT (unbound input, bad label, one-sample
- * training batch norm), DESCENT_ERR_SHAPE (batch sizes disagree), DESCENT_ERR_DTYPE,
+ * training batch norm, a labels input as `node`: it has no float value), DESCENT_ERR_SHAPE (batch
+ * sizes disagree), DESCENT_ERR_DTYPE,
  * DESCENT_ERR_BUFFER_TOO_SMALL, DESCENT_ERR_OUT_OF_MEMORY (first run at a new batch size).
  */
 descent_status descent_graph_forward(descent_graph graph, int64_t node, int32_t dtype, void *out, int64_t capacity,
@@ -1731,8 +1746,9 @@ descent_status descent_graph_forward(descent_graph graph, int64_t node, int32_t 
  * Copies the value `node` had in the most recent run (forward, backward or a trainer step)
  * WITHOUT running anything again (a training-mode run updates batch norm statistics), like
  * descent_graph_forward's copy: out may be NULL with capacity 0 to learn the count. Params and
- * constants always have a value. DESCENT_ERR_INVALID_ARGUMENT when the last run did not compute
- * the node (or it is a labels input), DESCENT_ERR_BUFFER_TOO_SMALL, DESCENT_ERR_DTYPE.
+ * constants always have a value. DESCENT_ERR_INVALID_ARGUMENT when the last completed run did
+ * not compute the node (a run that failed its checks computes nothing, and nodes added since were
+ * never computed) or it is a labels input, DESCENT_ERR_BUFFER_TOO_SMALL, DESCENT_ERR_DTYPE.
  */
 descent_status descent_graph_value(descent_graph graph, int64_t node, int32_t dtype, void *out, int64_t capacity,
                                    int64_t *count);
@@ -1858,9 +1874,14 @@ descent_status descent_trainer_set_nodes(descent_trainer trainer, int64_t input,
  * completed steps (per_epoch = 0) or the trainer's completed epochs (per_epoch = 1); schedule 0
  * removes it (the optimizer's lr stays as last set). The same as descent_trainer_set_schedule_ex
  * with DESCENT_SCHEDULE_BASE_AGREE: the schedule's base rate must equal the lr of every group of
- * the trainer's optimizer. Statuses: DESCENT_OK; handle errors; DESCENT_ERR_INVALID_ARGUMENT
- * (per_epoch not 0 or 1, an evaluation-only trainer, the rates conflict: the message names both).
- * On failure the trainer's schedule is unchanged.
+ * the trainer's optimizer. A schedule that cycles momentum (descent_schedule_momentum succeeds for
+ * it) also sets every group's momentum to momentum(t): DESCENT_HYPER_MOMENTUM for SGD and RMSprop,
+ * DESCENT_HYPER_BETA1 for the rules with betas (Adam, AdamW, Adamax, NAdam, RAdam, Lion), as
+ * PyTorch's OneCycleLR does; rates and momentum are evaluated and checked before any changes, and
+ * a step that fails or is skipped leaves them as they were before it. Statuses: DESCENT_OK; handle
+ * errors; DESCENT_ERR_INVALID_ARGUMENT (per_epoch not 0 or 1, an evaluation-only trainer, the
+ * rates conflict: the message names both, a momentum-cycling schedule for Adagrad or Adadelta,
+ * which have neither). On failure the trainer's schedule is unchanged.
  */
 descent_status descent_trainer_set_schedule(descent_trainer trainer, descent_schedule schedule, int32_t per_epoch);
 
@@ -1892,7 +1913,9 @@ descent_status descent_trainer_set_epoch(descent_trainer trainer, int64_t epoch)
  * gradient is finite as it is written), clipping, the scheduled learning rate, and the
  * optimizer's update under its non-finite policy. Writes the loss (before the update) and
  * whether the step was skipped (policy skip). On failure (including DESCENT_ERR_NON_FINITE under
- * policy raise) params, optimizer state and batch norm running statistics are unchanged.
+ * policy raise) params, optimizer state and batch norm running statistics are unchanged; the
+ * gradient buffer (descent_graph_grad_buffer) is scratch, like node values: it holds what the
+ * step's backward wrote (the non-finite gradients, say) when the failure came after it.
  * Statuses: those of descent_graph_backward and descent_optimizer_step.
  */
 descent_status descent_trainer_step(descent_trainer trainer, double *loss, int32_t *skipped);
@@ -1963,8 +1986,8 @@ descent_status descent_trainer_restarts(descent_trainer trainer, int64_t count, 
  * 4) times its minimum. *points = rows written; *suggested = the rate where the smoothed loss falls
  * fastest against log(rate), ignoring the first min(10, n/5) and last min(5, n/10) of the n points
  * (NaN with fewer than 3 points). Afterwards params, batch norm
- * statistics, optimizer state, step count, learning rates and the loader's epoch are exactly as
- * before, also after a failure.
+ * statistics, optimizer state, step count, learning rates and the loader's epoch (its sample
+ * order) are exactly as before, also after a failure.
  */
 descent_status descent_trainer_range_test(descent_trainer trainer, descent_loader loader, double start, double end,
                                           int64_t steps, double smoothing, double divergence, double *rates,

@@ -23,10 +23,10 @@ self_test=0
 quick=${DESCENT_STRESS_QUICK:-0}
 [ $self_test = 1 ] && quick=1
 if [ "$quick" = 1 ]; then
-    abi_calls=24000 kills=20 concurrent_rounds=20 forks=100 thread_rounds=1 thread_epochs=3 cycles=100000
+    abi_calls=24000 api_calls=30000 kills=20 concurrent_rounds=20 forks=100 thread_rounds=1 thread_epochs=3 cycles=100000
     fuzz_seconds=${DESCENT_FUZZ_SECONDS:-15}
 else
-    abi_calls=1000000 kills=200 concurrent_rounds=200 forks=1000 thread_rounds=5 thread_epochs=10 cycles=1000000
+    abi_calls=1000000 api_calls=300000 kills=200 concurrent_rounds=200 forks=1000 thread_rounds=5 thread_epochs=10 cycles=1000000
     fuzz_seconds=${DESCENT_FUZZ_SECONDS:-120}
 fi
 if [ $self_test = 1 ]; then export DESCENT_STRESS_PLANT=1; fi
@@ -63,6 +63,7 @@ report() {
 }
 
 figure hostile-abi 1800 env PYTHONPATH=python "$PYTHON" python/tests/stress_abi_fuzz.py $abi_calls
+figure hostile-api 1800 env PYTHONPATH=python "$PYTHON" python/tests/stress_api_fuzz.py $api_calls
 figure kill-save 900 $bin/stress_kill_save $kills
 figure corrupt 600 $bin/stress_corrupt
 figure concurrent-save 900 $bin/stress_concurrent_save $concurrent_rounds 3 4

@@ -180,6 +180,13 @@ private func flag(_ value: Int32, _ name: String) throws(DescentError) -> Bool {
     }
 }
 
+@c public func descent_graph_truncate(_ handle: UInt64, _ count: Int64) -> Int32 {
+    exported("descent_graph_truncate") { () throws(DescentError) in
+        guard count >= 0, count <= Int64(Int32.max) else { throw DescentError(.invalidArgument, "count \(count) is out of range") }
+        try graph(handle).truncate(to: Int(count))
+    }
+}
+
 @c public func descent_graph_shape(_ handle: UInt64, _ index: Int64, _ rankOut: UnsafeMutablePointer<Int64>?,
                                    _ shapeOut: UnsafeMutablePointer<Int64>?, _ capacity: Int64) -> Int32 {
     exported("descent_graph_shape") { () throws(DescentError) in

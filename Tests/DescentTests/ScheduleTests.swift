@@ -42,6 +42,21 @@ final class ScheduleTests: XCTestCase {
         XCTAssertEqual(try three.momentum(at: 80), 0.95, accuracy: 1e-15)      // flat third phase
     }
 
+    func testSequentialCarriesTheMomentumCycle() throws {
+        let range = try OneCycle.MomentumRange(base: 0.85, max: 0.95)
+        let cycle = try LearningRateSchedule.oneCycle(maxLearningRate: 1, totalSteps: 100, annealing: .linear,
+                                                      momentum: range)
+        let warmup = try LearningRateSchedule.linear(initial: 0.04, startFactor: 0, endFactor: 1, totalSteps: 10)
+        let after = try LearningRateSchedule.constant(0.01)
+        let composite = try LearningRateSchedule.sequential([warmup, cycle, after], milestones: [10, 80])
+        XCTAssertTrue(composite.cyclesMomentum)
+        XCTAssertEqual(try composite.momentum(at: 3), 0.95, accuracy: 1e-15)         // warmup: max_momentum
+        XCTAssertEqual(try composite.momentum(at: 39), 0.85, accuracy: 1e-15)        // the cycle's step 29
+        XCTAssertEqual(try composite.momentum(at: 85), try cycle.momentum(at: 69))   // held at its last step
+        XCTAssertThrowsError(try composite.momentum(at: -1))
+        XCTAssertFalse(try LearningRateSchedule.sequential([warmup, after], milestones: [10]).cyclesMomentum)
+    }
+
     func testMomentumValidationAndUnsupportedKinds() throws {
         XCTAssertThrowsError(try OneCycle.MomentumRange(base: -0.1, max: 0.9))
         XCTAssertThrowsError(try OneCycle.MomentumRange(base: 0.9, max: 0.8))

@@ -203,17 +203,28 @@ static void test_one_cycle_momentum(void) {
                  DESCENT_ERR_NULL_POINTER);
     CHECK(s == 12345);
 
-    /* every other kind has no momentum cycle, a sequential one with a cycling part included */
-    descent_schedule parts[2] = {0, 0}, seq = 0, plateau = 0;
+    /* every other kind has no momentum cycle (a sequential one without a cycling part included);
+       a sequential one with a cycling part carries it: the part's own momentum while it runs,
+       then the momentum it ended with */
+    descent_schedule parts[2] = {0, 0}, seq = 0, plain_seq = 0, plateau = 0;
     CHECK_STATUS(descent_schedule_new_one_cycle_momentum(0.1, 100, 0.3, 0, 25.0, 1e4, 0, 0.85, 0.95, &parts[0]),
                  DESCENT_OK);
     CHECK_STATUS(descent_schedule_new_constant(0.1, &parts[1]), DESCENT_OK);
     int64_t at[1] = {50};
     CHECK_STATUS(descent_schedule_new_sequential(parts, 2, at, &seq), DESCENT_OK);
-    double m = -7.0;
+    descent_schedule constants[2] = {parts[1], parts[1]};
+    CHECK_STATUS(descent_schedule_new_sequential(constants, 2, at, &plain_seq), DESCENT_OK);
+    double m = -7.0, part = 0.0;
     CHECK_STATUS(descent_schedule_momentum(parts[1], 0, &m), DESCENT_ERR_UNSUPPORTED);
-    CHECK_STATUS(descent_schedule_momentum(seq, 0, &m), DESCENT_ERR_UNSUPPORTED);
+    CHECK_STATUS(descent_schedule_momentum(plain_seq, 0, &m), DESCENT_ERR_UNSUPPORTED);
     CHECK(m == -7.0);
+    CHECK_STATUS(descent_schedule_momentum(seq, 20, &m), DESCENT_OK);
+    CHECK_STATUS(descent_schedule_momentum(parts[0], 20, &part), DESCENT_OK);
+    CHECK(m == part);
+    CHECK_STATUS(descent_schedule_momentum(seq, 75, &m), DESCENT_OK);
+    CHECK_STATUS(descent_schedule_momentum(parts[0], 49, &part), DESCENT_OK);
+    CHECK(m == part);
+    descent_schedule_free(plain_seq);
     CHECK_STATUS(descent_plateau_new(0.1, DESCENT_PLATEAU_MIN, 0.1, 10, 1e-4, DESCENT_THRESHOLD_REL, 0, 0.0, 1e-8,
                                      &plateau), DESCENT_OK);
     CHECK_STATUS(descent_schedule_momentum(plateau, 0, &m), DESCENT_ERR_WRONG_HANDLE_TYPE);

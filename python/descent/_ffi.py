@@ -339,6 +339,8 @@ FUNCTIONS: list[FFIRow] = [
     ("descent_graph_dropout", STATUS, [handle_t, c_int64, c_double, c_uint64, _P_I64]),
     # descent_status descent_graph_node_count(descent_graph graph, int64_t *out);
     ("descent_graph_node_count", STATUS, [handle_t, _P_I64]),
+    # descent_status descent_graph_truncate(descent_graph graph, int64_t count);
+    ("descent_graph_truncate", STATUS, [handle_t, c_int64]),
     # descent_status descent_graph_shape(descent_graph graph, int64_t node, int64_t *rank, int64_t *shape, int64_t capacity);
     ("descent_graph_shape", STATUS, [handle_t, c_int64, _P_I64, _P_I64, c_int64]),
     # descent_status descent_graph_param_count(descent_graph graph, int64_t *out);

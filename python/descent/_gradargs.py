@@ -9,7 +9,7 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 import numpy.typing as npt
 
-from . import errors
+from . import _check, errors
 from .tensor import DTYPE_CODES, DTypeLike, FloatArray, Tensor, tensor, wrap, zeros
 
 #: An input that is only read: a Tensor, or anything NumPy turns into an array (copied in).
@@ -26,11 +26,11 @@ def as_tensor(value: object, dtype: Optional[DTypeLike] = None, role: str = "arg
         if dtype is not None and value.dtype != np.dtype(dtype):
             raise errors.DTypeError(f"{role} is {value.dtype}, expected {np.dtype(dtype)}")
         return value, False
-    array: npt.NDArray[Any] = np.asarray(value)
+    array: npt.NDArray[Any] = _check.array(value, role)
     if dtype is not None:
         if array.dtype in DTYPE_CODES and array.dtype != np.dtype(dtype):
             raise errors.DTypeError(f"{role} is {array.dtype}, expected {np.dtype(dtype)}")
-        array = array.astype(dtype, copy=False)
+        array = _check.array(array, role, dtype=dtype)
     elif array.dtype not in DTYPE_CODES:
         if array.dtype.kind in "biu":
             array = array.astype(np.float64)
@@ -51,6 +51,13 @@ def as_state(value: object, dtype: Optional[DTypeLike], role: str) -> Tensor:
                         f"got {type(value).__name__}")
     if value.dtype != np.dtype(dtype):
         raise errors.DTypeError(f"{role} is {value.dtype}, expected {np.dtype(dtype)}")
+    if not (value.flags.c_contiguous and value.flags.writeable and value.flags.aligned):
+        problem = "not C-contiguous" if not value.flags.c_contiguous else \
+            "read-only" if not value.flags.writeable else "not aligned"
+        raise errors.InvalidArgumentError(
+            f"{role} is {problem}: it is updated in place, through the array's own memory, so it must be a "
+            f"writeable, aligned, C-contiguous array (make one with np.ascontiguousarray({role}) or "
+            f"{role}.copy() and keep using that array), or a descent.Tensor")
     return wrap(value)
 
 
@@ -65,7 +72,7 @@ def result(out: Tensor, numpy_mode: bool) -> Union[Tensor, FloatArray]:
 
 def labels_argument(labels: object) -> tuple[npt.NDArray[np.int64], Any, int]:
     """(int64 array kept alive, pointer, count) for integer class labels."""
-    array: npt.NDArray[Any] = np.asarray(labels)
+    array: npt.NDArray[Any] = _check.array(labels, "labels")
     if array.ndim != 1:
         raise errors.ShapeError(f"labels must be a 1-D integer array, got shape {array.shape}")
     if array.size and array.dtype.kind not in "iu":

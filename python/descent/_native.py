@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional, TypeVar
+from typing import Any, Optional, TypeVar
 
 from . import errors
 from ._ffi import lib
@@ -58,6 +58,14 @@ class NativeObject:
         setattr(self, "_raw", 0)
         if handle and self._FREE is not None:
             getattr(lib, self._FREE)(handle)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # The default would copy the handle number: two Python objects owning one native object
+        # (the first close breaks the other) or, unpickled elsewhere, a number naming nothing.
+        raise TypeError(f"a descent {self._kind()} cannot be copied or pickled: it owns native state in libdescent "
+                        f"that a copy would share{self._COPY_HINT}")
+
+    _COPY_HINT = ""
 
     def __enter__(self: _Self) -> _Self:
         return self

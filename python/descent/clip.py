@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, SupportsFloat, TypeVar, Union
 import numpy as np
 import numpy.typing as npt
 
-from . import _ffi, errors
+from . import _check, _ffi, errors
 from ._ffi import lib
 from .tensor import DTYPE_CODES, Tensor, wrap
 
@@ -86,7 +86,7 @@ def _norm_type(norm_type: object) -> float:
         return math.inf
     if isinstance(norm_type, bool) or not isinstance(norm_type, numbers.Real):
         raise errors.InvalidArgumentError(f"norm_type must be a positive number or 'inf', got {norm_type!r}")
-    return float(norm_type)
+    return _check.real(norm_type, "norm_type")
 
 
 def clip_grad_norm(grads: Gradients, max_norm: SupportsFloat, norm_type: NormType = 2.0,
@@ -102,12 +102,13 @@ def clip_grad_norm(grads: Gradients, max_norm: SupportsFloat, norm_type: NormTyp
     skip the step), or raises :class:`~descent.NonFiniteError` when ``error_if_nonfinite``.
     """
     total = ctypes.c_double()
-    limit = float(max_norm)
+    limit = _check.real(max_norm, "max_norm")
     p = _norm_type(norm_type)
-    if p == 2.0 and not error_if_nonfinite:
+    nonfinite_error = _check.flag(error_if_nonfinite, "error_if_nonfinite")
+    if p == 2.0 and not nonfinite_error:
         _call(grads, lib.descent_clip_grad_norm, limit, ctypes.byref(total))
     else:
-        _call(grads, lib.descent_clip_grad_norm_ex, limit, p, 1 if error_if_nonfinite else 0,
+        _call(grads, lib.descent_clip_grad_norm_ex, limit, p, 1 if nonfinite_error else 0,
               ctypes.byref(total))
     return float(total.value)
 
@@ -122,7 +123,7 @@ def total_norm(grads: Gradients, norm_type: NormType = 2.0) -> float:
 
 def clip_grad_value(grads: Gradients, clip_value: SupportsFloat) -> None:
     """Clamps every element into ``[-clip_value, clip_value]`` in place (NaN stays NaN)."""
-    _call(grads, lib.descent_clip_grad_value, float(clip_value))
+    _call(grads, lib.descent_clip_grad_value, _check.real(clip_value, "clip_value"))
 
 
 class GradientGroup:
@@ -161,20 +162,28 @@ class GradientGroup:
     def __len__(self) -> int:
         return self._count
 
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # A group over the same gradients (copy.copy) or over copies of them (deepcopy, pickle);
+        # copying the handle table would clip the original's gradients instead.
+        if getattr(self, "_closed", False):
+            raise errors.ClosedError("this GradientGroup is closed: it cannot be copied")
+        return GradientGroup, (list(self._items),)
+
     def clip_norm(self, max_norm: SupportsFloat, norm_type: NormType = 2.0, error_if_nonfinite: bool = False) -> float:
         """:func:`clip_grad_norm` over the group; returns the pre-clip total norm. norm_type defaults to
         2.0 (inf for the max norm); error_if_nonfinite defaults to False."""
         p = _norm_type(norm_type)
-        if p == 2.0 and not error_if_nonfinite:
-            lib.descent_clip_grad_norm(self._array, self._count, float(max_norm), ctypes.byref(self._total))
+        if p == 2.0 and not _check.flag(error_if_nonfinite, "error_if_nonfinite"):
+            lib.descent_clip_grad_norm(self._array, self._count, _check.real(max_norm, "max_norm"), ctypes.byref(self._total))
         else:
-            lib.descent_clip_grad_norm_ex(self._array, self._count, float(max_norm), p,
-                                          1 if error_if_nonfinite else 0, ctypes.byref(self._total))
+            lib.descent_clip_grad_norm_ex(self._array, self._count, _check.real(max_norm, "max_norm"), p,
+                                          1 if _check.flag(error_if_nonfinite, "error_if_nonfinite") else 0,
+                                          ctypes.byref(self._total))
         return float(self._total.value)
 
     def clip_value(self, clip_value: SupportsFloat) -> None:
         """:func:`clip_grad_value` over the group."""
-        lib.descent_clip_grad_value(self._array, self._count, float(clip_value))
+        lib.descent_clip_grad_value(self._array, self._count, _check.real(clip_value, "clip_value"))
 
     def norm(self, norm_type: NormType = 2.0) -> float:
         """The total norm of the group's gradients for norm_type p
@@ -185,6 +194,7 @@ class GradientGroup:
 
     def close(self) -> None:
         """Releases the zero-copy wraps (idempotent); later calls raise InvalidHandleError."""
+        self._closed = True
         for wrapped in getattr(self, "_wraps", []):
             wrapped.close()
         self._wraps = []

@@ -109,6 +109,8 @@ ERROR_CLASSES: dict[Optional[int], type[DescentError]] = {
 
 def error_for_status(code: int, message: str) -> DescentError:
     """The exception instance for a non-zero status code and the library's message."""
+    if isinstance(code, bool) or not isinstance(code, int):
+        raise TypeError(f"code must be an int status code, got {type(code).__name__}")
     cls = ERROR_CLASSES.get(code)
     if cls is None:
         return DescentError(message, code=code, status=f"DESCENT_ERR_UNKNOWN({code})")

@@ -23,12 +23,12 @@ arrays, a hyper-parameter outside its domain such as ``lr < 0``, conflicting opt
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional, Sequence, SupportsFloat
+from typing import Any, Callable, Mapping, Optional, Sequence, SupportsFloat
 
 import numpy as np
 import numpy.typing as npt
 
-from . import errors
+from . import _check, errors
 from ._ffi import lib
 from .tensor import DTYPE_CODES
 
@@ -73,12 +73,23 @@ def _check_array(array: object, name: str, like: Optional[Array] = None, writeab
 
 def _flags(maximize: bool = False, decoupled_weight_decay: bool = False, check_finite: bool = False,
            **extra: bool) -> int:
-    value = (MAXIMIZE if maximize else 0) | (DECOUPLED_WEIGHT_DECAY if decoupled_weight_decay else 0)
-    value |= CHECK_FINITE if check_finite else 0
+    value = (MAXIMIZE if _check.flag(maximize, "maximize") else 0)
+    value |= DECOUPLED_WEIGHT_DECAY if _check.flag(decoupled_weight_decay, "decoupled_weight_decay") else 0
+    value |= CHECK_FINITE if _check.flag(check_finite, "check_finite") else 0
     for flag, enabled in extra.items():
-        if enabled:
+        if _check.flag(enabled, flag):
             value |= globals()[flag.upper()]
     return value
+
+
+def _betas(betas: object) -> tuple[float, float]:
+    beta1: object
+    beta2: object
+    try:
+        beta1, beta2 = betas  # type: ignore[misc]
+    except (TypeError, ValueError):
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {_check.describe(betas)}") from None
+    return _check.real(beta1, "beta1"), _check.real(beta2, "beta2")
 
 
 def _step_argument(step: object) -> int:
@@ -88,13 +99,13 @@ def _step_argument(step: object) -> int:
 
 
 def _run(function: Callable[..., Any], param: Array, grad: Array, states: Sequence[tuple[str, Optional[Array]]],
-         step: int, scalars: Sequence[SupportsFloat], flags: int) -> None:
+         step: int, scalars: Mapping[str, SupportsFloat], flags: int) -> None:
     """Validates the arrays and calls the C step: states is a list of (name, array-or-None)."""
     p = _check_array(param, "param")
     g = _check_array(grad, "grad", like=param, writeable=False)
     pointers = [None if array is None else _check_array(array, name, like=param) for name, array in states]
     function(DTYPE_CODES[param.dtype], param.size, p, g, *pointers, _step_argument(step),
-             *[float(value) for value in scalars], int(flags))
+             *[_check.real(value, name) for name, value in scalars.items()], int(flags))
 
 
 def sgd(param: Array, grad: Array, momentum_buffer: Optional[Array] = None, step: int = 1, *,
@@ -114,11 +125,10 @@ def sgd(param: Array, grad: Array, momentum_buffer: Optional[Array] = None, step
     Defaults: lr=0.001, momentum=0, dampening=0, weight_decay=0, nesterov=False,
     momentum_form='pytorch', maximize=False, decoupled_weight_decay=False, check_finite=False.
     """
-    if momentum_form not in MOMENTUM_FORMS:
-        raise errors.InvalidArgumentError(f"momentum_form must be one of {sorted(MOMENTUM_FORMS)}, got {momentum_form!r}")
-    flags = _flags(maximize, decoupled_weight_decay, check_finite, nesterov=nesterov) | MOMENTUM_FORMS[momentum_form]
+    form = _check.choice(momentum_form, MOMENTUM_FORMS, "momentum_form")
+    flags = _flags(maximize, decoupled_weight_decay, check_finite, nesterov=nesterov) | form
     _run(lib.descent_sgd_step, param, grad, [("momentum_buffer", momentum_buffer)], step,
-         [lr, momentum, dampening, weight_decay], flags)
+         dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay), flags)
 
 
 def adagrad(param: Array, grad: Array, sum: Array, step: int = 1, *, lr: SupportsFloat = 1e-2,
@@ -136,7 +146,7 @@ def adagrad(param: Array, grad: Array, sum: Array, step: int = 1, *, lr: Support
     Defaults: lr=0.01, lr_decay=0, weight_decay=0, eps=1e-10, eps_inside_sqrt=False, maximize=False,
     decoupled_weight_decay=False, check_finite=False.
     """
-    _run(lib.descent_adagrad_step, param, grad, [("sum", sum)], step, [lr, lr_decay, weight_decay, eps],
+    _run(lib.descent_adagrad_step, param, grad, [("sum", sum)], step, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps),
          _flags(maximize, decoupled_weight_decay, check_finite, eps_inside_sqrt=eps_inside_sqrt))
 
 
@@ -156,7 +166,7 @@ def adadelta(param: Array, grad: Array, square_avg: Array, acc_delta: Array, ste
     check_finite=False.
     """
     _run(lib.descent_adadelta_step, param, grad, [("square_avg", square_avg), ("acc_delta", acc_delta)], step,
-         [lr, rho, eps, weight_decay], _flags(maximize, decoupled_weight_decay, check_finite))
+         dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay), _flags(maximize, decoupled_weight_decay, check_finite))
 
 
 def rmsprop(param: Array, grad: Array, square_avg: Array, grad_avg: Optional[Array] = None,
@@ -180,7 +190,7 @@ def rmsprop(param: Array, grad: Array, square_avg: Array, grad_avg: Optional[Arr
     """
     _run(lib.descent_rmsprop_step, param, grad,
          [("square_avg", square_avg), ("grad_avg", grad_avg), ("momentum_buffer", momentum_buffer)], step,
-         [lr, alpha, eps, weight_decay, momentum],
+         dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum),
          _flags(maximize, decoupled_weight_decay, check_finite, centered=centered, eps_inside_sqrt=eps_inside_sqrt))
 
 
@@ -188,12 +198,12 @@ def _adam_like(function: Callable[..., Any], param: Array, grad: Array, exp_avg:
                max_exp_avg_sq: Optional[Array], step: int, lr: SupportsFloat, betas: Betas, eps: SupportsFloat,
                weight_decay: SupportsFloat, amsgrad: bool, bias_correction: bool, eps_inside_sqrt: bool,
                maximize: bool, decoupled: bool, check_finite: bool) -> None:
-    beta1, beta2 = betas
+    beta1, beta2 = _betas(betas)
     flags = _flags(maximize, decoupled, check_finite, amsgrad=amsgrad, eps_inside_sqrt=eps_inside_sqrt,
-                   no_bias_correction=not bias_correction)
+                   no_bias_correction=not _check.flag(bias_correction, "bias_correction"))
     _run(function, param, grad, [("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq),
                                  ("max_exp_avg_sq", max_exp_avg_sq)], step,
-         [lr, beta1, beta2, eps, weight_decay], flags)
+         dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay), flags)
 
 
 def adam(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, max_exp_avg_sq: Optional[Array] = None,
@@ -250,10 +260,10 @@ def adamax(param: Array, grad: Array, exp_avg: Array, exp_inf: Array, step: int 
     Defaults: lr=0.002, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, bias_correction=True,
     maximize=False, decoupled_weight_decay=False, check_finite=False.
     """
-    beta1, beta2 = betas
+    beta1, beta2 = _betas(betas)
     _run(lib.descent_adamax_step, param, grad, [("exp_avg", exp_avg), ("exp_inf", exp_inf)], step,
-         [lr, beta1, beta2, eps, weight_decay],
-         _flags(maximize, decoupled_weight_decay, check_finite, no_bias_correction=not bias_correction))
+         dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay),
+         _flags(maximize, decoupled_weight_decay, check_finite, no_bias_correction=not _check.flag(bias_correction, "bias_correction")))
 
 
 def nadam(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, mu_product: npt.NDArray[np.float64],
@@ -277,14 +287,14 @@ def nadam(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, mu_produ
         raise errors.DTypeError("mu_product must be a float64 numpy array of one element (start it at 1.0)")
     if not mu_product.flags.writeable or not mu_product.flags.c_contiguous:
         raise errors.InvalidArgumentError("mu_product must be writeable and contiguous")
-    beta1, beta2 = betas
+    beta1, beta2 = _betas(betas)
     p = _check_array(param, "param")
     g = _check_array(grad, "grad", like=param, writeable=False)
     m = _check_array(exp_avg, "exp_avg", like=param)
     v = _check_array(exp_avg_sq, "exp_avg_sq", like=param)
     lib.descent_nadam_step(DTYPE_CODES[param.dtype], param.size, p, g, m, v, mu_product.ctypes.data,
-                           _step_argument(step), float(lr), float(beta1), float(beta2), float(eps),
-                           float(weight_decay), float(momentum_decay),
+                           _step_argument(step), _check.real(lr, "lr"), beta1, beta2, _check.real(eps, "eps"),
+                           _check.real(weight_decay, "weight_decay"), _check.real(momentum_decay, "momentum_decay"),
                            _flags(maximize, decoupled_weight_decay, check_finite))
 
 
@@ -305,9 +315,9 @@ def radam(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, step: in
     Defaults: lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, maximize=False,
     decoupled_weight_decay=False, check_finite=False.
     """
-    beta1, beta2 = betas
+    beta1, beta2 = _betas(betas)
     _run(lib.descent_radam_step, param, grad, [("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)], step,
-         [lr, beta1, beta2, eps, weight_decay], _flags(maximize, decoupled_weight_decay, check_finite))
+         dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay), _flags(maximize, decoupled_weight_decay, check_finite))
 
 
 def lion(param: Array, grad: Array, exp_avg: Array, step: int = 1, *, lr: SupportsFloat = 1e-4,
@@ -317,11 +327,11 @@ def lion(param: Array, grad: Array, exp_avg: Array, step: int = 1, *, lr: Suppor
 
     ::
 
-        c := β1 m + (1 - β1) g;   W := W - lr sign(c);   m := β2 m + (1 - β2) g      (sign(0) = 0)
+        c := β1 m + (1 - β1) g;   W := W - lr sign(c);   m := β2 m + (1 - β2) g      (sign(0) = 0, sign(NaN) = NaN)
 
     Defaults: lr=0.0001, betas=(0.9, 0.99), weight_decay=0, maximize=False,
     decoupled_weight_decay=True, check_finite=False.
     """
-    beta1, beta2 = betas
-    _run(lib.descent_lion_step, param, grad, [("exp_avg", exp_avg)], step, [lr, beta1, beta2, weight_decay],
+    beta1, beta2 = _betas(betas)
+    _run(lib.descent_lion_step, param, grad, [("exp_avg", exp_avg)], step, dict(lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay),
          _flags(maximize, decoupled_weight_decay, check_finite))

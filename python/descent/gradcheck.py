@@ -23,7 +23,7 @@ from typing import Any, Callable, NamedTuple, Optional, Sequence, SupportsFloat,
 import numpy as np
 import numpy.typing as npt
 
-from . import errors
+from . import _check, errors
 from ._ffi import lib
 from .tensor import DTYPE_CODES, DTypeLike, FloatArray, Tensor, tensor, wrap
 
@@ -76,7 +76,7 @@ class _Point:
             self.dtype = x.dtype
             self.shape = x.shape
             return
-        array: npt.NDArray[Any] = x if isinstance(x, np.ndarray) else np.asarray(x)
+        array: npt.NDArray[Any] = x if isinstance(x, np.ndarray) else _check.array(x, "x")
         if array.dtype not in DTYPE_CODES:
             if array.dtype.kind in "biu":
                 array = array.astype(np.float64)
@@ -122,7 +122,7 @@ class _Callback:
 
 
 def _step(h: Optional[SupportsFloat], dtype: DTypeLike) -> float:
-    return DEFAULT_STEP[np.dtype(dtype)] if h is None else float(h)
+    return DEFAULT_STEP[np.dtype(dtype)] if h is None else _check.real(h, "h")
 
 
 @overload
@@ -160,11 +160,12 @@ def gradient_check(f: ScalarFunction, x: PointLike, analytic: PointLike, h: Opti
     if isinstance(analytic, Tensor):
         at = analytic
     else:
-        at = tensor(np.asarray(analytic, dtype=point.dtype))
+        at = tensor(_check.array(analytic, "analytic", dtype=point.dtype))
     max_error, worst = ctypes.c_double(), ctypes.c_int64()
     a_worst, n_worst = ctypes.c_double(), ctypes.c_double()
     _Callback(f, point).run(lib.descent_gradient_check, point.tensor.handle, at.handle, _step(h, point.dtype),
-                            _method_code(method), float(floor), int(samples), int(seed),
+                            _method_code(method), _check.real(floor, "floor"), _check.integer(samples, "samples"),
+                            _check.integer(seed, "seed"),
                             ctypes.byref(max_error), ctypes.byref(worst), ctypes.byref(a_worst),
                             ctypes.byref(n_worst))
     index = tuple(int(i) for i in np.unravel_index(worst.value, point.shape)) if worst.value >= 0 else None
@@ -175,10 +176,11 @@ def compare_gradients(analytic: PointLike, numerical: PointLike,
                       floor: SupportsFloat = DEFAULT_FLOOR) -> tuple[float, Optional[tuple[int, ...]]]:
     """``(max_error, worst_index)`` of two given gradients with the same relative error. floor defaults to
     1e-12."""
-    at = analytic if isinstance(analytic, Tensor) else tensor(np.asarray(analytic))
-    nt = numerical if isinstance(numerical, Tensor) else tensor(np.asarray(numerical))
+    at = analytic if isinstance(analytic, Tensor) else tensor(_check.array(analytic, "analytic"))
+    nt = numerical if isinstance(numerical, Tensor) else tensor(_check.array(numerical, "numerical"))
     max_error, worst = ctypes.c_double(), ctypes.c_int64()
-    lib.descent_gradient_compare(at.handle, nt.handle, float(floor), ctypes.byref(max_error), ctypes.byref(worst))
+    lib.descent_gradient_compare(at.handle, nt.handle, _check.real(floor, "floor"), ctypes.byref(max_error),
+                                 ctypes.byref(worst))
     shape = at.shape
     index = tuple(int(i) for i in np.unravel_index(worst.value, shape)) if worst.value >= 0 else None
     return float(max_error.value), index
@@ -190,8 +192,8 @@ def step_size_sweep(loss: ScalarFunction, w: PointLike, grad: PointLike,
     step size s (default 1e-10 … 1e-1). ``loss`` is called with the stepped W as a NumPy array. Returns a list of
     ``(step_size, loss)`` pairs; W is restored exactly. Pass step_sizes to use others."""
     point = _Point(w)
-    gt = grad if isinstance(grad, Tensor) else tensor(np.asarray(grad, dtype=point.dtype))
-    steps = np.ascontiguousarray(step_sizes, dtype=np.float64)
+    gt = grad if isinstance(grad, Tensor) else tensor(_check.array(grad, "grad", dtype=point.dtype))
+    steps = np.ascontiguousarray(_check.array(step_sizes, "step_sizes", dtype=np.float64))
     if steps.ndim != 1:
         raise errors.ShapeError(f"step_sizes must be 1-D, got shape {steps.shape}")
     losses = np.zeros(steps.size, dtype=np.float64)
@@ -205,8 +207,13 @@ def format_sweep(rows: Sequence[tuple[float, float]], baseline: Optional[float] 
     """The sweep as a text table (``step size``, ``new loss``), one row per step size."""
     lines = [f"{'step size':>12} {'new loss':>16}"]
     if baseline is not None:
-        lines.append(f"{'0 (original)':>12} {baseline:16.8f}")
-    lines += [f"{s:12.0e} {l:16.8f}" for s, l in rows]
+        lines.append(f"{'0 (original)':>12} {_check.real(baseline, 'baseline'):16.8f}")
+    for row in _check.sequence(rows, "rows", "(step_size, loss) pairs"):
+        try:
+            step, loss = row
+        except (TypeError, ValueError):
+            raise TypeError(f"rows must hold (step_size, loss) pairs, got {_check.describe(row)}") from None
+        lines.append(f"{_check.real(step, 'step_size'):12.0e} {_check.real(loss, 'loss'):16.8f}")
     return "\n".join(lines)
 
 

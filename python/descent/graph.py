@@ -31,14 +31,16 @@ of a trailing-suffix operand (a bias ``(n,)`` over ``(batch, n)``, a scalar over
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from typing import Any, Callable, Optional, Sequence, SupportsFloat, SupportsInt, Union
 
 import numpy as np
 import numpy.typing as npt
 
-from . import errors
+from . import _check, errors
 from ._ffi import lib
 from ._native import NativeObject
 from .nn import INIT_SCHEMES, _activation_code
@@ -85,6 +87,10 @@ class Node:
     #: A param node's array (read and updated in place); None for other nodes.
     array: Optional[FloatArray]
 
+    # NumPy defers to the node's own operators: ``array * node`` is one node (the array becomes a
+    # constant), not an object array of one node per element.
+    __array_ufunc__ = None
+
     def __init__(self, graph: Graph, index: int, kind: str, array: Optional[FloatArray] = None) -> None:
         self.graph, self.index, self.kind, self.array = graph, index, kind, array
 
@@ -98,8 +104,9 @@ class Node:
 
     # -- operators ---------------------------------------------------------------------------
     def _binary(self, other: Operand, op: str, swap: bool = False) -> Node:
-        node = self.graph._node(other)
-        return self.graph._binary(op, node, self) if swap else self.graph._binary(op, self, node)
+        with self.graph._building():  # a constant made for `other` goes again if the operation fails
+            node = self.graph._node(other)
+            return self.graph._binary(op, node, self) if swap else self.graph._binary(op, self, node)
 
     def __add__(self, other: Operand) -> Node: return self._binary(other, "add")
     def __radd__(self, other: Operand) -> Node: return self._binary(other, "add", swap=True)
@@ -113,10 +120,10 @@ class Node:
     def __pos__(self) -> Node: return self
 
     def __matmul__(self, other: Operand) -> Node:
-        return matmul(self, self.graph._node(other))
+        return matmul(self, other)
 
     def __rmatmul__(self, other: Operand) -> Node:
-        return matmul(self.graph._node(other), self)
+        return matmul(other, self)
 
     def exp(self) -> Node:
         """e^x elementwise."""
@@ -168,9 +175,11 @@ class Graph(NativeObject):
 
     _FREE = "descent_graph_free"
     _KIND = "graph"
+    _COPY_HINT = ("; to copy a model, save its parameters with model.state_dict() and load them into a new "
+                  "model built the same way (model.load_state_dict(state))")
 
     def __init__(self, dtype: DTypeLike = np.float64) -> None:
-        self.dtype: np.dtype[Any] = np.dtype(dtype)
+        self.dtype: np.dtype[Any] = _check.dtype(dtype)
         code = dtype_code(self.dtype)
         handle = ctypes.c_uint64()
         lib.descent_graph_new(code, ctypes.byref(handle))
@@ -182,6 +191,7 @@ class Graph(NativeObject):
         self._fed: dict[int, tuple[object, Tensor, bool]] = {}
         self._batches: dict[int, int] = {}   # input/labels node index -> batch size of what is bound
         self._sizes: dict[int, int] = {}     # node index -> element count of its last forward
+        self._build_lock = threading.RLock()  # composite builds (constants + an operation) are atomic
 
     # -- building ----------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -193,6 +203,28 @@ class Graph(NativeObject):
         out = _out_node()
         function(self._handle, *arguments, ctypes.byref(out))
         return Node(self, int(out.value), kind, array)
+
+    @contextlib.contextmanager
+    def _building(self) -> Iterator[None]:
+        """Makes a build of several nodes all or nothing: when it raises, the nodes it added (the
+        constants made for array operands) are removed again (descent_graph_truncate)."""
+        self._check_open()
+        with self._build_lock:
+            before = len(self)
+            try:
+                yield
+            except BaseException:
+                if not self.closed and len(self) > before:
+                    lib.descent_graph_truncate(self._handle, before)
+                raise
+
+    def _existing(self, value: object, role: str) -> Node:
+        """`value` if it is a node of this graph (for arguments naming a node: no constant is made)."""
+        if not isinstance(value, Node):
+            raise TypeError(f"{role} must be a node of this graph (a descent.graph Node), got {type(value).__name__}")
+        if value.graph is not self:
+            raise errors.InvalidArgumentError(f"{role} belongs to another graph")
+        return value
 
     def _node(self, value: object) -> Node:
         """`value` as a node of this graph (numbers and arrays become constants)."""
@@ -208,13 +240,14 @@ class Graph(NativeObject):
 
     def input(self, shape: Union[int, Sequence[Optional[int]]], name: Optional[str] = None) -> Node:
         """A float input of `shape`; None (or -1) marks the batch axis, e.g. ``(None, 784)``."""
-        extents: Sequence[object] = (shape,) if isinstance(shape, (int, np.integer)) else shape
-        if not isinstance(extents, (tuple, list)):
+        if isinstance(shape, (int, np.integer)):
+            shape = (shape,)
+        if not isinstance(shape, (tuple, list)):
             raise TypeError(f"shape must be a tuple of ints and None, got {type(shape).__name__}")
-        if len(extents) > 8:
-            raise errors.ShapeError(f"rank {len(extents)} is above 8")
-        dims: list[int] = []
-        for d in extents:
+        if len(shape) > 8:
+            raise errors.ShapeError(f"rank {len(shape)} is above 8")
+        dims = []
+        for d in shape:
             if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer))):
                 raise TypeError(f"shape extents must be ints or None, got {type(d).__name__}")
             dims.append(-1 if d is None else int(d))
@@ -234,14 +267,16 @@ class Graph(NativeObject):
         (``"zeros"``, ``"ones"``, ``"he_normal"``, ``"xavier_uniform"``, ...; with ``gain``)
         is how :meth:`init_params` and random restarts re-initialize it. trainable=False freezes it."""
         if not isinstance(array, np.ndarray):
-            array = np.array(array, dtype=self.dtype)
-        assert isinstance(array, np.ndarray)
+            array = np.array(_check.array(array, "a param", dtype=self.dtype))
         if array.dtype != self.dtype:
             raise errors.DTypeError(f"param is {array.dtype}, the graph is {self.dtype}")
         if not (array.flags.c_contiguous and array.flags.writeable and array.flags.aligned):
             raise errors.InvalidArgumentError(
                 "a param must be a writeable, aligned, C-contiguous array because the graph reads and an "
                 "optimizer updates it in place; pass np.ascontiguousarray(a) and keep using that array")
+        if init is not None:
+            _init_code(init)
+            _gain(gain)
         tensor = wrap(array)
         node = self._add(lib.descent_graph_param, tensor.handle, 1 if trainable else 0, kind="param", array=array)
         self._keep.append(tensor)
@@ -252,14 +287,12 @@ class Graph(NativeObject):
 
     def set_init(self, node: Node, init: Optional[str], gain: SupportsFloat = 1.0) -> None:
         """Sets param `node`'s initializer (see :meth:`param`; None clears it); gain defaults to 1.0."""
-        code = 0 if init is None else _INITS.get(init)
-        if code is None:
-            raise errors.InvalidArgumentError(f"unknown init {init!r}; expected one of {sorted(_INITS)}")
-        lib.descent_graph_param_init(self._handle, self._node(node).index, code, float(gain))
+        code = 0 if init is None else _init_code(init)
+        lib.descent_graph_param_init(self._handle, self._existing(node, "node").index, code, _gain(gain))
 
     def constant(self, value: npt.ArrayLike) -> Node:
         """A constant holding a copy of `value` (converted to the graph's dtype)."""
-        array = np.ascontiguousarray(value, dtype=self.dtype)
+        array = np.ascontiguousarray(_check.array(value, "a constant", dtype=self.dtype))
         tensor = _copy_tensor(array)
         try:
             return self._add(lib.descent_graph_constant, tensor.handle, kind="constant")
@@ -296,7 +329,7 @@ class Graph(NativeObject):
         self._check_open()
         rank = ctypes.c_int64()
         dims = (ctypes.c_int64 * 8)()
-        lib.descent_graph_shape(self._handle, self._node(node).index, ctypes.byref(rank), dims, 8)
+        lib.descent_graph_shape(self._handle, self._existing(node, "node").index, ctypes.byref(rank), dims, 8)
         return tuple(None if dims[i] == -1 else int(dims[i]) for i in range(rank.value))
 
     def __len__(self) -> int:
@@ -314,8 +347,9 @@ class Graph(NativeObject):
     @training.setter
     def training(self, value: bool) -> None:
         self._check_open()
+        value = _check.flag(value, "training")
         lib.descent_graph_set_training(self._handle, 1 if value else 0)
-        self._training = bool(value)
+        self._training = value
 
     # -- feeding and running -----------------------------------------------------------------
     def feed(self, feed: Mapping[Node, npt.ArrayLike]) -> None:
@@ -325,17 +359,17 @@ class Graph(NativeObject):
         self._check_open()
         if not isinstance(feed, Mapping):
             raise TypeError(f"feed must be a dict {{node: array}}, got {type(feed).__name__}")
-        for key, value in feed.items():
-            node = self._node(key)
+        # Everything is checked and converted before anything is bound: a bad entry binds nothing.
+        prepared: list[tuple[Node, object, Any, Optional[bool]]] = []
+        for node, value in feed.items():
+            node = self._existing(node, "a feed key")
             if node.kind == "labels":
                 labels: npt.NDArray[Any] = np.asarray(value)
                 if labels.dtype.kind not in "iu":
                     raise errors.DTypeError(f"labels must be integers, got {labels.dtype}")
                 if labels.ndim != 1:
                     raise errors.ShapeError(f"labels must be 1-d (one per sample), got shape {labels.shape}")
-                labels = np.ascontiguousarray(labels, dtype=np.int64)
-                lib.descent_graph_set_labels(self._handle, node.index, labels.ctypes.data, labels.size)
-                self._batches[node.index] = labels.size
+                prepared.append((node, value, np.ascontiguousarray(labels, dtype=np.int64), None))
                 continue
             if node.kind != "input":
                 raise errors.InvalidArgumentError(f"node {node.index} is a {node.kind} node; only inputs are fed")
@@ -346,7 +380,22 @@ class Graph(NativeObject):
             in_place = isinstance(array, np.ndarray) and array.dtype == self.dtype and array.flags.c_contiguous \
                 and array.flags.writeable and array.flags.aligned
             if not in_place:
-                array = np.array(value, dtype=self.dtype, order="C", copy=True)
+                try:
+                    array = np.array(value, dtype=self.dtype, order="C", copy=True)
+                except (TypeError, ValueError) as error:
+                    raise TypeError(f"the value fed to input node {node.index} is not an array of numbers: {error}") \
+                        from None
+            shape = self.shape(node)
+            if array.ndim != len(shape) or any(d is not None and d != e for d, e in zip(shape, array.shape)):
+                shown = tuple("batch" if d is None else d for d in shape)
+                raise errors.ShapeError(f"input node {node.index} expects shape {shown}, got {array.shape}")
+            prepared.append((node, value, array, in_place))
+        for node, fed, array, in_place in prepared:
+            if in_place is None:  # labels
+                lib.descent_graph_set_labels(self._handle, node.index, array.ctypes.data, array.size)
+                self._batches[node.index] = array.size
+                continue
+            previous = self._fed.get(node.index)
             bound = wrap(array)
             try:
                 lib.descent_graph_set_input(self._handle, node.index, bound.handle)
@@ -355,7 +404,7 @@ class Graph(NativeObject):
                 raise
             if previous is not None:
                 previous[1].close()
-            self._fed[node.index] = (value, bound, in_place)
+            self._fed[node.index] = (fed, bound, bool(in_place))
             shape = self.shape(node)
             batches = [array.shape[axis] for axis, extent in enumerate(shape) if extent is None]
             if batches:
@@ -377,20 +426,20 @@ class Graph(NativeObject):
     def forward(self, node: Node, feed: Optional[Mapping[Node, npt.ArrayLike]] = None) -> FloatArray:
         """Evaluates `node` (after binding `feed`) and returns its value as a new array."""
         self._check_open()
+        node = self._existing(node, "node")
         if feed is not None:
             self.feed(feed)
-        node = self._node(node)
-        symbolic = self.shape(node)
+        shape = self.shape(node)
         known = 1
-        for d in symbolic:
+        for d in shape:
             known *= 1 if d is None else d
         # One evaluation: a training-mode run has side effects (batch norm's running statistics),
         # so the buffer is sized before the run: exactly for a static shape, else for the largest
         # batch bound (or this node's last size).
         capacity = known
-        if None in symbolic:
+        if None in shape:
             capacity = max(known * max(self._batches.values(), default=0), self._sizes.get(node.index, 0))
-        out: FloatArray = np.empty(capacity, dtype=self.dtype)
+        out = np.empty(capacity, dtype=self.dtype)
         count = ctypes.c_int64()  # per call: Python threads may run the same graph concurrently
         try:
             lib.descent_graph_forward(self._handle, node.index, self._code, out.ctypes.data if out.size else None,
@@ -405,31 +454,32 @@ class Graph(NativeObject):
             lib.descent_graph_value(self._handle, node.index, self._code, out.ctypes.data if out.size else None,
                                     out.size, ctypes.byref(count))
         size = int(count.value)
-        shape: tuple[int, ...] = tuple(0 if d is None else d for d in symbolic)
-        if None in symbolic:
+        concrete: tuple[int, ...] = tuple(0 if d is None else d for d in shape)
+        if None in shape:
             self._sizes[node.index] = size
             batch = size // known if known else 0
-            shape = tuple(batch if d is None else d for d in symbolic)
-        return out[:size].reshape(shape)
+            concrete = tuple(batch if d is None else d for d in shape)
+        return out[:size].reshape(concrete)
 
     def backward(self, loss: Node, feed: Optional[Mapping[Node, npt.ArrayLike]] = None) -> float:
         """Evaluates the scalar node `loss` and writes the gradient of every trainable param
         (read them with :meth:`grad` or :attr:`grad_buffer`). Returns the loss."""
         self._check_open()
+        loss = self._existing(loss, "loss")
         if feed is not None:
             self.feed(feed)
         value = ctypes.c_double()
-        lib.descent_graph_backward(self._handle, self._node(loss).index, ctypes.byref(value))
+        lib.descent_graph_backward(self._handle, loss.index, ctypes.byref(value))
         return float(value.value)
 
     def grad(self, param: Node) -> FloatArray:
         """A copy of param node `param`'s gradient from the last :meth:`backward`."""
         self._check_open()
-        node = self._node(param)
-        if node.kind != "param" or node.array is None:
-            raise errors.InvalidArgumentError(f"node {node.index} is a {node.kind} node, not a param")
-        out: FloatArray = np.empty(node.array.shape, dtype=self.dtype)
-        lib.descent_graph_grad(self._handle, node.index, self._code, out.ctypes.data, out.size)
+        param = self._existing(param, "param")
+        if param.kind != "param" or param.array is None:
+            raise errors.InvalidArgumentError(f"node {param.index} is a {param.kind} node, not a param")
+        out: FloatArray = np.empty(param.array.shape, dtype=self.dtype)
+        lib.descent_graph_grad(self._handle, param.index, self._code, out.ctypes.data, out.size)
         return out
 
     @property
@@ -461,12 +511,17 @@ class Graph(NativeObject):
         """Re-initializes every trainable param from its initializer (param k from seed
         ``SplitMix64(seed).output(k)``) and resets batch-norm running statistics."""
         self._check_open()
-        lib.descent_graph_init_params(self._handle, int(seed))
+        seed = _integer(seed, "seed")
+        if seed < 0:
+            raise errors.InvalidArgumentError(f"seed must be >= 0, got {seed}")
+        lib.descent_graph_init_params(self._handle, seed)
 
     def running_stats(self, node: Node) -> tuple[FloatArray, FloatArray]:
         """(running_mean, running_var) copies of batch-norm node `node`."""
         self._check_open()
-        node = self._node(node)
+        node = self._existing(node, "node")
+        if node.kind != "batch_norm":
+            raise errors.InvalidArgumentError(f"node {node.index} is a {node.kind} node, not a batch norm node")
         features = self.shape(node)[1] or 0
         mean: FloatArray = np.empty(features, self.dtype)
         var: FloatArray = np.empty(features, self.dtype)
@@ -477,13 +532,12 @@ class Graph(NativeObject):
     def set_running_stats(self, node: Node, mean: npt.ArrayLike, var: npt.ArrayLike) -> None:
         """Sets batch-norm node `node`'s running mean and variance."""
         self._check_open()
-        node = self._node(node)
-        means = np.ascontiguousarray(mean, dtype=self.dtype)
-        variances = np.ascontiguousarray(var, dtype=self.dtype)
-        if means.shape != variances.shape or means.ndim != 1:
+        node = self._existing(node, "node")
+        mean, var = _float_vector(mean, self.dtype, "mean"), _float_vector(var, self.dtype, "var")
+        if mean.shape != var.shape or mean.ndim != 1:
             raise errors.ShapeError("mean and var must be 1-d arrays of the same length")
-        lib.descent_graph_running_stats(self._handle, node.index, self._code, means.ctypes.data,
-                                        variances.ctypes.data, means.size, 1)
+        lib.descent_graph_running_stats(self._handle, node.index, self._code, mean.ctypes.data, var.ctypes.data,
+                                        mean.size, 1)
 
     def close(self) -> None:
         """Frees the graph and the tensors it holds. Safe to call more than once."""
@@ -513,63 +567,102 @@ def _graph_of(*values: object) -> Graph:
     raise TypeError("at least one operand must be a graph Node")
 
 
+def _init_code(init: object) -> int:
+    code = _INITS.get(init) if isinstance(init, str) else None
+    if code is None:
+        raise errors.InvalidArgumentError(f"unknown init {init!r}; expected one of {sorted(_INITS)}")
+    return code
+
+
+def _gain(gain: object) -> float:
+    if isinstance(gain, bool) or not isinstance(gain, (int, float, np.integer, np.floating)):
+        raise TypeError(f"gain must be a real number, got {type(gain).__name__}")
+    return float(gain)
+
+
+def _real(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    return float(value)
+
+
+def _integer(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not -2**63 <= int(value) < 2**64:
+        raise errors.InvalidArgumentError(f"{name} {value} does not fit in 64 bits")
+    return int(value)
+
+
+def _float_vector(value: object, dtype: np.dtype[Any], name: str) -> FloatArray:
+    try:
+        array = np.ascontiguousarray(value, dtype=dtype)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{name} must be a 1-d array of numbers: {error}") from None
+    if array.ndim != 1:
+        raise errors.ShapeError(f"{name} must be a 1-d array, got shape {array.shape}")
+    return array
+
+
 def matmul(a: Operand, b: Operand, trans_a: bool = False, trans_b: bool = False) -> Node:
     """``op(a) @ op(b)`` for rank-2 nodes (op = transpose when asked); BLAS gemm."""
     g = _graph_of(a, b)
-    left, right = g._node(a), g._node(b)
-    return g._add(lib.descent_graph_matmul, left.index, right.index, int(bool(trans_a)), int(bool(trans_b)),
-                  kind="matmul")
+    with g._building():
+        a, b = g._node(a), g._node(b)
+        return g._add(lib.descent_graph_matmul, a.index, b.index, int(_check.flag(trans_a, "trans_a")),
+                      int(_check.flag(trans_b, "trans_b")),
+                      kind="matmul")
 
 
 def exp(x: Node) -> Node:
     """e^x elementwise (backward: g e^x)."""
-    node = _as_node(x, "x")
-    return node.graph._unary("exp", node)
+    x = _as_node(x, "x")
+    return x.graph._unary("exp", x)
 
 
 def log(x: Node) -> Node:
     """ln x elementwise (backward: g / x)."""
-    node = _as_node(x, "x")
-    return node.graph._unary("log", node)
+    x = _as_node(x, "x")
+    return x.graph._unary("log", x)
 
 
 def square(x: Node) -> Node:
     """x² elementwise (backward: 2 x g)."""
-    node = _as_node(x, "x")
-    return node.graph._unary("square", node)
+    x = _as_node(x, "x")
+    return x.graph._unary("square", x)
 
 
 def sqrt(x: Node) -> Node:
     """sqrt(x) elementwise (backward: g / (2 sqrt x))."""
-    node = _as_node(x, "x")
-    return node.graph._unary("sqrt", node)
+    x = _as_node(x, "x")
+    return x.graph._unary("sqrt", x)
 
 
 def sin(x: Node) -> Node:
     """sin x elementwise (backward: g cos x)."""
-    node = _as_node(x, "x")
-    return node.graph._unary("sin", node)
+    x = _as_node(x, "x")
+    return x.graph._unary("sin", x)
 
 
 def cos(x: Node) -> Node:
     """cos x elementwise (backward: -g sin x)."""
-    node = _as_node(x, "x")
-    return node.graph._unary("cos", node)
+    x = _as_node(x, "x")
+    return x.graph._unary("cos", x)
 
 
 def abs(x: Node) -> Node:  # noqa: A001 (mirrors numpy.abs)
     """|x| elementwise (backward: g sign(x), 0 at x = 0)."""
-    node = _as_node(x, "x")
-    return node.graph._unary("abs", node)
+    x = _as_node(x, "x")
+    return x.graph._unary("abs", x)
 
 
 def _reduce(x: Node, op: str, axis: Optional[int]) -> Node:
-    node = _as_node(x, "x")
+    x = _as_node(x, "x")
     if axis is not None and (isinstance(axis, bool) or not isinstance(axis, (int, np.integer))):
         raise TypeError(f"axis must be an int or None, got {type(axis).__name__}")
     if axis is None:
-        return node.graph._add(lib.descent_graph_reduce, _REDUCE[op], node.index, 0, kind=op)
-    return node.graph._add(lib.descent_graph_reduce, _REDUCE[op + "_axis"], node.index, int(axis), kind=op)
+        return x.graph._add(lib.descent_graph_reduce, _REDUCE[op], x.index, 0, kind=op)
+    return x.graph._add(lib.descent_graph_reduce, _REDUCE[op + "_axis"], x.index, int(axis), kind=op)
 
 
 def sum(x: Node, axis: Optional[int] = None) -> Node:  # noqa: A001 (mirrors numpy.sum)
@@ -584,9 +677,9 @@ def mean(x: Node, axis: Optional[int] = None) -> Node:
 
 def activation(x: Node, kind: str, negative_slope: SupportsFloat = 0.01) -> Node:
     """``f(x)`` for kind in identity, sigmoid, tanh, relu, leaky_relu, softmax (last axis)."""
-    node = _as_node(x, "x")
-    return node.graph._add(lib.descent_graph_activation, _activation_code(kind), float(negative_slope), node.index,
-                           kind=kind)
+    x = _as_node(x, "x")
+    return x.graph._add(lib.descent_graph_activation, _activation_code(kind), _real(negative_slope, "negative_slope"),
+                        x.index, kind=kind)
 
 
 def sigmoid(x: Node) -> Node:
@@ -616,14 +709,17 @@ def softmax(x: Node) -> Node:
 
 def _cost(name: str, prediction: Node, target: Operand, reduction: str = "mean",
           parameter: SupportsFloat = 0.0) -> Node:
-    g = _graph_of(prediction)
-    target_node = g._node(target)
+    prediction = _as_node(prediction, "prediction")
+    g = prediction.graph
     try:
         code = _REDUCTIONS[reduction]
     except (KeyError, TypeError):
         raise errors.InvalidArgumentError(f"reduction must be 'mean' or 'sum', got {reduction!r}") from None
-    return g._add(lib.descent_graph_cost, _COSTS[name], prediction.index, target_node.index, code,
-                  float(parameter), kind=name)
+    parameter = _real(parameter, "eps" if name == "bce" else "margin" if name == "multiclass_hinge" else "parameter")
+    with g._building():
+        target = g._node(target)
+        return g._add(lib.descent_graph_cost, _COSTS[name], prediction.index, target.index, code, parameter,
+                      kind=name)
 
 
 def sse(prediction: Node, target: Operand) -> Node:
@@ -663,32 +759,41 @@ def multiclass_hinge(scores: Node, labels: Node, margin: SupportsFloat = 1.0, re
 
 def l2_penalty(w: Node, lam: SupportsFloat, m: SupportsInt = 1) -> Node:
     """λ/(2m) ‖w‖² (gradient (λ/m) w)."""
-    node = _as_node(w, "w")
-    return node.graph._add(lib.descent_graph_l2_penalty, node.index, float(lam), int(m), kind="l2_penalty")
+    w = _as_node(w, "w")
+    return w.graph._add(lib.descent_graph_l2_penalty, w.index, _real(lam, "lam"), _integer(m, "m"),
+                        kind="l2_penalty")
 
 
 def dense(x: Node, weights: Operand, bias: Optional[Operand] = None, activation: str = "identity",
           negative_slope: SupportsFloat = 0.01) -> Node:
     """A dense layer ``f(x Wᵀ + b)``: x (batch, in), weights (out, in), bias (out,) or None.
     The input gradient is skipped when x does not depend on params."""
-    g = _graph_of(x)
-    w = g._node(weights)
-    b = -1 if bias is None else g._node(bias).index
-    return g._add(lib.descent_graph_dense, x.index, w.index, b, _activation_code(activation),
-                  float(negative_slope), kind="dense")
+    x = _as_node(x, "x")
+    g = x.graph
+    code, slope = _activation_code(activation), _real(negative_slope, "negative_slope")
+    with g._building():
+        weights = g._node(weights)
+        b = -1 if bias is None else g._node(bias).index
+        return g._add(lib.descent_graph_dense, x.index, weights.index, b, code, slope, kind="dense")
 
 
 def batch_norm(x: Node, gamma: Operand, beta: Operand, momentum: SupportsFloat = 0.1,
                eps: SupportsFloat = 1e-5) -> Node:
     """Batch normalization over the batch axis of x (batch, features) with per-feature gamma and
     beta nodes (PyTorch's conventions; the graph keeps the running statistics)."""
-    g = _graph_of(x)
-    return g._add(lib.descent_graph_batchnorm, x.index, g._node(gamma).index, g._node(beta).index,
-                  float(momentum), float(eps), kind="batch_norm")
+    x = _as_node(x, "x")
+    g = x.graph
+    momentum, eps = _real(momentum, "momentum"), _real(eps, "eps")
+    with g._building():
+        return g._add(lib.descent_graph_batchnorm, x.index, g._node(gamma).index, g._node(beta).index,
+                      momentum, eps, kind="batch_norm")
 
 
 def dropout(x: Node, p: SupportsFloat, seed: SupportsInt = 0) -> Node:
     """Inverted dropout with drop probability p (identity in evaluation mode)."""
-    node = _as_node(x, "x")
-    return node.graph._add(lib.descent_graph_dropout, node.index, float(p), int(seed), kind="dropout")
+    x = _as_node(x, "x")
+    seed = _integer(seed, "seed")
+    if seed < 0:
+        raise errors.InvalidArgumentError(f"seed must be >= 0, got {seed}")
+    return x.graph._add(lib.descent_graph_dropout, x.index, _real(p, "p"), seed, kind="dropout")
 

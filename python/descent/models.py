@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, SupportsFloat, Su
 import numpy as np
 import numpy.typing as npt
 
-from . import errors
+from . import _check, errors
 from . import graph as G
 from .tensor import DTypeLike, FloatArray
 
@@ -34,7 +34,7 @@ class Model:
         self.graph, self.input, self.loss, self.target = graph, input, loss, target
         self.output: G.Node = output if output is not None else loss
         self.prediction: G.Node = self.output
-        self.classifier = bool(classifier)
+        self.classifier = _check.flag(classifier, "classifier")
         self.epochs_trained = 0
 
     def parameters(self) -> list[FloatArray]:
@@ -44,10 +44,13 @@ class Model:
     def predict(self, x: npt.ArrayLike, batch_size: int = 1024) -> FloatArray:
         """The prediction node's value for every row of `x`, in evaluation mode (class
         probabilities for a softmax classifier), computed batch_size rows at a time (default 1024)."""
-        rows: npt.NDArray[Any] = np.asarray(x)
+        rows: npt.NDArray[Any] = _check.array(x, "x")
         if rows.ndim < 1:
             raise errors.ShapeError("x needs a sample axis")
-        rows = np.ascontiguousarray(rows, dtype=self.graph.dtype)
+        rows = np.ascontiguousarray(_check.array(rows, "x", dtype=self.graph.dtype))
+        batch_size = _check.integer(batch_size, "batch_size")
+        if batch_size < 1:
+            raise errors.InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}")
         was_training = self.graph.training
         self.graph.training = False
         try:
@@ -77,9 +80,13 @@ class Model:
 
     def load_state_dict(self, state: Mapping[str, npt.ArrayLike]) -> None:
         """Restores what :meth:`state_dict` returned (parameters are written in place)."""
+        if not isinstance(state, Mapping):
+            raise TypeError(f"state must be a dict from state_dict(), got {_check.describe(state)}")
         params = self.parameters()
         for i, p in enumerate(params):
-            value: npt.NDArray[Any] = np.asarray(state[f"param{i}"])
+            if f"param{i}" not in state:
+                raise KeyError(f"state has no 'param{i}'; pass a dict from state_dict()")
+            value: npt.NDArray[Any] = _check.array(state[f"param{i}"], f"param{i}")
             if value.shape != p.shape:
                 raise errors.ShapeError(f"param{i} has shape {value.shape}, the model's is {p.shape}")
         for i, p in enumerate(params):
@@ -115,14 +122,17 @@ class MLP(Model):
             raise TypeError(f"sizes must be a list of layer widths, got {type(sizes).__name__}")
         if len(sizes) > 1000:
             raise errors.InvalidArgumentError(f"{len(sizes)} layers is more than an MLP supports (1000)")
-        sizes = [int(s) for s in sizes]
+        sizes = [_check.integer(s, f"sizes[{i}]") for i, s in enumerate(sizes)]
         if len(sizes) < 2 or any(s < 1 for s in sizes):
             raise errors.InvalidArgumentError(f"sizes must list >= 2 positive layer widths, got {sizes}")
         if not isinstance(loss, str) or loss not in _LABEL_LOSSES | _TARGET_LOSSES:
             raise errors.InvalidArgumentError(f"unknown loss {loss!r}; expected one of {sorted(_LABEL_LOSSES | _TARGET_LOSSES)}")
         if not isinstance(activation, str) or activation not in ("relu", "leaky_relu", "tanh", "sigmoid"):
             raise errors.InvalidArgumentError(f"activation must be relu, leaky_relu, tanh or sigmoid, got {activation!r}")
-        if not 0.0 <= float(dropout) < 1.0:
+        dropout, l2 = _check.real(dropout, "dropout"), _check.real(l2, "l2")
+        seed = _check.integer(seed, "seed")
+        batch_norm = _check.flag(batch_norm, "batch_norm")
+        if not 0.0 <= dropout < 1.0:
             raise errors.InvalidArgumentError(f"dropout must lie in [0, 1), got {dropout}")
         if init is None:
             init = "he_normal" if activation in ("relu", "leaky_relu") else "xavier_normal"

@@ -16,10 +16,10 @@ from typing import Any, Callable, Literal, NamedTuple, Optional, SupportsFloat, 
 import numpy as np
 import numpy.typing as npt
 
-from . import errors
+from . import _check, errors
 from ._ffi import lib
 from ._gradargs import ArrayInput, Labels, as_state, as_tensor, labels_argument, output, reduction_code, result
-from .tensor import DTypeLike, FloatArray, ShapeLike, Tensor, TensorLike, shape_argument
+from .tensor import DTYPES, DTypeLike, FloatArray, ShapeLike, Tensor, TensorLike, dtype_code, shape_argument
 
 #: A result: a Tensor when the main input was one, else a NumPy array.
 Result = Union[Tensor, FloatArray]
@@ -51,7 +51,7 @@ def activation(x: ArrayInput, kind: str, negative_slope: SupportsFloat = 0.01) -
     leaky_relu (x if x > 0 else negative_slope*x) and softmax (stable, along the last axis)."""
     xt, numpy_mode = as_tensor(x, role="x")
     out = output(xt.shape, xt.dtype)
-    lib.descent_activation_forward(_activation_code(kind), float(negative_slope), xt.handle, out.handle)
+    lib.descent_activation_forward(_activation_code(kind), _check.real(negative_slope, "negative_slope"), xt.handle, out.handle)
     return result(out, numpy_mode)
 
 
@@ -67,7 +67,7 @@ def activation_derivative(x: ArrayInput, kind: str, negative_slope: SupportsFloa
     :func:`activation`; negative_slope defaults to 0.01 (leaky_relu only)."""
     xt, numpy_mode = as_tensor(x, role="x")
     out = output(xt.shape, xt.dtype)
-    lib.descent_activation_derivative(_activation_code(kind), float(negative_slope), xt.handle, out.handle)
+    lib.descent_activation_derivative(_activation_code(kind), _check.real(negative_slope, "negative_slope"), xt.handle, out.handle)
     return result(out, numpy_mode)
 
 
@@ -84,7 +84,7 @@ def activation_backward(x: ArrayInput, dy: ArrayInput, kind: str, negative_slope
     xt, numpy_mode = as_tensor(x, role="x")
     dyt, _ = as_tensor(dy, dtype=xt.dtype, role="dy")
     out = output(xt.shape, xt.dtype)
-    lib.descent_activation_backward(_activation_code(kind), float(negative_slope), xt.handle, dyt.handle,
+    lib.descent_activation_backward(_activation_code(kind), _check.real(negative_slope, "negative_slope"), xt.handle, dyt.handle,
                                     out.handle)
     return result(out, numpy_mode)
 
@@ -150,6 +150,7 @@ def _elementwise_loss(function: Callable[..., Any], prediction: ArrayInput, targ
                       *middle: Any) -> Union[float, tuple[float, Result]]:
     pt, numpy_mode = as_tensor(prediction, role="prediction")
     tt, _ = as_tensor(target, dtype=pt.dtype, role="target")
+    with_grad = _check.flag(with_grad, "with_grad")
     grad = output(pt.shape, pt.dtype) if with_grad else None
     value = ctypes.c_double()
     function(pt.handle, tt.handle, *middle, grad.handle if grad is not None else 0, ctypes.byref(value))
@@ -215,7 +216,7 @@ def bce_loss(probabilities: ArrayInput, target: ArrayInput, eps: SupportsFloat =
     ``(p̃ - y)/(p̃(1-p̃))``; mean (default) or sum over all elements. p and y must lie in [0, 1].
     reduction is "mean" (default) or "sum"; eps defaults to 1e-12. Returns ``(loss, dL/dp)``, or just
     the loss with ``with_grad=False``."""
-    return _elementwise_loss(lambda p, t, *rest: lib.descent_loss_bce(p, t, float(eps), reduction_code(reduction), *rest),
+    return _elementwise_loss(lambda p, t, *rest: lib.descent_loss_bce(p, t, _check.real(eps, "eps"), reduction_code(reduction), *rest),
                              probabilities, target, with_grad)
 
 
@@ -239,6 +240,7 @@ def _label_loss(function: Callable[..., Any], scores: ArrayInput, labels: Labels
                 *middle: Any) -> Union[float, tuple[float, Result]]:
     st, numpy_mode = as_tensor(scores, role="scores")
     keep, pointer, count = labels_argument(labels)
+    with_grad = _check.flag(with_grad, "with_grad")
     grad = output(st.shape, st.dtype) if with_grad else None
     value = ctypes.c_double()
     function(st.handle, pointer, count, *middle, grad.handle if grad is not None else 0, ctypes.byref(value))
@@ -278,7 +280,7 @@ def multiclass_hinge_loss(scores: ArrayInput, labels: Labels, margin: SupportsFl
     1 for each violating class, minus their count at the true class (0 at a margin of exactly 0);
     mean over the batch (default) or sum. Returns ``(loss, dL/ds)``, or just the loss with
     ``with_grad=False``; reduction is "mean" or "sum"."""
-    return _label_loss(lib.descent_loss_multiclass_hinge, scores, labels, with_grad, float(margin),
+    return _label_loss(lib.descent_loss_multiclass_hinge, scores, labels, with_grad, _check.real(margin, "margin"),
                        reduction_code(reduction))
 
 
@@ -298,9 +300,10 @@ def multiclass_hinge_linear(weights: ArrayInput, inputs: ArrayInput, labels: Lab
     wt, numpy_mode = as_tensor(weights, role="weights")
     xt, _ = as_tensor(inputs, dtype=wt.dtype, role="inputs")
     keep, pointer, count = labels_argument(labels)
+    with_grad = _check.flag(with_grad, "with_grad")
     grad = output(wt.shape, wt.dtype) if with_grad else None
     value = ctypes.c_double()
-    lib.descent_loss_multiclass_hinge_linear(wt.handle, xt.handle, pointer, count, float(margin),
+    lib.descent_loss_multiclass_hinge_linear(wt.handle, xt.handle, pointer, count, _check.real(margin, "margin"),
                                              reduction_code(reduction), grad.handle if grad is not None else 0,
                                              ctypes.byref(value))
     del keep
@@ -322,9 +325,10 @@ def l2_penalty(weights: ArrayInput, lam: SupportsFloat, m: SupportsInt = 1, with
     this is ``½λ‖W‖²``; with m the batch size it is the (λ/m)W decay form of Nielsen's NNDL (ch. 3) and the deeplearning.ai notes. Returns ``(R,
     dR/dW)``, or just R with ``with_grad=False``."""
     wt, numpy_mode = as_tensor(weights, role="weights")
+    with_grad = _check.flag(with_grad, "with_grad")
     grad = output(wt.shape, wt.dtype) if with_grad else None
     value = ctypes.c_double()
-    lib.descent_l2_penalty(wt.handle, float(lam), int(m), grad.handle if grad is not None else 0,
+    lib.descent_l2_penalty(wt.handle, _check.real(lam, "lam"), _check.integer(m, "m"), grad.handle if grad is not None else 0,
                            ctypes.byref(value))
     if grad is None:
         return float(value.value)
@@ -350,7 +354,7 @@ def delta_rule(w: ArrayInput, x: ArrayInput, y: SupportsFloat, eta: SupportsFloa
     xt, _ = as_tensor(x, dtype=wt.dtype, role="x")
     dw = output(wt.shape, wt.dtype)
     h, y_hat, delta = ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
-    lib.descent_delta_rule(wt.handle, xt.handle, float(y), float(eta), dw.handle, ctypes.byref(h),
+    lib.descent_delta_rule(wt.handle, xt.handle, _check.real(y, "y"), _check.real(eta, "eta"), dw.handle, ctypes.byref(h),
                            ctypes.byref(y_hat), ctypes.byref(delta))
     return DeltaRuleResult(float(h.value), float(y_hat.value), float(delta.value), result(dw, numpy_mode))
 
@@ -378,7 +382,7 @@ def dense_forward(a: ArrayInput, weights: ArrayInput, bias: Optional[ArrayInput]
     z = output((at.shape[0], wt.shape[0]), at.dtype)
     out = output(z.shape, at.dtype)
     lib.descent_dense_forward(at.handle, wt.handle, bt.handle if bt is not None else 0,
-                              _activation_code(activation), float(negative_slope), z.handle, out.handle)
+                              _activation_code(activation), _check.real(negative_slope, "negative_slope"), z.handle, out.handle)
     return result(z, numpy_mode), result(out, numpy_mode)
 
 
@@ -405,7 +409,7 @@ def dense_backward(a: ArrayInput, weights: ArrayInput, z: ArrayInput, dout: Arra
     db = output((wt.shape[0],), at.dtype)
     da = output(at.shape, at.dtype)
     lib.descent_dense_backward(at.handle, wt.handle, zt.handle, dt.handle, _activation_code(activation),
-                               float(negative_slope), dw.handle, db.handle, da.handle)
+                               _check.real(negative_slope, "negative_slope"), dw.handle, db.handle, da.handle)
     return result(dw, numpy_mode), result(db, numpy_mode), result(da, numpy_mode)
 
 
@@ -438,8 +442,8 @@ def batchnorm_forward_train(x: ArrayInput, gamma: ArrayInput, beta: ArrayInput, 
     features = gt.shape
     y = output(xt.shape, dtype)
     save_mean, save_invstd = output(features, dtype), output(features, dtype)
-    lib.descent_batchnorm_forward_train(xt.handle, gt.handle, bt.handle, rm.handle, rv.handle, float(momentum),
-                                        float(eps), y.handle, save_mean.handle, save_invstd.handle)
+    lib.descent_batchnorm_forward_train(xt.handle, gt.handle, bt.handle, rm.handle, rv.handle, _check.real(momentum, "momentum"),
+                                        _check.real(eps, "eps"), y.handle, save_mean.handle, save_invstd.handle)
     return result(y, numpy_mode), result(save_mean, numpy_mode), result(save_invstd, numpy_mode)
 
 
@@ -484,7 +488,7 @@ def batchnorm_forward_infer(x: ArrayInput, gamma: ArrayInput, beta: ArrayInput, 
     tensors = [as_tensor(v, dtype=dtype, role=r)[0] for v, r in
                ((gamma, "gamma"), (beta, "beta"), (running_mean, "running_mean"), (running_var, "running_var"))]
     y = output(xt.shape, dtype)
-    lib.descent_batchnorm_forward_infer(xt.handle, *[t.handle for t in tensors], float(eps), y.handle)
+    lib.descent_batchnorm_forward_infer(xt.handle, *[t.handle for t in tensors], _check.real(eps, "eps"), y.handle)
     return result(y, numpy_mode)
 
 
@@ -499,8 +503,13 @@ class BatchNorm:
 
     def __init__(self, features: int, momentum: SupportsFloat = 0.1, eps: SupportsFloat = 1e-5,
                  dtype: DTypeLike = np.float64) -> None:
-        kind = np.dtype(dtype)
-        self.momentum, self.eps = float(momentum), float(eps)
+        kind = _check.dtype(dtype)
+        if kind not in (np.float32, np.float64):
+            raise errors.DTypeError(f"BatchNorm's dtype must be float32 or float64, got {kind}")
+        features = _check.integer(features, "features")
+        if not 0 <= features < 2**31:
+            raise errors.InvalidArgumentError(f"features must be in [0, 2**31), got {features}")
+        self.momentum, self.eps = _check.real(momentum, "momentum"), _check.real(eps, "eps")
         self.gamma: FloatArray = np.ones(features, dtype=kind)
         self.beta: FloatArray = np.zeros(features, dtype=kind)
         self.running_mean: FloatArray = np.zeros(features, dtype=kind)
@@ -514,7 +523,7 @@ class BatchNorm:
         (default): μ, σ² are the batch mean and biased variance, and running_mean/running_var are
         updated in place (``running = (1 - momentum) running + momentum · batch``, unbiased
         variance); training=False: μ, σ² are the running statistics and nothing is updated."""
-        if not training:
+        if not _check.flag(training, "training"):
             return batchnorm_forward_infer(x, self.gamma, self.beta, self.running_mean, self.running_var, self.eps)
         y, mean, invstd = batchnorm_forward_train(x, self.gamma, self.beta, self.running_mean, self.running_var,
                                                   self.momentum, self.eps)
@@ -567,12 +576,12 @@ def init_fill(target: _State, scheme: str, seed: SupportsInt, gain: SupportsFloa
     Values come from SplitMix64(seed) exactly as descent.random_normal / random_uniform, so the
     same seed gives the same weights everywhere. Returns `target`."""
     code = _scheme_code(scheme)
-    number = int(seed)
+    number = _check.integer(seed, "seed")
     if not 0 <= number < 2**64:
         raise errors.InvalidArgumentError(f"seed must be in [0, 2**64), got {number}")
     dtype = target.dtype if isinstance(target, (Tensor, np.ndarray)) else None
     state = as_state(target, dtype, "target")
-    lib.descent_init_fill(state.handle, code, number, float(gain))
+    lib.descent_init_fill(state.handle, code, number, _check.real(gain, "gain"))
     return target
 
 
@@ -581,7 +590,10 @@ def init_weights(shape: ShapeLike, scheme: str, seed: SupportsInt, gain: Support
     """A new NumPy array of `shape` filled by :func:`init_fill`. gain defaults to 1.0 and dtype to float64;
     `scheme` and `seed` as in :func:`init_fill`."""
     rank, dims = shape_argument(shape)
-    array: FloatArray = np.zeros(tuple(int(d) for d in dims[:rank]), dtype=dtype)
+    extents = tuple(int(d) for d in dims[:rank])
+    if any(d < 0 for d in extents):
+        raise errors.ShapeError(f"shape extents must be >= 0, got {extents}")
+    array: FloatArray = np.zeros(extents, dtype=DTYPES[dtype_code(dtype)])
     return init_fill(array, scheme, seed, gain)
 
 

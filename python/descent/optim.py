@@ -50,7 +50,7 @@ from typing import Any, Callable, ClassVar, Iterable, Optional, Sequence, Union
 import numpy as np
 import numpy.typing as npt
 
-from . import errors
+from . import _check, errors
 from . import functional as _f
 from ._ffi import lib
 from ._native import NativeObject
@@ -162,7 +162,7 @@ class Optimizer(NativeObject):
     def _normalize(params: object) -> list[ParamGroup]:
         if isinstance(params, np.ndarray):
             return [{"params": [params]}]
-        listed: list[Any] = list(params)  # type: ignore[call-overload]
+        listed: list[Any] = _check.sequence(params, "params", "arrays or group dicts {'params': [...], ...}")
         if not listed:
             raise errors.InvalidArgumentError("the optimizer got an empty parameter list")
         if all(isinstance(p, dict) for p in listed):
@@ -174,22 +174,22 @@ class Optimizer(NativeObject):
     def add_param_group(self, group: Mapping[str, Any]) -> None:
         """Adds a group {"params": [arrays], hyper...}; missing hyper-parameters take the defaults."""
         self._check_open()
+        if not isinstance(group, Mapping):
+            raise TypeError(f"a param group must be a dict {{'params': [arrays], hyper...}}, got {_check.describe(group)}")
         self._add_group(dict(group))
 
     def _add_group(self, group: ParamGroup) -> None:
         if "params" not in group:
             raise errors.InvalidArgumentError("a parameter group needs a 'params' entry")
         arrays = group["params"]
-        arrays = [arrays] if isinstance(arrays, np.ndarray) else list(arrays)
+        arrays = [arrays] if isinstance(arrays, np.ndarray) else _check.sequence(arrays, "a group's 'params'", "arrays")
         unknown = set(group) - set(self.DEFAULTS) - {"params"}
         if unknown:
             raise TypeError(f"{type(self).__name__} group got unknown hyper-parameters {sorted(unknown)}")
         full = {"params": arrays, **{k: group.get(k, v) for k, v in self._defaults.items()}}
-        for array in arrays:
-            if not isinstance(array, np.ndarray):
-                raise TypeError(f"params must be numpy arrays, got {type(array).__name__}")
-            if array.dtype not in DTYPE_CODES:
-                raise errors.DTypeError(f"param dtype {array.dtype} is not float32 or float64")
+        where = f"param_groups[{len(self._groups)}]['params']"
+        for index, array in enumerate(arrays):
+            _check_param(array, f"{where}[{index}]")
         tensors = [wrap(array) for array in arrays]
         defaults = self._values(self._defaults)
         try:
@@ -232,13 +232,10 @@ class Optimizer(NativeObject):
                 pairs.append((HYPER["beta2"], beta2))
             elif name in self.BOOLEANS:
                 bit, inverted = self.BOOLEANS[name]
-                if bool(value) != inverted:
+                if _check.flag(value, name) != inverted:
                     flags |= bit
             elif name == "momentum_form":
-                if value not in _f.MOMENTUM_FORMS:
-                    raise errors.InvalidArgumentError(
-                        f"momentum_form must be one of {sorted(_f.MOMENTUM_FORMS)}, got {value!r}")
-                flags |= _f.MOMENTUM_FORMS[value]
+                flags |= _check.choice(value, _f.MOMENTUM_FORMS, "momentum_form")
         return pairs, flags
 
     def _push(self, group: int, values: Sequence[Any], previous: Optional[Sequence[Any]]) -> None:
@@ -342,6 +339,10 @@ class Optimizer(NativeObject):
             grads = self._grads
         elif isinstance(grads, np.ndarray):
             grads = [grads]
+        elif not isinstance(grads, (list, tuple)):
+            raise TypeError("step() takes the gradients as a list of numpy arrays, one per param in group order "
+                            "(a single array when there is one param), or no argument to use opt.grads; got "
+                            f"{type(grads).__name__}")
         with self._lock:
             bound = self._bound
             if bound is None or len(bound) != len(grads) or not all(map(operator.is_, grads, bound)):
@@ -383,9 +384,7 @@ class Optimizer(NativeObject):
 
     @nonfinite.setter
     def nonfinite(self, policy: str) -> None:
-        if policy not in POLICIES:
-            raise errors.InvalidArgumentError(f"nonfinite must be one of {sorted(POLICIES)}, got {policy!r}")
-        lib.descent_optimizer_set_nonfinite_policy(self._handle, POLICIES[policy])
+        lib.descent_optimizer_set_nonfinite_policy(self._handle, _check.choice(policy, POLICIES, "nonfinite"))
 
     @property
     def step_count(self) -> int:
@@ -399,8 +398,8 @@ class Optimizer(NativeObject):
         """{"state": {param index: {"step": t, slot name: array copy, ("mu_product": Π)}},
         "param_groups": [{hyper..., "params": [param indices]}], "nonfinite": policy}."""
         self._check_open()
+        params = self._params()   # checked before the settings are pushed: a failing call changes nothing
         self._sync()
-        params = self._params()
         state: dict[int, dict[str, Any]] = {}
         index = 0
         step = self.step_count
@@ -427,11 +426,13 @@ class Optimizer(NativeObject):
             count = len(group["params"])
             groups.append({**{k: group[k] for k in self.DEFAULTS}, "params": list(range(start, start + count))})
             start += count
-        return {"state": state, "param_groups": groups, "nonfinite": self.nonfinite}
+        return {"state": state, "param_groups": groups, "nonfinite": self.nonfinite, "optimizer": self._rule_name()}
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """Restores what :meth:`state_dict` returned (from an optimizer of the same class with the
-        same group sizes and param shapes). Everything is checked before anything changes."""
+        """Restores what :meth:`state_dict` returned (from an optimizer of the same rule with the
+        same group sizes and param shapes). Everything is checked before anything changes: a
+        state_dict of another rule (its ``"optimizer"`` entry, or else state entries or group
+        settings this rule does not have) raises InvalidArgumentError naming that rule."""
         self._check_open()
         params = self._params()
         groups, state, steps, mus = self._checked_state_dict(state_dict)
@@ -440,7 +441,10 @@ class Optimizer(NativeObject):
                 if name in ("step", "mu_product"):
                     continue
                 if name not in self.SLOTS:
-                    raise errors.InvalidArgumentError(f"state of param {index} has unknown entry {name!r}")
+                    raise errors.InvalidArgumentError(
+                        f"state of param {index} has entry {name!r}, which {self._rule_name()} does not keep "
+                        f"(its state: {', '.join(repr(slot) for slot in self.SLOTS)}); the state_dict comes "
+                        f"from {_owners(name, lambda cls: cls.SLOTS)}")
                 if not isinstance(value, np.ndarray) or value.dtype != param.dtype or value.shape != param.shape:
                     raise errors.ShapeError(f"state {name!r} of param {index} does not match the param's "
                                             f"dtype {param.dtype} and shape {param.shape}")
@@ -491,6 +495,22 @@ class Optimizer(NativeObject):
             raise TypeError("state_dict['param_groups'] must be a list of dicts")
         if not isinstance(state, Mapping) or not all(isinstance(e, Mapping) for e in state.values()):
             raise TypeError("state_dict['state'] must be a dict of dicts")
+        if "optimizer" in state_dict:
+            saved_by = state_dict["optimizer"]
+            if not isinstance(saved_by, str):
+                raise TypeError("state_dict['optimizer'] must name the rule that made it (a str such as 'Adam'), "
+                                f"got {type(saved_by).__name__}")
+            if saved_by != self._rule_name():
+                raise errors.InvalidArgumentError(
+                    f"the state_dict was made by {saved_by} (its 'optimizer' entry), this optimizer is "
+                    f"{self._rule_name()}; a state_dict loads only into an optimizer of the rule that made it")
+        for index, group in enumerate(groups):
+            unknown = sorted(set(group) - set(self.DEFAULTS) - {"params"}, key=str)
+            if unknown:
+                raise errors.InvalidArgumentError(
+                    f"param_groups[{index}] of the state_dict has {', '.join(repr(k) for k in unknown)}, which "
+                    f"{self._rule_name()} does not have; the state_dict comes from "
+                    f"{_owners(unknown[0], lambda cls: cls.DEFAULTS)}")
         if len(groups) != len(self._groups):
             raise errors.ShapeError(f"state_dict has {len(groups)} groups, the optimizer {len(self._groups)}")
         for mine, theirs in zip(self._groups, groups):
@@ -511,7 +531,7 @@ class Optimizer(NativeObject):
                 step = entry["step"]
                 if isinstance(step, (bool, np.bool_)):
                     raise TypeError(f"step of param {index} must be an integer, not a bool")
-                step = operator.index(step)
+                step = _check.integer(step, f"step of param {index}")
                 if not 0 <= step < 2**63:
                     raise errors.InvalidArgumentError(f"step of param {index} must be in [0, 2**63), got {step}")
                 steps[index] = step
@@ -528,8 +548,10 @@ class Optimizer(NativeObject):
         buffer; the parameter values too with include_params=True) to `path`, atomically
         (temporary file, fsync, rename). Format: docs/optimizers.md. Raises DescentIOError."""
         self._check_open()
+        encoded = _check.path(path)
+        self._params()
         self._sync()
-        lib.descent_optimizer_save(self._handle, os.fsencode(path), int(bool(include_params)))
+        lib.descent_optimizer_save(self._handle, encoded, int(_check.flag(include_params, "include_params")))
 
     def load(self, path: Union[str, os.PathLike[str]]) -> None:
         """Restores a checkpoint written by :meth:`save` into this optimizer (same class, group
@@ -537,8 +559,10 @@ class Optimizer(NativeObject):
         mismatching optimizer raises InvalidArgumentError or ShapeError. On error nothing changed.
         ``param_groups`` are updated from the file."""
         self._check_open()
+        encoded = _check.path(path)
+        self._params()
         self._sync()
-        lib.descent_optimizer_load(self._handle, os.fsencode(path))
+        lib.descent_optimizer_load(self._handle, encoded)
         self._refresh_groups()
 
     def _refresh_groups(self) -> None:
@@ -566,8 +590,27 @@ class Optimizer(NativeObject):
                                        "pytorch")
             self._pushed[index] = self._getter(group)
 
+    def _rule_name(self) -> str:
+        """The class name of this optimizer's rule (a subclass of Adam reports "Adam")."""
+        return _RULE_NAMES.get(self.RULE, type(self).__name__)
+
     def _initial(self, name: str, group: Mapping[str, Any]) -> float:
         return float(group.get("initial_accumulator_value", 0.0)) if name == "sum" else 0.0
+
+    # -- copies ------------------------------------------------------------------------------
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        """copy.deepcopy(opt) and pickle: a new optimizer of the same class over copies of the
+        params (deepcopy's memo maps them, so ``copy.deepcopy((params, opt))`` gives a copy whose
+        optimizer updates the copied params), with the same param_groups, state, step count and
+        policy, and copies of :attr:`grads` once they exist; torch.optim behaves the same.
+        copy.copy(opt): a new optimizer over the SAME param arrays with a copy of the state."""
+        self._check_open()
+        with self._lock:
+            state = self.state_dict()
+            groups = [{**{k: group[k] for k in self.DEFAULTS}, "params": list(arrays)}
+                      for group, arrays in zip(self._groups, self._registered)]
+            payload = {"defaults": dict(self._defaults), "groups": groups, "state": state, "grads": self._grads}
+        return _rebuild_optimizer, (type(self), payload)
 
     # -- lifetime ------------------------------------------------------------------------------
     def _check_open(self) -> None:
@@ -616,6 +659,50 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _rebuild_optimizer(cls: type[Optimizer], payload: Mapping[str, Any]) -> Optimizer:
+    """The inverse of Optimizer.__reduce_ex__."""
+    state = payload["state"]
+    optimizer = cls(payload["groups"], nonfinite=state.get("nonfinite", "raise"), **payload["defaults"])
+    try:
+        optimizer.load_state_dict(state)
+        grads = payload.get("grads")
+        if grads is not None:
+            params = optimizer._params()
+            optimizer._grads = [g if isinstance(g, np.ndarray) and g.shape == p.shape and g.dtype == p.dtype
+                                and g.flags.c_contiguous and g.flags.writeable else np.array(g, dtype=p.dtype)
+                                for g, p in zip(grads, params)]
+    except BaseException:
+        optimizer.close()
+        raise
+    return optimizer
+
+
+def _check_param(array: object, name: str) -> None:
+    """Checks that `array` can be a param: the optimizer updates it in place, zero-copy, so it
+    must be a writeable, aligned, C-contiguous float32/float64 ndarray (a copy would be updated
+    instead of the caller's array, silently)."""
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"{name} must be a numpy array (float32 or float64) the optimizer updates in place, "
+                        f"got {type(array).__name__}")
+    if array.dtype not in DTYPE_CODES:
+        raise errors.DTypeError(f"{name} is {array.dtype}; params must be float32 or float64 arrays "
+                                f"(convert once with x = x.astype(np.float32) and keep using that array)")
+    if not array.flags.c_contiguous:
+        problem = "not C-contiguous (a strided view, a transpose or a Fortran-order array)"
+        remedy = "x = np.ascontiguousarray(x)"
+    elif not array.flags.writeable:
+        problem, remedy = "read-only", "x = x.copy()"
+    elif not array.flags.aligned:
+        problem, remedy = "not aligned", "x = x.copy()"
+    else:
+        return
+    raise errors.InvalidArgumentError(
+        f"{name} is {problem}: the optimizer updates each param in place, through the array's own memory "
+        f"(no copy), so a param must be a writeable, aligned, C-contiguous array; make one with {remedy} "
+        "before building the optimizer and keep using that new array (the optimizer updates it, not the "
+        "original)")
 
 
 def _tuple_getter(keys: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -754,3 +841,17 @@ class Lion(Optimizer):
     SLOTS = ("exp_avg",)
     DEFAULTS = {"lr": 1e-4, "betas": (0.9, 0.99), "weight_decay": 0.0, "maximize": False,
                 "decoupled_weight_decay": True}
+
+
+_RULE_NAMES = {cls.RULE: cls.__name__ for cls in (SGD, Adagrad, Adadelta, RMSprop, Adam, AdamW, Adamax, NAdam, RAdam,
+                                                   Lion)}
+
+
+def _owners(name: str, members: Callable[[type[Optimizer]], Any]) -> str:
+    """'an optimizer of another rule (Adam, AdamW or ...)': the rules whose `members(cls)` hold `name`."""
+    owners = [cls.__name__ for cls in (SGD, Adagrad, Adadelta, RMSprop, Adam, AdamW, Adamax, NAdam, RAdam, Lion)
+              if name in members(cls)]
+    if not owners:
+        return "no descent optimizer"
+    listed = owners[0] if len(owners) == 1 else ", ".join(owners[:-1]) + " or " + owners[-1]
+    return f"another rule's optimizer ({listed})"

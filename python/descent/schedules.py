@@ -42,6 +42,7 @@ See docs/schedules.md for every formula.
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import math
 import numbers
@@ -51,7 +52,7 @@ from typing import Any, Callable, Iterable, Optional, Protocol, Sequence, Suppor
 import numpy as np
 import numpy.typing as npt
 
-from . import _ffi, errors
+from . import _check, _ffi, errors
 from ._ffi import lib
 from ._native import NativeObject
 
@@ -116,6 +117,61 @@ def _required(value: Optional[object], name: str, factory: str) -> object:
     return value
 
 
+def _plain(value: object) -> Any:
+    """A config value as plain Python (int, float, bool, str, lists), so configs compare by value."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return _plain(value.item())
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _from_config(config: Mapping[str, Any]) -> Schedule:
+    """A new Schedule from :attr:`Schedule.config` (the inverse of config)."""
+    composite = ("sequential", "with_warmup", "rebased")
+    if not isinstance(config, Mapping) or (config.get("kind") not in _FACTORIES and config.get("kind") not in composite):
+        raise errors.InvalidArgumentError(f"not a schedule config: {config!r}")
+    arguments = {name: value for name, value in config.items() if name != "kind"}
+    if config["kind"] in ("with_warmup", "rebased"):
+        # A warmup into a schedule, or a schedule rebased to a group's lr: made from the inner one.
+        with _from_config(arguments.pop("schedule")) as inner:
+            if config["kind"] == "rebased":
+                return inner.rebased(arguments["lr"])
+            return with_warmup(inner, **arguments)
+    if config["kind"] != "sequential":
+        made: Schedule = _FACTORIES[config["kind"]](**arguments)
+        return made
+    parts = [_from_config(part) for part in arguments["schedules"]]
+    try:
+        return sequential(parts, arguments["milestones"])
+    finally:
+        for part in parts:
+            part.close()
+
+
+def _describe(value: object) -> str:
+    """How a wrong argument is named in a message: its type, and its value when short."""
+    if callable(value) and hasattr(value, "__name__") and not isinstance(value, type):
+        return f"the function {value.__name__} (call it to make a Schedule, e.g. {value.__name__}(...))"
+    text = repr(value)
+    return type(value).__name__ + ("" if len(text) > 60 else f" {text}")
+
+
+def _check_schedule(value: object, name: str) -> Schedule:
+    if not isinstance(value, Schedule):
+        hint = f" (a fixed rate is schedules.constant({value!r}))" if isinstance(value, numbers.Real) \
+            and not isinstance(value, bool) else ""
+        raise TypeError(f"{name} must be a descent.schedules.Schedule, made by a factory such as "
+                        f"schedules.cosine_annealing(0.1, t_max=100); got {_describe(value)}{hint}")
+    return value
+
+
 def _int64_array(values: Iterable[object], name: str) -> tuple[int, ctypes.Array[ctypes.c_int64]]:
     items = [_integer(v, name) for v in values]
     return len(items), (ctypes.c_int64 * max(len(items), 1))(*items)
@@ -129,7 +185,7 @@ class Schedule(NativeObject):
     :class:`~descent.ClosedError` (an :class:`~descent.InvalidHandleError`). Schedules built from it (``sequential``) keep working.
     """
 
-    __slots__ = ("_raw", "kind", "parameters", "follows_optimizer", "__weakref__")
+    __slots__ = ("_raw", "kind", "parameters", "follows_optimizer", "_config", "__weakref__")
     _KIND = "schedule"
     _raw: int
     #: The factory that made it ("cosine_annealing", ...).
@@ -138,13 +194,15 @@ class Schedule(NativeObject):
     parameters: dict[str, Any]
     #: True when made without a starting rate: driving an optimizer it starts from the group's lr.
     follows_optimizer: bool
+    _config: dict[str, Any]
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         raise TypeError("use the factory functions in descent.schedules to make a Schedule")
 
     @classmethod
     def _make(cls, function: Callable[..., Any], arguments: Sequence[Any], kind: str,
-              parameters: dict[str, Any], follows: bool = False) -> Schedule:
+              parameters: dict[str, Any], follows: bool = False, *,
+              config: Optional[dict[str, Any]] = None) -> Schedule:
         handle = _ffi.handle_t()
         function(*arguments, ctypes.byref(handle))
         self = object.__new__(cls)
@@ -152,7 +210,27 @@ class Schedule(NativeObject):
         self.kind = kind
         self.parameters = parameters
         self.follows_optimizer = follows
+        self._config = config if config is not None else \
+            {"kind": kind, **{name: _plain(value) for name, value in parameters.items()}}
         return self
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """What the schedule was made from, as plain Python values: ``{"kind": factory name,
+        argument: value, ...}`` (a ``sequential`` holds its parts' configs under "schedules", a
+        ``with_warmup`` or ``rebased`` schedule the inner one's under "schedule"). Equal configs
+        make equal schedules; :class:`LRScheduler` saves it in its state_dict and refuses to load
+        a state saved with another. Readable after close."""
+        return copy.deepcopy(self._config)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # copy.copy, copy.deepcopy and pickle make a new native schedule from the config (a copy
+        # sharing this one's handle would break when either is closed).
+        self._check_open()
+        return _from_config, (self.config,)
+
+    def _check_open(self) -> None:
+        self._handle  # noqa: B018  (raises ClosedError after close)
 
     @property
     def base_lr(self) -> Optional[float]:
@@ -168,13 +246,15 @@ class Schedule(NativeObject):
         schedule that follows the optimizer): lr0 (max_lr, a constant's lr) becomes ``lr``;
         eta_min and end_lr stay; piecewise values and the parts of a sequential schedule scale
         by ``lr / base``. C: ``descent_schedule_rebase``."""
+        rate = _real(lr, "lr")
         handle = _ffi.handle_t()
-        lib.descent_schedule_rebase(self._handle, _real(lr, "lr"), ctypes.byref(handle))
+        lib.descent_schedule_rebase(self._handle, rate, ctypes.byref(handle))
         other = object.__new__(Schedule)
         other._handle = handle.value
         other.kind = self.kind
-        other.parameters = {**self.parameters, "rebased_to": float(lr)}
+        other.parameters = {**self.parameters, "rebased_to": rate}
         other.follows_optimizer = False
+        other._config = {"kind": "rebased", "schedule": self.config, "lr": rate}
         return other
 
     def value(self, step: int) -> float:
@@ -196,10 +276,13 @@ class Schedule(NativeObject):
         return out
 
     def momentum(self, step: int) -> float:
-        """The momentum at step ``step`` for a schedule that cycles it (``one_cycle`` with
-        ``cycle_momentum=True``). Pure, like :meth:`value`. Raises
-        :class:`~descent.UnsupportedError` for every other schedule (``sequential`` included) and
-        :class:`~descent.InvalidArgumentError` for a step outside ``0..total_steps``."""
+        """The momentum at step ``step`` for a schedule that cycles it: ``one_cycle`` with
+        ``cycle_momentum=True``, or a ``sequential`` / ``with_warmup`` composite with such a part,
+        which carries the cycle through as PyTorch's SequentialLR does (while another part runs:
+        the momentum the last cycling part ended with, or before any has run, the next one's
+        ``max_momentum``). Pure, like :meth:`value`. Raises :class:`~descent.UnsupportedError`
+        for every other schedule and :class:`~descent.InvalidArgumentError` for a step outside
+        the answering one-cycle's ``0..total_steps``."""
         momentum = ctypes.c_double()
         lib.descent_schedule_momentum(self._handle, _integer(step, "step"), ctypes.byref(momentum))
         return float(momentum.value)
@@ -295,10 +378,7 @@ def multi_step(lr0: Optional[Real] = None, milestones: Optional[Iterable[int]] =
     again.
     """
     rate, follows = _start(lr0, "lr0")
-    marks_given = _required(milestones, "milestones", "multi_step")
-    if not isinstance(marks_given, Iterable):
-        raise errors.InvalidArgumentError(f"milestones must be a sequence of integers, got {marks_given!r}")
-    listed = list(marks_given)
+    listed = _check.sequence(_required(milestones, "milestones", "multi_step"), "milestones", "ints")
     count, marks = _int64_array(listed, "milestone")
     return Schedule._make(lib.descent_schedule_new_multi_step, [rate, marks, count, _real(gamma, "gamma")],
                           "multi_step", {"lr0": lr0, "milestones": listed, "gamma": gamma}, follows)
@@ -310,7 +390,8 @@ def piecewise_constant(boundaries: Iterable[int], values: Iterable[Real]) -> Sch
     ``boundaries`` are strictly increasing ints >= 1 (boundary b is the first step of the next
     value); ``values`` has one more entry than ``boundaries``. Its base rate is ``values[0]``.
     """
-    listed_boundaries, listed_values = list(boundaries), list(values)
+    listed_boundaries = _check.sequence(boundaries, "boundaries", "ints")
+    listed_values = _check.sequence(values, "values", "rates")
     count, marks = _int64_array(listed_boundaries, "boundary")
     rates = [_real(v, "value") for v in listed_values]
     if len(rates) != count + 1:
@@ -398,13 +479,14 @@ def one_cycle(max_lr: Optional[Real] = None, total_steps: Optional[int] = None, 
     rate, follows = _start(max_lr, "max_lr")
     steps = _integer(_required(total_steps, "total_steps", "one_cycle"), "total_steps")
     strategy = _choice(anneal_strategy, _ANNEAL, "anneal_strategy")
+    three_phase, cycle_momentum = _check.flag(three_phase, "three_phase"), _check.flag(cycle_momentum, "cycle_momentum")
     arguments: list[Any] = [rate, steps, _real(pct_start, "pct_start"),
                             strategy, _real(div_factor, "div_factor"), _real(final_div_factor, "final_div_factor"),
                             1 if three_phase else 0]
     parameters: dict[str, Any] = {"max_lr": max_lr, "total_steps": total_steps, "pct_start": pct_start,
                                   "anneal_strategy": anneal_strategy, "div_factor": div_factor,
-                                  "final_div_factor": final_div_factor, "three_phase": bool(three_phase),
-                                  "cycle_momentum": bool(cycle_momentum)}
+                                  "final_div_factor": final_div_factor, "three_phase": three_phase,
+                                  "cycle_momentum": cycle_momentum}
     if not cycle_momentum:
         return Schedule._make(lib.descent_schedule_new_one_cycle, arguments, "one_cycle", parameters, follows)
     parameters.update(base_momentum=base_momentum, max_momentum=max_momentum)
@@ -420,11 +502,10 @@ def sequential(schedules: Iterable[Schedule], milestones: Iterable[int]) -> Sche
 
     Either every part follows the optimizer (made without a starting rate) or none does; the
     result is of the same kind (mixing them raises InvalidArgumentError)."""
-    parts = list(schedules)
-    for index, part in enumerate(parts):
-        if not isinstance(part, Schedule):
-            raise TypeError(f"schedules[{index}] is {type(part).__name__}, not a descent Schedule")
-    listed = list(milestones)
+    if not isinstance(schedules, (list, tuple)):
+        raise TypeError(f"schedules must be a list of descent.schedules.Schedule, got {_describe(schedules)}")
+    parts = [_check_schedule(part, f"schedules[{index}]") for index, part in enumerate(schedules)]
+    listed = _check.sequence(milestones, "milestones", "ints (the steps where the next schedule starts)")
     count, marks = _int64_array(listed, "milestone")
     if count != len(parts) - 1:
         raise errors.InvalidArgumentError(
@@ -435,9 +516,10 @@ def sequential(schedules: Iterable[Schedule], milestones: Iterable[int]) -> Sche
             "sequential mixes schedules that follow the optimizer's lr (made without lr0) with schedules "
             "that have their own; make every part one way")
     handles = (_ffi.handle_t * max(len(parts), 1))(*[p._handle for p in parts])
+    config = {"kind": "sequential", "schedules": [p.config for p in parts], "milestones": _plain(listed)}
     return Schedule._make(lib.descent_schedule_new_sequential, [handles, len(parts), marks],
                           "sequential", {"schedules": [p.kind for p in parts], "milestones": listed},
-                          following == {True})
+                          following == {True}, config=config)
 
 
 def with_warmup(schedule: Schedule, warmup_steps: int, start_factor: Real = 0.0) -> Schedule:
@@ -445,11 +527,22 @@ def with_warmup(schedule: Schedule, warmup_steps: int, start_factor: Real = 0.0)
     step 0: ``lr(t) = schedule(0) * (start_factor + (1 - start_factor) * t / warmup_steps)`` for
     t < warmup_steps, else ``schedule(t - warmup_steps)``. Follows the optimizer when
     ``schedule`` does."""
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule is {type(schedule).__name__}, not a descent Schedule")
+    _check_schedule(schedule, "schedule")
     with linear_warmup(schedule.value(0), warmup_steps, start_factor) as ramp:
         ramp.follows_optimizer = schedule.follows_optimizer
-        return sequential([ramp, schedule], [warmup_steps])
+        made = sequential([ramp, schedule], [warmup_steps])
+    # Its config names the warmup (the ramp's rate is schedule(0), which a following schedule
+    # computes around 1, so a plain sequential config would not rebuild it).
+    made._config = {"kind": "with_warmup", "schedule": schedule.config, "warmup_steps": _plain(warmup_steps),
+                    "start_factor": _plain(start_factor)}
+    return made
+
+
+_FACTORIES: dict[str, Callable[..., Schedule]] = {"constant": constant, "inverse_time": inverse_time, "exponential": exponential,
+              "inverse_power": inverse_power, "step_decay": step_decay, "multi_step": multi_step,
+              "piecewise_constant": piecewise_constant, "cosine_annealing": cosine_annealing,
+              "cosine_warm_restarts": cosine_warm_restarts, "linear": linear, "polynomial": polynomial,
+              "one_cycle": one_cycle, "sequential": sequential}
 
 
 class Plateau(NativeObject):
@@ -470,7 +563,7 @@ class Plateau(NativeObject):
     ``best`` starts at +inf ("min") or -inf ("max"); a NaN metric counts as a bad epoch.
     """
 
-    __slots__ = ("_raw", "__weakref__")
+    __slots__ = ("_raw", "_settings", "__weakref__")
     _KIND = "plateau scheduler"
     _raw: int
 
@@ -479,12 +572,26 @@ class Plateau(NativeObject):
                  eps: Real = 1e-8) -> None:
         self._handle = 0
         handle = _ffi.handle_t()
-        lib.descent_plateau_new(_real(lr, "lr"), _choice(mode, _MODES, "mode"), _real(factor, "factor"),
-                                _integer(patience, "patience"), _real(threshold, "threshold"),
+        settings = {"lr": _real(lr, "lr"), "mode": mode, "factor": _real(factor, "factor"),
+                    "patience": _integer(patience, "patience"), "threshold": _real(threshold, "threshold"),
+                    "threshold_mode": threshold_mode, "cooldown": _integer(cooldown, "cooldown"),
+                    "min_lr": _real(min_lr, "min_lr"), "eps": _real(eps, "eps")}
+        lib.descent_plateau_new(settings["lr"], _choice(mode, _MODES, "mode"), settings["factor"],
+                                settings["patience"], settings["threshold"],
                                 _choice(threshold_mode, _THRESHOLD_MODES, "threshold_mode"),
-                                _integer(cooldown, "cooldown"), _real(min_lr, "min_lr"), _real(eps, "eps"),
-                                ctypes.byref(handle))
+                                settings["cooldown"], settings["min_lr"], settings["eps"], ctypes.byref(handle))
+        self._settings = settings
         self._handle = handle.value
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The constructor's arguments (``lr`` is the initial rate), as plain Python values."""
+        return dict(self._settings)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # copy.copy, copy.deepcopy and pickle make a new native plateau with these settings and
+        # this state (a copy sharing this one's handle would break when either is closed).
+        return _rebuild_plateau, (self.settings, self.state())
 
     def update(self, metric: Real) -> float:
         """Records one epoch's metric; returns the learning rate to use from now on."""
@@ -500,28 +607,88 @@ class Plateau(NativeObject):
         return float(rate.value)
 
     def state(self) -> dict[str, Any]:
-        """dict(lr, best, num_bad_epochs, cooldown_counter, updates)."""
+        """dict(lr, best, num_bad_epochs, cooldown_counter, updates, settings): the counters and
+        the settings they were reached with (:attr:`settings` without the initial ``lr``)."""
         best = ctypes.c_double()
         bad, cooldown, updates = ctypes.c_int64(), ctypes.c_int64(), ctypes.c_int64()
         lib.descent_plateau_state(self._handle, ctypes.byref(best), ctypes.byref(bad), ctypes.byref(cooldown),
                                   ctypes.byref(updates))
         return {"lr": self.lr, "best": best.value, "num_bad_epochs": bad.value,
-                "cooldown_counter": cooldown.value, "updates": updates.value}
+                "cooldown_counter": cooldown.value, "updates": updates.value, "settings": self._rules()}
+
+    def _rules(self) -> dict[str, Any]:
+        return {name: value for name, value in self._settings.items() if name != "lr"}
 
     def set_lr(self, lr: Real) -> None:
         """Replaces the current rate (a manual change; later reductions start from it)."""
         lib.descent_plateau_set_lr(self._handle, _real(lr, "lr"))
 
     def load_state(self, state: Mapping[str, Any]) -> None:
-        """Restores a dict from :meth:`state` (all fields checked before anything changes)."""
+        """Restores a dict from :meth:`state` (all fields checked before anything changes). A
+        state whose ``"settings"`` differ from this plateau's raises InvalidArgumentError naming
+        the first difference (counters reached under other rules would be misread); a dict without
+        ``"settings"`` is taken as counters only."""
         if not isinstance(state, Mapping):
             raise TypeError(f"state must be a dict from state(), not {type(state).__name__}")
+        if "settings" in state:
+            _check_same(state["settings"], self._rules(), "plateau settings")
         lib.descent_plateau_restore(self._handle, _real(state["lr"], "lr"), _real(state["best"], "best"),
                                     _integer(state["num_bad_epochs"], "num_bad_epochs"),
                                     _integer(state["cooldown_counter"], "cooldown_counter"),
                                     _integer(state["updates"], "updates"))
 
     _FREE = "descent_plateau_free"
+
+
+def _rebuild_plateau(settings: Mapping[str, Any], state: Mapping[str, Any]) -> Plateau:
+    plateau = Plateau(**settings)
+    plateau.load_state(state)
+    return plateau
+
+
+_MISSING = object()
+
+
+def _first_difference(saved: Any, mine: Any, path: str) -> Optional[tuple[str, Any, Any]]:
+    """(path, saved value, this value) of the first difference between two configurations (dicts
+    of plain values, lists and dicts of them), or None when they are equal."""
+    if isinstance(mine, Mapping):
+        if not isinstance(saved, Mapping):
+            return path, saved, mine
+        for name in list(mine) + [k for k in saved if k not in mine]:
+            found = _first_difference(saved.get(name, _MISSING), mine.get(name, _MISSING),
+                                      f"{path}.{name}" if path else str(name))
+            if found:
+                return found
+        return None
+    if isinstance(mine, list):
+        if not isinstance(saved, (list, tuple)) or len(saved) != len(mine):
+            return path, saved, mine
+        for index, (theirs, ours) in enumerate(zip(saved, mine)):
+            found = _first_difference(theirs, ours, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    try:
+        same = saved is not _MISSING and mine is not _MISSING and type(_plain(saved)) is not list \
+            and bool(_plain(saved) == mine)
+    except (TypeError, ValueError):
+        same = False
+    return None if same else (path, saved, mine)
+
+
+def _check_same(saved: Any, mine: Any, what: str) -> None:
+    """Raises InvalidArgumentError naming the first difference between a saved configuration and
+    this object's."""
+    found = _first_difference(saved, mine, "")
+    if found:
+        path, theirs, ours = found
+        def shown(value: Any) -> str:
+            return "nothing" if value is _MISSING else repr(value)
+        where = path if path.startswith("[") else f" {path}" if path else ""
+        raise errors.InvalidArgumentError(
+            f"the state was saved with {what}{where} = {shown(theirs)}, this one has {shown(ours)}; load it "
+            "into a scheduler built with the settings it was saved with")
 
 
 def _param_groups(optimizer: object) -> list[MutableMapping[str, Any]]:
@@ -617,20 +784,24 @@ class LRScheduler:
 
     def __init__(self, optimizer: OptimizerLike, schedule: Union[Schedule, Sequence[Schedule]],
                  interval: str = "step", *, override_lr: bool = False) -> None:
-        if interval not in _INTERVALS:
-            raise errors.InvalidArgumentError(f"interval must be 'step' or 'epoch', got {interval!r}")
+        if not isinstance(interval, str) or interval not in _INTERVALS:
+            raise errors.InvalidArgumentError(f"interval must be 'step' or 'epoch', got {_check.describe(interval)}")
         groups = _param_groups(optimizer)
         given: list[Schedule]
         if isinstance(schedule, Schedule):
             given = [schedule] * len(groups)
-        else:
-            given = list(schedule)
+        elif isinstance(schedule, (list, tuple)):
+            given = [_check_schedule(item, f"schedule[{index}]") for index, item in enumerate(schedule)]
             if len(given) != len(groups):
                 raise errors.InvalidArgumentError(
-                    f"{len(given)} schedules for {len(groups)} parameter groups")
-        for index, item in enumerate(given):
-            if not isinstance(item, Schedule):
-                raise TypeError(f"schedule {index} is {type(item).__name__}, not a descent Schedule")
+                    f"{len(given)} schedules for {len(groups)} parameter groups (pass one Schedule for "
+                    "every group, or a list with one per group)")
+        else:
+            raise TypeError("schedule must be a descent.schedules.Schedule (for every group) or a list of them "
+                            "(one per parameter group), made by a factory such as "
+                            f"schedules.cosine_annealing(0.1, t_max=100); got {_describe(schedule)}"
+                            + (f" (a fixed rate is schedules.constant({schedule!r}))"
+                               if isinstance(schedule, numbers.Real) and not isinstance(schedule, bool) else ""))
         schedules: list[Schedule] = []
         owned: list[Schedule] = []
         try:
@@ -723,14 +894,25 @@ class LRScheduler:
         return list(self._last_momentum)
 
     def state_dict(self) -> dict[str, Any]:
-        """``{"last_step": n, "interval": "step" | "epoch"}``, for :meth:`load_state_dict`."""
-        return {"last_step": self.last_step, "interval": self.interval}
+        """``{"last_step": n, "interval": "step" | "epoch", "schedules": [config, ...]}`` (one
+        :attr:`Schedule.config` per group: for a group that follows the optimizer, the schedule
+        rebased to its lr), for :meth:`load_state_dict`."""
+        return {"last_step": self.last_step, "interval": self.interval,
+                "schedules": [item.config for item in self.schedules]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restores ``last_step`` and re-applies the rates for it."""
+        """Restores ``last_step`` and re-applies the rates for it. The state must have been saved
+        by a scheduler with the same interval and the same schedules (factory and every argument,
+        per group): a state saved with other settings raises InvalidArgumentError naming the
+        first difference, and nothing changes."""
         if not isinstance(state, Mapping):
             raise TypeError(f"state must be a dict from state_dict(), not {type(state).__name__}")
-        if state.get("interval", self.interval) != self.interval:
+        if "schedules" not in state:
+            raise errors.InvalidArgumentError(
+                "state has no 'schedules' (the schedule configuration it was saved with), so it cannot be checked "
+                "against this scheduler's; pass a dict from LRScheduler.state_dict()")
+        _check_same(state["schedules"], [item.config for item in self.schedules], "schedules")
+        if not isinstance(state.get("interval", self.interval), str) or state.get("interval", self.interval) != self.interval:
             raise errors.InvalidArgumentError(
                 f"state was saved with interval {state.get('interval')!r}, this scheduler uses {self.interval!r}")
         step = _integer(state["last_step"], "last_step")
@@ -790,16 +972,30 @@ class ReduceLROnPlateau:
         return float(self.plateaus[0].state()["best"])
 
     def state_dict(self) -> dict[str, Any]:
-        """One :meth:`Plateau.state` dict per group."""
+        """``{"plateaus": [...]}``: one :meth:`Plateau.state` dict per group (counters and the
+        settings they were reached with)."""
         return {"plateaus": [plateau.state() for plateau in self.plateaus]}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restores :meth:`state_dict` output and sets every group's lr from it."""
+        """Restores :meth:`state_dict` output and sets every group's lr from it. The state must
+        have been saved with the same settings (mode, factor, patience, threshold, threshold_mode,
+        cooldown, min_lr, eps; per group): other settings raise InvalidArgumentError naming the
+        first difference, and nothing changes."""
         if not isinstance(state, Mapping):
             raise TypeError(f"state must be a dict from state_dict(), not {type(state).__name__}")
-        saved = list(state["plateaus"])
+        if "plateaus" not in state:
+            raise KeyError("state has no 'plateaus'; pass a dict from ReduceLROnPlateau.state_dict()")
+        saved = state["plateaus"]
+        if not isinstance(saved, (list, tuple)) or not all(isinstance(entry, Mapping) for entry in saved):
+            raise TypeError("state['plateaus'] must be a list of dicts, one per parameter group")
         if len(saved) != len(self.plateaus):
             raise errors.InvalidArgumentError(f"state has {len(saved)} groups, this scheduler {len(self.plateaus)}")
+        for index, (plateau, entry) in enumerate(zip(self.plateaus, saved)):
+            if "settings" not in entry:
+                raise errors.InvalidArgumentError(
+                    f"state['plateaus'][{index}] has no 'settings' (what it was saved with), so it cannot be checked "
+                    "against this scheduler's; pass a dict from ReduceLROnPlateau.state_dict()")
+            _check_same(entry["settings"], plateau._rules(), f"param_groups[{index}] settings")
         before = [plateau.state() for plateau in self.plateaus]
         try:
             for plateau, entry in zip(self.plateaus, saved):

@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Optional, SupportsFloat, SupportsInd
 import numpy as np
 import numpy.typing as npt
 
-from . import _ffi, errors
+from . import _check, _ffi, errors
 from ._ffi import lib
 from ._native import NativeObject
 
@@ -44,8 +44,8 @@ def dtype_code(dtype: DTypeLike) -> int:
     """The C dtype constant for a NumPy dtype (float32 or float64 only)."""
     try:
         key = np.dtype(dtype)
-    except TypeError as exc:
-        raise errors.DTypeError(f"not a dtype: {dtype!r}") from exc
+    except (TypeError, ValueError) as exc:
+        raise errors.DTypeError(f"not a dtype: {_check.describe(dtype)} (expected np.float32 or np.float64)") from exc
     code = DTYPE_CODES.get(key)
     if code is None:
         raise errors.DTypeError(f"descent tensors are float32 or float64, not {key}")
@@ -56,7 +56,8 @@ def shape_argument(shape: object) -> tuple[int, ctypes.Array[ctypes.c_int64]]:
     """(rank, int64 array) for a shape given as an int or a sequence of ints."""
     if isinstance(shape, numbers.Integral):
         shape = (shape,)
-    if isinstance(shape, (str, bytes)) or not isinstance(shape, Iterable):
+    if isinstance(shape, (str, bytes)) or not isinstance(shape, Iterable) or \
+            (isinstance(shape, np.ndarray) and shape.ndim == 0):
         raise errors.ShapeError(f"shape must be an int or a sequence of ints, got {shape!r}")
     dims = tuple(shape)
     if not all(isinstance(d, numbers.Integral) for d in dims):
@@ -71,8 +72,8 @@ def shape_argument(shape: object) -> tuple[int, ctypes.Array[ctypes.c_int64]]:
 def _coerce_array(data: npt.ArrayLike, dtype: Optional[DTypeLike]) -> FloatArray:
     """A C-contiguous float32/float64 array for `data` (a copy only when needed)."""
     if dtype is not None:
-        return np.asarray(data, dtype=np.dtype(DTYPES[dtype_code(dtype)]), order="C")
-    array = np.asarray(data)
+        return _check.array(data, "data", dtype=np.dtype(DTYPES[dtype_code(dtype)]), order="C")
+    array = _check.array(data, "data")
     # np.asarray(order="C") rather than np.ascontiguousarray, which turns 0-d arrays into 1-d.
     if array.dtype in DTYPE_CODES:
         return np.asarray(array, order="C")
@@ -123,6 +124,14 @@ class Tensor(NativeObject):
         if handle:
             lib.descent_tensor_free(handle)
         self._keepalive = None
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        # copy.copy / copy.deepcopy / pickle: a new tensor with this one's elements. A wrapped
+        # tensor stays a wrap of its array (deepcopy and pickle copy the array, copy.copy shares it).
+        if self._keepalive is not None:
+            self._handle  # noqa: B018  (raises ClosedError after close)
+            return wrap, (self._keepalive,)
+        return tensor, (self.numpy(),)
 
     # -- queries --------------------------------------------------------------------------
     @property
@@ -178,11 +187,11 @@ class Tensor(NativeObject):
 
     def __array__(self, dtype: Optional[DTypeLike] = None, copy: Optional[bool] = None) -> npt.NDArray[Any]:
         array = self.numpy()
-        return array if dtype is None else array.astype(dtype, copy=False)
+        return array if dtype is None else array.astype(_check.dtype(dtype), copy=False)
 
     def copy_from(self, data: npt.ArrayLike) -> None:
         """Overwrites the elements from `data` (same dtype and element count; shape is kept)."""
-        array = np.asarray(data)
+        array = _check.array(data, "data")
         if array.dtype != self.dtype:
             raise errors.DTypeError(f"data is {array.dtype}, tensor holds {self.dtype}")
         array = np.asarray(array, order="C")
@@ -242,13 +251,13 @@ class Tensor(NativeObject):
 
     def scale_(self, alpha: SupportsFloat) -> Tensor:
         """self *= alpha in place (BLAS ?scal); returns self."""
-        lib.descent_tensor_scale(self._handle, float(alpha))
+        lib.descent_tensor_scale(self._handle, _check.real(alpha, "alpha"))
         return self
 
     def axpy_(self, alpha: SupportsFloat, x: TensorLike) -> Tensor:
         """self += alpha * x in place (BLAS ?axpy); returns self."""
         with _operand(x, "x") as operand:
-            lib.descent_tensor_axpy(float(alpha), operand._handle, self._handle)
+            lib.descent_tensor_axpy(_check.real(alpha, "alpha"), operand._handle, self._handle)
         return self
 
     def _reduce(self, function: Callable[..., Any]) -> float:
@@ -374,7 +383,7 @@ def full(shape: ShapeLike, value: SupportsFloat, dtype: DTypeLike = np.float64) 
     """A tensor with every element equal to `value`. `value` is rounded to float32 for dtype float32; dtype
     defaults to float64."""
     rank, dims = shape_argument(shape)
-    return _new(lib.descent_tensor_full, dtype_code(dtype), rank, dims, float(value))
+    return _new(lib.descent_tensor_full, dtype_code(dtype), rank, dims, _check.real(value, "value"))
 
 
 def arange(start: SupportsFloat, stop: Optional[SupportsFloat] = None, step: SupportsFloat = 1.0,
@@ -384,7 +393,8 @@ def arange(start: SupportsFloat, stop: Optional[SupportsFloat] = None, step: Sup
     to `dtype` (default float64); step defaults to 1.0 and must not be 0."""
     if stop is None:
         start, stop = 0.0, start
-    return _new(lib.descent_tensor_arange, dtype_code(dtype), float(start), float(stop), float(step))
+    return _new(lib.descent_tensor_arange, dtype_code(dtype), _check.real(start, "start"), _check.real(stop, "stop"),
+                _check.real(step, "step"))
 
 
 def linspace(start: SupportsFloat, stop: SupportsFloat, num: SupportsInt = 50, endpoint: bool = True,
@@ -392,12 +402,12 @@ def linspace(start: SupportsFloat, stop: SupportsFloat, num: SupportsInt = 50, e
     """`num` evenly spaced values from start to stop (NumPy's linspace). With endpoint=True (default) the
     spacing is ``(stop - start) / (num - 1)`` and the last value is exactly stop; with endpoint=False it
     is ``(stop - start) / num`` and stop is excluded. num defaults to 50, dtype to float64."""
-    return _new(lib.descent_tensor_linspace, dtype_code(dtype), float(start), float(stop), int(num),
-                1 if endpoint else 0)
+    return _new(lib.descent_tensor_linspace, dtype_code(dtype), _check.real(start, "start"), _check.real(stop, "stop"),
+                _check.integer(num, "num"), 1 if _check.flag(endpoint, "endpoint") else 0)
 
 
-def _seed(value: SupportsInt) -> int:
-    seed = int(value)
+def _seed(value: object) -> int:
+    seed = _check.integer(value, "seed")
     if not 0 <= seed < 2**64:
         raise errors.InvalidArgumentError(f"seed must be in [0, 2**64), got {seed}")
     return seed
@@ -409,7 +419,7 @@ def random_uniform(shape: ShapeLike, seed: SupportsInt, low: SupportsFloat = 0.0
     Defaults: low 0.0, high 1.0, dtype float64."""
     rank, dims = shape_argument(shape)
     return _new(lib.descent_tensor_random_uniform, dtype_code(dtype), rank, dims, _seed(seed),
-                float(low), float(high))
+                _check.real(low, "low"), _check.real(high, "high"))
 
 
 def random_normal(shape: ShapeLike, seed: SupportsInt, mean: SupportsFloat = 0.0, std: SupportsFloat = 1.0,
@@ -418,7 +428,7 @@ def random_normal(shape: ShapeLike, seed: SupportsInt, mean: SupportsFloat = 0.0
     dtype float64."""
     rank, dims = shape_argument(shape)
     return _new(lib.descent_tensor_random_normal, dtype_code(dtype), rank, dims, _seed(seed),
-                float(mean), float(std))
+                _check.real(mean, "mean"), _check.real(std, "std"))
 
 
 @overload
@@ -442,20 +452,20 @@ def matmul(a: TensorLike, b: TensorLike, trans_a: bool = False, trans_b: bool = 
     (so beta has no effect): a NumPy array when `a` is one, else a Tensor. An `out` array or
     tensor is updated in place and returned.
     """
+    flag_a, flag_b = int(_check.flag(trans_a, "trans_a")), int(_check.flag(trans_b, "trans_b"))
+    scale_a, scale_b = _check.real(alpha, "alpha"), _check.real(beta, "beta")
     with _operand(a, "a") as ta, _operand(b, "b") as tb:
         if out is not None:
             with _target(out, "out") as target:
-                lib.descent_tensor_matmul(ta._handle, tb._handle, int(bool(trans_a)), int(bool(trans_b)),
-                                          float(alpha), float(beta), target._handle)
+                lib.descent_tensor_matmul(ta._handle, tb._handle, flag_a, flag_b, scale_a, scale_b, target._handle)
             return out
         a_shape, b_shape = ta.shape, tb.shape
         if len(a_shape) != 2 or len(b_shape) != 2:
             raise errors.ShapeError(f"matmul needs rank-2 operands, got shapes {a_shape} and {b_shape}")
-        m = a_shape[1] if trans_a else a_shape[0]
-        n = b_shape[0] if trans_b else b_shape[1]
+        m = a_shape[1] if flag_a else a_shape[0]
+        n = b_shape[0] if flag_b else b_shape[1]
         result = zeros((m, n), dtype=ta.dtype)
-        lib.descent_tensor_matmul(ta._handle, tb._handle, int(bool(trans_a)), int(bool(trans_b)),
-                                  float(alpha), float(beta), result._handle)
+        lib.descent_tensor_matmul(ta._handle, tb._handle, flag_a, flag_b, scale_a, scale_b, result._handle)
         if isinstance(a, np.ndarray):
             with result:
                 return result.numpy()
@@ -468,6 +478,7 @@ def gd_step(param: _T, grad: TensorLike, learning_rate: SupportsFloat) -> _T:
     `param` is a Tensor or a NumPy array (C-contiguous, writeable, float32 or float64: it is
     updated in place); `grad` a Tensor or an array of the same dtype and shape. Returns `param`.
     """
+    rate = _check.real(learning_rate, "learning_rate")
     with _target(param, "param") as p, _operand(grad, "grad") as g:
-        lib.descent_gd_step(p._handle, g._handle, float(learning_rate))
+        lib.descent_gd_step(p._handle, g._handle, rate)
     return param

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple, 
 import numpy as np
 import numpy.typing as npt
 
-from . import errors
+from . import _check, errors
 from ._ffi import EPOCH_FN, STEP_FN, lib
 from ._native import NativeObject
 from .schedules import BASE_AGREE, LRScheduler, ReduceLROnPlateau, Schedule, for_group, initial_lr, schedule_base
@@ -102,8 +102,22 @@ def _check_path(path: object, name: str = "path") -> None:
         raise TypeError(f"{name} must be a file path (str or os.PathLike) or None, got {type(path).__name__}")
 
 
+def _count(value: object, name: str, minimum: int, limit: int = 2**63) -> int:
+    number = _check.integer(value, name)
+    if not minimum <= number < limit:
+        raise errors.InvalidArgumentError(f"{name} must be an int in [{minimum}, {limit}), got {number}")
+    return number
+
+
+def _save(figure: Any, path: Union[str, "os.PathLike[str]"]) -> None:
+    try:
+        figure.savefig(path, dpi=110)
+    except ValueError as error:  # an unknown file extension
+        raise errors.InvalidArgumentError(f"cannot save a plot to {path!r}: {error}") from None
+
+
 def _float_array(x: npt.ArrayLike, dtype: np.dtype[Any], name: str) -> FloatArray:
-    array: npt.NDArray[Any] = np.asarray(x)
+    array: npt.NDArray[Any] = _check.array(x, name)
     if array.ndim < 1:
         raise errors.ShapeError(f"{name} needs a sample axis, got a scalar")
     if array.dtype != dtype or not array.flags.c_contiguous or not array.flags.aligned or not array.flags.writeable:
@@ -122,21 +136,26 @@ class DataLoader(NativeObject):
 
     _FREE = "descent_loader_free"
     _KIND = "data loader"
+    _COPY_HINT = "; make another DataLoader from the same arrays"
 
     def __init__(self, x: npt.ArrayLike, y: Optional[npt.ArrayLike] = None, *, batch_size: Optional[int] = 32,
                  shuffle: bool = True, seed: SupportsInt = 0, drop_last: bool = False,
                  dtype: DTypeLike = np.float64) -> None:
-        kind = np.dtype(dtype)
+        kind = _check.dtype(dtype)
         inputs = _float_array(x, kind, "x")
         count = inputs.shape[0]
         if batch_size is None:
             batch_size = max(count, 1)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"batch_size must be an int or None, got {type(batch_size).__name__}")
+        seed = _check.integer(seed, "seed")
+        if not 0 <= seed < 2**64:
+            raise errors.InvalidArgumentError(f"seed must be in [0, 2**64), got {seed}")
+        shuffle, drop_last = _check.flag(shuffle, "shuffle"), _check.flag(drop_last, "drop_last")
         labels: Optional[npt.NDArray[np.int64]] = None
         targets: Optional[FloatArray] = None
         if y is not None:
-            y_array: npt.NDArray[Any] = np.asarray(y)
+            y_array: npt.NDArray[Any] = _check.array(y, "y")
             if y_array.dtype.kind in "iu":
                 labels = np.ascontiguousarray(y_array.reshape(-1), dtype=np.int64)
                 if y_array.ndim != 1:
@@ -176,13 +195,14 @@ class DataLoader(NativeObject):
 
     def set_epoch(self, epoch: SupportsInt) -> None:
         """Fixes the sample order of epoch `epoch`."""
-        lib.descent_loader_set_epoch(self._handle, int(epoch))
+        lib.descent_loader_set_epoch(self._handle, _check.integer(epoch, "epoch"))
 
     def batch_indices(self, batch: SupportsInt) -> npt.NDArray[np.int64]:
         """The sample indices of batch `batch` of the current epoch."""
         out: npt.NDArray[np.int64] = np.empty(self.batch_size, dtype=np.int64)
         count = ctypes.c_int64()
-        lib.descent_loader_batch_indices(self._handle, int(batch), out.ctypes.data, out.size, ctypes.byref(count))
+        lib.descent_loader_batch_indices(self._handle, _check.integer(batch, "batch"), out.ctypes.data, out.size,
+                                         ctypes.byref(count))
         return out[:count.value]
 
     def _close_tensors(self) -> None:
@@ -208,11 +228,12 @@ class Trainer(NativeObject):
 
     _FREE = "descent_trainer_free"
     _KIND = "trainer"
+    _COPY_HINT = "; make another Trainer for the model and optimizer"
 
     def __init__(self, model: Model, optimizer: Optional[Optimizer] = None, *, schedule: Optional[Schedule] = None,
                  schedule_unit: str = "step", clip_norm: Optional[SupportsFloat] = None,
                  override_lr: bool = False) -> None:
-        if schedule_unit not in ("step", "epoch"):
+        if not isinstance(schedule_unit, str) or schedule_unit not in ("step", "epoch"):
             raise errors.InvalidArgumentError(f"schedule_unit must be 'step' or 'epoch', got {schedule_unit!r}")
         if schedule is not None and not isinstance(schedule, Schedule):
             raise TypeError(f"schedule must be a descent.schedules.Schedule, got {type(schedule).__name__}")
@@ -246,7 +267,7 @@ class Trainer(NativeObject):
                 else:
                     lib.descent_trainer_set_schedule_ex(self._handle, schedule._handle, per_epoch, base)
             if clip_norm is not None:
-                lib.descent_trainer_set_clip_norm(self._handle, float(clip_norm))
+                lib.descent_trainer_set_clip_norm(self._handle, _check.real(clip_norm, "clip_norm"))
             lib.descent_trainer_set_epoch(self._handle, int(getattr(model, "epochs_trained", 0)))
         except BaseException:
             self.close()
@@ -271,8 +292,9 @@ class Trainer(NativeObject):
         _check_loader(loader)
         if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)):
             raise TypeError(f"batch must be an int, got {type(batch).__name__}")
+        handle = self._handle  # a closed trainer raises here, before the graph hears of a binding
         try:
-            lib.descent_trainer_step_batch(self._handle, loader.handle, int(batch), ctypes.byref(self._loss),
+            lib.descent_trainer_step_batch(handle, loader.handle, int(batch), ctypes.byref(self._loss),
                                            ctypes.byref(self._correct), ctypes.byref(self._skipped))
         finally:
             self._loaders_bound(loader)
@@ -282,8 +304,9 @@ class Trainer(NativeObject):
         """(loss, accuracy) over every batch of `loader` in evaluation mode."""
         _check_loader(loader)
         loss, accuracy = ctypes.c_double(), ctypes.c_double()
+        handle = self._handle  # a closed trainer raises here, before the graph hears of a binding
         try:
-            lib.descent_trainer_evaluate(self._handle, loader.handle, ctypes.byref(loss), ctypes.byref(accuracy))
+            lib.descent_trainer_evaluate(handle, loader.handle, ctypes.byref(loss), ctypes.byref(accuracy))
         finally:
             self._loaders_bound(loader)
         return float(loss.value), float(accuracy.value)
@@ -315,6 +338,19 @@ class History:
     def __init__(self, rows: npt.NDArray[np.float64], step_losses: npt.ArrayLike, epochs: Iterable[int],
                  best_epoch: int, stopped_early: int, classifier: bool, validation: bool,
                  stop_reason: Optional[str] = None) -> None:
+        try:
+            self._record(rows, step_losses, epochs, best_epoch, stopped_early, classifier, validation, stop_reason)
+        except (TypeError, ValueError, IndexError, KeyError) as error:
+            raise TypeError("History holds what fit recorded: rows of 6 numbers per epoch (loss, accuracy, val_loss, "
+                            "val_accuracy, steps, skipped), the step losses, the epoch numbers, the best epoch (an int, "
+                            f"-1 for none) and flags; {type(error).__name__}: {error}") from None
+
+    def _record(self, rows: npt.NDArray[np.float64], step_losses: npt.ArrayLike, epochs: Iterable[int],
+                best_epoch: object, stopped_early: object, classifier: object, validation: object,
+                stop_reason: Optional[str]) -> None:
+        classifier, validation = _check.flag(classifier, "classifier"), _check.flag(validation, "validation")
+        stopped_early = _check.flag(stopped_early, "stopped_early")
+        best_epoch = _check.integer(best_epoch, "best_epoch")
         self.epoch: list[int] = list(epochs)
         self.stop_reason: Optional[str] = "patience" if stopped_early else stop_reason
         self.history: dict[str, list[float]] = {"loss": [float(r[0]) for r in rows]}
@@ -379,7 +415,7 @@ class History:
             figure.suptitle(title)
         figure.tight_layout()
         if path is not None:
-            figure.savefig(path, dpi=110)
+            _save(figure, path)
         shown: Figure = figure
         return shown
 
@@ -430,7 +466,7 @@ def _progress_default(progress: Optional[bool]) -> bool:
             return sys.stderr.isatty()
         except (AttributeError, ValueError):
             return False
-    return bool(progress)
+    return _check.flag(progress, "progress")
 
 
 def _loaders(model: Model, x: npt.ArrayLike, y: Optional[npt.ArrayLike], batch_size: Optional[int], shuffle: bool,
@@ -504,6 +540,8 @@ def fit(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Optional[npt.Ar
         raise errors.InvalidArgumentError(f"patience must be an int >= 1 or None, got {patience!r}")
     if schedule is not None and not isinstance(schedule, (Schedule, LRScheduler, ReduceLROnPlateau)):
         raise TypeError(f"schedule must be a Schedule, LRScheduler or ReduceLROnPlateau, got {type(schedule).__name__}")
+    min_delta = _check.real(min_delta, "min_delta")
+    restore_best_weights = _check.flag(restore_best_weights, "restore_best_weights")
     train, validation = _loaders(model, x, y, batch_size, shuffle, seed, drop_last, validation_data, optimizer)
     native_schedule = schedule if isinstance(schedule, Schedule) else None
     trainer = Trainer(model, optimizer, schedule=native_schedule, schedule_unit=schedule_unit, clip_norm=clip_norm,
@@ -578,7 +616,7 @@ def fit(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Optional[npt.Ar
     start_epoch = trainer.epoch
     try:
         lib.descent_trainer_fit(trainer.handle, train.handle, validation.handle if validation else 0, int(epochs),
-                                int(patience or 0), float(min_delta), 1 if restore_best_weights else 0,
+                                int(patience or 0), min_delta, 1 if restore_best_weights else 0,
                                 step_fn, epoch_fn, None, history.ctypes.data, epochs, step_losses.ctypes.data,
                                 step_losses.size if epochs else 0, summary)
     except errors.CallbackError:
@@ -637,8 +675,12 @@ class RestartsResult:
     index of the lowest best_loss) and ``best_run``."""
 
     def __init__(self, runs: list[RestartRun], best: int) -> None:
+        runs = _check.sequence(runs, "runs", "RestartRun records")
+        best = _check.integer(best, "best")
+        if not -1 <= best < len(runs):
+            raise errors.InvalidArgumentError(f"best must index runs ({len(runs)}) or be -1 for none, got {best}")
         self.runs = runs
-        self.best: Optional[int] = None if best < 0 else int(best)
+        self.best: Optional[int] = None if best < 0 else best
         self.best_run: Optional[RestartRun] = None if best < 0 else runs[best]
 
     def __repr__(self) -> str:
@@ -658,6 +700,11 @@ def random_restarts(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Opt
     improvement above ``min_delta`` (default 0.0), keeping each run's best epoch. Returns a :class:`RestartsResult`; the model ends holding the best run's parameters
     (lowest validation loss, or training loss without validation data). Every trainable param
     needs an initializer (an :class:`~descent.models.MLP` has them)."""
+    restarts = _count(restarts, "restarts", 1)
+    seed = _count(seed, "seed", 0, 2**64)
+    epochs = _count(epochs, "epochs", 0)
+    patience = 0 if patience is None else _count(patience, "patience", 1)
+    min_delta = _check.real(min_delta, "min_delta")
     train, validation = _loaders(model, x, y, batch_size, shuffle, data_seed, drop_last, validation_data,
                                  _check_optimizer(optimizer))
     trainer = Trainer(model, optimizer)
@@ -665,9 +712,9 @@ def random_restarts(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Opt
     seeds: npt.NDArray[np.uint64] = np.zeros(int(restarts), dtype=np.uint64)
     best = ctypes.c_int64()
     try:
-        lib.descent_trainer_restarts(trainer.handle, int(restarts), int(seed), train.handle,
-                                     validation.handle if validation else 0, int(epochs), int(patience or 0),
-                                     float(min_delta), results.ctypes.data, seeds.ctypes.data, ctypes.byref(best))
+        lib.descent_trainer_restarts(trainer.handle, restarts, seed, train.handle,
+                                     validation.handle if validation else 0, epochs, patience,
+                                     min_delta, results.ctypes.data, seeds.ctypes.data, ctypes.byref(best))
     finally:
         trainer._loaders_bound(train, validation)
         trainer.close()
@@ -705,7 +752,7 @@ class RangeTestResult:
         axis.legend()
         figure.tight_layout()
         if path is not None:
-            figure.savefig(path, dpi=110)
+            _save(figure, path)
         shown: Figure = figure
         return shown
 
@@ -723,6 +770,9 @@ def lr_range_test(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Optio
     Batches of ``batch_size`` (default 32), shuffled (``shuffle``, default True) from ``seed``
     (default 0). The model's parameters and the optimizer's state and rates are restored
     afterwards. Returns a :class:`RangeTestResult`."""
+    start, end = _check.real(start, "start"), _check.real(end, "end")
+    steps = _count(steps, "steps", 2, 2**31)
+    smoothing, divergence = _check.real(smoothing, "smoothing"), _check.real(divergence, "divergence")
     train, _ = _loaders(model, x, y, batch_size, shuffle, seed, False, None, _check_optimizer(optimizer))
     trainer = Trainer(model, optimizer)
     lrs: npt.NDArray[np.float64] = np.zeros(int(steps))
@@ -730,8 +780,8 @@ def lr_range_test(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Optio
     smoothed: npt.NDArray[np.float64] = np.zeros(int(steps))
     points, suggested = ctypes.c_int64(), ctypes.c_double()
     try:
-        lib.descent_trainer_range_test(trainer.handle, train.handle, float(start), float(end), int(steps),
-                                       float(smoothing), float(divergence), lrs.ctypes.data, losses.ctypes.data,
+        lib.descent_trainer_range_test(trainer.handle, train.handle, start, end, steps,
+                                       smoothing, divergence, lrs.ctypes.data, losses.ctypes.data,
                                        smoothed.ctypes.data, ctypes.byref(points), ctypes.byref(suggested))
     finally:
         trainer._loaders_bound(train)

@@ -25,3 +25,16 @@ def dtype(request):
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261121)
+
+
+def in_ci():
+    """True under CI (env CI=true, as CI services set it): missing tools are failures there."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def skip_or_fail(message):
+    """Skips on a developer's machine; fails in CI, where make test provides every tool, so a test
+    can never pass by silently not running there."""
+    if in_ci():
+        pytest.fail(f"{message}; in CI (CI=true) this must be present, not skipped")
+    pytest.skip(message)

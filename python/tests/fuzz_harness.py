@@ -1,16 +1,28 @@
 """Child-process plumbing shared by the fuzzers (test_abi_fuzz.py, test_api_fuzz.py).
 
 A fuzz batch runs as ``sys.executable <script> <batch> <log> [only]`` in a child process, so a
-crash is a return code and a hang a timeout rather than a dead pytest. The child logs every call
+crash is a return code and a hang a stall rather than a dead pytest. The child logs every call
 before making it (one ``index<TAB>description`` line) and ends with ``DONE<TAB><json report>``;
 when it dies or hangs, the last logged call is replayed alone in a fresh child so the failure
 names the call and says whether it fails on its own.
+
+A hang is a child that logs nothing new for STALL_SECONDS: one call taking that long. A batch's
+total time is not limited (it grows with the machine's load: two batches share two cores with
+whatever else runs), so a slow machine no longer reads as a hang. STALL_SECONDS is sized from
+measurement: every child reports its slowest call, and the fuzzers' tests assert that call stays
+below STALL_SECONDS / STALL_MARGIN (a call that becomes slow is reported as such, by name, instead
+of as a flaky hang).
 """
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
+
+STALL_SECONDS = 60     # no new call logged for this long: the child hangs
+STALL_MARGIN = 10      # the slowest call measured must stay this many times below it
+BATCH_CAP_SECONDS = 1800  # a safety net for a child that keeps logging forever
 
 
 def cap_address_space(limit):
@@ -23,9 +35,10 @@ def cap_address_space(limit):
         pass
 
 
-def run_child(script, batch, log_path, timeout, only=None, extra_env=None):
+def run_child(script, batch, log_path, only=None, extra_env=None, stall=None):
     """Runs ``script batch log_path [only]`` with this process's descent package and library;
-    returns (returncode or "timeout", stderr text)."""
+    returns (returncode or "timeout", stderr text). "timeout": nothing new was logged for
+    `stall` seconds (STALL_SECONDS by default)."""
     import descent
     package_root = os.path.dirname(os.path.dirname(os.path.abspath(descent.__file__)))
     env = dict(os.environ)
@@ -35,11 +48,27 @@ def run_child(script, batch, log_path, timeout, only=None, extra_env=None):
     command = [sys.executable, os.path.abspath(script), str(batch), log_path]
     if only is not None:
         command.append(str(only))
-    try:
-        done = subprocess.run(command, env=env, capture_output=True, timeout=timeout)
-        return done.returncode, done.stderr.decode("utf-8", "replace")
-    except subprocess.TimeoutExpired:
-        return "timeout", ""
+    stall = STALL_SECONDS if stall is None else stall
+    with tempfile.TemporaryFile() as stderr:
+        child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+        started = last_change = time.monotonic()
+        size = -1
+        while child.poll() is None:
+            time.sleep(0.05)
+            now = time.monotonic()
+            current = os.path.getsize(log_path) if os.path.exists(log_path) else 0
+            if current != size:
+                size, last_change = current, now
+            if now - last_change > stall or now - started > BATCH_CAP_SECONDS:
+                child.kill()
+                child.wait()
+                return "timeout", _tail(stderr)
+        return child.returncode, _tail(stderr)
+
+
+def _tail(handle):
+    handle.seek(0)
+    return handle.read().decode("utf-8", "replace")
 
 
 def read_log(log_path):
@@ -47,12 +76,12 @@ def read_log(log_path):
         return handle.read().decode("utf-8", "replace").splitlines()
 
 
-def run_logged_batch(script, batch, timeout, extra_env=None):
+def run_logged_batch(script, batch, extra_env=None, stall=None):
     """Runs one batch; returns (the child's report dict, None) or (None, a failure description
     naming the last call logged before the child died or hung)."""
     with tempfile.TemporaryDirectory() as scratch:
         log_path = os.path.join(scratch, "log")
-        code, stderr = run_child(script, batch, log_path, timeout, extra_env=extra_env)
+        code, stderr = run_child(script, batch, log_path, extra_env=extra_env, stall=stall)
         lines = read_log(log_path) if os.path.exists(log_path) else []
         if code == 0 and lines and lines[-1].startswith("DONE\t"):
             return json.loads(lines[-1][5:]), None
@@ -61,37 +90,54 @@ def run_logged_batch(script, batch, timeout, extra_env=None):
         index = int(head) if "\t" in last and head.isdigit() else None
         alone = ""
         if index is not None:
-            again, _ = run_child(script, batch, log_path + ".alone", timeout, only=index, extra_env=extra_env)
+            again, _ = run_child(script, batch, log_path + ".alone", only=index, extra_env=extra_env, stall=stall)
             alone = (" It crashes on its own too (returncode %s)." % again) if again != 0 else \
                 " Alone in a fresh process it does not crash: earlier calls of the batch set it up."
-        what = "hung" if code == "timeout" else f"died with returncode {code}"
+        what = f"hung (nothing logged for {stall or STALL_SECONDS} s)" if code == "timeout" else \
+            f"died with returncode {code}"
         return None, f"batch {batch}: the child {what} at call {last!r}.{alone}\nstderr tail: {stderr[-1500:]}"
 
 
-def finish_log(log, counts, succeeded, misbehaviour):
+def finish_log(log, counts, succeeded, misbehaviour, **extra):
     """Child side: writes the closing DONE report that run_logged_batch looks for, and closes."""
-    report = {"counts": counts, "succeeded": succeeded, "misbehaviour": misbehaviour}
+    report = {"counts": counts, "succeeded": succeeded, "misbehaviour": misbehaviour, **extra}
     os.write(log, ("DONE\t" + json.dumps(report) + "\n").encode())
     os.close(log)
 
 
-def run_batch(script, batch, timeout, extra_env=None):
-    """Parent side: runs one batch; returns (per-target call counts, list of failure descriptions)."""
-    report, failure = run_logged_batch(script, batch, timeout, extra_env=extra_env)
+def run_batch(script, batch, extra_env=None, stall=None):
+    """Parent side: runs one batch; returns (its report: "counts", "succeeded", "slowest" and
+    what else the child reported, list of failure descriptions)."""
+    report, failure = run_logged_batch(script, batch, extra_env=extra_env, stall=stall)
     if failure is not None:
-        return {}, [failure]
-    return report["counts"], report["misbehaviour"]
+        return {"counts": {}, "succeeded": {}}, [failure]
+    return report, report["misbehaviour"]
 
 
 _batch_results = {}
 
 
-def all_batches(script, batches, timeout):
-    """{batch: (counts, failures)} for batches 0..batches-1 of `script`, run two at a time once
+def all_batches(script, batches):
+    """{batch: (report, failures)} for batches 0..batches-1 of `script`, run two at a time once
     per test session and cached."""
     if script not in _batch_results:
         from concurrent.futures import ThreadPoolExecutor
         with ThreadPoolExecutor(max_workers=2) as pool:
-            results = pool.map(lambda batch: run_batch(script, batch, timeout), range(batches))
+            results = pool.map(lambda batch: run_batch(script, batch), range(batches))
             _batch_results[script] = dict(zip(range(batches), results))
     return _batch_results[script]
+
+
+def totals(results, key):
+    """The per-target sums of report[key] ("counts" or "succeeded") over every batch."""
+    summed = {}
+    for report, _failures in results.values():
+        for target, count in report.get(key, {}).items():
+            summed[target] = summed.get(target, 0) + count
+    return summed
+
+
+def slowest_call(results):
+    """(seconds, call) of the slowest single call any batch reported."""
+    return max((tuple(report["slowest"]) for report, _f in results.values() if report.get("slowest")),
+               default=(0.0, "(none)"))

@@ -13,7 +13,13 @@ The contract: (1) the process never dies or hangs; (2) every exception is a ``De
 one of TypeError, ValueError, IndexError, KeyError, OverflowError, NotImplementedError,
 MemoryError. Anything else (AttributeError, ZeroDivisionError, a RuntimeError not from descent,
 ctypes.ArgumentError, SystemError, RecursionError...) fails the test with the call spelled as
-Python source that reproduces it.
+Python source that reproduces it. (3) A TypeError/ValueError/... must come from one of descent's
+own checks (a ``raise`` naming the argument), not from Python or NumPy tripping inside the
+package on an unchecked argument ("'float' object is not iterable"); MemoryError for an array
+too large to allocate is fine. (4) A rejected call leaves every object it touched unchanged: on
+every 2nd call the receiver and the arguments are fingerprinted before and compared after a
+rejection (see ``Fingerprints``). (5) Every target succeeds at least once over the batches (so
+its success path is fuzzed too), except the few in NEVER_SUCCEED, each with its reason.
 
 Every argument is a Python expression (see VALUES), evaluated afresh in the child for each call,
 so the generated batch is a pure function of the seed. Methods run on objects that live for the
@@ -21,19 +27,31 @@ whole batch (so state one call leaves is met by later calls) or on closed ones. 
 plumbing is shared with test_abi_fuzz.py (fuzz_harness.py).
 """
 import inspect
+import math
 import os
 import random
 import sys
 import tempfile
+import time
 
 import fuzz_harness
 
 SEED = 20261122
-BATCHES = 4
 CALLS_PER_BATCH = 15000
-CHILD_TIMEOUT = 120            # seconds per batch (a batch takes ~10-20 s on two idle cores); a hang is reported like a crash
+# `make stress` scales the fuzz with DESCENT_API_FUZZ_CALLS (python/tests/stress_api_fuzz.py).
+BATCHES = max(1, math.ceil(int(os.environ["DESCENT_API_FUZZ_CALLS"]) / CALLS_PER_BATCH)) \
+    if os.environ.get("DESCENT_API_FUZZ_CALLS") else 4
 CHILD_ADDRESS_SPACE = 4 << 30  # bytes a child may map: huge views fail with MemoryError
 MIN_CALLS = 8                  # every target is called at least this often over all batches
+# The unchanged-on-failure oracle watches every 2nd call (alternating by batch);
+# DESCENT_API_FUZZ_ORACLE_EVERY=1 (make stress) watches every call.
+ORACLE_EVERY = int(os.environ.get("DESCENT_API_FUZZ_ORACLE_EVERY", "2"))
+# Targets the oracle does not watch, with the reason.
+UNWATCHED = {
+    "descent.fit": "a failure after some epochs (a callback raising, a later batch) keeps the training done, "
+                   "as documented (descent_trainer_fit: a failure mid-training leaves the params as last updated)",
+    "descent.random_restarts": "runs fit: the same",
+}
 ALLOWED = ("TypeError", "ValueError", "IndexError", "KeyError", "OverflowError", "NotImplementedError",
            "MemoryError")
 
@@ -67,6 +85,8 @@ VALUES = [
 
 # Sensible values by parameter name (anything not listed gets GENERIC).
 ARRAY3 = "np.array([0.5, -1.0, 2.0])"
+BN_NODE = ("descent.graph.batch_norm(obj.input((None, 2)), obj.param(np.ones(2, dtype=obj.dtype)), "
+           "obj.param(np.zeros(2, dtype=obj.dtype)))")
 ARRAY34 = "np.linspace(-1.0, 1.0, 12).reshape(3, 4)"
 GENERIC = [ARRAY3, ARRAY34, "0.1", "1", "2", "descent.tensor([0.5, -1.0, 2.0])", "[np.array([0.5, -1.0, 2.0])]"]
 HINTS = {
@@ -80,13 +100,15 @@ HINTS = {
     "anneal_strategy": ["'cos'", "'linear'"],
     "interval": ["'step'", "'epoch'"],
     "nonfinite": ["'raise'", "'skip'", "'proceed'"],
+    "momentum_form": ["'pytorch'", "'ema'", "'cs231n'"],
     "dtype": ["np.float64", "np.float32"],
     "shape": ["(3,)", "(3, 4)", "3", "()"],
     "features": ["4", "3"],
     "labels": ["np.array([0, 2, 1])", "[0, 1, 2]"],
     "f": ["lambda x: float(np.sum(np.asarray(x) ** 2))"],
     "loss": ["lambda w: float(np.sum(np.asarray(w) ** 2))"],
-    "schedule": ["descent.schedules.constant(0.1)", "descent.schedules.one_cycle(1.0, 100)"],
+    "schedule": ["descent.schedules.constant(0.1)", "descent.schedules.one_cycle(1.0, 100)",
+                 "descent.schedules.one_cycle(total_steps=100)"],
     "schedules": ["[descent.schedules.constant(0.1), descent.schedules.constant(0.01)]"],
     "optimizer": ["descent.optim.SGD([np.zeros(3)], lr=0.1)", "descent.optim.Adam([np.zeros(3)], lr=0.1)"],
     "params": ["[np.zeros(3)]", "[{'params': [np.zeros(3)], 'lr': 0.01}]"],
@@ -136,7 +158,7 @@ RECIPES = {
     "descent.bce_loss": ["np.array([0.2, 0.5, 0.9])", "np.array([0.0, 1.0, 1.0])", "1e-12", "'mean'", "True"],
     "descent.bce_with_logits_loss": [ARRAY3, "np.array([0.0, 1.0, 1.0])", "'sum'", "True"],
     "descent.softmax_cross_entropy": [ARRAY34, "np.array([0, 3, 1])", "'mean'", "True"],
-    "descent.multiclass_hinge_loss": [ARRAY34, "np.array([0, 3, 1])", "1.0", "'none'", "True"],
+    "descent.multiclass_hinge_loss": [ARRAY34, "np.array([0, 3, 1])", "1.0", "'mean'", "True"],
     "descent.multiclass_hinge_linear": [ARRAY34, "np.ones((5, 4))", "np.array([0, 2, 1, 0, 2])", "1.0", "'mean'"],
     "descent.dense_forward": ["np.ones((5, 4))", ARRAY34, "np.zeros(3)", "'leaky_relu'", "0.1"],
     "descent.dense_backward": ["np.ones((5, 4))", ARRAY34, "np.ones((5, 3))", "np.ones((5, 3))", "'relu'"],
@@ -155,16 +177,20 @@ RECIPES = {
     "descent.compare_gradients": [ARRAY3, ARRAY3 + " + 1e-9"],
     "descent.schedules.sequential": ["[descent.schedules.constant(0.1), descent.schedules.constant(0.01)]", "[5]"],
     "descent.schedules.one_cycle": ["1.0", "100", "0.3", "'cos'"],
-    "descent.LRScheduler": ["descent.optim.SGD([np.zeros(3)], lr=0.1, momentum=0.9)",
+    "descent.schedules.cosine_warm_restarts": ["0.1", "10", "2", "0.001"],
+    # The schedule's max_lr agrees with the optimizer's lr (a schedule with its own rate must).
+    "descent.LRScheduler": ["descent.optim.SGD([np.zeros(3)], lr=1.0, momentum=0.9)",
                                       "descent.schedules.one_cycle(1.0, 100)", "'epoch'"],
     "descent.ReduceLROnPlateau": ["descent.optim.Adam([np.zeros(3)])", "'max'", "0.5", "0"],
     "descent.clip.GradientGroup": ["[np.ones(3), descent.tensor([1.0, 2.0])]"],
     "descent.clip_grad_norm": ["[np.ones(3), np.ones((2, 2))]", "1.0", "2.0"],
     "BatchNorm.forward": ["np.linspace(-1.0, 1.0, 5 * obj.gamma.size).reshape(5, -1).astype(obj.gamma.dtype)"],
-    "BatchNorm.backward": ["np.ones((5, obj.gamma.size), dtype=obj.gamma.dtype)"],
+    "BatchNorm.backward": ["(obj.forward(np.linspace(-1.0, 1.0, 5 * obj.gamma.size).reshape(5, -1).astype(obj.gamma.dtype)),"
+                           " np.ones((5, obj.gamma.size), dtype=obj.gamma.dtype))[1]"],
     "Optimizer.step": [STEP_GRADS],
     "Optimizer.add_param_group": ["{'params': [np.zeros(5)], 'lr': 0.5}"],
     "Optimizer.load": ["_saved(obj)"],
+    "Optimizer.load_state_dict": ["_state_of(obj)"],
     "Tensor.__matmul__": ["descent.tensor(np.ones((obj.shape[-1], 2)), dtype=obj.dtype)"],
     "descent.fit": ["_mlp()", "_mlp_optimizer()", MLP_X, MLP_Y],
     "descent.evaluate": ["_mlp()", MLP_X, MLP_Y],
@@ -172,6 +198,7 @@ RECIPES = {
     "descent.lr_range_test": ["_mlp()", "_mlp_optimizer()", MLP_X, MLP_Y],
     "descent.Trainer": ["_mlp()", "_mlp_optimizer()"],
     "descent.DataLoader": [MLP_X, MLP_Y],
+    "descent.History": ["[[0.5, 1.0, 0.4, 1.0, 3, 0]]", "[0.5, 0.4, 0.3]", "range(1)", "0", "False", "True", "True"],
     "descent.MLP": ["[3, 4, 2]", "'tanh'"],
     "descent.Model": ["_mlp().graph", "_mlp().input", "_mlp().loss", "_mlp().target", "_mlp().output", "True"],
     "descent.graph.dense": ["descent.Graph().input((None, 3))", "np.ones((2, 3))", "np.zeros(2)", "'relu'"],
@@ -181,11 +208,36 @@ RECIPES = {
     "Model.evaluate": [MLP_X, MLP_Y],
     "Trainer.step_batch": [f"descent.DataLoader({MLP_X}, {MLP_Y}, batch_size=4, dtype=np.float32)", "0"],
     "Trainer.evaluate": [f"descent.DataLoader({MLP_X}, {MLP_Y}, batch_size=4, dtype=np.float32)"],
-    "Graph.param": ["np.ones(3)"],
+    "Graph.param": ["np.ones(3, dtype=obj.dtype)"],
+    "Graph.feed": ["{obj.input((None, 3)): np.ones((2, 3)), obj.labels(): np.array([0, 1])}"],
+    "Graph.grad": ["obj.param(np.ones(2, dtype=obj.dtype))"],
+    "Graph.shape": ["obj.input((None, 3))"],
+    "Graph.set_init": ["obj.param(np.ones(2, dtype=obj.dtype))", "'he_normal'", "2.0"],
+    "Graph.running_stats": [BN_NODE],
+    "Graph.set_running_stats": [BN_NODE, "np.zeros(2)", "np.ones(2)"],
+    "Schedule.momentum": ["3"],
+    "Node.__matmul__": ["np.ones((3, 2))"],
+    "Node.__rmatmul__": ["np.ones((4, 3))"],
     "Graph.input": ["(None, 3)"],
-    "Graph.forward": ["obj.param(np.ones(2))"],
-    "Graph.backward": ["descent.graph.sum(obj.param(np.ones(2)))"],
+    "Graph.forward": ["obj.param(np.ones(2, dtype=obj.dtype))"],
+    "Graph.backward": ["descent.graph.sum(obj.param(np.ones(2, dtype=obj.dtype)))"],
 }
+# descent.graph functions on nodes of one shared graph (_nodes() in the child: x and y inputs
+# (batch, 3), labels, w a (3, 2) param, gamma and beta (3,) params).
+for _name in ("exp", "log", "square", "sqrt", "sin", "cos", "abs", "sigmoid", "tanh", "relu", "leaky_relu", "softmax",
+              "sum", "mean"):
+    RECIPES[f"descent.graph.{_name}"] = ["_nodes()['x']"]
+RECIPES.update({
+    "descent.graph.activation": ["_nodes()['x']", "'tanh'"],
+    "descent.graph.dropout": ["_nodes()['x']", "0.5", "7"],
+    "descent.graph.l2_penalty": ["_nodes()['w']", "0.1", "4"],
+    "descent.graph.matmul": ["_nodes()['x']", "_nodes()['w']"],
+    "descent.graph.batch_norm": ["_nodes()['x']", "_nodes()['gamma']", "_nodes()['beta']"],
+    "descent.graph.softmax_cross_entropy": ["_nodes()['x']", "_nodes()['labels']"],
+    "descent.graph.multiclass_hinge": ["_nodes()['x']", "_nodes()['labels']", "1.0"],
+})
+for _name in ("mse", "sse", "quadratic_cost", "bce", "bce_with_logits"):
+    RECIPES[f"descent.graph.{_name}"] = ["_nodes()['x']", "_nodes()['y']"]
 FLOAT_NAMES = {"lr", "lr0", "eps", "momentum", "gamma", "alpha", "rho", "weight_decay", "dampening", "factor",
                "threshold", "min_lr", "max_lr", "eta", "eta_min", "margin", "lam", "negative_slope", "gain", "h",
                "max_norm", "norm_type", "clip_value", "start_factor", "end_factor", "end_lr", "power", "offset",
@@ -214,7 +266,7 @@ FACTORIES = {
     "NativeObject": [None],          # the abstract base: every method is tested through its subclasses
     "Optimizer": [None],             # abstract: tested through its subclasses
     "Graph": ["descent.Graph()", "descent.Graph(np.float32)"],
-    "Node": ["descent.Graph().param(np.array([0.5, -1.0, 2.0]))", "descent.Graph().input((None, 3))"],
+    "Node": ["descent.Graph().param(np.linspace(-1.0, 1.0, 6).reshape(3, 2))", "descent.Graph().input((None, 3))"],
     "Model": ["_mlp()"],
     "MLP": ["_mlp()", "descent.MLP([3, 2], loss='mse', dtype=np.float64)"],
     "DataLoader": [f"descent.DataLoader({MLP_X}, {MLP_Y}, batch_size=4)"],
@@ -272,9 +324,155 @@ def _spoiled(state, path, value):
     return state
 
 
+def _raised_by_internals(error):
+    """Where an exception came from when Python or NumPy raised it inside descent code (a bare
+    "'float' object is not iterable") rather than one of descent's own ``raise`` statements: the
+    innermost descent frame and its line, or None."""
+    import linecache
+    import traceback
+    if isinstance(error, MemoryError):
+        return None  # an array too large to allocate: the caller asked for it
+    frames = traceback.extract_tb(error.__traceback__)
+    package = os.sep + "descent" + os.sep
+    ours = [index for index, frame in enumerate(frames) if package in frame.filename]
+    if not ours:
+        return None  # raised by the call itself (e.g. a wrong number of arguments)
+    innermost = frames[ours[-1]]
+    line = (linecache.getline(innermost.filename, innermost.lineno) or "").strip()
+    if ours[-1] == len(frames) - 1 and line.startswith("raise"):
+        return None
+    if ours[-1] == len(frames) - 1 and ("lib.descent_" in line or "_check_status" in innermost.name):
+        return None
+    if frames[-1].name == "_check_status":
+        return None  # a library status, typed
+    return f"{os.path.basename(innermost.filename)}:{innermost.lineno} {innermost.name}: {line[:80]}"
+
+
 def _closed(obj):
     obj.close()
     return obj
+
+
+# ------------------------------------------------------------------------------------------
+# The unchanged-on-failure oracle (child side)
+# ------------------------------------------------------------------------------------------
+class Fingerprints:
+    """Comparable snapshots of everything a call could change in a value: array and tensor
+    elements, an optimizer's params, state, step count, policy and settings (Python's
+    param_groups and what C holds), schedulers' counters, a graph's nodes, params and bindings,
+    a model's graph, a trainer's model and optimizer, containers' items. Immutable things
+    (schedules, numbers, strings) print as themselves. A rejected call must print the same after."""
+
+    def __init__(self):
+        import ctypes
+        import descent
+        from descent import _ffi
+        self.descent, self.ctypes = descent, ctypes
+        raw = ctypes.CDLL(_ffi.library_path)  # no exceptions for failing statuses: cheap queries
+        self.raw = {}
+        for name, restype, argtypes in _ffi.FUNCTIONS:
+            if restype == _ffi.STATUS:
+                function = getattr(raw, name)
+                function.restype, function.argtypes = ctypes.c_int32, argtypes
+                self.raw[name] = function
+        self.scratch = (ctypes.c_double * 256)()
+        self.value = ctypes.c_double()
+
+    def of(self, value, memo=None, depth=0):
+        import numpy as np
+        descent = self.descent
+        memo = {} if memo is None else memo
+        if id(value) in memo:
+            return ("seen", memo[id(value)])
+        memo[id(value)] = len(memo)
+        if depth > 6:
+            return ("deep",)
+        if value is None or isinstance(value, (bool, int, float, complex, str, bytes, type)):
+            return ("plain",)
+        if isinstance(value, np.ndarray):
+            if value.dtype == object or value.nbytes > 1 << 20:
+                return ("array", value.shape, value.dtype.str, value.flags.writeable)
+            return ("array", value.shape, value.dtype.str, value.flags.writeable, value.tobytes())
+        if isinstance(value, bytearray):
+            return ("bytearray", bytes(value))
+        if isinstance(value, (list, tuple)):
+            return (type(value).__name__, len(value)) + tuple(self.of(v, memo, depth + 1) for v in value[:16])
+        if isinstance(value, dict):
+            return ("dict", len(value)) + tuple((repr(k)[:40], self.of(v, memo, depth + 1))
+                                                for k, v in list(value.items())[:16])
+        if isinstance(value, descent.Tensor):
+            return ("tensor", "closed") if value.closed else ("tensor", value.dtype.str, value.shape,
+                                                                value.numpy().tobytes())
+        if isinstance(value, descent.optim.Optimizer):
+            return self.optimizer(value, memo, depth)
+        if isinstance(value, descent.schedules.Schedule):
+            return ("schedule", value.closed)
+        if isinstance(value, descent.schedules.Plateau):
+            return ("plateau", "closed") if value.closed else ("plateau", repr(value.state()))
+        if isinstance(value, descent.schedules.LRScheduler):
+            return ("lrscheduler", value.last_step, repr(value._last_lr), repr(value._last_momentum),
+                    self.of(value.optimizer, memo, depth + 1), self.of(value.schedules, memo, depth + 1))
+        if isinstance(value, descent.schedules.ReduceLROnPlateau):
+            return ("plateaus", self.of(value.plateaus, memo, depth + 1), self.of(value.optimizer, memo, depth + 1))
+        if isinstance(value, descent.Graph):
+            return self.graph(value, memo, depth)
+        if isinstance(value, descent.graph.Node):
+            return ("node", value.index, self.of(value.graph, memo, depth + 1))
+        if isinstance(value, descent.Model):
+            return ("model", value.epochs_trained, self.of(value.graph, memo, depth + 1))
+        if isinstance(value, descent.Trainer):
+            epoch = "closed" if value.closed else value.epoch
+            return ("trainer", epoch, self.of(value.model, memo, depth + 1), self.of(value.optimizer, memo, depth + 1))
+        if isinstance(value, descent.DataLoader):
+            return ("loader", value.closed)
+        if isinstance(value, descent.clip.GradientGroup):
+            return ("gradients", getattr(value, "_closed", False), self.of(getattr(value, "_items", []), memo, depth + 1))
+        if isinstance(value, descent.nn.BatchNorm):
+            return ("batchnorm", self.of([value.gamma, value.beta, value.running_mean, value.running_var], memo,
+                                         depth + 1), repr(value.momentum), repr(value.eps))
+        return ("other", type(value).__name__)
+
+    def where(self, before, after, path=""):
+        """Where two prints first differ, as a path of tags and positions ("/optimizer[5]")."""
+        if type(before) is tuple and type(after) is tuple and len(before) == len(after):
+            tag = before[0] if before and isinstance(before[0], str) else ""
+            for index, (was, now) in enumerate(zip(before, after)):
+                if was != now:
+                    return self.where(was, now, f"{path}/{tag}[{index}]")
+        return path
+
+    def optimizer(self, opt, memo, depth):
+        if opt.closed:
+            return ("optimizer", "closed")
+        ctypes, raw, handle = self.ctypes, self.raw, opt.handle
+        groups = [{k: repr(v) for k, v in group.items() if k != "params"} for group in opt._groups]
+        params = [self.of(p, memo, depth + 1) for arrays in opt._registered for p in arrays]
+        step, policy = ctypes.c_int64(), ctypes.c_int32()
+        raw["descent_optimizer_step_count"](handle, ctypes.byref(step))
+        raw["descent_optimizer_nonfinite_policy"](handle, ctypes.byref(policy))
+        # Not the hyper-parameters C holds: they are a cache of param_groups, pushed at the next step.
+        state, present = [], ctypes.c_int32()
+        for index, param in enumerate(p for arrays in opt._registered for p in arrays):
+            for slot in range(3):
+                present.value = 0
+                raw["descent_optimizer_state_present"](handle, index, slot, ctypes.byref(present))
+                if present.value and param.size <= 256:
+                    code = 1 if param.dtype == "float32" else 2
+                    raw["descent_optimizer_state_get"](handle, index, slot, code, self.scratch, 256)
+                    state.append(ctypes.string_at(self.scratch, param.nbytes))
+        return ("optimizer", repr(groups), params, step.value, policy.value, tuple(state),
+                repr([(k, id(v)) for k, v in opt.__dict__.items() if k in ("_grads",)]))
+
+    def graph(self, graph, memo, depth):
+        if graph.closed:
+            return ("graph", "closed")
+        nodes = self.ctypes.c_int64()
+        self.raw["descent_graph_node_count"](graph.handle, self.ctypes.byref(nodes))
+        # What each input is bound to (not whether it is read in place, nor the batch-size hints:
+        # caches a trainer call invalidates conservatively, also when it fails).
+        bindings = sorted((index, id(entry[0])) for index, entry in graph._fed.items())
+        return ("graph", nodes.value, graph.training, bindings,
+                self.of([node.array for node in graph._params], memo, depth + 1))
 
 
 # ------------------------------------------------------------------------------------------
@@ -443,6 +641,8 @@ def generate(batch):
                 receiver = [rng.randrange(2), closable and rng.random() < 0.2]
             if kind == "get":
                 args, kwargs = [], {}
+            elif kind == "item" and member == "params":
+                args, kwargs = [rng.choice(VALUES) if rng.random() < 0.5 else "list(obj.param_groups[0]['params'])"], {}
             elif kind in ("set", "item"):
                 args, kwargs = [rng.choice(VALUES) if rng.random() < 0.7 else _sensible(rng, member)], {}
             else:
@@ -506,7 +706,14 @@ def child(batch, log_path, only=None):
         if "optimizer" not in shared or not shared["optimizer"].handle:
             shared["optimizer"] = descent.optim.Adam(_mlp().parameters(), lr=0.01)
         return shared["optimizer"]
-    namespace.update(_mlp=_mlp, _mlp_optimizer=_mlp_optimizer)
+    def _nodes():
+        if "nodes" not in shared or shared["nodes"]["x"].graph.closed:
+            g = descent.Graph()
+            shared["nodes"] = {"x": g.input((None, 3)), "y": g.input((None, 3)), "labels": g.labels(),
+                               "w": g.param(np.linspace(-1.0, 1.0, 6).reshape(3, 2)),
+                               "gamma": g.param(np.ones(3)), "beta": g.param(np.zeros(3))}
+        return shared["nodes"]
+    namespace.update(_mlp=_mlp, _mlp_optimizer=_mlp_optimizer, _nodes=_nodes)
     calls = generate(batch)
     mode, _, at = os.environ.get("DESCENT_API_FUZZ_SELF_TEST", "none:-1").partition(":")
     self_test = (mode, int(at))
@@ -525,6 +732,7 @@ def child(batch, log_path, only=None):
         os.chdir(tmpdir)  # save/load with adversarial paths write here
         log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
         misbehaviour, counts, succeeded = [], {}, {}
+        prints, checked, slowest = Fingerprints(), 0, [0.0, ""]
         current = ["(before the first call)"]
 
         def unraisable(report):  # e.g. an exception in __del__, which Python only prints
@@ -553,9 +761,28 @@ def child(batch, log_path, only=None):
                 misbehaviour.append(f"fixture for {describe(call)} raised {type(error).__name__}: {error}")
                 continue
             counts[key] = counts.get(key, 0) + 1
+            subjects, before, edited = None, None, None
+            try:
+                if kind == "item":  # the caller's own edit; the oracle watches the step after it
+                    edited = (target.param_groups[0], member, target.param_groups[0].get(member))
+                    target.param_groups[0][member] = values[0]
+                    values = [eval(STEP_GRADS, namespace)]
+                if index % ORACLE_EVERY == batch % ORACLE_EVERY and key not in UNWATCHED:
+                    subjects = ([] if kind == "call" else [("the receiver", target)]) + \
+                        [(f"argument {i + 1}", v) for i, v in enumerate(values)] + \
+                        [(f"keyword {k}", v) for k, v in keywords.items()]
+                    before = [prints.of(subject) for _name, subject in subjects]
+            except Exception:  # a value the oracle cannot print (e.g. a view of a closed graph's buffer)
+                subjects = None
+            started = time.perf_counter()
             try:
                 if self_test == ("raise", index):
                     raise AttributeError("self-test")
+                if self_test == ("mutate", index):  # the oracle's own test: change the receiver, then fail
+                    target.step([np.ones_like(p) for p in target._params()])
+                    raise descent.InvalidArgumentError("self-test")
+                if self_test == ("hang", index):
+                    time.sleep(3600)
                 if kind == "call":
                     target(*values, **keywords)
                 elif kind == "get":
@@ -563,22 +790,40 @@ def child(batch, log_path, only=None):
                 elif kind == "set":
                     setattr(target, member, *values)
                 elif kind == "item":
-                    target.param_groups[0][member] = values[0]
-                    target.step(eval(STEP_GRADS, namespace))
+                    target.step(*values)
                 else:
                     getattr(target, member)(*values, **keywords)
                 succeeded[key] = succeeded.get(key, 0) + 1
-            except descent.DescentError:
-                pass
-            except allowed:
-                pass
+            except (descent.DescentError,) + allowed as error:
+                bare = _raised_by_internals(error)
+                if bare:
+                    misbehaviour.append(f"{describe(call)} raised {type(error).__name__} from inside descent, at {bare} "
+                                        f"(an argument descent did not check): {str(error)[:200]}")
+                if subjects is not None:
+                    checked += 1
+                    try:
+                        changed = []
+                        for (name, subject), was in zip(subjects, before):
+                            now = prints.of(subject)
+                            if now != was:
+                                changed.append(f"{name} (at {prints.where(was, now)})")
+                    except Exception as failure:
+                        changed = [f"(the oracle could not print it again: {type(failure).__name__})"]
+                    if changed:
+                        misbehaviour.append(f"{describe(call)} raised {type(error).__name__}: {str(error)[:200]} "
+                                            f"but changed {', '.join(changed)}")
+                if kind == "item" and edited is not None:  # a caller undoes its own refused edit
+                    edited[0][edited[1]] = edited[2]
             except BaseException as error:  # anything else is a defect
                 misbehaviour.append(f"{describe(call)} raised {type(error).__module__}.{type(error).__name__}: "
                                     f"{str(error)[:300]}")
+            elapsed = time.perf_counter() - started
+            if elapsed > slowest[0]:
+                slowest[:] = [elapsed, describe(call)]
             if index % 500 == 499:
                 objects.clear()  # fresh long-lived objects now and then
                 shared.clear()
-        fuzz_harness.finish_log(log, counts, succeeded, misbehaviour)
+        fuzz_harness.finish_log(log, counts, succeeded, misbehaviour, checked=checked, slowest=slowest)
 
 
 # ------------------------------------------------------------------------------------------
@@ -586,11 +831,11 @@ def child(batch, log_path, only=None):
 # ------------------------------------------------------------------------------------------
 def run_batch(batch, extra_env=None):
     """Runs one batch; returns (per-target counts, list of failure descriptions)."""
-    return fuzz_harness.run_batch(__file__, batch, CHILD_TIMEOUT, extra_env=extra_env)
+    return fuzz_harness.run_batch(__file__, batch, extra_env=extra_env)
 
 
 def _results():
-    return fuzz_harness.all_batches(__file__, BATCHES, CHILD_TIMEOUT)
+    return fuzz_harness.all_batches(__file__, BATCHES)
 
 
 def pytest_generate_tests(metafunc):
@@ -599,17 +844,17 @@ def pytest_generate_tests(metafunc):
 
 
 def test_no_call_crashes_hangs_or_raises_an_untyped_exception(batch):
-    _counts, failures = _results()[batch]
+    _report, failures = _results()[batch]
     unique = list(dict.fromkeys(failures))
     assert not unique, f"{len(unique)} defects, e.g.:\n" + "\n".join(unique[:25])
 
 
 def test_every_public_callable_was_fuzzed():
     totals = {}
-    for counts, _failures in _results().values():
-        for key, count in counts.items():
+    for report, _failures in _results().values():
+        for key, count in report["counts"].items():
             totals[key] = totals.get(key, 0) + count
-    if any(failures for _counts, failures in _results().values()):
+    if any(failures for _report, failures in _results().values()):
         return  # a crash is reported by the batch test; its counts are missing
     expected = []
     for kind, path, member, _params in targets():
@@ -619,6 +864,73 @@ def test_every_public_callable_was_fuzzed():
         expected.append(path if kind == "call" else f"{path}.{member}")
     missing = [key for key in expected if totals.get(key, 0) < MIN_CALLS]
     assert not missing, f"fuzzed fewer than {MIN_CALLS} times: {missing}"
+
+
+# Targets that never succeed, by design, each with the reason. Every other target must succeed
+# at least once over the batches, so its success path (the deep code) is fuzzed too.
+NEVER_SUCCEED = {
+    "descent.Tensor": "not constructible: descent.tensor(), wrap() and zeros() make tensors",
+    "descent.Schedule": "not constructible: the factories in descent.schedules make schedules",
+    "descent.optim.Optimizer": "the abstract base: its subclasses are the optimizers",
+    "descent.graph.Node.__bool__": "a symbolic node has no truth value: it always raises TypeError",
+    "descent.Graph.__reduce_ex__": "a graph cannot be copied or pickled (TypeError, by design)",
+    "descent.DataLoader.__reduce_ex__": "a data loader cannot be copied or pickled (TypeError, by design)",
+    "descent.Trainer.__reduce_ex__": "a trainer cannot be copied or pickled (TypeError, by design)",
+}
+
+
+def test_every_target_succeeds_sometimes():
+    if any(failures for _report, failures in _results().values()):
+        return  # a crash is reported by the batch test; its counts are missing
+    counts = fuzz_harness.totals(_results(), "counts")
+    succeeded = fuzz_harness.totals(_results(), "succeeded")
+    never = sorted(key for key in counts if not succeeded.get(key) and key not in NEVER_SUCCEED)
+    assert not never, f"{len(never)} targets never succeeded (add a recipe or a hint): {never}"
+    stale = [key for key in NEVER_SUCCEED if succeeded.get(key)]
+    assert not stale, f"these succeed now; drop them from NEVER_SUCCEED: {stale}"
+    unknown = [key for key in NEVER_SUCCEED if key not in counts]
+    assert not unknown, f"NEVER_SUCCEED names no target: {unknown}"
+
+
+def test_the_oracle_watched_many_rejected_calls():
+    checked = sum(report.get("checked", 0) for report, _f in _results().values())
+    assert checked > 10_000, checked
+
+
+def test_the_slowest_call_is_far_below_the_stall_limit():
+    """The hang detector's limit (fuzz_harness.STALL_SECONDS without a new call) against the
+    slowest call measured in this run."""
+    seconds, call = fuzz_harness.slowest_call(_results())
+    assert seconds < fuzz_harness.STALL_SECONDS / fuzz_harness.STALL_MARGIN, \
+        f"{call} took {seconds:.1f} s; a hang is {fuzz_harness.STALL_SECONDS} s without progress"
+
+
+def oracle_self_test_index(batch):
+    """A watched call of `batch` (SGD.zero_grad on a live optimizer) where
+    DESCENT_API_FUZZ_SELF_TEST=mutate:<index> steps the receiver and then raises."""
+    return next(i for i, call in enumerate(generate(batch))
+                if i % ORACLE_EVERY == batch % ORACLE_EVERY and call[0] == "method" and call[1] == "descent.optim.SGD"
+                and call[2] == "zero_grad" and not call[3][1])
+
+
+def test_a_rejected_call_that_changes_an_object_is_reported():
+    """The oracle itself: at the self-test index the child steps the receiving optimizer, then
+    raises; the batch reports the call as rejected but changing the receiver."""
+    calls = generate(0)
+    at = oracle_self_test_index(0)
+    _report, failures = run_batch(0, extra_env={"DESCENT_API_FUZZ_SELF_TEST": f"mutate:{at}"})
+    assert len(failures) == 1
+    assert failures[0].startswith(describe(calls[at]) + " raised InvalidArgumentError: self-test")
+    assert "but changed the receiver (at /optimizer[" in failures[0]
+
+
+def test_a_hanging_call_is_reported_after_the_stall_limit():
+    calls = generate(0)
+    started = time.monotonic()
+    report, failure = fuzz_harness.run_logged_batch(__file__, 0, extra_env={"DESCENT_API_FUZZ_SELF_TEST": "hang:31"},
+                                                    stall=3)
+    assert report is None and "hung (nothing logged for 3 s)" in failure and describe(calls[31]) in failure
+    assert time.monotonic() - started < 60
 
 
 def test_every_public_class_has_a_factory():
@@ -658,10 +970,10 @@ def test_an_untyped_exception_and_a_crash_are_reported_with_the_call():
     not counted as a pass."""
     calls = generate(0)
     at = next(i for i, call in enumerate(calls) if call[:2] == ("call", "descent.abi_version"))
-    _counts, failures = run_batch(0, extra_env={"DESCENT_API_FUZZ_SELF_TEST": f"raise:{at}"})
+    _report, failures = run_batch(0, extra_env={"DESCENT_API_FUZZ_SELF_TEST": f"raise:{at}"})
     assert len(failures) == 1
     assert failures[0].startswith(describe(calls[at]) + " raised builtins.AttributeError: self-test")
-    _counts, failures = run_batch(0, extra_env={"DESCENT_API_FUZZ_SELF_TEST": "trap:23"})
+    _report, failures = run_batch(0, extra_env={"DESCENT_API_FUZZ_SELF_TEST": "trap:23"})
     assert len(failures) == 1
     assert "returncode -4" in failures[0] and describe(calls[23]) in failures[0]
     assert "crashes on its own too" in failures[0]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import descent
+from conftest import skip_or_fail
 
 PYTHON = os.path.dirname(os.path.dirname(os.path.abspath(descent.__file__)))
 SCRIPT = """
@@ -39,9 +40,8 @@ def run(choice):
 def test_the_bundled_openblas_serves_when_it_sits_beside_the_library():
     bundled = os.path.join(os.path.dirname(descent.library_path), "libscipy_openblas.so")
     if not os.path.exists(bundled):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{bundled} is missing: `make` should have placed it (scripts/fetch-blas.sh)")
-        pytest.skip("no bundled OpenBLAS beside the library (offline build)")
+        skip_or_fail(f"no bundled OpenBLAS beside the library at {bundled} (an offline build; `make` places it "
+                     "with scripts/fetch-blas.sh)")
     assert run(None) == bundled
     assert run("bundled") == bundled
 

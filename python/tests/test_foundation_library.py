@@ -9,6 +9,7 @@ import threading
 import pytest
 
 import descent
+from conftest import skip_or_fail
 from descent import _ffi
 
 PYTHON_DIR = os.path.join(os.path.dirname(__file__), "..")
@@ -88,7 +89,7 @@ def test_mismatched_abi_is_refused(tmp_path):
     """A library reporting another ABI version is refused at import with a clear message."""
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
-        pytest.skip("no C compiler to build the impostor library")
+        skip_or_fail("no C compiler (cc or gcc) to build the impostor library")
     source = tmp_path / "fake.c"
     source.write_text("unsigned int descent_abi_version(void) { return 999; }\n")
     fake = tmp_path / "libdescent.so"

@@ -103,14 +103,15 @@ def test_wrap_keeps_the_array_alive(rng):
     np.testing.assert_array_equal(t.numpy(), expected)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: np.arange(10.0)[::2],                 # not contiguous
-    lambda: np.arange(10, dtype=np.int64),        # wrong dtype
-    lambda: np.frombuffer(b"\0" * 80, dtype=np.float64),  # read-only
+@pytest.mark.parametrize("make, error, match", [
+    (lambda: np.arange(10.0)[::2], descent.InvalidArgumentError, "C-contiguous"),        # not contiguous
+    (lambda: np.arange(10, dtype=np.int64), descent.DTypeError, "float32 or float64"),    # wrong dtype
+    (lambda: np.frombuffer(b"\0" * 80, dtype=np.float64), descent.InvalidArgumentError, "writeable"),  # read-only
 ])
-def test_wrap_refuses_what_it_cannot_share(make):
-    with pytest.raises((descent.InvalidArgumentError, descent.DTypeError)):
+def test_wrap_refuses_what_it_cannot_share(make, error, match):
+    with pytest.raises(error, match=match) as caught:
         descent.wrap(make())
+    assert type(caught.value) is error
 
 
 def test_wrap_needs_an_ndarray():

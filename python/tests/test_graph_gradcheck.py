@@ -1,21 +1,23 @@
 """Whole graphs checked two ways, in float64: reverse-mode gradients against centered differences
-of the graph's own forward (h = 1e-6), and models' losses and gradients against a NumPy forward
-and backward written independently (graph_reference.mlp_forward_backward)."""
+(h = 1e-6) of a NumPy forward of the same function written here (the graph's own forward is only
+checked to equal it: differencing the library's forward would be a consistency check, not an
+oracle), and models' losses and gradients against a NumPy forward and backward written
+independently (graph_reference.mlp_forward_backward)."""
 import numpy as np
 import pytest
 
 import descent
 from descent import graph as G
-from graph_reference import activation, cost, mlp_forward_backward
+from graph_reference import activation, batch_norm_train, cost, dropout_mask, mlp_forward_backward, softmax
 from reference import rel_error
 
 H = 1e-6
 TOLERANCE = 1e-6
 
 
-def numerical_gradients(g, loss, params, feed, h=H):
-    """Centered differences (f(p + h) - f(p - h)) / 2h, one element of one param array at a time
-    (the arrays are perturbed in place; the graph reads them in place)."""
+def numerical_gradients(f, params, h=H):
+    """Centered differences (f(p + h) - f(p - h)) / 2h of the NumPy function f, one element of one
+    param array at a time (the arrays are perturbed in place; f reads them)."""
     grads = []
     for node in params:
         array = node.array
@@ -23,19 +25,22 @@ def numerical_gradients(g, loss, params, feed, h=H):
         for i in np.ndindex(array.shape):
             saved = array[i]
             array[i] = saved + h
-            plus = float(g.forward(loss, feed=feed))
+            plus = float(f())
             array[i] = saved - h
-            minus = float(g.forward(loss, feed=feed))
+            minus = float(f())
             array[i] = saved
             grad[i] = (plus - minus) / (2 * h)
         grads.append(grad)
     return grads
 
 
-def check(g, loss, params, feed, tolerance=TOLERANCE):
+def check(g, loss, params, feed, numpy_loss, tolerance=TOLERANCE):
+    """The graph's gradients of `loss` against centered differences of `numpy_loss` (a NumPy
+    forward of the same function reading the param arrays), after checking the two forwards agree."""
     value = g.backward(loss, feed=feed)
+    np.testing.assert_allclose(value, numpy_loss(), rtol=1e-12, atol=1e-13)
     analytic = [g.grad(p).copy() for p in params]
-    numerical = numerical_gradients(g, loss, params, feed)
+    numerical = numerical_gradients(numpy_loss, params)
     for index, (a, n) in enumerate(zip(analytic, numerical)):
         # Elementwise |a - n| / (|a| + |n|); below 1e-3 the differences' rounding noise
         # (~eps |f| / h = 1e-10) dominates, so tiny elements are held to |a - n| < 1e-9.
@@ -68,7 +73,8 @@ def test_four_layer_mlp_gradients_match_centered_differences(kind, rng):
         gap = min(np.abs(z).min() for z in mlp_pre_activations(model, x))
         assert gap > 1e-4, "a pre-activation sits on the kink; pick another seed"
     feed = {model.input: x, model.target: y}
-    check(model.graph, model.loss, model.graph.params, feed)
+    check(model.graph, model.loss, model.graph.params, feed,
+          lambda: mlp_forward_backward(x, model.parameters(), y, activation_kind=kind)[0])
 
 
 def test_mlp_with_batch_norm_in_training_mode(rng):
@@ -76,7 +82,8 @@ def test_mlp_with_batch_norm_in_training_mode(rng):
     model = descent.MLP([5, 6, 5, 3], activation="tanh", batch_norm=True, dtype=np.float64, seed=5)
     assert model.graph.training
     feed = {model.input: x, model.target: y}
-    check(model.graph, model.loss, model.graph.params, feed)
+    check(model.graph, model.loss, model.graph.params, feed,
+          lambda: mlp_forward_backward(x, model.parameters(), y, activation_kind="tanh", batch_norm=True)[0])
 
 
 @pytest.mark.parametrize("loss", ["mse", "sse", "quadratic", "bce_with_logits", "multiclass_hinge"])
@@ -89,7 +96,9 @@ def test_mlp_with_each_loss_and_l2(loss, rng):
     else:
         y = rng.standard_normal((10, 3))
     model = descent.MLP([4, 6, 3], activation="tanh", loss=loss, l2=0.05, dtype=np.float64, seed=2)
-    check(model.graph, model.loss, model.graph.params, {model.input: x, model.target: y})
+    ref_loss = "bce_logits" if loss == "bce_with_logits" else loss
+    check(model.graph, model.loss, model.graph.params, {model.input: x, model.target: y},
+          lambda: mlp_forward_backward(x, model.parameters(), y, activation_kind="tanh", loss=ref_loss, l2=0.05)[0])
 
 
 # ---- hand-built graphs ------------------------------------------------------------------------
@@ -106,7 +115,13 @@ def test_graph_of_div_log_sqrt_exp(rng):
     v = (pa * pb - pc) / (1.5 + G.square(pb))                    # bias row broadcast, division
     w = G.sqrt(G.square(xi @ (u + v)) + 0.1)                     # (batch, 4)
     J = G.mean(w) + G.sum(G.mean(u, axis=0) * pb) - G.mean(G.log(G.exp(-v) + 2), axis=None) * 0.5
-    check(g, J, [pa, pb, pc], {xi: x})
+
+    def numpy_J():
+        nu = np.log(1 + np.exp(a) / np.sqrt(c ** 2 + 1))
+        nv = (a * b - c) / (1.5 + b ** 2)
+        nw = np.sqrt((x @ (nu + nv)) ** 2 + 0.1)
+        return nw.mean() + np.sum(nu.mean(axis=0) * b) - np.mean(np.log(np.exp(-nv) + 2)) * 0.5
+    check(g, J, [pa, pb, pc], {xi: x}, numpy_J)
 
 
 def test_graph_with_every_layer_kind(rng):
@@ -124,7 +139,16 @@ def test_graph_with_every_layer_kind(rng):
     logits = G.dense(h, w2, b2)
     J = G.sse(G.softmax(logits), t) + G.l2_penalty(w2, 0.1, 8) + 0.3 * G.multiclass_hinge(logits, lab, 0.5)
     feed = {xi: x, lab: labels, t: onehot}
-    check(g, J, [w1, gamma, beta, w2, b2], feed)
+    mask = dropout_mask(9, 0, 8 * 6, 0.25).reshape(8, 6)   # plain runs use dropout step 0
+
+    def numpy_J():
+        W1, GA, BE, W2, B2 = (node.array for node in (w1, gamma, beta, w2, b2))
+        bn, _, _, _, _, _ = batch_norm_train(x @ W1.T, GA, BE, np.zeros(6), np.ones(6), 0.1, 1e-5)
+        nh = activation(bn, "leaky_relu", 0.1) * mask
+        nlogits = nh @ W2.T + B2
+        return cost("sse", softmax(nlogits), onehot)[0] + 0.1 / (2 * 8) * np.sum(W2 ** 2) + \
+            0.3 * cost("multiclass_hinge", nlogits, labels, "mean", 0.5)[0]
+    check(g, J, [w1, gamma, beta, w2, b2], feed, numpy_J)
 
 
 def test_matmul_transposes_inside_a_graph(rng):
@@ -133,7 +157,11 @@ def test_matmul_transposes_inside_a_graph(rng):
     pa, pb = g.param(a), g.param(b)
     m = G.matmul(pa, pb, trans_a=True, trans_b=True)           # (3, 5)
     J = G.sum(G.tanh(m) * G.matmul(m, m, trans_b=True).sum(axis=1).sum() / 10)
-    check(g, J, [pa, pb], {})
+
+    def numpy_J():
+        nm = a.T @ b.T
+        return np.sum(np.tanh(nm) * (nm @ nm.T).sum(axis=1).sum() / 10)
+    check(g, J, [pa, pb], {}, numpy_J)
 
 
 # ---- models against an independent NumPy forward/backward --------------------------------------

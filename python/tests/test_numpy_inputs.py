@@ -70,16 +70,16 @@ def test_non_arrays_are_type_errors(bad):
 def test_tensor_kernels_take_arrays(dtype, rng):
     a, b = rng.standard_normal(5).astype(dtype), rng.standard_normal(5).astype(dtype)
     ta = descent.tensor(a)
-    tol = dict(rtol=1e-6) if dtype == np.float32 else dict(rtol=1e-15)
-    np.testing.assert_allclose(ta.add(b).numpy(), a + b, **tol)
-    np.testing.assert_allclose((ta - b).numpy(), a - b, **tol)
-    np.testing.assert_allclose((ta * b).numpy(), a * b, **tol)
+    tol = 1e-6 if dtype == np.float32 else 1e-15
+    np.testing.assert_allclose(ta.add(b).numpy(), a + b, rtol=tol)
+    np.testing.assert_allclose((ta - b).numpy(), a - b, rtol=tol)
+    np.testing.assert_allclose((ta * b).numpy(), a * b, rtol=tol)
     assert ta.dot(b) == pytest.approx(float(np.dot(a.astype(np.float64), b.astype(np.float64))), rel=1e-6)
     out = np.zeros(5, dtype=dtype)
     assert ta.mul(b, out=out) is out
-    np.testing.assert_allclose(out, a * b, **tol)
+    np.testing.assert_allclose(out, a * b, rtol=tol)
     ta.axpy_(2.0, b)
-    np.testing.assert_allclose(ta.numpy(), a + 2 * b, **tol)
+    np.testing.assert_allclose(ta.numpy(), a + 2 * b, rtol=tol)
 
 
 def test_matmul_on_arrays_returns_an_array(dtype, rng):

@@ -168,10 +168,40 @@ def test_bad_options_raise(rng):
         F.sgd(p, g, b, 1, momentum_form="heavy-ball")
     with pytest.raises(TypeError):
         F.sgd(p, g, b, 1.5)
-    mu = np.ones(1)
+    bad_mu = np.array([2.0])
     with pytest.raises(descent.InvalidArgumentError):
-        F.nadam(p, g, np.zeros(4), np.zeros(4), np.array([2.0]), 1)
+        F.nadam(p, g, np.zeros(4), np.zeros(4), bad_mu, 1)                 # mu_product outside (0, 1]
     with pytest.raises(descent.DTypeError):
         F.nadam(p, g, np.zeros(4), np.zeros(4), np.ones(1, np.float32), 1)
-    assert mu[0] == 1.0
+    np.testing.assert_array_equal(bad_mu, 2.0)
+    # The running product passed to every failing call below must come back untouched (the old
+    # `assert mu[0] == 1.0` checked an array no failing call had been given).
+    mu, m, v = np.array([0.9]), np.full(4, 0.25), np.full(4, 0.5)
+    failing = [
+        (descent.InvalidArgumentError, lambda: F.nadam(p, g, m, v, mu, 2, momentum_decay=-1.0)),
+        (descent.InvalidArgumentError, lambda: F.nadam(p, g, m, v, mu, 0)),               # step < 1
+        (descent.DTypeError, lambda: F.nadam(p, g, m.astype(np.float32), v, mu, 2)),
+        (descent.ShapeError, lambda: F.nadam(p, g, m[:3], v, mu, 2)),
+        (descent.NonFiniteError, lambda: F.nadam(p, np.array([1.0, np.nan, 1.0, 1.0]), m, v, mu, 2,
+                                                 check_finite=True)),
+    ]
+    for error, call in failing:
+        with pytest.raises(error):
+            call()
+        assert mu[0] == 0.9
+        np.testing.assert_array_equal(m, 0.25)
+        np.testing.assert_array_equal(v, 0.5)
     np.testing.assert_array_equal(p, 0)
+    F.nadam(p, g, m, v, mu, 2)                        # and a valid call does update it
+    assert mu[0] != 0.9
+
+
+def test_lion_nan_gradient_reaches_the_param_without_check_finite():
+    # sign(NaN) = NaN: the element does not silently stop moving (it did: exp_avg went NaN and
+    # the update took sign(NaN) as 0).
+    p, m = np.array([1.0, 2.0, 3.0]), np.zeros(3)
+    F.lion(p, np.array([0.5, np.nan, -0.5]), m, 1, lr=0.1)
+    np.testing.assert_array_equal(np.isnan(p), [False, True, False])
+    np.testing.assert_allclose(p[[0, 2]], [0.9, 3.1], rtol=1e-15, atol=0)
+    F.lion(p, np.array([0.5, 1.0, -0.5]), m, 2, lr=0.1)
+    assert np.isnan(p[1]) and np.isnan(m[1])

@@ -237,3 +237,23 @@ def test_step_at_the_largest_step_count_raises_and_changes_nothing(rng):
     opt.load_state_dict(state)
     opt.step([np.ones((2, 3))])
     assert opt.step_count == 2**63 - 1
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
+def test_proceed_policy_lets_a_nan_gradient_reach_the_param_for_every_rule(variant, rng):
+    # Under "proceed" a NaN gradient element makes that param element NaN, for every rule (Lion
+    # once froze it instead: its exp_avg went NaN and sign(NaN) was taken as 0). The elements
+    # next to it go on exactly as the NumPy reference says (np.sign(NaN) is NaN).
+    rule, options = variant
+    w = rng.standard_normal(6)
+    ref = Reference(rule, w, **options)
+    opt = CLASSES[rule]([w], nonfinite="proceed", **options)
+    for t in range(6):
+        g = rng.standard_normal(6)
+        if t == 2:
+            g[4] = np.nan
+        assert opt.step([g]) is True
+        ref.step(g)
+    assert np.isnan(w[4]) and np.isnan(ref.param[4])
+    np.testing.assert_allclose(w, ref.param, rtol=1e-12, atol=1e-12, equal_nan=True)
+    assert not np.isnan(np.delete(w, 4)).any()

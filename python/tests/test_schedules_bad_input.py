@@ -142,10 +142,14 @@ def test_plateau_counters_at_int64_max_do_not_trap():
     """Restored counters at INT64_MAX: the update counter cannot grow (typed error, nothing
     changes); num_bad_epochs saturates. Both were int64 overflows (a process-killing trap) before."""
     p = S.Plateau(0.1, patience=2**63 - 1)
+    settings = dict(mode="min", factor=0.1, patience=2**63 - 1, threshold=1e-4, threshold_mode="rel", cooldown=0,
+                    min_lr=0.0, eps=1e-8)
     p.load_state(dict(lr=0.1, best=1.0, num_bad_epochs=0, cooldown_counter=0, updates=2**63 - 1))
     with pytest.raises(BAD, match="update counter is at its maximum"):
         p.update(0.5)
-    assert p.state() == dict(lr=0.1, best=1.0, num_bad_epochs=0, cooldown_counter=0, updates=2**63 - 1)
+    assert p.state() == dict(lr=0.1, best=1.0, num_bad_epochs=0, cooldown_counter=0, updates=2**63 - 1,
+                             settings=settings)
     p.load_state(dict(lr=0.1, best=1.0, num_bad_epochs=2**63 - 1, cooldown_counter=0, updates=5))
     assert p.update(2.0) == 0.1  # a bad epoch; the count stays at INT64_MAX = patience, no reduction
-    assert p.state() == dict(lr=0.1, best=1.0, num_bad_epochs=2**63 - 1, cooldown_counter=0, updates=6)
+    assert p.state() == dict(lr=0.1, best=1.0, num_bad_epochs=2**63 - 1, cooldown_counter=0, updates=6,
+                             settings=settings)

@@ -135,7 +135,7 @@ def test_momentum_unsupported_without_a_momentum_cycle():
     plain = S.one_cycle(0.1, 100, cycle_momentum=False)
     cycling = S.one_cycle(0.1, 100)
     for schedule in (S.constant(0.1), S.cosine_annealing(0.1, 10), plain,
-                     S.sequential([cycling, S.constant(0.1)], [50]), S.with_warmup(cycling, 5)):
+                     S.sequential([plain, S.constant(0.1)], [50]), S.with_warmup(plain, 5)):
         with pytest.raises(descent.UnsupportedError):
             schedule.momentum(0)
         assert not schedule.cycles_momentum
@@ -267,3 +267,92 @@ def test_lr_scheduler_load_state_dict_reapplies_momentum():
         sched.step()
     fresh.load_state_dict(sched.state_dict())
     assert fresh.optimizer.param_groups[0]["momentum"] == opt.param_groups[0]["momentum"] == schedule.momentum(20)
+
+
+# -- composites carry the momentum cycle (they used to drop it silently) -------------------------
+
+def test_warmup_into_one_cycle_holds_max_momentum_then_cycles():
+    total, warmup = 40, 7
+    cycling = S.one_cycle(0.3, total, pct_start=0.25, base_momentum=0.8, max_momentum=0.92)
+    composite = S.with_warmup(cycling, warmup)
+    assert composite.cycles_momentum
+    _lr, want_m = one_cycle_reference(0.3, total, 0.25, "cos", 25.0, 1e4, False, 0.8, 0.92)
+    expected = np.concatenate([np.full(warmup, want_m[0]), want_m])
+    got = np.array([composite.momentum(t) for t in range(warmup + total + 1)])
+    assert_close(got, expected, F64)
+    assert_close(composite.momenta(warmup + total + 1), expected, F64)
+    with pytest.raises(descent.InvalidArgumentError):
+        composite.momentum(warmup + total + 1)     # past the one-cycle's total_steps, like its rate
+    with pytest.raises(descent.InvalidArgumentError):
+        composite.momentum(-1)
+
+
+def test_sequential_holds_the_momentum_a_cycle_ended_with():
+    first = S.one_cycle(0.3, 20, base_momentum=0.8, max_momentum=0.9, anneal_strategy="linear")
+    second = S.one_cycle(0.1, 10, base_momentum=0.5, max_momentum=0.7)
+    composite = S.sequential([S.constant(0.05), first, S.constant(0.01), second, S.constant(0.001)],
+                             [3, 18, 30, 40])
+    _, m1 = one_cycle_reference(0.3, 20, 0.3, "linear", 25.0, 1e4, False, 0.8, 0.9)
+    _, m2 = one_cycle_reference(0.1, 10, 0.3, "cos", 25.0, 1e4, False, 0.5, 0.7)
+    expected = np.concatenate([
+        np.full(3, m1[0]),          # before any cycle ran: the next one's max_momentum
+        m1[:15],                    # steps 3..17: the first cycle at its own steps 0..14
+        np.full(12, m1[14]),        # steps 18..29: held at the first cycle's last step (14)
+        m2[:10],                    # steps 30..39: the second cycle
+        np.full(25, m2[9]),         # from 40 on: held at the second cycle's last step
+    ])
+    got = np.array([composite.momentum(t) for t in range(65)])
+    assert_close(got, expected, F64)
+    # A cycling part cut off past its total_steps holds its momentum at total_steps.
+    short = S.sequential([S.one_cycle(0.1, 10), S.constant(0.01)], [15])
+    _, m = one_cycle_reference(0.1, 10, 0.3, "cos", 25.0, 1e4, False, 0.85, 0.95)
+    assert_close(short.momentum(20), m[10], F64)
+
+
+def test_lr_scheduler_applies_a_warmup_composites_momentum(dtype):
+    p = np.zeros(4, dtype=dtype)
+    opt = optim.SGD([p], lr=0.1, momentum=0.5)
+    total, warmup = 30, 5
+    sched = S.LRScheduler(opt, S.with_warmup(S.one_cycle(0.2, total), warmup), override_lr=True)
+    _lr, want_m = one_cycle_reference(0.2, total, 0.3, "cos", 25.0, 1e4, False, 0.85, 0.95)
+    expected = np.concatenate([np.full(warmup, want_m[0]), want_m])
+    for t in range(warmup + total):
+        assert_close(opt.param_groups[0]["momentum"], expected[t], F64)
+        assert_close(sched.get_last_momentum()[0], expected[t], F64)
+        opt.step([gradient(p.astype(F64)).astype(dtype)])
+        sched.step()
+
+
+@pytest.mark.parametrize("make", [lambda: S.one_cycle(total_steps=12), lambda: S.with_warmup(S.one_cycle(total_steps=9), 3)],
+                         ids=["one_cycle", "warmup_one_cycle"])
+@pytest.mark.parametrize("cls, key", [(optim.SGD, "momentum"), (optim.Adam, "betas")])
+def test_fit_with_a_momentum_cycling_schedule_equals_lr_scheduler_driving_it(make, cls, key):
+    # The trainer applies the schedule inside the library; LRScheduler drives the same schedule
+    # from Python. Same lr and momentum per step, so the runs are bit-identical (the trainer used to
+    # set only the lr: a one-cycle's momentum was dropped).
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((24, 3)), rng.integers(0, 2, 24)
+    results = []
+    for native in (True, False):
+        model = descent.MLP([3, 4, 2], seed=3)
+        opt = cls(model.parameters(), lr=0.05, **({"momentum": 0.3} if cls is optim.SGD else {}))  # the peak
+        schedule = make() if native else S.LRScheduler(opt, make())
+        descent.fit(model, opt, x, y, epochs=3, batch_size=8, shuffle=False, schedule=schedule, progress=False)
+        results.append(([p.copy() for p in model.parameters()], opt.param_groups[0][key]))
+    (native_params, native_m), (driven_params, driven_m) = results
+    for a, b in zip(native_params, driven_params):
+        np.testing.assert_array_equal(a, b)
+    # 3 epochs of 3 batches: before the 9th step the trainer set momentum(8), last.
+    schedule = make()
+    native_m = native_m if key == "momentum" else native_m[0]
+    assert native_m == schedule.momentum(8) and native_m != schedule.momentum(0)
+
+
+@pytest.mark.parametrize("cls", [optim.Adagrad, optim.Adadelta])
+def test_a_trainer_refuses_a_momentum_cycle_for_an_optimizer_without_momentum(cls):
+    model = descent.MLP([3, 2], seed=0)
+    opt = cls(model.parameters())
+    with pytest.raises(descent.InvalidArgumentError, match=f"cycles momentum, but {cls.__name__} has neither"):
+        descent.Trainer(model, opt, schedule=S.with_warmup(S.one_cycle(total_steps=10), 2))
+    trainer = descent.Trainer(model, opt, schedule=S.one_cycle(total_steps=10, cycle_momentum=False))
+    trainer.close()

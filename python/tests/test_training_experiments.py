@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import descent
+from conftest import skip_or_fail
 from graph_reference import activation, batches, cost, mlp_forward_backward, sigmoid, sm_output
 
 
@@ -37,8 +38,14 @@ def test_history_to_dict_and_as_arrays(rng):
     assert "History(3 epochs" in repr(history)
 
 
+def require_matplotlib():
+    import importlib.util
+    if importlib.util.find_spec("matplotlib") is None:
+        skip_or_fail("History.plot needs matplotlib (scripts/ensure-deps.sh --demo installs it)")
+
+
 def test_history_plot(tmp_path, rng):
-    pytest.importorskip("matplotlib", reason="History.plot needs matplotlib")
+    require_matplotlib()
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -30,8 +30,12 @@ extension Graph {
             case .labels: throw .argument("node \(index) is a labels input; it has no float value")
             default: break
             }
-            guard let plan = lastPlan, needed[index] else {
+            // `computed`, not `needed`: a later run that failed its checks rewrote `needed`.
+            guard let plan = lastPlan, computed[index] else {
                 throw .argument("node \(index) was not computed by the last run (descent_graph_forward it first)")
+            }
+            if case .input = node.op, boundInputs[index] == nil {
+                throw .argument("input node \(index) is not bound any more")
             }
             return valueTensor(index, plan)
         }
@@ -155,6 +159,7 @@ extension Graph {
     /// Runs the forward rule of every needed node up to `target`.
     func evaluate(_ target: Int, _ plan: GraphPlan) throws(DescentError) {
         lastPlan = plan
+        for index in computed.indices { computed[index] = needed[index] }
         switch dtype {
         case .float32: for index in 0...target where needed[index] { forwardNode(Float.self, index, plan) }
         case .float64: for index in 0...target where needed[index] { forwardNode(Double.self, index, plan) }

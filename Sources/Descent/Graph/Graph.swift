@@ -53,8 +53,10 @@ public final class Graph {
     /// Node index -> position in `parameterNodes` (-1 for other nodes).
     var parameterSlot: [Int] = []
     var lastLoss: Double = .nan
-    /// The plan of the most recent run (`needed` marks what it computed).
+    /// The plan of the most recent run and the nodes it computed (`needed` is a work array: a run
+    /// that fails in its checks rewrites it without computing anything).
     var lastPlan: GraphPlan?
+    var computed: [Bool] = []
 
     let lock = ForkAwareMutex((), owner: "graph")
 
@@ -84,9 +86,42 @@ public final class Graph {
         finalWriter.append(-1)
         runningBackup.append(nil)
         parameterSlot.append(-1)
+        computed.append(false)
         plans.removeAll()  // shapes of the new node are not planned yet
         lastPlan = nil
         return nodes.count - 1
+    }
+
+    /// Removes the nodes from `count` on (the most recently added ones), e.g. to undo a composite
+    /// build that failed part-way (a constant made for an operand, then an operation that refused
+    /// it). Param nodes cannot be removed (optimizers and trainers hold their memory). Nodes read
+    /// only earlier nodes, so the others stay valid; a plan is made again at the next run.
+    public func truncate(to count: Int) throws(DescentError) {
+        try locked { () throws(DescentError) in
+            guard count >= 0, count <= nodes.count else {
+                throw .argument("cannot truncate to \(count) nodes: the graph has \(nodes.count)")
+            }
+            for index in count..<nodes.count {
+                if case .parameter = nodes[index].op {
+                    throw .argument("cannot remove node \(index): it is a param (only nodes after the last param can be removed)")
+                }
+            }
+            let removed = nodes.count - count
+            guard removed > 0 else { return }
+            nodes.removeLast(removed)
+            boundInputs.removeLast(removed)
+            labelStore.removeLast(removed)
+            needed.removeLast(removed)
+            needsGradient.removeLast(removed)
+            firstWriter.removeLast(removed)
+            finalWriter.removeLast(removed)
+            runningBackup.removeLast(removed)
+            parameterSlot.removeLast(removed)
+            computed.removeLast(removed)
+            plans.removeAll()
+            lastPlan = nil
+            for index in computed.indices { computed[index] = false }
+        }
     }
 
     func check(_ index: Int, _ role: String) throws(DescentError) -> GraphNode {

@@ -72,7 +72,10 @@ extension StepPlan {
     /// ```
     /// c := β1 m + (1 - β1) g;   W := W - lr sign(c);   m := β2 m + (1 - β2) g
     /// ```
-    /// sign(0) = 0. Weight decay is usually decoupled for Lion (the Python class's default).
+    /// sign(0) = 0 and sign(NaN) = NaN (as NumPy's and PyTorch's sign): a NaN gradient under the
+    /// `proceed` policy reaches the parameter, as it does for every other rule, instead of
+    /// freezing that element (its exp_avg stays NaN, and a sign of 0 would stop it forever).
+    /// Weight decay is usually decoupled for Lion (the Python class's default).
     @inline(__always)
     func lionKernel<T: DescentScalar>(_ p: UnsafeMutablePointer<T>, _ g: UnsafePointer<T>,
                                       _ m: UnsafeMutablePointer<T>, _ range: Range<Int>) {
@@ -84,7 +87,7 @@ extension StepPlan {
             var gi = g[i] * sign
             if useL2 { gi += lambda * w }
             let c = b1 * m[i] + c1 * gi
-            let direction: T = c > 0 ? 1 : (c < 0 ? -1 : 0)
+            let direction: T = c > 0 ? 1 : (c < 0 ? -1 : (c == c ? 0 : c))  // sign(NaN) = NaN
             p[i] = w * decay - lr * direction
             m[i] = b2 * m[i] + c2 * gi
         }

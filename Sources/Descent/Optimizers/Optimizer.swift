@@ -341,16 +341,65 @@ extension Optimizer {
         }
     }
 
-    /// Sets each group's learning rate to a schedule's value for this step (one value per group).
-    func setScheduledLearningRates(_ values: [Double]) throws(DescentError) {
-        for value in values where !(value.isFinite && value >= 0) {
+    /// The hyper-parameter a momentum-cycling schedule drives for `rule`, as PyTorch's OneCycleLR
+    /// picks it: beta1 for the rules with betas (Adam, AdamW, Adamax, NAdam, RAdam, Lion), else
+    /// momentum (SGD, RMSprop). Adagrad and Adadelta have neither: `.invalidArgument`.
+    public static func cycledMomentumKey(for rule: OptimizerRule) throws(DescentError) -> HyperparameterKey {
+        switch rule {
+        case .sgd, .rmsprop: return .momentum
+        case .adam, .adamw, .adamax, .nadam, .radam, .lion: return .beta1
+        case .adagrad, .adadelta:
+            throw .argument("the schedule cycles momentum, but \(rule) has neither momentum nor beta1; make the one-cycle schedule without momentum cycling (descent_schedule_new_one_cycle, Python cycle_momentum=False)")
+        }
+    }
+
+    /// Sets each group's learning rate (one value per group) and, with `momentum`, every group's
+    /// momentum (SGD, RMSprop) or beta1 (the rules with betas): a schedule's values for this step.
+    /// The values and the group count are validated and every state slot the new momentum needs
+    /// is allocated before anything changes.
+    /// Returns every group's settings from before, for `restoreGroupSettings` when the step the
+    /// values were for does not happen.
+    @discardableResult
+    func applySchedule(learningRates: [Double], momentum: Double?) throws(DescentError) -> [Hyperparameters] {
+        for value in learningRates where !(value.isFinite && value >= 0) {
             throw .argument("the schedule gave learning rate \(value); it must be finite and >= 0")
         }
-        try lock.withLock { _ throws(DescentError) in
-            guard values.count == groups.count else {
-                throw .argument("the schedule was set for \(values.count) optimizer groups, the optimizer now has \(groups.count); set the schedule again")
+        return try lock.withLock { _ throws(DescentError) -> [Hyperparameters] in
+            guard learningRates.count == groups.count else {
+                throw .argument("the schedule was set for \(learningRates.count) optimizer groups, the optimizer now has \(groups.count); set the schedule again")
             }
-            for index in groups.indices { groups[index].hyper.learningRate = values[index] }
+            let previous = groups.map { $0.hyper }
+            var updated = groups.map { $0.hyper }
+            if let momentum {
+                let key = try Self.cycledMomentumKey(for: rule)
+                for index in updated.indices { updated[index] = try updated[index].setting(key, momentum, for: rule) }
+            }
+            var allocated: [(parameter: Parameter, slot: Int, tensor: Tensor)] = []
+            for (index, group) in groups.enumerated() {
+                for member in group.members {
+                    let parameter = parameters[member]
+                    for slot in 0..<rule.stateSlotCount where parameter.state[slot] == nil && rule.needsSlot(slot, updated[index]) {
+                        allocated.append((parameter, slot, try Tensor.full(rule.initialValue(slot: slot, updated[index]),
+                                                                           dtype: parameter.tensor.dtype, shape: parameter.tensor.shape)))
+                    }
+                }
+            }
+            for entry in allocated { entry.parameter.state[entry.slot] = entry.tensor }
+            if !allocated.isEmpty { piecesValid = false }
+            for index in groups.indices {
+                updated[index].learningRate = learningRates[index]
+                groups[index].hyper = updated[index]
+            }
+            return previous
+        }
+    }
+
+    /// Puts back the settings `applySchedule` returned (state slots it allocated stay: they hold
+    /// their initial values and are what the settings will need again).
+    func restoreGroupSettings(_ settings: [Hyperparameters]) throws(DescentError) {
+        try lock.withLock { _ in
+            guard settings.count == groups.count else { return }
+            for index in groups.indices { groups[index].hyper = settings[index] }
         }
     }
 

@@ -20,19 +20,19 @@ public enum OptimizerRule: Int32, Sendable, CaseIterable, CustomStringConvertibl
         self = rule
     }
 
-    /// The rule's name, as PyTorch spells it ("sgd", "adam", ...).
+    /// The rule's name as the Python classes spell it (`optim.SGD`, `optim.RMSprop`, ...).
     public var description: String {
         switch self {
-        case .sgd: return "sgd"
-        case .adagrad: return "adagrad"
-        case .adadelta: return "adadelta"
-        case .rmsprop: return "rmsprop"
-        case .adam: return "adam"
-        case .adamw: return "adamw"
-        case .adamax: return "adamax"
-        case .nadam: return "nadam"
-        case .radam: return "radam"
-        case .lion: return "lion"
+        case .sgd: return "SGD"
+        case .adagrad: return "Adagrad"
+        case .adadelta: return "Adadelta"
+        case .rmsprop: return "RMSprop"
+        case .adam: return "Adam"
+        case .adamw: return "AdamW"
+        case .adamax: return "Adamax"
+        case .nadam: return "NAdam"
+        case .radam: return "RAdam"
+        case .lion: return "Lion"
         }
     }
 

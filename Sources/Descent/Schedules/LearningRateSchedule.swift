@@ -78,21 +78,56 @@ public final class LearningRateSchedule: Sendable {
         }
     }
 
-    /// The momentum at step `t` for a schedule that cycles momentum (a one-cycle schedule made
-    /// with momentum bounds; see `OneCycle`). Pure, like `value(at:)`. Throws `.unsupported` for
-    /// every other schedule (sequential ones included) and `.invalidArgument` for a step outside
-    /// 0 ... totalSteps.
+    /// The momentum at step `t` for a schedule that cycles momentum: a one-cycle schedule made
+    /// with momentum bounds (see `OneCycle`), or a sequential schedule with such a part (a warmup
+    /// into a one-cycle). Pure, like `value(at:)`. A sequential schedule carries the cycle through,
+    /// as PyTorch's SequentialLR does with OneCycleLR: while a cycling part runs, its momentum at
+    /// its own step; while another part runs, the momentum the last cycling part ended with (its
+    /// last step, at most its total_steps), or before any has run, the first upcoming cycling
+    /// part's momentum at its step 0 (its max_momentum, which OneCycleLR sets when it is made).
+    /// Throws `.unsupported` for every other schedule and `.invalidArgument` for a step outside
+    /// a one-cycle part's 0 ... totalSteps (or a negative one).
     public func momentum(at step: Int64) throws(DescentError) -> Double {
-        guard case .oneCycle(let cycle) = kind, cycle.momentumRange != nil else {
-            throw DescentError(.unsupported, "this schedule does not cycle momentum; only a one-cycle schedule made with momentum bounds does")
+        switch kind {
+        case .oneCycle(let cycle) where cycle.momentumRange != nil:
+            return try cycle.momentum(at: step)
+        case .sequential(let schedules, let milestones) where cyclesMomentum:
+            guard step >= 0 else { throw .argument("step \(step) is negative; steps count from 0") }
+            let index = countAtOrBelow(milestones, step)
+            let start = index == 0 ? 0 : milestones[index - 1]
+            if schedules[index].cyclesMomentum { return try schedules[index].momentum(at: step - start) }
+            var previous = index - 1
+            while previous >= 0 {
+                let part = schedules[previous]
+                if part.cyclesMomentum {
+                    let partStart = previous == 0 ? 0 : milestones[previous - 1]
+                    return try part.momentum(at: part.clampedToMomentumSteps(milestones[previous] - 1 - partStart))
+                }
+                previous -= 1
+            }
+            for next in (index + 1)..<schedules.count where schedules[next].cyclesMomentum {
+                return try schedules[next].momentum(at: 0)
+            }
+            throw DescentError(.internal, "a sequential schedule that cycles momentum has no cycling part")
+        default:
+            throw DescentError(.unsupported, "this schedule does not cycle momentum; only a one-cycle schedule made with momentum bounds does (or a sequential schedule with such a part)")
         }
-        return try cycle.momentum(at: step)
     }
 
-    /// Whether `momentum(at:)` is supported.
+    /// Whether `momentum(at:)` is supported: a one-cycle schedule with momentum bounds, or a
+    /// sequential one with such a part.
     public var cyclesMomentum: Bool {
-        if case .oneCycle(let cycle) = kind { return cycle.momentumRange != nil }
-        return false
+        switch kind {
+        case .oneCycle(let cycle): return cycle.momentumRange != nil
+        case .sequential(let schedules, _): return schedules.contains { $0.cyclesMomentum }
+        default: return false
+        }
+    }
+
+    /// `step`, or a one-cycle's last valid momentum step when `step` is past it.
+    func clampedToMomentumSteps(_ step: Int64) -> Int64 {
+        if case .oneCycle(let cycle) = kind { return min(step, cycle.totalSteps) }
+        return step
     }
 }
 

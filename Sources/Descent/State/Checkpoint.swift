@@ -125,8 +125,8 @@ extension Optimizer {
         var reader = ByteReader(payload)
         let fileRule = try reader.integer(Int32.self)
         guard fileRule == rule.rawValue else {
-            let name = OptimizerRule(rawValue: fileRule)?.description ?? "rule \(fileRule)"
-            throw .argument("\(path) holds a \(name) optimizer, this one is \(rule)")
+            let name = OptimizerRule(rawValue: fileRule)?.description ?? "unknown rule code \(fileRule)"
+            throw .argument("\(path) holds the state of the \(name) rule, this optimizer's rule is \(rule); a checkpoint loads only into an optimizer of the rule that saved it")
         }
         guard let policy = NonFinitePolicy(rawValue: try reader.integer(Int32.self)) else {
             throw DescentError(.corrupt, "\(path): unknown non-finite policy")
@@ -167,7 +167,8 @@ extension Optimizer {
             var shape: [Int] = []
             for _ in 0..<Int(rank) { shape.append(Int(truncatingIfNeeded: try reader.integer(Int64.self))) }
             guard dtype == tensor.dtype.rawValue, shape == tensor.shape else {
-                throw .shape("\(path): param \(index) is dtype \(dtype) shape \(Shape.describe(shape)), this optimizer's is \(tensor.dtype) \(Shape.describe(tensor.shape))")
+                let stored = DType(rawValue: dtype)?.description ?? "unknown dtype code \(dtype)"
+                throw .shape("\(path): param \(index) is \(stored) with shape \(Shape.describe(shape)), this optimizer's is \(tensor.dtype) with shape \(Shape.describe(tensor.shape))")
             }
             let mask = try reader.integer(UInt32.self)
             guard mask >> UInt32(rule.stateSlotCount) == 0 else { throw DescentError(.corrupt, "\(path): bad slot mask") }

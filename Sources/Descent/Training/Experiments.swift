@@ -73,13 +73,17 @@ extension Trainer {
     /// steps over `loader` with the rate growing exponentially from `start` to `end`
     /// (lr_i = start·(end/start)^(i/(steps-1))), recording the loss of each and its smoothed,
     /// debiased exponential average (factor `smoothing`). Stops early when the smoothed loss
-    /// exceeds `divergence` times its minimum or is not finite. Afterwards the parameters, batch
-    /// norm statistics, optimizer state, step count, learning rates and the loader's epoch are
-    /// exactly as before, also when it fails.
+    /// exceeds `divergence` times its minimum or is not finite. Afterwards (also after a failure)
+    /// the parameters, batch norm statistics, optimizer state, step count, learning rates and the
+    /// loader's epoch are exactly as before.
     public func rangeTest(_ loader: DataLoader, start: Double, end: Double, steps: Int,
                           smoothing: Double = 0.98, divergence: Double = 4) throws(DescentError) -> RangeTestResult {
         guard start.isFinite, end.isFinite, start > 0, end > start else {
             throw .argument("the range must satisfy 0 < start < end (finite), got \(start) and \(end)")
+        }
+        guard (end / start).isFinite else {
+            // The rates start·(end/start)^f would be infinite from the first step on.
+            throw .argument("the range \(start) ... \(end) is too wide: end/start overflows to infinity")
         }
         guard steps >= 2 else { throw .argument("steps must be >= 2, got \(steps)") }
         guard smoothing.isFinite, smoothing >= 0, smoothing < 1 else { throw .argument("smoothing must lie in [0, 1), got \(smoothing)") }
@@ -90,12 +94,14 @@ extension Trainer {
         let state = try optimizer.snapshot()
         let rates = try optimizer.learningRates()
         let savedSchedule = schedule, savedEpoch = epoch, savedDropout = try graph.currentDropoutStep
-        let savedLoaderEpoch = max(loader.epoch, 0)  // -1 (none set) orders batches as epoch 0
+        let savedLoaderEpoch = loader.epoch
         schedule = nil
         defer {
             schedule = savedSchedule
             epoch = savedEpoch
-            try? loader.setEpoch(savedLoaderEpoch)
+            // The loader's sample order too (the test moves it through epochs); a loader that had
+            // none set reads as epoch 0, as every reader sets it.
+            try? loader.setEpoch(max(savedLoaderEpoch, 0))
             try? graph.setDropoutStep(savedDropout)
             try? optimizer.restore(state)
             try? optimizer.setLearningRates(rates)

@@ -143,6 +143,10 @@ public final class Trainer {
             }
             return
         }
+        if schedule.cyclesMomentum {
+            // A schedule that cycles momentum needs a rule with momentum or beta1 to drive.
+            _ = try Optimizer.cycledMomentumKey(for: try optimizer.rule)
+        }
         let perGroup = try schedule.forGroups(withRates: try optimizer.initialLearningRates(), base: base)
         try lock.withLock { _ in
             (self.schedule, schedulePerEpoch, scheduleBase, groupSchedules) = (schedule, perEpoch, base, perGroup)
@@ -201,13 +205,25 @@ public final class Trainer {
                     for view in boundViews { try view.scale(by: coefficient) }
                 }
             }
-            if schedule != nil {
+            var settings: [Hyperparameters]? = nil
+            if let schedule {
                 let t = schedulePerEpoch ? epoch : try optimizer.summary.stepCount
                 var rates: [Double] = []
                 for groupSchedule in groupSchedules { rates.append(try groupSchedule.value(at: t)) }
-                try optimizer.setScheduledLearningRates(rates)
+                // A momentum-cycling schedule (one-cycle, or a warmup into one) drives momentum /
+                // beta1 too, as LRScheduler does in Python; all is evaluated before anything changes.
+                let momentum = schedule.cyclesMomentum ? try schedule.momentum(at: t) : nil
+                settings = try optimizer.applySchedule(learningRates: rates, momentum: momentum)
             }
-            let skipped = try optimizer.step(gradientsKnownFinite: finite)
+            let skipped: Bool
+            do throws(DescentError) {
+                skipped = try optimizer.step(gradientsKnownFinite: finite)
+            } catch {
+                // The update did not happen: neither do its scheduled settings.
+                if let settings { try? optimizer.restoreGroupSettings(settings) }
+                throw error
+            }
+            if skipped, let settings { try optimizer.restoreGroupSettings(settings) }
             try graph.locked {
                 if skipped { graph.restoreRunningStatistics() }
                 graph.dropoutStep &+= 1
