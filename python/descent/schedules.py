@@ -713,6 +713,11 @@ def initial_lr(group: MutableMapping[str, Any]) -> float:
     return _real(group["initial_lr"], "the group's initial_lr")
 
 
+def _initial_rate(group: Mapping[str, Any]) -> float:
+    """:func:`initial_lr` without recording it (for checks that must change nothing when they fail)."""
+    return _real(group["initial_lr"] if "initial_lr" in group else group["lr"], "the group's initial_lr")
+
+
 def _rates_agree(a: float, b: float) -> bool:
     return a == b or abs(a - b) <= 1e-12 * max(abs(a), abs(b))
 
@@ -739,7 +744,7 @@ def for_group(schedule: Schedule, group: MutableMapping[str, Any], index: int,
     base = schedule_base(schedule, override_lr)
     if base == BASE_SCHEDULE:
         return schedule, False
-    rate = initial_lr(group)
+    rate = _initial_rate(group)
     if base == BASE_OPTIMIZER:
         return schedule.rebased(rate), True
     own = schedule.base_lr
@@ -829,6 +834,10 @@ class LRScheduler:
                     f"param_groups[{index}] has neither 'momentum' nor 'betas', but its schedule cycles momentum; "
                     "use an optimizer with momentum (SGD, RMSprop) or beta1 (Adam family), or make the "
                     "one_cycle schedule with cycle_momentum=False")
+        for group in groups:
+            _initial_rate(group)
+        for group in groups:
+            initial_lr(group)  # recorded once every check has passed (a refused scheduler changes nothing)
         self.optimizer = optimizer
         self.schedules = schedules
         self.interval = interval

@@ -239,3 +239,14 @@ def test_an_array_on_the_left_of_a_node_operator_makes_one_node():
     y = np.array([1.0, 2.0, 3.0]) * x
     np.testing.assert_array_equal(g.forward(y, feed={x: np.ones((2, 3))}), [[1.0, 2.0, 3.0]] * 2)
 
+
+# ---- a refused LRScheduler recorded initial_lr in the optimizer's groups (found by the API fuzz's
+# unchanged-on-failure oracle once per-group schedules met it) -----------------------------------
+def test_a_refused_lr_scheduler_leaves_the_param_groups_unchanged():
+    opt = optim.SGD([np.zeros(3)], lr=0.1, momentum=0.9)
+    before = [dict(group) for group in opt.param_groups]
+    with pytest.raises(descent.InvalidArgumentError, match="the schedule starts from lr 1.0"):
+        S.LRScheduler(opt, S.one_cycle(1.0, 100))
+    assert [dict(group) for group in opt.param_groups] == before and "initial_lr" not in opt.param_groups[0]
+    S.LRScheduler(opt, S.one_cycle(0.1, 100))          # an accepted one records it, as PyTorch does
+    assert opt.param_groups[0]["initial_lr"] == 0.1
