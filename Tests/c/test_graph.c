@@ -362,8 +362,43 @@ static void test_fit(void) {
     descent_tensor_free(tb);
 }
 
+/* descent_graph_value after a run that failed in its checks (found by the ABI fuzz's live graph
+ * fixtures: SIGILL): the failed run marked an unbound input and the nodes after it as needed, and
+ * value() answered for them from that mark -- trapping on the unbound input, or returning a stale
+ * buffer. Now it answers only for what the last completed run computed. */
+static void test_value_after_a_failed_run(void) {
+    descent_graph g = 0;
+    int64_t x, w, two, three, y, z, count = -1;
+    int64_t shape[2] = {-1, 2}, rows[2] = {3, 2};
+    double xs[6] = {1, 1, 1, 1, 1, 1}, out[16];
+    CHECK_OK(descent_graph_new(DESCENT_DTYPE_FLOAT64, &g));
+    CHECK_OK(descent_graph_input(g, 2, shape, &x));
+    CHECK_OK(descent_graph_input(g, 2, shape, &w));
+    CHECK_OK(descent_graph_scalar(g, 2.0, &two));
+    CHECK_OK(descent_graph_scalar(g, 3.0, &three));
+    CHECK_OK(descent_graph_binary(g, DESCENT_GRAPH_MUL, x, two, &y));
+    CHECK_OK(descent_graph_binary(g, DESCENT_GRAPH_MUL, w, three, &z));
+    descent_tensor tx = wrap(2, rows, xs, 6);
+    CHECK_OK(descent_graph_set_input(g, x, tx));
+    CHECK_OK(descent_graph_forward(g, y, DESCENT_DTYPE_FLOAT64, out, 16, &count));
+    CHECK(count == 6 && out[0] == 2.0);
+    /* w is unbound: this run fails in its checks and computes nothing. */
+    CHECK_STATUS(descent_graph_forward(g, z, DESCENT_DTYPE_FLOAT64, out, 16, &count), DESCENT_ERR_INVALID_ARGUMENT);
+    count = -1;
+    CHECK_STATUS(descent_graph_value(g, w, DESCENT_DTYPE_FLOAT64, out, 16, &count), DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(descent_graph_value(g, z, DESCENT_DTYPE_FLOAT64, out, 16, &count), DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(count == -1);
+    /* The last completed run's own values still answer. */
+    memset(out, 0, sizeof out);
+    CHECK_OK(descent_graph_value(g, y, DESCENT_DTYPE_FLOAT64, out, 16, &count));
+    CHECK(count == 6 && out[0] == 2.0 && out[5] == 2.0);
+    CHECK_OK(descent_graph_free(g));
+    CHECK_OK(descent_tensor_free(tx));
+}
+
 int main(void) {
     test_textbook_graph();
+    test_value_after_a_failed_run();
     test_network_and_trainer();
     test_fit();
     return check_report("test_graph");
