@@ -274,7 +274,8 @@ def _fit(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Optional[npt.A
         start_epoch = trainer.epoch
         rows: list[list[float]] = []
         all_step_losses: list[float] = []
-        records = np.zeros((steps_per_epoch, 3), dtype=np.float64)   # n·loss, correct, n per step
+        records = np.zeros((steps_per_epoch, 3), dtype=np.float64)   # (n/B)·loss, correct, n per step
+        sample_count = int(x_array.shape[0])
         best, best_epoch, waited, stop_reason, stopped_early = math.inf, -1, 0, None, False
         skipped_total, step_index = 0, 0
         compute = communication = 0.0
@@ -313,7 +314,8 @@ def _fit(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Optional[npt.A
                         _unpack(model, params)
                     communication += (t2 - t1) + (time.perf_counter() - t3)
                 compute += (t1 - t0) + (t3 - t2)
-                records[batch] = (loss * samples, max(correct, 0), samples)
+                whole = min(train.batch_size, sample_count - batch * train.batch_size)  # the global batch
+                records[batch] = (loss * (samples / whole), max(correct, 0), samples)   # Σ over ranks: its loss
                 if not applied:
                     skipped_epoch += 1
                 step_index += 1
@@ -336,7 +338,7 @@ def _fit(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Optional[npt.A
             done = batch + 1
             totals = records[:done].copy()
             comm.Allreduce(MPI.IN_PLACE, totals, op=MPI.SUM)
-            step_losses = totals[:, 0] / np.maximum(totals[:, 2], 1)
+            step_losses = totals[:, 0]
             all_step_losses.extend(step_losses.tolist())
             seen = totals[:, 2].sum()
             epoch_loss = float(step_losses.mean())

@@ -14,25 +14,18 @@ checkpoint here. `fail` makes rank RANK raise in a callback; `diverge` perturbs 
 import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))  # repository/python
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # python/: the package
 
 import numpy as np  # noqa: E402
 from mpi4py import MPI  # noqa: E402
 
 import descent  # noqa: E402
 from descent import distributed  # noqa: E402
+from mpi_worker_data import data  # noqa: E402
 
 comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()
 scenario, out = sys.argv[1], sys.argv[2]
-
-
-def data():
-    rng = np.random.default_rng(7)
-    x = rng.standard_normal((600, 20))
-    y = (np.argmax(x[:, :3] + 0.3 * rng.standard_normal((600, 3)), axis=1)).astype(np.int64)
-    return x, y
 
 
 def model_and(optimizer_class, **hyper):
@@ -65,7 +58,7 @@ if scenario == "train":
         save(name + "-steps", history.step_losses)
         save(name + "-val", np.array(history.history["val_loss"]))
         if sharded:
-            save(name + "-state", np.array(optimizer.sizes()[1]))
+            save(name + "-state", np.array(timing["state_bytes"]))
     # The summed gradient of the first global batch (checked against NumPy by the test).
     model, optimizer = model_and(descent.optim.SGD, lr=0.0)
     distributed.broadcast_parameters(model, comm)
