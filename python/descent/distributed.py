@@ -100,12 +100,20 @@ def abort_on_error(comm: Comm, error: BaseException) -> None:
     comm.Abort(1)
 
 
+def _check_comm(comm: object) -> None:
+    """TypeError unless `comm` looks like an mpi4py intracommunicator."""
+    needed = ("Get_rank", "Get_size", "Allreduce", "Bcast", "allgather", "Abort")
+    if not all(callable(getattr(comm, name, None)) for name in needed):
+        raise TypeError(f"comm must be an mpi4py communicator (e.g. MPI.COMM_WORLD), got {type(comm).__name__}")
+
+
 def install_excepthook(comm: Optional[Comm] = None) -> None:
     """Makes an exception that nothing catches on this rank abort the whole job with
     "descent.distributed: rank R of N failed: <error>" (``sys.excepthook`` chained to the previous
     one), instead of leaving the other ranks waiting in a collective forever. :func:`fit` installs
     it for ``MPI.COMM_WORLD``; ``python3 -m mpi4py script.py`` is the same guard from mpi4py."""
     target = comm if comm is not None else _mpi().COMM_WORLD
+    _check_comm(target)
     previous = sys.excepthook
     if getattr(previous, "_descent_abort", False):
         return
@@ -139,6 +147,7 @@ def _unpack(model: Model, flat: FloatArray) -> None:
 
 def broadcast_parameters(model: Model, comm: Comm, root: int = 0) -> None:
     """Copies rank `root`'s parameters to every rank (one ``MPI_Bcast``)."""
+    _check_comm(comm)
     flat, own = _params_flat(model)
     comm.Bcast(flat, root=root)
     if not own:
@@ -188,6 +197,11 @@ def fit(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Optional[npt.Ar
     every rank. Models with batch norm are refused (per-rank statistics would make the replicas
     differ from the 1-rank run); dropout masks differ from the 1-rank run's (the parts are
     smaller tensors) but are the same on every rank count for a given part."""
+    _check_comm(comm)
+    if not isinstance(shard_state, (bool, np.bool_)):
+        raise TypeError(f"shard_state must be a bool, got {type(shard_state).__name__}")
+    if not isinstance(abort, (bool, np.bool_)):
+        raise TypeError(f"abort must be a bool, got {type(abort).__name__}")
     if abort:
         install_excepthook(comm)
     try:

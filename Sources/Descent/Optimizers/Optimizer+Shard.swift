@@ -17,7 +17,7 @@ extension Optimizer {
         try lock.withLock { _ throws(DescentError) in
             let total = offsets.last ?? 0
             guard start >= 0, count >= 0, start <= total, count <= total - start else {
-                throw .argument("range \(start) ..< \(start + count) is outside the \(total) flattened param elements")
+                throw .argument("range start \(start), count \(count) is outside the \(total) flattened param elements")
             }
             let end = start + count
             shard.defaults = defaults
