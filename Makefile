@@ -209,8 +209,14 @@ $(BUILD_DIR)/bench/libadam_peer.so: bench/adam_peer.c
 	@mkdir -p $(dir $@)
 	gcc -O3 -march=native -fno-math-errno -fopenmp -shared -fPIC $< -o $@ -lm
 
-bench: lib mpi-deps $(BUILD_DIR)/bench/libadam_peer.so
+# Raw C call costs for the overhead rows of bench/step_targets.py.
+$(BUILD_DIR)/bench/overhead: bench/overhead.c include/descent.h lib
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TEST) $< -o $@ -L$(BUILD_DIR)/lib -ldescent -Wl,-rpath,'$$ORIGIN/../lib'
+
+bench: lib mpi-deps $(BUILD_DIR)/bench/libadam_peer.so $(BUILD_DIR)/bench/overhead
 	PYTHONPATH=python $(PYTHON) bench/run.py
+	PYTHONPATH=python $(PYTHON) bench/step_targets.py
 	PYTHON=$(PYTHON) bench/mpi_scaling.sh
 
 install: lib

@@ -129,6 +129,36 @@ const char *descent_status_string(descent_status status);
  */
 const char *descent_last_error(void);
 
+/**
+ * The instruction-set path of the optimizer update kernels (every *_step function, optimizer
+ * steps, trainer steps and the non-finite gradient scan): "baseline" (SSE2, any x86-64), "avx2"
+ * or "avx512" (F, VL, BW, DQ). The same C loops are compiled for each, without contraction into
+ * fused multiply-adds, so every path gives bit-identical results: a run reproduces on any
+ * x86-64 machine, whichever path its CPU takes. (Matrix products go through the BLAS, which
+ * picks its own kernels per CPU; they are outside this promise.)
+ *
+ * The path is chosen once, at the first step: $DESCENT_ISA when set, else the widest the CPU
+ * has. *name receives the path's name (static, library-owned). DESCENT_ERR_UNSUPPORTED when
+ * $DESCENT_ISA names an unknown path or one this CPU lacks (the message says which): every step
+ * then fails with that status, nothing is updated, until descent_set_isa picks a valid path.
+ * DESCENT_ERR_NULL_POINTER for a NULL name.
+ */
+descent_status descent_isa(const char **name);
+
+/**
+ * Selects the kernel path for every later step of the process: "baseline", "avx2" or "avx512".
+ * DESCENT_ERR_INVALID_ARGUMENT for another name, DESCENT_ERR_UNSUPPORTED when this CPU lacks the
+ * path (nothing changes), DESCENT_ERR_NULL_POINTER for NULL. Safe while other threads step (a
+ * step's chunks may then run on either path, with the same bits).
+ */
+descent_status descent_set_isa(const char *name);
+
+/**
+ * *available := 1 when this CPU can run the kernel path `name`, else 0.
+ * DESCENT_ERR_INVALID_ARGUMENT for an unknown name, DESCENT_ERR_NULL_POINTER for NULL pointers.
+ */
+descent_status descent_isa_available(const char *name, int32_t *available);
+
 /* ---------------------------------------------------------------------------------------------
  * Tensors
  * ------------------------------------------------------------------------------------------- */

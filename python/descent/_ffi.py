@@ -80,6 +80,12 @@ FUNCTIONS: list[FFIRow] = [
     ("descent_last_error", c_char_p, []),
     # const char *descent_blas_name(void);
     ("descent_blas_name", c_char_p, []),
+    # descent_status descent_isa(const char **name);
+    ("descent_isa", STATUS, [POINTER(c_char_p)]),
+    # descent_status descent_set_isa(const char *name);
+    ("descent_set_isa", STATUS, [c_char_p]),
+    # descent_status descent_isa_available(const char *name, int32_t *available);
+    ("descent_isa_available", STATUS, [c_char_p, POINTER(c_int32)]),
     # descent_status descent_tensor_zeros(int32_t dtype, int64_t rank, const int64_t *shape, descent_tensor *out);
     ("descent_tensor_zeros", STATUS, [c_int32, c_int64, _P_I64, _P_HANDLE]),
     ("descent_tensor_ones", STATUS, [c_int32, c_int64, _P_I64, _P_HANDLE]),
