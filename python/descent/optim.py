@@ -45,7 +45,7 @@ import os
 import threading
 import weakref
 from collections.abc import Mapping
-from typing import Any, Callable, ClassVar, Iterable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -55,6 +55,9 @@ from . import functional as _f
 from ._ffi import lib
 from ._native import NativeObject
 from .tensor import DTYPE_CODES, Tensor, wrap
+
+if TYPE_CHECKING:
+    from .shard import OptimizerShard
 
 HYPER = {"lr": 1, "momentum": 2, "dampening": 3, "beta1": 4, "beta2": 5, "alpha": 6, "rho": 7, "eps": 8,
          "weight_decay": 9, "lr_decay": 10, "initial_accumulator_value": 11, "momentum_decay": 12}
@@ -583,6 +586,22 @@ class Optimizer(NativeObject):
         for tensor in getattr(self, "_bound_tensors", []) + getattr(self, "_tensors", []):
             tensor.close()
         self._bound_tensors, self._tensors, self._bound, self._copies = [], [], None, []
+
+    def shard(self, start: int, count: int) -> OptimizerShard:
+        """A shard of this optimizer over flat elements ``start .. start+count`` of its flattened
+        params (every param's elements concatenated in group order): it steps those elements in
+        place with state for them alone (ZeRO stage 1; C ``descent_optimizer_shard``). See
+        :class:`descent.shard.OptimizerShard`."""
+        from .shard import OptimizerShard
+        self._check_open()
+        return OptimizerShard(self, start, count)
+
+    def sizes(self) -> tuple[int, int]:
+        """``(elements, state_bytes)``: elements of the flattened params and bytes of state
+        buffers held (C ``descent_optimizer_sizes``)."""
+        elements, state_bytes = ctypes.c_int64(), ctypes.c_int64()
+        lib.descent_optimizer_sizes(self._handle, ctypes.byref(elements), ctypes.byref(state_bytes))
+        return int(elements.value), int(state_bytes.value)
 
     def counts(self) -> tuple[int, int, int]:
         """``(rule, groups, params)`` as the native optimizer reports them
