@@ -52,9 +52,14 @@ import numpy.typing as npt
 
 from . import errors
 from . import functional as _f
-from ._ffi import lib
+from ._ffi import last_error, lib
 from ._native import NativeObject
 from .tensor import DTYPE_CODES, Tensor, wrap
+
+# descent_optimizer_step without the FFI table's errcheck wrapper, for step()'s hot path (the
+# caller checks the status): a Python-level errcheck call costs more than the C step of a small model.
+_raw_step = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_uint64, ctypes.POINTER(ctypes.c_int32))(
+    ("descent_optimizer_step", lib))
 
 if TYPE_CHECKING:
     from .shard import OptimizerShard
@@ -145,6 +150,7 @@ class Optimizer(NativeObject):
         self._copies: list[tuple[int, Param]] = []  # private C-contiguous copies of grads not bound zero-copy
         self._grads: Optional[list[Param]] = None  # optimizer-owned grad arrays
         self._skipped = ctypes.c_int32()
+        self._skipped_pointer = ctypes.pointer(self._skipped)
         self._getter = _tuple_getter(list(self.DEFAULTS))
         self._lock = threading.Lock()  # step() from several Python threads: bind/sync/step stay together
         _LIVE.add(self)
@@ -262,8 +268,16 @@ class Optimizer(NativeObject):
         pushed = self._pushed
         for index, group in enumerate(self._groups):
             values = getter(group)
-            if not _same(values, pushed[index]):
-                self._push(index, values, pushed[index])
+            old = pushed[index]
+            try:
+                # Tuple equality tries identity first, element by element: an untouched group (the
+                # very objects that were pushed) costs one comparison in C.
+                if values == old:
+                    continue
+            except (TypeError, ValueError):  # an array where a number belongs: _same decides
+                pass
+            if not _same(values, old):
+                self._push(index, values, old)
                 pushed[index] = values
 
     # -- gradients and the step ----------------------------------------------------------------
@@ -335,7 +349,9 @@ class Optimizer(NativeObject):
         InvalidArgumentError when a gradient is (or shares memory with) any param, and
         NonFiniteError for a NaN/inf gradient under the "raise" policy; on any error the
         parameters, the state and the step count are unchanged."""
-        self._check_open()
+        handle: int = getattr(self, "_raw", 0)
+        if not handle:
+            self._check_open()  # raises ClosedError
         if grads is None:
             if self._grads is None:
                 raise errors.InvalidArgumentError(
@@ -347,9 +363,10 @@ class Optimizer(NativeObject):
             grads = [grads]
         with self._lock:
             bound = self._bound
-            if bound is None or len(bound) != len(grads) or not all(map(operator.is_, grads, bound)):
+            if bound is not grads and (bound is None or len(bound) != len(grads)
+                                       or not all(map(operator.is_, grads, bound))):
                 self._bind(grads)
-            else:
+            elif self._copies:
                 # Same array objects as last time. C-contiguous writable ones are bound zero-copy
                 # (C reads them directly); the others are bound through private copies, which must
                 # be refilled now: the caller may have changed its array in place since.
@@ -359,7 +376,10 @@ class Optimizer(NativeObject):
                         break
                     np.copyto(copy, grads[index])
             self._sync()
-            lib.descent_optimizer_step(self._handle, ctypes.byref(self._skipped))
+            # The raw entry point (no ctypes errcheck): the status is checked here.
+            status = _raw_step(handle, self._skipped_pointer)
+            if status:
+                raise errors.error_for_status(status, last_error())
             return bool(self._skipped.value == 0)
 
     def reset_state(self) -> None:
