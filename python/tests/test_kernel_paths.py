@@ -283,3 +283,24 @@ def test_training_an_mlp_gives_the_same_bits_on_every_path(dtype_name, rng):
         trainer.close()
         opt.close()
     assert_same_bits(results, f"MLP {dtype_name}")
+
+
+@pytest.mark.parametrize("position", [0, 70_000, 140_000])
+def test_functional_check_finite_on_a_split_array_changes_nothing(position, dtype, rng):
+    """check_finite runs the scan and the update in one pass over the threads: a NaN in any
+    thread's chunk stops every chunk's update."""
+    n = 140_001
+    for path in PATHS:
+        descent.set_isa(path)
+        p = rng.standard_normal(n).astype(dtype)
+        m, v = np.zeros(n, dtype), np.zeros(n, dtype)
+        g = rng.standard_normal(n).astype(dtype)
+        g[position] = np.nan
+        before = p.copy()
+        with pytest.raises(descent.NonFiniteError, match="nothing was updated"):
+            functional.adam(p, g, m, v, step=1, check_finite=True)
+        np.testing.assert_array_equal(p, before)
+        assert not m.any() and not v.any()
+        g[position] = 0
+        functional.adam(p, g, m, v, step=1, check_finite=True)
+        assert (p != before).sum() > n // 2
