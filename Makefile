@@ -55,6 +55,7 @@ CONFIGURE     = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
                     -e 's|@VERSION_MINOR@|$(word 2,$(VERSION_PARTS))|g' \
                     -e 's|@ABI_VERSION@|$(ABI_VERSION)|g' -e 's|@SONAME@|$(SONAME)|g' -e 's|@REALNAME@|$(REALNAME)|g'
 
+.PHONY: test-isa
 .PHONY: all deps demo-deps mpi-deps mpi-example test-deps test-c-install test-swift-consumer test-swift-docs test-wheel test-typing lib runner demo test test-swift test-abi test-c test-leaks test-python test-python-stock \
         test-install install uninstall bench stress stress-self-test clean
 
@@ -137,7 +138,7 @@ demo: lib demo-deps $(C_EXAMPLES)
 	@echo "== C: $(BUILD_DIR)/examples/train_mlp (an MLP trained through the C ABI alone)"
 	@$(BUILD_DIR)/examples/train_mlp
 
-test: all test-swift test-abi test-c test-leaks test-python-stock test-install test-wheel test-typing test-c-install test-swift-docs test-swift-consumer test-python
+test: all test-swift test-abi test-isa test-c test-leaks test-python-stock test-install test-wheel test-typing test-c-install test-swift-docs test-swift-consumer test-python
 	@echo "make test: all suites passed"
 
 # XCTest prints two lines per test case and totals per suite; failures, warnings, build lines and
@@ -145,6 +146,10 @@ test: all test-swift test-abi test-c test-leaks test-python-stock test-install t
 test-swift: deps
 	@set -o pipefail; $(SWIFT) test --disable-swift-testing 2>&1 | awk \
 	    "/^Test (Case|Suite) '.*' (started|passed)/ {next} /^\t Executed/ {last = \$$0; next} {print} END {print last}"
+
+# The library runs on baseline x86-64: AVX2/AVX-512 only inside the dispatched kernels.
+test-isa: lib
+	scripts/check-baseline-isa.sh $(LIB)
 
 test-abi: lib
 	scripts/check-abi.sh $(LIB)
