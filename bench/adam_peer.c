@@ -22,3 +22,15 @@ void adam_peer_step(float *restrict p, const float *restrict g, float *restrict 
         p[i] -= step_size * mi / (sqrtf(vi) * scale + e);
     }
 }
+
+/* SGD with PyTorch momentum (dampening 0, after the first step): b = mu b + g; p -= lr b. */
+void momentum_peer_step(float *restrict p, const float *restrict g, float *restrict b, int64_t n, double lr,
+                        double momentum) {
+    const float mu = (float)momentum, rate = (float)lr;
+#pragma omp parallel for simd schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        float bi = mu * b[i] + g[i];
+        b[i] = bi;
+        p[i] -= rate * bi;
+    }
+}

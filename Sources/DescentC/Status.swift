@@ -105,3 +105,32 @@ func readCount(_ count: Int64, _ name: String) throws(DescentError) -> Int {
 @c public func descent_blas_name() -> UnsafePointer<CChar>? {
     dsupport_blas_name()
 }
+
+/// Reads a kernel path name from C.
+private func kernelPath(_ name: UnsafePointer<CChar>?) throws(DescentError) -> KernelPath {
+    guard let text = String(validatingCString: try required(name, "name")) else {
+        throw DescentError(.invalidArgument, "name is not valid UTF-8")
+    }
+    return try KernelPath.named(text)
+}
+
+@c public func descent_isa(_ name: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> Int32 {
+    exported("descent_isa") { () throws(DescentError) in
+        let out = try required(name, "name")
+        let text = try KernelPath.current.staticName
+        out.pointee = UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
+    }
+}
+
+@c public func descent_set_isa(_ name: UnsafePointer<CChar>?) -> Int32 {
+    exported("descent_set_isa") { () throws(DescentError) in
+        try KernelPath.select(try kernelPath(name))
+    }
+}
+
+@c public func descent_isa_available(_ name: UnsafePointer<CChar>?, _ available: UnsafeMutablePointer<Int32>?) -> Int32 {
+    exported("descent_isa_available") { () throws(DescentError) in
+        let out = try required(available, "available")
+        out.pointee = try kernelPath(name).isAvailable ? 1 : 0
+    }
+}

@@ -124,6 +124,36 @@ static void run(int32_t dtype) {
     CHECK(allocations == 0);
     CHECK(isfinite(value) && isfinite(first));
 
+    /* The optimizer's own step under the default policy (the non-finite scan, then the update).
+     * 60000 elements run on the calling thread; a dispatch to the worker pool (above 2 x 65536
+     * elements) still allocates one 32-byte closure context per parallel job (Swift's closure
+     * specialization of Parallel.forEachChunk), which this test does not cover. */
+    {
+        enum { BIG = 60000 };
+        static double big[BIG], big_grad[BIG];
+        for (int i = 0; i < BIG; i++) { big[i] = 1.0; big_grad[i] = 1e-3 * (i % 7); }
+        int64_t big_shape[1] = {BIG};
+        descent_tensor tp = 0, tgr = 0;
+        descent_optimizer sgd = 0;
+        CHECK_OK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, big_shape, big, BIG, &tp));
+        CHECK_OK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, big_shape, big_grad, BIG, &tgr));
+        CHECK_OK(descent_optimizer_new(DESCENT_RULE_ADAM, &sgd));
+        CHECK_OK(descent_optimizer_add_group(sgd, &tp, 1, NULL));
+        CHECK_OK(descent_optimizer_set_grads(sgd, &tgr, 1));
+        for (int i = 0; i < 3; i++) CHECK_OK(descent_optimizer_step(sgd, NULL));
+        allocations = 0;
+        counting = 1;
+        for (int i = 0; i < 5; i++) ok &= descent_optimizer_step(sgd, NULL) == DESCENT_OK;
+        counting = 0;
+        CHECK(ok);
+        printf("%s: %ld allocations in 5 checked optimizer steps of %d elements\n",
+               size == 4 ? "float32" : "float64", allocations, BIG);
+        CHECK(allocations == 0);
+        descent_optimizer_free(sgd);
+        descent_tensor_free(tp);
+        descent_tensor_free(tgr);
+    }
+
     descent_loader_free(loader);
     descent_trainer_free(trainer);
     descent_optimizer_free(adam);

@@ -310,11 +310,82 @@ static void test_grads_must_not_overlap_any_param(void) {
     descent_tensor_free(gt); descent_tensor_free(other);
 }
 
+/* The kernel paths (descent_isa, descent_set_isa, descent_isa_available): float32 Adam with
+ * AMSGrad and weight decay and float64 Nesterov SGD give the same bytes on every path this CPU
+ * has; bad names and NULLs are errors that leave the selection alone. */
+static void test_kernel_paths(void) {
+    static const char *paths[] = {"baseline", "avx2", "avx512"};
+    const char *initial = NULL;
+    CHECK_OK(descent_isa(&initial));
+    CHECK(initial != NULL);
+    CHECK_STATUS(descent_isa(NULL), DESCENT_ERR_NULL_POINTER);
+    CHECK_STATUS(descent_set_isa(NULL), DESCENT_ERR_NULL_POINTER);
+    CHECK_STATUS(descent_set_isa("sse9"), DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(strstr(descent_last_error(), "descent_set_isa: unknown kernel path 'sse9'") != NULL);
+    int32_t available = -1;
+    CHECK_STATUS(descent_isa_available("neon", &available), DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK(available == -1);
+    CHECK_STATUS(descent_isa_available("avx2", NULL), DESCENT_ERR_NULL_POINTER);
+    CHECK_OK(descent_isa_available("baseline", &available));
+    CHECK(available == 1);
+    const char *still = NULL;
+    CHECK_OK(descent_isa(&still));
+    CHECK(still != NULL && initial != NULL && strcmp(still, initial) == 0);
+
+    enum { COUNT = 1027, STEPS = 7 };
+    static float p32[3][COUNT], m32[3][COUNT], v32[3][COUNT], vmax32[3][COUNT], g32[COUNT];
+    static double p64[3][COUNT], b64[3][COUNT], g64[COUNT];
+    int ran[3] = {0, 0, 0};
+    for (int path = 0; path < 3; path++) {
+        CHECK_OK(descent_isa_available(paths[path], &available));
+        if (!available) {
+            CHECK_STATUS(descent_set_isa(paths[path]), DESCENT_ERR_UNSUPPORTED);
+            continue;
+        }
+        CHECK_OK(descent_set_isa(paths[path]));
+        const char *now = NULL;
+        CHECK_OK(descent_isa(&now));
+        CHECK(now != NULL && strcmp(now, paths[path]) == 0);
+        double seed_values[COUNT];
+        fill(seed_values, COUNT, 11);
+        for (int i = 0; i < COUNT; i++) {
+            p32[path][i] = (float)seed_values[i];
+            p64[path][i] = seed_values[i];
+            m32[path][i] = v32[path][i] = vmax32[path][i] = 0;
+            b64[path][i] = 0;
+        }
+        for (int t = 1; t <= STEPS; t++) {
+            double grad_values[COUNT];
+            fill(grad_values, COUNT, 100u + (unsigned)t);
+            for (int i = 0; i < COUNT; i++) {
+                g32[i] = (float)(grad_values[i] * 1e-2);
+                g64[i] = grad_values[i];
+            }
+            CHECK_OK(descent_adam_step(DESCENT_DTYPE_FLOAT32, COUNT, p32[path], g32, m32[path], v32[path],
+                                       vmax32[path], t, 1e-2, 0.9, 0.999, 1e-8, 0.01, DESCENT_OPT_AMSGRAD));
+            CHECK_OK(descent_sgd_step(DESCENT_DTYPE_FLOAT64, COUNT, p64[path], g64, b64[path], t, 0.05, 0.9, 0.0,
+                                      0.01, DESCENT_OPT_NESTEROV));
+        }
+        ran[path] = 1;
+    }
+    CHECK(ran[0] == 1);
+    for (int path = 1; path < 3; path++) {
+        if (!ran[path]) continue;
+        CHECK(memcmp(p32[0], p32[path], sizeof p32[0]) == 0);
+        CHECK(memcmp(v32[0], v32[path], sizeof v32[0]) == 0);
+        CHECK(memcmp(vmax32[0], vmax32[path], sizeof vmax32[0]) == 0);
+        CHECK(memcmp(p64[0], p64[path], sizeof p64[0]) == 0);
+        CHECK(memcmp(b64[0], b64[path], sizeof b64[0]) == 0);
+    }
+    if (initial != NULL) CHECK_OK(descent_set_isa(initial));
+}
+
 int main(void) {
     test_grads_must_not_overlap_any_param();
     test_every_rule_smoke();
     test_functional();
     test_stateful();
     test_checkpoint();
+    test_kernel_paths();
     return check_report("optimizers");
 }

@@ -18,6 +18,7 @@ build/lib (see descent._ffi).
 
 from __future__ import annotations
 
+import ctypes
 from typing import SupportsInt
 
 from . import errors
@@ -61,6 +62,42 @@ def blas_name() -> str:
     return name.decode()
 
 
+ISAS = ("baseline", "avx2", "avx512")
+
+
+def isa() -> str:
+    """The instruction-set path of the optimizer update kernels: "baseline" (SSE2, any x86-64),
+    "avx2" or "avx512". Chosen once per process at the first step: $DESCENT_ISA when set, else the
+    widest path the CPU has. Every path gives bit-identical results (the same loops, no fused
+    multiply-adds), so a run reproduces on any x86-64 machine. Raises UnsupportedError when
+    $DESCENT_ISA names an unknown path or one this CPU lacks (every step then raises the same
+    until :func:`set_isa` picks an available one)."""
+    name = ctypes.c_char_p()
+    _lib.descent_isa(ctypes.byref(name))
+    assert name.value is not None
+    return name.value.decode()
+
+
+def set_isa(name: str) -> None:
+    """Runs every later update on the kernel path `name` ("baseline", "avx2" or "avx512").
+    InvalidArgumentError for another name; UnsupportedError (and no change) when this CPU lacks
+    the path. Results do not change with the path, only the speed."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str (one of {', '.join(ISAS)}), got {type(name).__name__}")
+    _lib.descent_set_isa(name.encode())
+
+
+def available_isas() -> list[str]:
+    """The kernel paths this CPU can run, narrowest first (always starts with "baseline")."""
+    result = []
+    for name in ISAS:
+        flag = ctypes.c_int32()
+        _lib.descent_isa_available(name.encode(), ctypes.byref(flag))
+        if flag.value:
+            result.append(name)
+    return result
+
+
 def status_string(code: SupportsInt) -> str:
     """The C name of a status code, e.g. status_string(5) == 'DESCENT_ERR_SHAPE'."""
     name: bytes = _lib.descent_status_string(int(code))
@@ -75,15 +112,15 @@ __all__ = [
     "LibraryLoadError", "MLP", "Model", "NonFiniteError", "NullPointerError", "Optional",
     "OutOfMemoryError", "ReduceLROnPlateau", "SEED_STEP_SIZES", "STEP_SIZES", "Schedule",
     "ShapeError", "StopTraining", "Tensor", "Trainer", "UnsupportedError", "WrongHandleTypeError",
-    "abi_version", "activation", "activation_backward", "activation_derivative", "arange",
+    "ISAS", "abi_version", "activation", "activation_backward", "activation_derivative", "arange",
     "batchnorm_backward", "batchnorm_forward_infer", "batchnorm_forward_train", "bce_loss",
     "bce_with_logits_loss", "blas_name", "clip", "clip_grad_norm", "clip_grad_value",
     "compare_gradients", "delta_rule", "dense_backward", "dense_forward", "error_for_status",
     "errors", "evaluate", "fans", "fit", "format_sweep", "full", "functional", "gd_step",
-    "gradcheck", "gradient_check", "graph", "init_fill", "init_weights", "l2_penalty",
+    "gradcheck", "gradient_check", "graph", "init_fill", "init_weights", "isa", "l2_penalty",
     "last_error", "leaky_relu", "library_path", "linspace", "lr_range_test", "matmul", "models",
     "mse_loss", "multiclass_hinge_linear", "multiclass_hinge_loss", "nn", "numerical_gradient",
-    "ones", "optim", "quadratic_cost", "random_normal", "random_restarts", "random_uniform",
-    "relu", "schedules", "sigmoid", "softmax", "softmax_cross_entropy", "sse_loss",
+    "available_isas", "ones", "optim", "quadratic_cost", "random_normal", "random_restarts", "random_uniform",
+    "relu", "schedules", "set_isa", "sigmoid", "softmax", "softmax_cross_entropy", "sse_loss",
     "status_string", "step_size_sweep", "tanh", "tensor", "training", "wrap", "zeros",
 ]

@@ -80,6 +80,12 @@ FUNCTIONS: list[FFIRow] = [
     ("descent_last_error", c_char_p, []),
     # const char *descent_blas_name(void);
     ("descent_blas_name", c_char_p, []),
+    # descent_status descent_isa(const char **name);
+    ("descent_isa", STATUS, [POINTER(c_char_p)]),
+    # descent_status descent_set_isa(const char *name);
+    ("descent_set_isa", STATUS, [c_char_p]),
+    # descent_status descent_isa_available(const char *name, int32_t *available);
+    ("descent_isa_available", STATUS, [c_char_p, POINTER(c_int32)]),
     # descent_status descent_tensor_zeros(int32_t dtype, int64_t rank, const int64_t *shape, descent_tensor *out);
     ("descent_tensor_zeros", STATUS, [c_int32, c_int64, _P_I64, _P_HANDLE]),
     ("descent_tensor_ones", STATUS, [c_int32, c_int64, _P_I64, _P_HANDLE]),
@@ -413,6 +419,20 @@ FUNCTIONS: list[FFIRow] = [
                                             c_void_p, c_void_p, c_void_p, _P_I64, _P_F64]),
     # descent_status descent_optimizer_reset(descent_optimizer optimizer);
     ("descent_optimizer_reset", STATUS, [handle_t]),
+    # -- data-parallel training ------------------------------------------------------------------
+    # descent_status descent_trainer_backward_batch(descent_trainer trainer, descent_loader loader, int64_t batch, int64_t part, int64_t parts, double *loss, int64_t *correct, int64_t *samples);
+    ("descent_trainer_backward_batch", STATUS, [handle_t, handle_t, c_int64, c_int64, c_int64, _P_F64, _P_I64,
+                                                _P_I64]),
+    # descent_status descent_trainer_apply(descent_trainer trainer, int32_t *skipped);
+    ("descent_trainer_apply", STATUS, [handle_t, POINTER(c_int32)]),
+    # descent_status descent_graph_param_buffer(descent_graph graph, void **data, int64_t *count);
+    ("descent_graph_param_buffer", STATUS, [handle_t, POINTER(c_void_p), _P_I64]),
+    # descent_status descent_optimizer_shard(descent_optimizer optimizer, int64_t start, int64_t count, descent_optimizer *out);
+    ("descent_optimizer_shard", STATUS, [handle_t, c_int64, c_int64, POINTER(handle_t)]),
+    # descent_status descent_optimizer_grad_buffer(descent_optimizer optimizer, int32_t dtype, void **data, int64_t *count);
+    ("descent_optimizer_grad_buffer", STATUS, [handle_t, c_int32, POINTER(c_void_p), _P_I64]),
+    # descent_status descent_optimizer_sizes(descent_optimizer optimizer, int64_t *elements, int64_t *state_bytes);
+    ("descent_optimizer_sizes", STATUS, [handle_t, _P_I64, _P_I64]),
 ]
 
 

@@ -669,6 +669,8 @@ def _first_difference(saved: Any, mine: Any, path: str) -> Optional[tuple[str, A
             if found:
                 return found
         return None
+    if isinstance(saved, np.ndarray) and saved.ndim > 0:
+        return path, saved, mine  # never in a saved configuration; not converted (it may be huge)
     try:
         same = saved is not _MISSING and mine is not _MISSING and type(_plain(saved)) is not list \
             and bool(_plain(saved) == mine)
@@ -684,6 +686,8 @@ def _check_same(saved: Any, mine: Any, what: str) -> None:
     if found:
         path, theirs, ours = found
         def shown(value: Any) -> str:
+            if isinstance(value, np.ndarray) and value.ndim > 0:
+                return f"an array of shape {value.shape}"
             return "nothing" if value is _MISSING else repr(value)
         where = path if path.startswith("[") else f" {path}" if path else ""
         raise errors.InvalidArgumentError(

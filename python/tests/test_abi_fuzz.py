@@ -107,6 +107,7 @@ BUFFERS = ["small", "zeros", "ints", "ramp", "adv_i64", "adv_f64", "ones_f32", "
            "handles", "tensors", "same_tensor", "params", "schedules"]
 HANDLE_BUFFERS = {"handles", "tensors", "same_tensor", "params", "schedules"}
 RELATED_SHAPES = [4, 5, 11, 12, 13, 10, 3]  # (3,4) (4,3) (3,3) (4,) (3,) (12,) (5,): matmul, dense, losses
+ISA_NAMES = ("baseline", "avx2", "avx512")   # strings (char *) that are not paths, used by recipes
 PATHS = [None, "", "missing_dir", "save", "valid", "directory", "junk", "not_utf8"] + [f"corrupt{i}" for i in range(16)]
 CALLBACKS = [None, "ok", "error", "nan", "inf", "scale_x", "free_x"]
 # The fixture graphs (one per dtype): node indices by role, in build order.
@@ -274,6 +275,10 @@ def _recipes(d):
         "descent_trainer_set_nodes": [("trainer", d), GRAPH_NODES["x"], GRAPH_NODES["labels"], GRAPH_NODES["z"]],
         "descent_trainer_set_schedule": [("trainer", d), ("schedule", MOMENTUM_SCHEDULE), 0],
         "descent_trainer_set_schedule_ex": [("trainer", d), ("schedule", MOMENTUM_SCHEDULE), 0, 1],
+        "descent_graph_param_buffer": [g, "zeros", "zeros"],
+        # Every kernel path gives the same bits, so switching to the baseline one changes no result.
+        "descent_set_isa": ["baseline"],
+        "descent_isa_available": [("avx2", "baseline")[d], "zeros"],
         "descent_trainer_set_clip_norm": [("trainer", d), 1.0],
         "descent_trainer_epoch": [("trainer", d), "zeros"],
         "descent_trainer_set_epoch": [("trainer", d), 2],
@@ -556,13 +561,24 @@ class Fixtures:
         and training functions have objects to succeed on."""
         self.graphs, self.graph_x, self.graph_optimizers, self.loaders, self.trainers = [], [], [], [], []
         self.graph_params = {}
+        # The params are views of one region per graph (w, b, gamma, beta back to back), as the
+        # Python MLP allocates them, so descent_graph_param_buffer has a region to return.
+        self.param_regions = []
         self.labels = (ctypes.c_int64 * GRAPH_ROWS)(*[(i * 7 // 3) % 2 for i in range(GRAPH_ROWS)])
         for dtype in (1, 2):
             def tensor(seed, *shape):
                 return self._new("descent_tensor_random_normal", dtype, len(shape),
                                  (ctypes.c_int64 * len(shape))(*shape), seed, 0.0, 1.0)
             x, y = tensor(1, GRAPH_ROWS, 3), tensor(2, GRAPH_ROWS, 2)
-            w, b, gamma, beta = tensor(3, 2, 3), tensor(4, 2), tensor(5, 2), tensor(6, 2)
+            ctype, itemsize = (ctypes.c_float, 4) if dtype == 1 else (ctypes.c_double, 8)
+            source = random.Random(dtype)
+            region = (ctype * 12)(*[source.gauss(0.0, 1.0) for _ in range(12)])
+            self.param_regions.append(region)
+
+            def view(offset, *shape):
+                return self._new("descent_tensor_wrap", dtype, len(shape), (ctypes.c_int64 * len(shape))(*shape),
+                                 ctypes.byref(region, offset * itemsize), math.prod(shape))
+            w, b, gamma, beta = view(0, 2, 3), view(6, 2), view(8, 2), view(10, 2)
             graph = self._new("descent_graph_new", dtype)
             node = ctypes.c_int64()
             built = [
@@ -685,6 +701,8 @@ class Fixtures:
         if kind == "path":
             if value is None:
                 return None
+            if value in ISA_NAMES:  # the kernel paths descent_set_isa / descent_isa_available name
+                return value.encode()
             if value == "":
                 return b""
             if value == "missing_dir":

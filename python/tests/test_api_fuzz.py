@@ -178,6 +178,8 @@ RECIPES = {
     "descent.schedules.sequential": ["[descent.schedules.constant(0.1), descent.schedules.constant(0.01)]", "[5]"],
     "descent.schedules.one_cycle": ["1.0", "100", "0.3", "'cos'"],
     "descent.schedules.cosine_warm_restarts": ["0.1", "10", "2", "0.001"],
+    "descent.schedules.exponential": ["0.1", "0.9"],
+    "descent.set_isa": ["'baseline'"],
     # The schedule's max_lr agrees with the optimizer's lr (a schedule with its own rate must).
     "descent.LRScheduler": ["descent.optim.SGD([np.zeros(3)], lr=1.0, momentum=0.9)",
                                       "descent.schedules.one_cycle(1.0, 100)", "'epoch'"],
@@ -207,6 +209,8 @@ RECIPES = {
     "Model.predict": [MLP_X],
     "Model.evaluate": [MLP_X, MLP_Y],
     "Trainer.step_batch": [f"descent.DataLoader({MLP_X}, {MLP_Y}, batch_size=4, dtype=np.float32)", "0"],
+    "Trainer.backward_batch": [f"descent.DataLoader({MLP_X}, {MLP_Y}, batch_size=4, dtype=np.float32)", "0", "1", "2"],
+    "Optimizer.shard": ["1", "3"],
     "Trainer.evaluate": [f"descent.DataLoader({MLP_X}, {MLP_Y}, batch_size=4, dtype=np.float32)"],
     "Graph.param": ["np.ones(3, dtype=obj.dtype)"],
     "Graph.feed": ["{obj.input((None, 3)): np.ones((2, 3)), obj.labels(): np.array([0, 1])}"],
@@ -748,6 +752,8 @@ def child(batch, log_path, only=None):
             current[0] = describe(call)
             if self_test == ("trap", index):
                 os.kill(os.getpid(), 4)  # die like a Swift trap
+            if self_test == ("mutate", index) and kind != "call":
+                objects.pop((path, receiver[0], receiver[1]), None)  # a fresh receiver: earlier calls may have closed it
             try:
                 target = _resolve_path(path) if kind == "call" else receiver_of(path, receiver)
                 if target is None:
@@ -907,7 +913,8 @@ def test_the_slowest_call_is_far_below_the_stall_limit():
 
 def oracle_self_test_index(batch):
     """A watched call of `batch` (SGD.zero_grad on a live optimizer) where
-    DESCENT_API_FUZZ_SELF_TEST=mutate:<index> steps the receiver and then raises."""
+    DESCENT_API_FUZZ_SELF_TEST=mutate:<index> makes the receiver afresh (earlier calls of the batch
+    may have closed the shared one), steps it and then raises."""
     return next(i for i, call in enumerate(generate(batch))
                 if i % ORACLE_EVERY == batch % ORACLE_EVERY and call[0] == "method" and call[1] == "descent.optim.SGD"
                 and call[2] == "zero_grad" and not call[3][1])

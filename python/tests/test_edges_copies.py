@@ -297,3 +297,14 @@ def test_plateau_load_state_checks_settings_when_present():
     q = schedules.Plateau(0.1, factor=0.25)
     with pytest.raises(descent.InvalidArgumentError, match="plateau settings factor = 0.5, this one has 0.25"):
         q.load_state(p.state())
+
+
+def test_a_saved_setting_holding_a_huge_array_is_refused_at_once():
+    # Found by the API fuzz: comparing saved settings converted an array to a list element by
+    # element (a 2^40-element strided view hung the call).
+    plateau = schedules.Plateau(0.1, patience=1)
+    state = plateau.state()
+    state["settings"]["patience"] = np.lib.stride_tricks.as_strided(np.ones(1), shape=(2**20, 2**20), strides=(0, 0))
+    with pytest.raises(descent.InvalidArgumentError, match=r"saved with plateau settings patience = an array of shape \(1048576, 1048576\), this one has 1"):
+        plateau.load_state(state)
+    assert plateau.state()["settings"]["patience"] == 1

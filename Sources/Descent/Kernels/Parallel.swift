@@ -55,6 +55,27 @@ public enum Parallel {
 }
 
 extension Parallel {
+    /// Runs `check` over every chunk of `0 ..< count` and then, only if every chunk's check
+    /// returned true, `body` over every chunk; returns whether the checks passed (false: `body`
+    /// ran nowhere). One dispatch to the pool serves both phases: each thread checks its chunk,
+    /// waits at a barrier until every chunk is checked, then updates the same chunk, whose data
+    /// the check has just brought into its cache. Chunks as in `forEachChunk`.
+    public static func forEachChunk(count: Int, minimumChunk: Int = defaultMinimumChunk,
+                                    ifAll check: (Range<Int>) -> Bool, _ body: (Range<Int>) -> Void) -> Bool {
+        let threads = min(threadCount, max(1, count / max(minimumChunk, 1)))
+        if threads > 1, let pool = WorkerPool.current(), pool.tryAcquire() {
+            let step = 64
+            let share = ((count + threads - 1) / threads + step - 1) / step * step
+            let passed = pool.runChecked(count: count, share: share, check: check, body: body)
+            pool.release()
+            return passed
+        }
+        guard count > 0 else { return true }
+        guard check(0..<count) else { return false }
+        body(0..<count)
+        return true
+    }
+
     /// Finishes the lazy initialization of `threadCount` (the fork handlers call this before
     /// fork(), so a child never finds its one-time initializer half-run).
     @inline(never)
@@ -114,6 +135,9 @@ private final class WorkerPool: @unchecked Sendable {
     private let publishedGeneration = Atomic<UInt64>(0)
     private let remaining = Atomic<Int>(0)
     private var body: ((Range<Int>) -> Void)? = nil
+    /// The first phase of a `runChecked` job (nil for a plain job).
+    private var check: ((Range<Int>) -> Bool)? = nil
+    private var participants = 0
     private var count = 0
     private var share = 0
     private var pending = 0
@@ -159,9 +183,10 @@ private final class WorkerPool: @unchecked Sendable {
     func release() { pthread_mutex_unlock(busy) }
 
     /// Runs range 0 on the calling thread and ranges 1... on the workers; returns when all ran.
-    func run(count: Int, share: Int, body: @escaping (Range<Int>) -> Void) {
+    func run(count: Int, share: Int, check: ((Range<Int>) -> Bool)? = nil, body: @escaping (Range<Int>) -> Void) {
         pthread_mutex_lock(mutex)
         self.body = body
+        self.check = check
         self.count = count
         self.share = share
         pending = workerCount
@@ -171,13 +196,30 @@ private final class WorkerPool: @unchecked Sendable {
         pthread_cond_broadcast(wake)
         pthread_mutex_unlock(mutex)
 
-        body(0..<min(count, share))
+        invoke(0..<min(count, share))
 
         spin(microseconds: 200) { remaining.load(ordering: .acquiring) == 0 }
         pthread_mutex_lock(mutex)
         while pending > 0 { pthread_cond_wait(done, mutex) }
         self.body = nil
+        self.check = nil
         pthread_mutex_unlock(mutex)
+    }
+
+    /// The barrier of `runChecked`: ranges that finished their check, and whether any failed.
+    private let checkedRanges = Atomic<Int>(0)
+    private let checkFailed = Atomic<Bool>(false)
+
+    /// `run` with a barrier between two phases: every range runs `check`, waits until all ranges
+    /// have, and runs `body` only if no check failed. Returns whether all checks passed.
+    func runChecked(count: Int, share: Int, check: (Range<Int>) -> Bool, body: (Range<Int>) -> Void) -> Bool {
+        participants = (count + share - 1) / share  // the non-empty ranges; read by workers after the publish
+        checkedRanges.store(0, ordering: .relaxed)
+        checkFailed.store(false, ordering: .relaxed)
+        withoutActuallyEscaping(check) { check in
+            withoutActuallyEscaping(body) { body in run(count: count, share: share, check: check, body: body) }
+        }
+        return !checkFailed.load(ordering: .relaxed)
     }
 
     /// Calls the current job. Kept out of line so that every reference the worker takes to the
@@ -186,7 +228,13 @@ private final class WorkerPool: @unchecked Sendable {
     /// both under the mutex, so reading it here without the lock is ordered.
     @inline(never)
     private func invoke(_ range: Range<Int>) {
-        if let job = body { job(range) }
+        guard let job = body else { return }
+        guard let check else { return job(range) }
+        // runChecked: check, wait at the barrier for every range's check, then update if all passed.
+        if !check(range) { checkFailed.store(true, ordering: .relaxed) }
+        checkedRanges.add(1, ordering: .acquiringAndReleasing)
+        while checkedRanges.load(ordering: .acquiring) < participants { sched_yield() }
+        if !checkFailed.load(ordering: .relaxed) { job(range) }
     }
 
     private func workerLoop(index: Int) {

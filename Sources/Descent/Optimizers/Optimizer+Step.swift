@@ -92,47 +92,83 @@ extension Optimizer {
                 throw .argument("no gradients are bound (descent_optimizer_set_grads / bindGradients)")
             }
             if !piecesValid { rebuildPieces() }
-            if nonFinitePolicy != .proceed && !(known ?? gradientsFinite()) {
-                if nonFinitePolicy == .skip { return true }
-                throw DescentError(.nonFinite, "a gradient holds NaN or infinity; nothing was updated (policy raise)")
-            }
+            let checking = nonFinitePolicy != .proceed
+            if checking, known == false { return try refuseNonFinite() }
             let (next, overflow) = stepCount.addingReportingOverflow(1)
-            guard !overflow else {
-                throw .argument("the step count is at its maximum \(Int64.max); set a smaller one first")
-            }
-            if plans.count != groups.count {
-                plans.removeAll(keepingCapacity: true)
-                for group in groups {
-                    plans.append(try StepPlan(rule: rule, hyper: group.hyper, step: next, muProduct: group.muProduct))
+            do throws(DescentError) {
+                guard !overflow else {
+                    throw .argument("the step count is at its maximum \(Int64.max); set a smaller one first")
                 }
-            } else {
-                for index in groups.indices {
-                    plans[index] = try StepPlan(rule: rule, hyper: groups[index].hyper, step: next,
-                                                muProduct: groups[index].muProduct)
-                }
+                try buildPlans(step: next)
+            } catch {
+                // A non-finite gradient is reported (or skipped) before any other step error.
+                if checking, known == nil, !gradientsFinite() { return try refuseNonFinite() }
+                throw error
             }
-            plans.withUnsafeBufferPointer { plans in
-                forEachPiece { piece, range in
-                    let plan = plans[piece.group]
+            let updated = kernelPlans.withUnsafeBufferPointer { plans in
+                // A local function, not a closure in a variable: its context stays on the stack.
+                func update(_ piece: Piece, _ range: Range<Int>) {
+                    let plan = plans.baseAddress! + piece.group
                     switch piece.dtype {
                     case .float32:
-                        plan.run(piece.param.assumingMemoryBound(to: Float.self),
-                                 UnsafePointer(piece.grad.assumingMemoryBound(to: Float.self)),
-                                 piece.slot0?.assumingMemoryBound(to: Float.self),
-                                 piece.slot1?.assumingMemoryBound(to: Float.self),
-                                 piece.slot2?.assumingMemoryBound(to: Float.self), range)
+                        StepPlan.run(plan, piece.param.assumingMemoryBound(to: Float.self),
+                                     UnsafePointer(piece.grad.assumingMemoryBound(to: Float.self)),
+                                     piece.slot0?.assumingMemoryBound(to: Float.self),
+                                     piece.slot1?.assumingMemoryBound(to: Float.self),
+                                     piece.slot2?.assumingMemoryBound(to: Float.self), range)
                     case .float64:
-                        plan.run(piece.param.assumingMemoryBound(to: Double.self),
-                                 UnsafePointer(piece.grad.assumingMemoryBound(to: Double.self)),
-                                 piece.slot0?.assumingMemoryBound(to: Double.self),
-                                 piece.slot1?.assumingMemoryBound(to: Double.self),
-                                 piece.slot2?.assumingMemoryBound(to: Double.self), range)
+                        StepPlan.run(plan, piece.param.assumingMemoryBound(to: Double.self),
+                                     UnsafePointer(piece.grad.assumingMemoryBound(to: Double.self)),
+                                     piece.slot0?.assumingMemoryBound(to: Double.self),
+                                     piece.slot1?.assumingMemoryBound(to: Double.self),
+                                     piece.slot2?.assumingMemoryBound(to: Double.self), range)
                     }
                 }
+                guard checking, known == nil else {
+                    forEachPiece(update)
+                    return true
+                }
+                // One pass over the threads: each checks its chunk of the gradients, all wait until
+                // every chunk is checked, then each updates the chunk it just read.
+                return forEachPiece(ifAll: Self.finite, update)
             }
+            guard updated else { return try refuseNonFinite() }
             for index in groups.indices { groups[index].muProduct = plans[index].muProductAfter }
             stepCount = next
             return false
+        }
+    }
+
+    /// The policy's answer to a non-finite gradient: skipped (true) or the `.nonFinite` error.
+    private func refuseNonFinite() throws(DescentError) -> Bool {
+        if nonFinitePolicy == .skip { return true }
+        throw DescentError(.nonFinite, "a gradient holds NaN or infinity; nothing was updated (policy raise)")
+    }
+
+    /// Fills `plans` (and their C form, `kernelPlans`) for step `next`, reusing the arrays.
+    private func buildPlans(step next: Int64) throws(DescentError) {
+        if plans.count != groups.count {
+            plans.removeAll(keepingCapacity: true)
+            kernelPlans.removeAll(keepingCapacity: true)
+            for group in groups {
+                let plan = try StepPlan(rule: rule, hyper: group.hyper, step: next, muProduct: group.muProduct)
+                plans.append(plan)
+                kernelPlans.append(plan.kernelPlan)
+            }
+        } else {
+            for index in groups.indices {
+                let plan = try StepPlan(rule: rule, hyper: groups[index].hyper, step: next,
+                                        muProduct: groups[index].muProduct)
+                plans[index] = plan
+                kernelPlans[index] = plan.kernelPlan
+            }
+        }
+    }
+
+    private static func finite(_ piece: Piece, _ range: Range<Int>) -> Bool {
+        switch piece.dtype {
+        case .float32: return allFinite(UnsafePointer(piece.grad.assumingMemoryBound(to: Float.self)), range)
+        case .float64: return allFinite(UnsafePointer(piece.grad.assumingMemoryBound(to: Double.self)), range)
         }
     }
 
@@ -151,16 +187,7 @@ extension Optimizer {
 
     /// True when every bound gradient element is finite (a parallel read-only scan).
     private func gradientsFinite() -> Bool {
-        finiteFlag.store(0, ordering: .relaxed)
-        forEachPiece { piece, range in
-            let finite: Bool
-            switch piece.dtype {
-            case .float32: finite = allFinite(UnsafePointer(piece.grad.assumingMemoryBound(to: Float.self)), range)
-            case .float64: finite = allFinite(UnsafePointer(piece.grad.assumingMemoryBound(to: Double.self)), range)
-            }
-            if !finite { finiteFlag.store(1, ordering: .relaxed) }
-        }
-        return finiteFlag.load(ordering: .relaxed) == 0
+        forEachPiece(ifAll: { piece, range in Self.finite(piece, range) }, { _, _ in })
     }
 
     /// Calls `body(piece, elementRange)` over every element of every parameter, split over
@@ -170,21 +197,45 @@ extension Optimizer {
         pieces.withUnsafeBufferPointer { pieces in
             offsets.withUnsafeBufferPointer { offsets in
                 Parallel.forEachChunk(count: offsets[pieces.count]) { range in
-                    // The first parameter whose elements reach into `range` (binary search).
-                    var low = 0, high = pieces.count - 1
-                    while low < high {
-                        let middle = (low + high + 1) / 2
-                        if offsets[middle] <= range.lowerBound { low = middle } else { high = middle - 1 }
-                    }
-                    var index = low
-                    while index < pieces.count, offsets[index] < range.upperBound {
-                        let start = max(range.lowerBound, offsets[index]) - offsets[index]
-                        let end = min(range.upperBound, offsets[index + 1]) - offsets[index]
-                        if start < end { body(pieces[index], start..<end) }
-                        index += 1
-                    }
+                    _ = Self.visit(pieces, offsets, range) { piece, part in body(piece, part); return true }
                 }
             }
         }
+    }
+
+    /// `forEachPiece` in two phases on one dispatch (`Parallel.forEachChunk(count:ifAll:_:)`):
+    /// `check` over every piece of every chunk, then `body` only if every check passed.
+    private func forEachPiece(ifAll check: (Piece, Range<Int>) -> Bool, _ body: (Piece, Range<Int>) -> Void) -> Bool {
+        let offsets = self.offsets
+        return pieces.withUnsafeBufferPointer { pieces in
+            offsets.withUnsafeBufferPointer { offsets in
+                Parallel.forEachChunk(count: offsets[pieces.count], ifAll: { range in
+                    Self.visit(pieces, offsets, range, check)
+                }, { range in
+                    _ = Self.visit(pieces, offsets, range) { piece, part in body(piece, part); return true }
+                })
+            }
+        }
+    }
+
+    /// Calls `body` for each parameter's part of the concatenated element range `range`, stopping
+    /// at the first false; returns whether none was false.
+    @inline(__always)
+    private static func visit(_ pieces: UnsafeBufferPointer<Piece>, _ offsets: UnsafeBufferPointer<Int>,
+                              _ range: Range<Int>, _ body: (Piece, Range<Int>) -> Bool) -> Bool {
+        // The first parameter whose elements reach into `range` (binary search).
+        var low = 0, high = pieces.count - 1
+        while low < high {
+            let middle = (low + high + 1) / 2
+            if offsets[middle] <= range.lowerBound { low = middle } else { high = middle - 1 }
+        }
+        var index = low
+        while index < pieces.count, offsets[index] < range.upperBound {
+            let start = max(range.lowerBound, offsets[index]) - offsets[index]
+            let end = min(range.upperBound, offsets[index + 1]) - offsets[index]
+            if start < end, !body(pieces[index], start..<end) { return false }
+            index += 1
+        }
+        return true
     }
 }

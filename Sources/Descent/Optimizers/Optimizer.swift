@@ -1,3 +1,4 @@
+import DescentSupport
 import Synchronization
 
 /// What `Optimizer.step()` does when a gradient holds NaN or ±infinity. Raw values are the C
@@ -74,11 +75,12 @@ public final class Optimizer {
     var offsets: [Int] = [0]
     /// Per-group plans, rebuilt in place each step (no allocation once sized).
     var plans: [StepPlan] = []
+    /// The same plans in the C kernels' form (Sources/DescentSupport/step_kernels_type.h).
+    var kernelPlans: [dsupport_step_plan] = []
     /// Raw pointers per parameter for the step loop (no reference counting per tensor per step);
     /// rebuilt on the first step after anything that changes tensors (`piecesValid = false`).
     var pieces: [Piece] = []
     var piecesValid = false
-    let finiteFlag = Atomic<Int>(0)
     /// Serializes every call on one optimizer (ctypes releases the GIL: threads may race). Fork-aware:
     /// in a child made by fork() while another thread was inside a call, every call throws
     /// `.unsupported` instead of trapping.

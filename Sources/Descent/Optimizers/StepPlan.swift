@@ -1,3 +1,4 @@
+import DescentSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,6 +38,7 @@ public struct StepPlan: Sendable {
     public init(rule: OptimizerRule, hyper: Hyperparameters, step: Int64, muProduct: Double = 1) throws(DescentError) {
         guard step >= 1 else { throw .argument("step must be >= 1 (the first update is step 1), got \(step)") }
         try hyper.validate(for: rule)
+        try KernelPath.requireUsable()
         self.rule = rule
         var flags = hyper.flags
         if rule == .adamw { flags.insert(.decoupledWeightDecay) }
@@ -103,49 +105,55 @@ public struct StepPlan: Sendable {
         }
     }
 
+    /// The plan as the C kernels read it (Sources/DescentSupport/step_kernels_type.h).
+    var kernelPlan: dsupport_step_plan {
+        dsupport_step_plan(rule: rule.rawValue, flags: flags.rawValue, first_step: firstStep ? 1 : 0, reserved: 0,
+                           gradient_sign: gradientSign, l2: l2, decay: decay, learning_rate: learningRate,
+                           beta1: beta1, one_minus_beta1: oneMinusBeta1, beta2: beta2,
+                           one_minus_beta2: oneMinusBeta2, epsilon: epsilon, step_size: stepSize,
+                           scale2: scale2, extra: extra)
+    }
+
     /// Applies the update to elements `range` of one parameter, its gradient and its state
-    /// slots (a slot the rule does not need under these flags may be nil).
+    /// slots (a slot the rule does not need under these flags may be nil), with the C kernels of
+    /// the selected instruction-set path (`KernelPath`).
     @inline(__always)
     func run<T: DescentScalar>(_ param: UnsafeMutablePointer<T>, _ grad: UnsafePointer<T>,
                                _ s0: UnsafeMutablePointer<T>?, _ s1: UnsafeMutablePointer<T>?,
                                _ s2: UnsafeMutablePointer<T>?, _ range: Range<Int>) {
-        switch rule {
-        case .sgd: sgdKernel(param, grad, s0, range)
-        case .adagrad: if let s0 { adagradKernel(param, grad, s0, range) }
-        case .adadelta: if let s0, let s1 { adadeltaKernel(param, grad, s0, s1, range) }
-        case .rmsprop: if let s0 { rmspropKernel(param, grad, s0, s1, s2, range) }
-        case .adam, .adamw: if let s0, let s1 { adamKernel(param, grad, s0, s1, s2, range) }
-        case .adamax: if let s0, let s1 { adamaxKernel(param, grad, s0, s1, range) }
-        case .nadam: if let s0, let s1 { nadamKernel(param, grad, s0, s1, range) }
-        case .radam: if let s0, let s1 { radamKernel(param, grad, s0, s1, range) }
-        case .lion: if let s0 { lionKernel(param, grad, s0, range) }
+        var plan = kernelPlan
+        Self.run(&plan, param, grad, s0, s1, s2, range)
+    }
+
+    /// `run` with the C plan already built (the step loop builds it once per group, not per chunk).
+    @inline(__always)
+    static func run<T: DescentScalar>(_ plan: UnsafePointer<dsupport_step_plan>, _ param: UnsafeMutablePointer<T>,
+                                      _ grad: UnsafePointer<T>, _ s0: UnsafeMutablePointer<T>?,
+                                      _ s1: UnsafeMutablePointer<T>?, _ s2: UnsafeMutablePointer<T>?,
+                                      _ range: Range<Int>) {
+        let begin = Int64(range.lowerBound), end = Int64(range.upperBound)
+        if MemoryLayout<T>.size == 4 {
+            dsupport_step_f32(plan, UnsafeMutableRawPointer(param).assumingMemoryBound(to: Float.self),
+                              UnsafeRawPointer(grad).assumingMemoryBound(to: Float.self),
+                              s0.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Float.self) },
+                              s1.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Float.self) },
+                              s2.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Float.self) }, begin, end)
+        } else {
+            dsupport_step_f64(plan, UnsafeMutableRawPointer(param).assumingMemoryBound(to: Double.self),
+                              UnsafeRawPointer(grad).assumingMemoryBound(to: Double.self),
+                              s0.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Double.self) },
+                              s1.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Double.self) },
+                              s2.map { UnsafeMutableRawPointer($0).assumingMemoryBound(to: Double.self) }, begin, end)
         }
     }
 }
 
-/// True when every element of `values[range]` is finite: a read-only pass over the bit patterns.
-/// A float is NaN or ±infinity exactly when its exponent bits are all ones; adding one unit of
-/// the exponent's lowest bit to the masked exponent then carries into the sign bit. OR-ing those
-/// sums needs only and/add/or, which vectorize on every x86-64 (SSE2), so the scan runs at
-/// memory speed.
+/// True when every element of `values[range]` is finite: a read-only pass over the bit patterns
+/// on the selected instruction-set path (`dsupport_all_finite_f32` explains the bit trick).
 func allFinite<T: DescentScalar>(_ values: UnsafePointer<T>, _ range: Range<Int>) -> Bool {
-    let raw = UnsafeRawPointer(values)
+    let begin = Int64(range.lowerBound), end = Int64(range.upperBound)
     if MemoryLayout<T>.size == 4 {
-        return exponentCarry32(raw.assumingMemoryBound(to: UInt32.self), range) & 0x8000_0000 == 0
+        return dsupport_all_finite_f32(UnsafeRawPointer(values).assumingMemoryBound(to: Float.self), begin, end) != 0
     }
-    return exponentCarry64(raw.assumingMemoryBound(to: UInt64.self), range) & 0x8000_0000_0000_0000 == 0
-}
-
-@inline(never)
-func exponentCarry32(_ bits: UnsafePointer<UInt32>, _ range: Range<Int>) -> UInt32 {
-    var carry: UInt32 = 0
-    for i in range { carry |= (bits[i] & 0x7F80_0000) &+ 0x0080_0000 }
-    return carry
-}
-
-@inline(never)
-func exponentCarry64(_ bits: UnsafePointer<UInt64>, _ range: Range<Int>) -> UInt64 {
-    var carry: UInt64 = 0
-    for i in range { carry |= (bits[i] & 0x7FF0_0000_0000_0000) &+ 0x0010_0000_0000_0000 }
-    return carry
+    return dsupport_all_finite_f64(UnsafeRawPointer(values).assumingMemoryBound(to: Double.self), begin, end) != 0
 }

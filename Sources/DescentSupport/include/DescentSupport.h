@@ -113,4 +113,63 @@ DSUPPORT_HIDDEN void dsupport_temporary_sweep(const char *path);
 /// fsync of the directory holding `path` (best effort).
 DSUPPORT_HIDDEN void dsupport_fsync_directory_of(const char *path);
 
+
+// ---- optimizer update kernels (step_kernels.c) -------------------------------------------------
+
+/// The instruction-set paths of the update kernels (DESCENT_ISA's names: baseline, avx2, avx512).
+enum { DSUPPORT_ISA_BASELINE = 0, DSUPPORT_ISA_AVX2 = 1, DSUPPORT_ISA_AVX512 = 2, DSUPPORT_ISA_COUNT = 3 };
+/// The rules (OptimizerRule's raw values) and flag bits (OptimizerFlags') the kernels read.
+enum {
+    DSUPPORT_RULE_SGD = 1, DSUPPORT_RULE_ADAGRAD = 2, DSUPPORT_RULE_ADADELTA = 3, DSUPPORT_RULE_RMSPROP = 4,
+    DSUPPORT_RULE_ADAM = 5, DSUPPORT_RULE_ADAMW = 6, DSUPPORT_RULE_ADAMAX = 7, DSUPPORT_RULE_NADAM = 8,
+    DSUPPORT_RULE_RADAM = 9, DSUPPORT_RULE_LION = 10,
+};
+enum {
+    DSUPPORT_FLAG_EPS_INSIDE_SQRT = 4, DSUPPORT_FLAG_NESTEROV = 16, DSUPPORT_FLAG_AMSGRAD = 32,
+    DSUPPORT_FLAG_CENTERED = 64, DSUPPORT_FLAG_EXPONENTIAL_AVERAGE = 128, DSUPPORT_FLAG_CS231N_MOMENTUM = 256,
+};
+
+/// One update's scalars, computed in double precision by the Swift StepPlan (see its fields).
+typedef struct dsupport_step_plan {
+    int32_t rule;
+    int32_t flags;
+    int32_t first_step;
+    int32_t reserved;
+    double gradient_sign, l2, decay, learning_rate;
+    double beta1, one_minus_beta1, beta2, one_minus_beta2, epsilon;
+    double step_size, scale2, extra;
+} dsupport_step_plan;
+
+/// Applies `plan` to elements [begin, end) of one parameter, its gradient and its state slots (a
+/// slot the rule does not use may be NULL), on the selected path.
+DSUPPORT_HIDDEN void dsupport_step_f32(const dsupport_step_plan *plan, float *p, const float *g, float *s0,
+                                       float *s1, float *s2, int64_t begin, int64_t end);
+DSUPPORT_HIDDEN void dsupport_step_f64(const dsupport_step_plan *plan, double *p, const double *g, double *s0,
+                                       double *s1, double *s2, int64_t begin, int64_t end);
+/// 1 when every element of values[begin, end) is finite.
+DSUPPORT_HIDDEN int dsupport_all_finite_f32(const float *values, int64_t begin, int64_t end);
+DSUPPORT_HIDDEN int dsupport_all_finite_f64(const double *values, int64_t begin, int64_t end);
+
+/// ReLU forward (out := x unless x <= 0; NaN propagates) and backward (dx := g where x > 0, else
+/// 0), branch-free, on the selected path. `out` may equal `x`.
+DSUPPORT_HIDDEN void dsupport_relu_f32(const float *x, float *out, int64_t count);
+DSUPPORT_HIDDEN void dsupport_relu_f64(const double *x, double *out, int64_t count);
+DSUPPORT_HIDDEN void dsupport_relu_backward_f32(const float *x, const float *g, float *dx, int64_t count);
+DSUPPORT_HIDDEN void dsupport_relu_backward_f64(const double *x, const double *g, double *dx, int64_t count);
+
+/// 1 when this CPU can run path `isa`.
+DSUPPORT_HIDDEN int dsupport_isa_available(int isa);
+/// The path's name ("baseline", "avx2", "avx512"), NULL for an unknown number.
+DSUPPORT_HIDDEN const char *dsupport_isa_name(int isa);
+/// The path named `name`, or -1.
+DSUPPORT_HIDDEN int dsupport_isa_parse(const char *name);
+/// The widest path this CPU has.
+DSUPPORT_HIDDEN int dsupport_isa_best(void);
+/// The selected path, choosing it on first use ($DESCENT_ISA, else the best); -2 when
+/// $DESCENT_ISA names a path that is unknown or missing here (dsupport_isa_selection_error says which).
+DSUPPORT_HIDDEN int dsupport_isa_select(void);
+DSUPPORT_HIDDEN const char *dsupport_isa_selection_error(void);
+/// Selects an available path (0), or returns -1 and changes nothing.
+DSUPPORT_HIDDEN int dsupport_isa_set(int isa);
+
 #endif
