@@ -308,3 +308,22 @@ def test_a_saved_setting_holding_a_huge_array_is_refused_at_once():
     with pytest.raises(descent.InvalidArgumentError, match=r"saved with plateau settings patience = an array of shape \(1048576, 1048576\), this one has 1"):
         plateau.load_state(state)
     assert plateau.state()["settings"]["patience"] == 1
+
+
+def test_a_copied_optimizer_steps_on_its_own_grads_again_and_again():
+    # The copy's opt.grads is an owned list like the original's (main's O(1) check of an untouched
+    # owned list needs its mutation count): step() without arguments, twice, edits in between.
+    w = np.zeros(3)
+    opt = optim.SGD([w], lr=0.5)
+    opt.grads[0][...] = 1.0
+    for twin in (copy.deepcopy(opt), pickle.loads(pickle.dumps(opt))):
+        twin.step()
+        twin.grads[0][...] = 2.0                      # refilled in place
+        twin.step()
+        twin.grads[0] = np.full(3, 4.0)               # replaced: bound afresh
+        twin.step()
+        np.testing.assert_array_equal(twin.param_groups[0]["params"][0], np.full(3, -0.5 - 1.0 - 2.0))
+    np.testing.assert_array_equal(w, np.zeros(3))     # the original's param never moved
+    for twin in (copy.deepcopy(opt.grads), pickle.loads(pickle.dumps(opt.grads)), copy.copy(opt.grads)):
+        assert type(twin) is list and len(twin) == 1
+        np.testing.assert_array_equal(twin[0], np.ones(3))
