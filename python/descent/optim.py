@@ -54,6 +54,7 @@ from . import errors
 from . import functional as _f
 from ._ffi import lib
 from ._native import NativeObject
+from .compact import CompactState
 from .tensor import DTYPE_CODES, Tensor, wrap
 
 HYPER = {"lr": 1, "momentum": 2, "dampening": 3, "beta1": 4, "beta2": 5, "alpha": 6, "rho": 7, "eps": 8,
@@ -94,13 +95,15 @@ def _same(a: object, b: object) -> bool:
         return False
 
 
-class Optimizer(NativeObject):
+class Optimizer(CompactState, NativeObject):
     """Base class: one update rule over parameter groups (C: ``descent_optimizer``).
 
     ``params`` is a list of NumPy arrays, or a list of group dicts ``{"params": [...], **hyper}``
     whose keys override the keyword hyper-parameters for that group. ``nonfinite`` is the policy
     for non-finite gradients: "raise" (default), "skip" or "proceed" (see the module docstring).
-    Unknown hyper-parameter names raise TypeError."""
+    ``state_dtype`` ("full", "bfloat16", "int8"), ``state_rounding`` ("nearest", "stochastic") and
+    ``seed`` choose compact state (:mod:`descent.compact`). Unknown hyper-parameter names raise
+    TypeError."""
 
     RULE: ClassVar[int] = 0
     SLOTS: ClassVar[tuple[str, ...]] = ()
@@ -126,7 +129,8 @@ class Optimizer(NativeObject):
         self._check_open()
         return self._defaults
 
-    def __init__(self, params: Params, *, nonfinite: str = "raise", **hyper: HyperValue) -> None:
+    def __init__(self, params: Params, *, nonfinite: str = "raise", state_dtype: str = "full",
+                 state_rounding: str = "nearest", seed: int = 0, **hyper: HyperValue) -> None:
         unknown = set(hyper) - set(self.DEFAULTS)
         if unknown:
             raise TypeError(f"{type(self).__name__} got unknown hyper-parameters {sorted(unknown)}")
@@ -150,6 +154,8 @@ class Optimizer(NativeObject):
             # The defaults are validated (and stored in C) up front, as torch.optim does; they are
             # what add_param_group fills missing settings from and what a checkpoint records.
             self._push(-1, self._values(self._defaults), None)
+            if (state_dtype, state_rounding, seed) != ("full", "nearest", 0):
+                self.set_state_format(state_dtype, state_rounding, seed)  # before the groups: no conversion
             for group in self._normalize(params):
                 self._add_group(group)
             self.nonfinite = nonfinite
