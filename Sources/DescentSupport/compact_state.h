@@ -56,41 +56,31 @@ DSUPPORT_INLINE uint16_t dsupport_bf16_stochastic(float x, uint32_t key, int64_t
 
 // ---- 8-bit blockwise ----------------------------------------------------------------------------
 // Each tensor's state is cut into blocks of DSUPPORT_Q8_BLOCK elements (the last may be shorter);
-// a block stores one float32 scale s and one byte per element. Element x is stored as the code of
-// the nearest value of a dynamic (floating-point) map to x / s, where s = absmax(block) / 1.875,
-// so the block's largest magnitude lands on the map's largest value 1.875. The maps:
-//   signed (first moments):    bit 7 sign, then 4 exponent bits e and 3 fraction bits f:
-//                              |value| = 2^(e-15) (1 + f/8) for e >= 1, f 2^-17 for e = 0
-//                              (1.875 down to 2^-17: 17 binades, 8 levels per binade)
-//   unsigned (second moments): 5 exponent bits e and 3 fraction bits f:
-//                              value = 2^(e-31) (1 + f/8) for e >= 1, f 2^-33 for e = 0
-//                              (1.875 down to 2^-33: squares need twice the range)
-// Rounding is to nearest, ties to even code. A block whose absmax is 0 or below the float32
-// normal range stores s = 0 (all zeros); a block holding NaN or infinity stores s = NaN (every
-// element reads back NaN: only reachable under the `proceed` non-finite policy).
+// a block stores one float32 scale s and one byte per element. The scale is dynamic: the power of
+// two 2^k with 2^k <= absmax(block) < 2^(k+1). Element x is stored as the code c of a dynamic
+// (floating-point) map value nearest to |x| / s, which lies in [0, 2):
+//   signed map (first moments):    bit 7 the sign, bits 0-6 the magnitude c:
+//                                  value(c) = 2^(e-15) (1 + f/8), e = c >> 3, f = c & 7, for c >= 1
+//                                  (1.125 2^-15 ... 1.875: 16 binades, 8 levels per binade)
+//   unsigned map (second moments): value(c) = 2^(e-31) (1 + f/8) for c >= 1 (c = 1 ... 255;
+//                                  1.125 2^-31 ... 1.875: squares need twice the range)
+//   and value(0) = 0 in both.
+// Rounding is to nearest with ties away from zero (the float32 rounded to 3 fraction bits); values
+// of 1.9375 s and more store the largest code, and magnitudes below 1.0625 2^-15 s (signed) or
+// 1.0625 2^-31 s (unsigned) store 0. A power-of-two scale makes both directions a few integer
+// operations: with E the float32 exponent field of absmax, the code of x is
+//   c = clamp(((bits(|x|) + 2^19) >> 20) - ((E - bias) << 3), 0, top)
+// (bias 15 and top 127 signed, bias 31 and top 255 unsigned) and value(c) = float32 with bits
+// (c + ((127 - bias) << 3)) << 20, times s. A block whose absmax is 0 or below the float32 normal
+// range stores s = 0 (all zeros); a block holding NaN or infinity stores s = NaN (every element
+// reads back NaN: only reachable under the `proceed` non-finite policy). In a step, an element
+// whose second-moment code is 0 reads its first moment as 0 (step_kernels_q8.h says why).
 #define DSUPPORT_Q8_BLOCK 256
-#define DSUPPORT_Q8_VMAX 1.875f
 
-/// The magnitude of code c (fraction bits 3, exponent bias `bias`).
+/// The magnitude of code c of the map with exponent bias `bias` (0 for c = 0).
 DSUPPORT_INLINE float dsupport_q8_magnitude(uint32_t c, uint32_t bias) {
-    const uint32_t e = c >> 3, f = c & 7u;
-    const float normal = dsupport_float(((e + 127u - bias) << 23) | (f << 20));
-    const float subnormal = (float)(int32_t)f * dsupport_float((127u + 1u - bias - 3u) << 23);  // f 2^(1-bias-3)
-    return e != 0 ? normal : subnormal;
-}
-
-/// The code of the map value nearest to a (0 <= a, finite), ties to even; a above the largest
-/// value gives the largest code `top`.
-DSUPPORT_INLINE uint32_t dsupport_q8_code(float a, uint32_t bias, uint32_t top) {
-    const uint32_t u = dsupport_bits(a);
-    // Below the smallest normal 2^(1-bias) the map is uniform with step 2^(1-bias-3): adding
-    // C = 2^(21-bias), whose ulp is that step, rounds a to the step (to nearest even).
-    const float c = dsupport_float((127u + 21u - bias) << 23);
-    const uint32_t low = dsupport_bits(a + c) - dsupport_bits(c);
-    // Above it, rounding the float32 to 3 fraction bits (nearest even) is rounding to the map.
-    const uint32_t high = ((u + 0x7FFFFu + ((u >> 20) & 1u)) >> 20) - ((127u - bias) << 3);
-    const uint32_t code = u < ((128u - bias) << 23) ? low : high;
-    return code < top ? code : top;
+    const float value = dsupport_float((c + ((127u - bias) << 3)) << 20);
+    return c != 0 ? value : 0.0f;
 }
 
 DSUPPORT_INLINE float dsupport_q8_decode_signed(uint8_t code) {
@@ -99,32 +89,36 @@ DSUPPORT_INLINE float dsupport_q8_decode_signed(uint8_t code) {
 
 DSUPPORT_INLINE float dsupport_q8_decode_unsigned(uint8_t code) { return dsupport_q8_magnitude(code, 31); }
 
-/// x (finite) times the block's 1/s, as a signed code.
-DSUPPORT_INLINE uint8_t dsupport_q8_encode_signed(float x, float inverse) {
-    const uint32_t u = dsupport_bits(x);
-    const float a = dsupport_float(u & 0x7FFFFFFFu) * inverse;
-    return (uint8_t)(dsupport_q8_code(a, 15, 127) | ((u >> 24) & 0x80u));
+/// The magnitude code of x (finite) in a block whose encoding offset is `offset` ((E - bias) << 3).
+DSUPPORT_INLINE uint32_t dsupport_q8_code(float x, int32_t offset, int32_t top) {
+    const int32_t q = (int32_t)(((dsupport_bits(x) & 0x7FFFFFFFu) + 0x80000u) >> 20) - offset;
+    const int32_t low = q > 0 ? q : 0;
+    return (uint32_t)(low < top ? low : top);
 }
 
-/// x (finite, >= 0; a negative x is stored as |x|) times the block's 1/s, as an unsigned code.
-DSUPPORT_INLINE uint8_t dsupport_q8_encode_unsigned(float x, float inverse) {
-    return (uint8_t)dsupport_q8_code(dsupport_float(dsupport_bits(x) & 0x7FFFFFFFu) * inverse, 31, 255);
+DSUPPORT_INLINE uint8_t dsupport_q8_encode_signed(float x, int32_t offset) {
+    return (uint8_t)(dsupport_q8_code(x, offset, 127) | ((dsupport_bits(x) >> 24) & 0x80u));
 }
 
-/// The scale s and 1/s of a block from its largest |x| as float32 bits (NaN and infinity compare
-/// above every finite magnitude as unsigned bits).
-DSUPPORT_INLINE void dsupport_q8_scale(uint32_t absmax_bits, float *scale, float *inverse) {
+/// A negative x is stored as |x| (second moments are never negative).
+DSUPPORT_INLINE uint8_t dsupport_q8_encode_unsigned(float x, int32_t offset) {
+    return (uint8_t)dsupport_q8_code(x, offset, 255);
+}
+
+/// The scale of a block from its largest |x| as float32 bits (NaN and infinity compare above every
+/// finite magnitude as unsigned bits), and the encoding offset of the map with `bias`.
+DSUPPORT_INLINE float dsupport_q8_scale(uint32_t absmax_bits, uint32_t bias, int32_t *offset) {
+    const int32_t exponent = (int32_t)(absmax_bits >> 23);
+    *offset = (exponent - (int32_t)bias) << 3;
     if (absmax_bits >= 0x7F800000u) {
-        *scale = __builtin_nanf("");
-        *inverse = 0;
-    } else if (absmax_bits < 0x00800000u) {
-        *scale = 0;
-        *inverse = 0;
-    } else {
-        const float absmax = dsupport_float(absmax_bits);
-        *scale = absmax / DSUPPORT_Q8_VMAX;
-        *inverse = DSUPPORT_Q8_VMAX / absmax;
+        *offset = 1 << 20;  // every code 0
+        return __builtin_nanf("");
     }
+    if (absmax_bits < 0x00800000u) {
+        *offset = 1 << 20;
+        return 0.0f;
+    }
+    return dsupport_float(absmax_bits & 0x7F800000u);
 }
 
 #endif

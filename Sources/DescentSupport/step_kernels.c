@@ -215,12 +215,11 @@ void dsupport_q8_encode(const float *source, int64_t count, int is_signed, uint8
             const uint32_t magnitude = dsupport_bits(source[i]) & 0x7FFFFFFFu;
             largest = magnitude > largest ? magnitude : largest;
         }
-        float scale, inverse;
-        dsupport_q8_scale(largest, &scale, &inverse);
-        scales[start / DSUPPORT_Q8_BLOCK] = scale;
+        int32_t offset;
+        scales[start / DSUPPORT_Q8_BLOCK] = dsupport_q8_scale(largest, is_signed ? 15 : 31, &offset);
         for (int64_t i = start; i < stop; i++) {
-            codes[i] = is_signed ? dsupport_q8_encode_signed(source[i], inverse)
-                                 : dsupport_q8_encode_unsigned(source[i], inverse);
+            codes[i] = is_signed ? dsupport_q8_encode_signed(source[i], offset)
+                                 : dsupport_q8_encode_unsigned(source[i], offset);
         }
     }
 }

@@ -34,8 +34,12 @@ static inline __attribute__((always_inline)) void NAME(q8_loop)(const dsupport_s
             const T w = pb[i];
             T gi = gb[i] * sign;
             if (use_l2) gi += lambda * w;
-            const T m = dsupport_q8_decode_signed(mb[i]) * m_scale;
-            const T v = dsupport_q8_decode_unsigned(vb[i]) * v_scale;
+            // An element whose second moment reads 0 (below the map's range: under 2^-31 of its
+            // block's largest) reads a first moment of 0 too, so that m / sqrt(v) stays bounded
+            // (a first moment that outlived its second would be divided by epsilon alone).
+            const uint8_t v_code = vb[i];
+            const T m = v_code != 0 ? dsupport_q8_decode_signed(mb[i]) * m_scale : 0.0f;
+            const T v = dsupport_q8_decode_unsigned(v_code) * v_scale;
             const T first = b1 * m + c1 * gi;
             T second;
             if (kind == Q8_ADAMAX) {
@@ -61,14 +65,12 @@ static inline __attribute__((always_inline)) void NAME(q8_loop)(const dsupport_s
             m_max = fm > m_max ? fm : m_max;
             v_max = sm > v_max ? sm : v_max;
         }
-        float new_m_scale, m_inverse, new_v_scale, v_inverse;
-        dsupport_q8_scale(m_max, &new_m_scale, &m_inverse);
-        dsupport_q8_scale(v_max, &new_v_scale, &v_inverse);
-        m_scales[block] = new_m_scale;
-        v_scales[block] = new_v_scale;
+        int32_t m_offset, v_offset;
+        m_scales[block] = dsupport_q8_scale(m_max, 15, &m_offset);
+        v_scales[block] = dsupport_q8_scale(v_max, 31, &v_offset);
         for (int64_t i = 0; i < n; i++) {
-            mb[i] = dsupport_q8_encode_signed(firsts[i], m_inverse);
-            vb[i] = dsupport_q8_encode_unsigned(seconds[i], v_inverse);
+            mb[i] = dsupport_q8_encode_signed(firsts[i], m_offset);
+            vb[i] = dsupport_q8_encode_unsigned(seconds[i], v_offset);
         }
     }
 }
