@@ -32,9 +32,9 @@ def test_compact_state_trains_the_mlp_as_well_as_fp32(state):
     assert accuracy > 0.95
     assert abs(compact_accuracy - accuracy) <= 0.005
     # The loss curve: every epoch's mean training loss within 0.015 of fp32's (the curves fall from
-    # 1.8 to 0.03) and within 30% of it; bfloat16 within 5%. (8-bit state ends 20-27% lower: 0.026
+    # 1.8 to 0.03) and within 30% of it; bfloat16 within 10%. (8-bit state ends 20-27% lower: 0.026
     # against 0.032 in the last epochs.)
     assert np.all(np.abs(compact_losses - losses) <= 0.015)
-    tolerance = 0.3 if state["state_dtype"] == "int8" else 0.05
+    tolerance = 0.3 if state["state_dtype"] == "int8" else 0.1
     assert np.all(np.abs(compact_losses - losses) <= tolerance * losses)
     assert compact_bytes < full_bytes / (3.8 if state["state_dtype"] == "int8" else 1.99)
