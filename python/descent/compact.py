@@ -19,8 +19,7 @@ for any thread count or instruction set). The format may change only before the 
 (:meth:`CompactState.set_state_format`).
 
 ``state_dict()`` returns the decoded float32 values; ``load_state_dict()`` rounds the values it is
-given to this optimizer's format (a bfloat16 state_dict loads back exactly; an 8-bit one gives the
-same codes, with block scales equal to within one float32 ulp). ``save``/``load`` store the compact
+given to this optimizer's format (a bfloat16 or 8-bit state_dict loads back exactly). ``save``/``load`` store the compact
 bytes themselves (checkpoint format version 2), and a load adopts the file's format: the state
 round-trips bit for bit. ``state_bytes`` is the memory the state takes. docs/optimizers.md
 ("Compact state") has the formats.
