@@ -6,7 +6,8 @@
 #                 on handwritten digits, optimizer paths on Rosenbrock, random restarts; PNGs in
 #                 build/demo/)
 #   make test     build, then run every suite: Swift, ABI check, C, Python (embedded and stock)
-#   make bench    benchmarks (ratios against NumPy measured in the same run)
+#   make bench    benchmarks (ratios against NumPy measured in the same run; the MLP's time per step
+#                 on 1 and 2 MPI ranks and its share in communication)
 #   make install  PREFIX=/usr/local (default): the library with its soname links, descent.h,
 #                 descent.pc (pkg-config) and a CMake package (find_package(descent));
 #                 DESTDIR stages; `make uninstall` (same PREFIX) removes exactly those files
@@ -28,6 +29,10 @@ RUNNER        = $(BUILD_DIR)/bin/descent-pyrunner
 CFLAGS_TEST   = -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_TESTS       = $(patsubst Tests/c/%.c,$(BUILD_DIR)/c/%,$(wildcard Tests/c/*.c))
 C_EXAMPLES    = $(patsubst examples/%.c,$(BUILD_DIR)/examples/%,$(wildcard examples/*.c))
+# The data-parallel example links MPI (libdescent does not): built when mpicc exists (checked when
+# the target runs, so that mpi-deps may install it first).
+MPICC        ?= mpicc
+MPI_EXAMPLE   = $(BUILD_DIR)/examples/mpi/train_mlp_mpi
 
 # Versions (README.md, "Versions"): VERSION is the release (Python package, pkg-config, CMake, git
 # tag); DESCENT_ABI_VERSION in the header is the soname's number. Installed file names:
@@ -50,10 +55,11 @@ CONFIGURE     = sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' \
                     -e 's|@VERSION_MINOR@|$(word 2,$(VERSION_PARTS))|g' \
                     -e 's|@ABI_VERSION@|$(ABI_VERSION)|g' -e 's|@SONAME@|$(SONAME)|g' -e 's|@REALNAME@|$(REALNAME)|g'
 
-.PHONY: all deps demo-deps test-deps test-c-install test-swift-consumer test-swift-docs test-wheel test-typing lib runner demo test test-swift test-abi test-c test-leaks test-python test-python-stock \
+.PHONY: test-isa
+.PHONY: all deps demo-deps mpi-deps mpi-example test-deps test-c-install test-swift-consumer test-swift-docs test-wheel test-typing lib runner demo test test-swift test-abi test-c test-leaks test-python test-python-stock \
         test-install install uninstall bench stress stress-self-test clean
 
-all: lib runner
+all: lib runner mpi-example
 
 deps:
 	@scripts/ensure-deps.sh
@@ -61,6 +67,18 @@ deps:
 # What the plotting demos (and the tests that run them) import: scikit-learn, matplotlib, tqdm.
 demo-deps:
 	@scripts/ensure-deps.sh --demo
+
+# Open MPI (mpirun, mpicc) and mpi4py: the data-parallel tests and examples/mpi.
+mpi-deps:
+	@scripts/ensure-deps.sh --mpi
+
+mpi-example: lib
+	@if command -v $(MPICC) > /dev/null; then $(MAKE) --no-print-directory $(MPI_EXAMPLE) MPI_LIB_READY=1; \
+	 else echo "mpicc not found: $(MPI_EXAMPLE) not built (scripts/ensure-deps.sh --mpi installs Open MPI)"; fi
+
+$(BUILD_DIR)/examples/mpi/%: examples/mpi/%.c include/descent.h $(if $(MPI_LIB_READY),,lib)
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CFLAGS_TEST) $< -o $@ -L$(BUILD_DIR)/lib -ldescent -Wl,-rpath,'$$ORIGIN/../../lib' -lm
 
 # What the packaging checks use: pkg-config, cmake, mypy, the venv module.
 test-deps:
@@ -120,7 +138,7 @@ demo: lib demo-deps $(C_EXAMPLES)
 	@echo "== C: $(BUILD_DIR)/examples/train_mlp (an MLP trained through the C ABI alone)"
 	@$(BUILD_DIR)/examples/train_mlp
 
-test: all test-swift test-abi test-c test-leaks test-python-stock test-install test-wheel test-typing test-c-install test-swift-docs test-swift-consumer test-python
+test: all test-swift test-abi test-isa test-c test-leaks test-python-stock test-install test-wheel test-typing test-c-install test-swift-docs test-swift-consumer test-python
 	@echo "make test: all suites passed"
 
 # XCTest prints two lines per test case and totals per suite; failures, warnings, build lines and
@@ -128,6 +146,10 @@ test: all test-swift test-abi test-c test-leaks test-python-stock test-install t
 test-swift: deps
 	@set -o pipefail; $(SWIFT) test --disable-swift-testing 2>&1 | awk \
 	    "/^Test (Case|Suite) '.*' (started|passed)/ {next} /^\t Executed/ {last = \$$0; next} {print} END {print last}"
+
+# The library runs on baseline x86-64: AVX2/AVX-512 only inside the dispatched kernels.
+test-isa: lib
+	scripts/check-baseline-isa.sh $(LIB)
 
 test-abi: lib
 	scripts/check-abi.sh $(LIB)
@@ -153,7 +175,8 @@ test-leaks: $(LEAK_TESTS)
 	scripts/run-leak-checks.sh $(LEAK_TESTS)
 
 # The Python suite inside the Swift host (embedded interpreter), as the issue asks.
-test-python: runner demo-deps
+test-python: runner demo-deps mpi-deps
+	@$(MAKE) --no-print-directory mpi-example MPI_LIB_READY=1
 	$(RUNNER) -q python/tests
 
 # The library copied to a fresh folder and loaded by a stock python3 with an empty environment.
@@ -196,9 +219,10 @@ $(BUILD_DIR)/bench/overhead: bench/overhead.c include/descent.h lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) $< -o $@ -L$(BUILD_DIR)/lib -ldescent -Wl,-rpath,'$$ORIGIN/../lib'
 
-bench: lib $(BUILD_DIR)/bench/libadam_peer.so $(BUILD_DIR)/bench/overhead
+bench: lib mpi-deps $(BUILD_DIR)/bench/libadam_peer.so $(BUILD_DIR)/bench/overhead
 	PYTHONPATH=python $(PYTHON) bench/run.py
 	PYTHONPATH=python $(PYTHON) bench/step_targets.py
+	PYTHON=$(PYTHON) bench/mpi_scaling.sh
 
 install: lib
 	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(LIBDIR)/cmake/descent $(DESTDIR)$(INCLUDEDIR)

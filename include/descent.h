@@ -763,7 +763,10 @@ descent_status descent_optimizer_state_set(descent_optimizer optimizer, int64_t 
  * bit-identical on every instruction-set path and for every thread count, stochastic rounding
  * included (its random bits are a counter-based hash of seed, step, param index, slot and element
  * index). descent_optimizer_state_get returns the decoded float32 values; state_set rounds the
- * values it gets to the format; checkpoints store the compact bytes (format version 2).
+ * values it gets to the format; checkpoints store the compact bytes (format version 2);
+ * descent_optimizer_sizes reports the bytes the state takes (count x 2 per bfloat16 slot,
+ * count + 4 x ceil(count / 256) per 8-bit slot). A shard (descent_optimizer_shard) keeps the
+ * format, its slots rounded again from the range's values.
  */
 enum {
     DESCENT_STATE_FULL = 0,           /* the param's dtype (default) */
@@ -797,13 +800,6 @@ descent_status descent_optimizer_set_state_format(descent_optimizer optimizer, i
  */
 descent_status descent_optimizer_state_format(descent_optimizer optimizer, int32_t *format, int32_t *rounding,
                                               uint64_t *seed);
-
-/**
- * Writes to *out the bytes of memory all allocated state slots take: count x 4 (float32) or x 8
- * (float64) per full slot, count x 2 per bfloat16 slot, count + 4 x ceil(count / 256) per 8-bit
- * slot. Statuses: handle errors, _NULL_POINTER.
- */
-descent_status descent_optimizer_state_bytes(descent_optimizer optimizer, int64_t *out);
 
 /*
  * Checkpoints. File format version 1 (all integers and floats little-endian; docs/optimizers.md
@@ -2059,6 +2055,102 @@ descent_status descent_trainer_range_test(descent_trainer trainer, descent_loade
  * the step count to 0, NAdam's running product to 1. Hyper-parameters and gradients stay.
  */
 descent_status descent_optimizer_reset(descent_optimizer optimizer);
+
+/* ============================================================================================
+ * Data-parallel training (docs/distributed.md)
+ *
+ * The library never calls MPI: it exposes what a data-parallel loop needs, and the loop (Python's
+ * descent.distributed, or examples/mpi/train_mlp_mpi.c) makes the MPI calls. Each of N ranks holds
+ * a replica of the model; per step, with the same loader seed everywhere:
+ *
+ *     descent_trainer_backward_batch(trainer, loader, b, rank, N, &loss, &correct, &samples);
+ *     descent_graph_grad_buffer(graph, &grads, &count);             // every gradient, one region
+ *     MPI_Allreduce(MPI_IN_PLACE, grads, count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
+ *     descent_trainer_apply(trainer, &skipped);                      // the same update everywhere
+ *
+ * Sharded optimizer state (ZeRO stage 1): rank r steps only its range of the flattened params with
+ * a shard (descent_optimizer_shard) whose gradients are one flat buffer (descent_optimizer_grad_buffer,
+ * filled by a reduce-scatter); an allgather into descent_graph_param_buffer then gives every rank
+ * the updated params.
+ * ========================================================================================== */
+
+/**
+ * The first half of a training step: forward and backward on part `part` of `parts` of batch
+ * `batch` of `loader`'s current epoch, i.e. rows part*B/parts ..< (part+1)*B/parts (integer
+ * division) of the batch's B samples, updating nothing. The gradients are left in the graph's
+ * flat gradient buffer (descent_graph_grad_buffer) scaled by n/B, n being the part's sample
+ * count, so that the SUM of the parts' buffers is the gradient of the whole batch when the loss
+ * is a mean over samples (every mean-reduced cost, plus batch-independent terms such as an L2
+ * penalty); sum-reduced costs need no scaling and do not fit this call. With parts = 1 it is the
+ * gradient half of descent_trainer_step_batch. Outputs (each may be NULL): the part's mean loss,
+ * its correct argmax predictions (-1 without labels and an output node) and n. An empty part
+ * (B < parts) writes zero gradients and loss 0. Batch norm uses the part's own statistics; dropout
+ * masks are those of the trainer's step counter, which this call advances.
+ * Statuses: those of descent_trainer_step_batch; DESCENT_ERR_INVALID_ARGUMENT (parts < 1, part
+ * outside 0 ..< parts, batch outside the epoch, an evaluation-only trainer). On failure params,
+ * optimizer state and running statistics are unchanged (the gradient buffer may have been written).
+ */
+descent_status descent_trainer_backward_batch(descent_trainer trainer, descent_loader loader, int64_t batch,
+                                              int64_t part, int64_t parts, double *loss, int64_t *correct,
+                                              int64_t *samples);
+
+/**
+ * The second half of a training step, on whatever the graph's gradient buffer holds now (e.g. the
+ * allreduced sum of every rank's descent_trainer_backward_batch): clipping, the scheduled
+ * learning rate and the optimizer's update under its non-finite policy (the gradients are scanned
+ * again, since they changed after backward). *skipped (may
+ * be NULL) = 1 when policy skip skipped the update. Identical buffers give identical updates, so
+ * replicas stay bit-identical.
+ * Statuses: those of descent_trainer_step. On failure (including DESCENT_ERR_NON_FINITE under
+ * policy raise) params, optimizer state and batch norm running statistics are unchanged.
+ */
+descent_status descent_trainer_apply(descent_trainer trainer, int32_t *skipped);
+
+/**
+ * The graph's params as one flat region, without copying: *data points at *count elements of the
+ * graph's dtype, every param in param order, when the params lie back to back in memory (views
+ * of one array, as the Python MLP allocates them). Writing the region writes the params (an
+ * MPI_Bcast of rank 0's initial values, an allgather after a sharded update). The memory is the
+ * params' (yours): valid while they live.
+ * Statuses: DESCENT_ERR_NULL_POINTER, DESCENT_ERR_INVALID_HANDLE, DESCENT_ERR_INVALID_ARGUMENT (no
+ * params, or params that are not one contiguous region in param order; nothing is written).
+ */
+descent_status descent_graph_param_buffer(descent_graph graph, void **data, int64_t *count);
+
+/**
+ * A new optimizer (a shard) over flat elements start ..< start+count of `optimizer`'s flattened
+ * params (every param's elements concatenated in param order, as descent_graph_grad_buffer lays
+ * out a graph's gradients when the optimizer holds the graph's params in order). The shard
+ * updates those elements of the original params in place; it has the same rule, groups (a group
+ * may be empty), hyper-parameters, step count, NAdam products and non-finite policy, and a COPY
+ * of the state of those elements only: about count/total of the state memory. Its gradients are
+ * bound to one zeroed flat buffer per dtype (descent_optimizer_grad_buffer). Free it with
+ * descent_optimizer_free; the params' memory must outlive it. `optimizer` is unchanged.
+ * Statuses: DESCENT_ERR_NULL_POINTER, DESCENT_ERR_INVALID_HANDLE, DESCENT_ERR_INVALID_ARGUMENT (a
+ * range outside 0 ..< total), DESCENT_ERR_OUT_OF_MEMORY.
+ */
+descent_status descent_optimizer_shard(descent_optimizer optimizer, int64_t start, int64_t count,
+                                       descent_optimizer *out);
+
+/**
+ * The optimizer's gradients of dtype `dtype` as one flat buffer in param order: *data points at
+ * *count elements (0 when no param has that dtype). When the bound gradients are not already
+ * views of one buffer per dtype, zeroed buffers are allocated and bound in their place (replacing
+ * descent_optimizer_set_grads' binding), so one allreduce or reduce-scatter into the buffer fills
+ * every gradient and descent_optimizer_step reads them. Library-owned; valid until gradients are
+ * bound again, a group is added, or the optimizer is freed.
+ * Statuses: DESCENT_ERR_NULL_POINTER, DESCENT_ERR_INVALID_HANDLE, DESCENT_ERR_DTYPE (unknown
+ * dtype), DESCENT_ERR_OUT_OF_MEMORY (the previous binding stays).
+ */
+descent_status descent_optimizer_grad_buffer(descent_optimizer optimizer, int32_t dtype, void **data,
+                                             int64_t *count);
+
+/**
+ * *elements (may be NULL) = elements of the flattened params (the total descent_optimizer_shard
+ * ranges split); *state_bytes (may be NULL) = bytes of state buffers the optimizer holds (what
+ * sharding divides by N). Statuses: DESCENT_ERR_INVALID_HANDLE.
+ */
+descent_status descent_optimizer_sizes(descent_optimizer optimizer, int64_t *elements, int64_t *state_bytes);
 
 #ifdef __cplusplus
 }

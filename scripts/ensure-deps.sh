@@ -6,6 +6,8 @@
 #
 #   scripts/ensure-deps.sh          build deps (every make target)
 #   scripts/ensure-deps.sh --demo   also scikit-learn, matplotlib, tqdm (make demo, make test)
+#   scripts/ensure-deps.sh --mpi    also Open MPI (Debian: openmpi-bin for mpirun, libopenmpi-dev for
+#                                   mpicc and mpi.h) and mpi4py: the data-parallel tests, make bench
 #   scripts/ensure-deps.sh --test   also what the packaging checks of `make test` use: pkg-config
 #                                   and cmake (the installed C library), mypy (type checks), the
 #                                   venv module (the wheel in a fresh virtual environment)
@@ -15,11 +17,13 @@ set -euo pipefail
 
 demo=0
 test_tools=0
+mpi=0
 for argument in "$@"; do
     case "$argument" in
         --demo) demo=1 ;;
         --test) test_tools=1 ;;
-        *) echo "usage: scripts/ensure-deps.sh [--demo] [--test]" >&2; exit 2 ;;
+        --mpi) mpi=1 ;;
+        *) echo "usage: scripts/ensure-deps.sh [--demo] [--test] [--mpi]" >&2; exit 2 ;;
     esac
 done
 no_install=0
@@ -126,4 +130,20 @@ if [ "$test_tools" = 1 ]; then
         apt_install "${need_apt[@]}"
     fi
     pip_or_apt mypy mypy mypy "make test type-checks the Python package and a user script with mypy --strict"
+fi
+
+if [ "$mpi" = 1 ]; then
+    # descent.distributed and examples/mpi: mpirun starts the ranks, mpicc builds the C example,
+    # mpi4py (built against / loading this Open MPI) makes the Python package's MPI calls.
+    need_apt=()
+    command -v mpirun > /dev/null || need_apt+=(openmpi-bin)
+    { command -v mpicc > /dev/null && [ -e /usr/include/x86_64-linux-gnu/mpi/mpi.h -o -e /usr/lib/x86_64-linux-gnu/openmpi/include/mpi.h ]; } \
+        || need_apt+=(libopenmpi-dev)
+    if [ ${#need_apt[@]} -gt 0 ]; then
+        why="the data-parallel tests run mpirun; make builds examples/mpi with mpicc"
+        if [ "$no_install" = 1 ]; then missing "${need_apt[*]}" "$why" "apt-get install ${need_apt[*]}"; fi
+        echo "ensure-deps: installing ${need_apt[*]} (apt): $why"
+        apt_install "${need_apt[@]}"
+    fi
+    pip_or_apt mpi4py mpi4py python3-mpi4py "descent.distributed makes its MPI calls through mpi4py"
 fi

@@ -210,11 +210,3 @@ private func readPath(_ path: UnsafePointer<CChar>?) throws(DescentError) -> Str
         seed?.pointee = settings.seed
     }
 }
-
-@c public func descent_optimizer_state_bytes(_ handle: UInt64, _ out: UnsafeMutablePointer<Int64>?) -> Int32 {
-    exported("descent_optimizer_state_bytes") { () throws(DescentError) in
-        let target = try optimizer(handle)
-        let destination = try required(out, "out")
-        destination.pointee = Int64(try target.stateByteCount)
-    }
-}

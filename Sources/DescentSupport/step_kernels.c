@@ -51,6 +51,10 @@ typedef void (*step_q8_fn)(const dsupport_step_plan *, float *, const float *, u
                            int64_t, int64_t);
 typedef int (*finite_f32_fn)(const float *, int64_t, int64_t);
 typedef int (*finite_f64_fn)(const double *, int64_t, int64_t);
+typedef void (*relu_f32_fn)(const float *, float *, int64_t);
+typedef void (*relu_f64_fn)(const double *, double *, int64_t);
+typedef void (*relu_back_f32_fn)(const float *, const float *, float *, int64_t);
+typedef void (*relu_back_f64_fn)(const double *, const double *, double *, int64_t);
 
 static const struct kernel_table {
     const char *name;
@@ -61,15 +65,21 @@ static const struct kernel_table {
     step_bf16_fn step_bf16_nearest;
     step_bf16_fn step_bf16_stochastic;
     step_q8_fn step_q8;
+    relu_f32_fn relu_f32;
+    relu_f64_fn relu_f64;
+    relu_back_f32_fn relu_back_f32;
+    relu_back_f64_fn relu_back_f64;
 } tables[] = {
-    [DSUPPORT_ISA_BASELINE] = {"baseline", step_baseline_f32, step_baseline_f64, all_finite_baseline_f32,
-                               all_finite_baseline_f64, step_baseline_bf16n, step_baseline_bf16s, step_baseline_q8},
+#define TABLE(isa) {#isa, step_##isa##_f32, step_##isa##_f64, all_finite_##isa##_f32, all_finite_##isa##_f64, \
+                    step_##isa##_bf16n, step_##isa##_bf16s, step_##isa##_q8,                                \
+                    relu_forward_##isa##_f32, relu_forward_##isa##_f64, relu_backward_##isa##_f32,           \
+                    relu_backward_##isa##_f64}
+    [DSUPPORT_ISA_BASELINE] = TABLE(baseline),
 #if defined(__x86_64__)
-    [DSUPPORT_ISA_AVX2] = {"avx2", step_avx2_f32, step_avx2_f64, all_finite_avx2_f32, all_finite_avx2_f64,
-                           step_avx2_bf16n, step_avx2_bf16s, step_avx2_q8},
-    [DSUPPORT_ISA_AVX512] = {"avx512", step_avx512_f32, step_avx512_f64, all_finite_avx512_f32,
-                             all_finite_avx512_f64, step_avx512_bf16n, step_avx512_bf16s, step_avx512_q8},
+    [DSUPPORT_ISA_AVX2] = TABLE(avx2),
+    [DSUPPORT_ISA_AVX512] = TABLE(avx512),
 #endif
+#undef TABLE
 };
 
 int dsupport_isa_available(int isa) {
@@ -173,6 +183,15 @@ int dsupport_all_finite_f32(const float *values, int64_t begin, int64_t end) {
 
 int dsupport_all_finite_f64(const double *values, int64_t begin, int64_t end) {
     return table()->finite_f64(values, begin, end);
+}
+
+void dsupport_relu_f32(const float *x, float *out, int64_t count) { table()->relu_f32(x, out, count); }
+void dsupport_relu_f64(const double *x, double *out, int64_t count) { table()->relu_f64(x, out, count); }
+void dsupport_relu_backward_f32(const float *x, const float *g, float *dx, int64_t count) {
+    table()->relu_back_f32(x, g, dx, count);
+}
+void dsupport_relu_backward_f64(const double *x, const double *g, double *dx, int64_t count) {
+    table()->relu_back_f64(x, g, dx, count);
 }
 
 void dsupport_step_bf16(const dsupport_step_plan *plan, int stochastic, float *p, const float *g, uint16_t *s0,

@@ -353,4 +353,15 @@ static int NAME(all_finite)(const T *values, int64_t begin, int64_t end) {
     return (carry & 0x8000000000000000ull) == 0;
 #endif
 }
+
+// ReLU for the graph's forward and backward passes, branch-free (a per-element branch
+// mispredicts on random signs): out := x unless x <= 0 (NaN propagates, -0 becomes +0);
+// dx := g where x > 0, else 0.
+static void NAME(relu_forward)(const T *x, T *out, int64_t count) {  // out may be x
+    for (int64_t i = 0; i < count; i++) out[i] = !(x[i] <= 0) ? x[i] : (T)0;
+}
+
+static void NAME(relu_backward)(const T *x, const T *g, T *dx, int64_t count) {  // dx may be g
+    for (int64_t i = 0; i < count; i++) dx[i] = x[i] > 0 ? g[i] : (T)0;
+}
 #endif

@@ -201,8 +201,6 @@ FUNCTIONS: list[FFIRow] = [
     ("descent_optimizer_set_state_format", STATUS, [handle_t, c_int32, c_int32, c_uint64]),
     # descent_status descent_optimizer_state_format(descent_optimizer optimizer, int32_t *format, int32_t *rounding, uint64_t *seed);
     ("descent_optimizer_state_format", STATUS, [handle_t, POINTER(c_int32), POINTER(c_int32), POINTER(c_uint64)]),
-    # descent_status descent_optimizer_state_bytes(descent_optimizer optimizer, int64_t *out);
-    ("descent_optimizer_state_bytes", STATUS, [handle_t, _P_I64]),
     # ---- schedules and clipping (@@schedules@@) ----
     # descent_status descent_schedule_new_constant(double lr, descent_schedule *out);
     ("descent_schedule_new_constant", STATUS, [c_double, _P_HANDLE]),
@@ -423,6 +421,20 @@ FUNCTIONS: list[FFIRow] = [
                                             c_void_p, c_void_p, c_void_p, _P_I64, _P_F64]),
     # descent_status descent_optimizer_reset(descent_optimizer optimizer);
     ("descent_optimizer_reset", STATUS, [handle_t]),
+    # -- data-parallel training ------------------------------------------------------------------
+    # descent_status descent_trainer_backward_batch(descent_trainer trainer, descent_loader loader, int64_t batch, int64_t part, int64_t parts, double *loss, int64_t *correct, int64_t *samples);
+    ("descent_trainer_backward_batch", STATUS, [handle_t, handle_t, c_int64, c_int64, c_int64, _P_F64, _P_I64,
+                                                _P_I64]),
+    # descent_status descent_trainer_apply(descent_trainer trainer, int32_t *skipped);
+    ("descent_trainer_apply", STATUS, [handle_t, POINTER(c_int32)]),
+    # descent_status descent_graph_param_buffer(descent_graph graph, void **data, int64_t *count);
+    ("descent_graph_param_buffer", STATUS, [handle_t, POINTER(c_void_p), _P_I64]),
+    # descent_status descent_optimizer_shard(descent_optimizer optimizer, int64_t start, int64_t count, descent_optimizer *out);
+    ("descent_optimizer_shard", STATUS, [handle_t, c_int64, c_int64, POINTER(handle_t)]),
+    # descent_status descent_optimizer_grad_buffer(descent_optimizer optimizer, int32_t dtype, void **data, int64_t *count);
+    ("descent_optimizer_grad_buffer", STATUS, [handle_t, c_int32, POINTER(c_void_p), _P_I64]),
+    # descent_status descent_optimizer_sizes(descent_optimizer optimizer, int64_t *elements, int64_t *state_bytes);
+    ("descent_optimizer_sizes", STATUS, [handle_t, _P_I64, _P_I64]),
 ]
 
 

@@ -44,7 +44,7 @@ __all__ = ["CompactState", "STATE_DTYPES", "STATE_ROUNDINGS"]
 
 class CompactState:
     """The state-format part of :class:`descent.optim.Optimizer` (C:
-    ``descent_optimizer_set_state_format`` / ``_state_format`` / ``_state_bytes``)."""
+    ``descent_optimizer_set_state_format`` / ``_state_format`` / ``_sizes``)."""
 
     _handle: int
 
@@ -97,9 +97,10 @@ class CompactState:
 
     @property
     def state_bytes(self) -> int:
-        """Bytes of memory all allocated state takes (C ``descent_optimizer_state_bytes``): 4 per
-        element per float32 slot, 2 per bfloat16 slot, 1 + 4/256 per 8-bit slot."""
+        """Bytes of memory all allocated state takes (the second figure of C
+        ``descent_optimizer_sizes``): 4 per element per float32 slot, 2 per bfloat16 slot,
+        1 + 4/256 per 8-bit slot."""
         self._check_open()
         out = ctypes.c_int64()
-        lib.descent_optimizer_state_bytes(self._handle, ctypes.byref(out))
+        lib.descent_optimizer_sizes(self._handle, None, ctypes.byref(out))
         return int(out.value)

@@ -447,6 +447,21 @@ class Graph(NativeObject):
         view: FloatArray = np.frombuffer(memoryview(buffer), dtype=self.dtype, count=count)
         return view
 
+    @property
+    def param_buffer(self) -> FloatArray:
+        """Every param's values as one flat NumPy view, in param order, without copying (C
+        ``descent_graph_param_buffer``): writing it writes the params. Needs params that lie back
+        to back in memory, as an :class:`~descent.models.MLP`'s do (views of one array);
+        InvalidArgumentError otherwise. Valid while the param arrays live."""
+        self._check_open()
+        data = ctypes.c_void_p()
+        size = ctypes.c_int64()
+        lib.descent_graph_param_buffer(self._handle, ctypes.byref(data), ctypes.byref(size))
+        count = size.value
+        buffer = (ctypes.c_char * (count * self.dtype.itemsize)).from_address(data.value or 0)
+        view: FloatArray = np.frombuffer(memoryview(buffer), dtype=self.dtype, count=count)
+        return view
+
     def grads(self) -> list[FloatArray]:
         """Views of each param's gradient (slices of :attr:`grad_buffer`), in param order."""
         flat, grads, offset = self.grad_buffer, [], 0

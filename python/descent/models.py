@@ -127,6 +127,22 @@ class MLP(Model):
         if init is None:
             init = "he_normal" if activation in ("relu", "leaky_relu") else "xavier_normal"
         graph = G.Graph(dtype)
+        # Every param is a view of one flat array, in param order, so the params are one contiguous
+        # region (Graph.param_buffer): what a data-parallel broadcast or allgather moves at once.
+        arena_sizes: list[int] = []
+        for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            use_bn = batch_norm and layer != len(sizes) - 2
+            arena_sizes += [fan_out * fan_in] + ([fan_out, fan_out] if use_bn else [fan_out])
+        arena = np.zeros(sum(arena_sizes), dtype=dtype)
+        taken = [0]
+
+        def take(shape: tuple[int, ...], fill: float = 0.0) -> FloatArray:
+            count = int(np.prod(shape))
+            view: FloatArray = arena[taken[0]:taken[0] + count].reshape(shape)
+            view[...] = fill
+            taken[0] += count
+            return view
+
         x = graph.input((None, sizes[0]))
         self.weights: list[FloatArray] = []
         self.biases: list[FloatArray] = []
@@ -134,9 +150,9 @@ class MLP(Model):
         h = x
         for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             last = layer == len(sizes) - 2
-            W = graph.param(np.zeros((fan_out, fan_in), dtype=dtype), init=init)
+            W = graph.param(take((fan_out, fan_in)), init=init)
             use_bn = batch_norm and not last
-            b = None if use_bn else graph.param(np.zeros(fan_out, dtype=dtype), init="zeros")
+            b = None if use_bn else graph.param(take((fan_out,)), init="zeros")
             assert W.array is not None
             self.weights.append(W.array)
             if b is not None and b.array is not None:
@@ -145,8 +161,8 @@ class MLP(Model):
                 h = G.dense(h, W, b)
             elif use_bn:
                 z = G.dense(h, W, None)
-                gamma = graph.param(np.ones(fan_out, dtype=dtype), init="ones")
-                beta = graph.param(np.zeros(fan_out, dtype=dtype), init="zeros")
+                gamma = graph.param(take((fan_out,), 1.0), init="ones")
+                beta = graph.param(take((fan_out,)), init="zeros")
                 h = G.batch_norm(z, gamma, beta)
                 self.batch_norms.append(h)
                 h = G.activation(h, activation, negative_slope)

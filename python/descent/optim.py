@@ -45,17 +45,25 @@ import os
 import threading
 import weakref
 from collections.abc import Mapping
-from typing import Any, Callable, ClassVar, Iterable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Iterable, Optional, Sequence, Union
 
 import numpy as np
 import numpy.typing as npt
 
 from . import errors
 from . import functional as _f
-from ._ffi import lib
+from ._ffi import last_error, lib
 from ._native import NativeObject
 from .compact import CompactState
 from .tensor import DTYPE_CODES, Tensor, wrap
+
+# descent_optimizer_step without the FFI table's errcheck wrapper, for step()'s hot path (the
+# caller checks the status): a Python-level errcheck call costs more than the C step of a small model.
+_raw_step = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_uint64, ctypes.POINTER(ctypes.c_int32))(
+    ("descent_optimizer_step", lib))
+
+if TYPE_CHECKING:
+    from .shard import OptimizerShard
 
 HYPER = {"lr": 1, "momentum": 2, "dampening": 3, "beta1": 4, "beta2": 5, "alpha": 6, "rho": 7, "eps": 8,
          "weight_decay": 9, "lr_decay": 10, "initial_accumulator_value": 11, "momentum_decay": 12}
@@ -146,6 +154,7 @@ class Optimizer(CompactState, NativeObject):
         self._copies: list[tuple[int, Param]] = []  # private C-contiguous copies of grads not bound zero-copy
         self._grads: Optional[list[Param]] = None  # optimizer-owned grad arrays
         self._skipped = ctypes.c_int32()
+        self._skipped_pointer = ctypes.pointer(self._skipped)
         self._getter = _tuple_getter(list(self.DEFAULTS))
         self._lock = threading.Lock()  # step() from several Python threads: bind/sync/step stay together
         _LIVE.add(self)
@@ -265,8 +274,16 @@ class Optimizer(CompactState, NativeObject):
         pushed = self._pushed
         for index, group in enumerate(self._groups):
             values = getter(group)
-            if not _same(values, pushed[index]):
-                self._push(index, values, pushed[index])
+            old = pushed[index]
+            try:
+                # Tuple equality tries identity first, element by element: an untouched group (the
+                # very objects that were pushed) costs one comparison in C.
+                if values == old:
+                    continue
+            except (TypeError, ValueError):  # an array where a number belongs: _same decides
+                pass
+            if not _same(values, old):
+                self._push(index, values, old)
                 pushed[index] = values
 
     # -- gradients and the step ----------------------------------------------------------------
@@ -338,7 +355,9 @@ class Optimizer(CompactState, NativeObject):
         InvalidArgumentError when a gradient is (or shares memory with) any param, and
         NonFiniteError for a NaN/inf gradient under the "raise" policy; on any error the
         parameters, the state and the step count are unchanged."""
-        self._check_open()
+        handle: int = getattr(self, "_raw", 0)
+        if not handle:
+            self._check_open()  # raises ClosedError
         if grads is None:
             if self._grads is None:
                 raise errors.InvalidArgumentError(
@@ -350,9 +369,10 @@ class Optimizer(CompactState, NativeObject):
             grads = [grads]
         with self._lock:
             bound = self._bound
-            if bound is None or len(bound) != len(grads) or not all(map(operator.is_, grads, bound)):
+            if bound is not grads and (bound is None or len(bound) != len(grads)
+                                       or not all(map(operator.is_, grads, bound))):
                 self._bind(grads)
-            else:
+            elif self._copies:
                 # Same array objects as last time. C-contiguous writable ones are bound zero-copy
                 # (C reads them directly); the others are bound through private copies, which must
                 # be refilled now: the caller may have changed its array in place since.
@@ -362,7 +382,10 @@ class Optimizer(CompactState, NativeObject):
                         break
                     np.copyto(copy, grads[index])
             self._sync()
-            lib.descent_optimizer_step(self._handle, ctypes.byref(self._skipped))
+            # The raw entry point (no ctypes errcheck): the status is checked here.
+            status = _raw_step(handle, self._skipped_pointer)
+            if status:
+                raise errors.error_for_status(status, last_error())
             return bool(self._skipped.value == 0)
 
     def reset_state(self) -> None:
@@ -589,6 +612,22 @@ class Optimizer(CompactState, NativeObject):
         for tensor in getattr(self, "_bound_tensors", []) + getattr(self, "_tensors", []):
             tensor.close()
         self._bound_tensors, self._tensors, self._bound, self._copies = [], [], None, []
+
+    def shard(self, start: int, count: int) -> OptimizerShard:
+        """A shard of this optimizer over flat elements ``start .. start+count`` of its flattened
+        params (every param's elements concatenated in group order): it steps those elements in
+        place with state for them alone (ZeRO stage 1; C ``descent_optimizer_shard``). See
+        :class:`descent.shard.OptimizerShard`."""
+        from .shard import OptimizerShard
+        self._check_open()
+        return OptimizerShard(self, start, count)
+
+    def sizes(self) -> tuple[int, int]:
+        """``(elements, state_bytes)``: elements of the flattened params and bytes of state
+        buffers held (C ``descent_optimizer_sizes``)."""
+        elements, state_bytes = ctypes.c_int64(), ctypes.c_int64()
+        lib.descent_optimizer_sizes(self._handle, ctypes.byref(elements), ctypes.byref(state_bytes))
+        return int(elements.value), int(state_bytes.value)
 
     def counts(self) -> tuple[int, int, int]:
         """``(rule, groups, params)`` as the native optimizer reports them

@@ -278,6 +278,36 @@ class Trainer(NativeObject):
             self._loaders_bound(loader)
         return float(self._loss.value), int(self._correct.value)
 
+    def backward_batch(self, loader: DataLoader, batch: int, part: int = 0, parts: int = 1) -> tuple[float, int, int]:
+        """The gradient half of a data-parallel step (C ``descent_trainer_backward_batch``): forward
+        and backward on part `part` of `parts` of batch `batch` (rows part·B/parts ..
+        (part+1)·B/parts of its B samples), updating nothing. The gradients land in
+        ``model.graph.grad_buffer`` scaled by n/B (n = the part's samples), so the sum over the
+        parts is the whole batch's gradient for a mean loss. Returns (the part's mean loss,
+        correct predictions or -1, n)."""
+        _check_loader(loader)
+        for name, value in (("batch", batch), ("part", part), ("parts", parts)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        samples = ctypes.c_int64()
+        try:
+            lib.descent_trainer_backward_batch(self._handle, loader.handle, int(batch), int(part), int(parts),
+                                               ctypes.byref(self._loss), ctypes.byref(self._correct),
+                                               ctypes.byref(samples))
+        finally:
+            self._loaders_bound(loader)
+        return float(self._loss.value), int(self._correct.value), int(samples.value)
+
+    def apply(self) -> bool:
+        """The update half of a data-parallel step (C ``descent_trainer_apply``): clipping, the
+        schedule and the optimizer's update with whatever ``model.graph.grad_buffer`` holds now
+        (e.g. the allreduced sum of every rank's :meth:`backward_batch`). Returns False when the
+        "skip" policy skipped it (non-finite gradient), else True."""
+        if self.optimizer is not None:
+            self.optimizer._sync()
+        lib.descent_trainer_apply(self._handle, ctypes.byref(self._skipped))
+        return not self._skipped.value
+
     def evaluate(self, loader: DataLoader) -> tuple[float, float]:
         """(loss, accuracy) over every batch of `loader` in evaluation mode."""
         _check_loader(loader)
@@ -473,7 +503,7 @@ def fit(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Optional[npt.Ar
         schedule: Optional[Union[Schedule, LRScheduler, ReduceLROnPlateau]] = None, schedule_unit: str = "step",
         clip_norm: Optional[SupportsFloat] = None, patience: Optional[int] = None, min_delta: SupportsFloat = 0.0,
         restore_best_weights: bool = False, callbacks: Iterable[Callback] = (), progress: Optional[bool] = None,
-        override_lr: bool = False) -> History:
+        override_lr: bool = False, comm: Any = None, shard_state: bool = False) -> History:
     """Trains `model` (an :class:`~descent.models.MLP` or any :class:`~descent.models.Model`)
     with `optimizer` on (x, y) and returns a :class:`History`.
 
@@ -497,7 +527,23 @@ def fit(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Optional[npt.Ar
       "callback"``); any other exception ends training and propagates.
     - ``progress``: a tqdm bar per epoch; None (default) shows it only on a terminal.
 
+    - ``comm``: an mpi4py communicator: data-parallel training over its ranks (every rank calls
+      fit with the same data; ``batch_size`` is the global batch; metrics are global), with
+      ``shard_state=True`` sharding the optimizer state (ZeRO-1). See :mod:`descent.distributed`
+      (``restore_best_weights`` is not available there).
+
     Epoch numbers continue across calls on the same model (``model.epochs_trained``)."""
+    if comm is not None:
+        if restore_best_weights:
+            raise errors.InvalidArgumentError("restore_best_weights is not supported with comm (data-parallel fit)")
+        from . import distributed
+        return distributed.fit(model, optimizer, x, y, comm=comm, epochs=epochs, batch_size=batch_size,
+                               shuffle=shuffle, seed=seed, drop_last=drop_last, validation_data=validation_data,
+                               schedule=schedule, schedule_unit=schedule_unit, clip_norm=clip_norm,
+                               patience=patience, min_delta=min_delta, callbacks=callbacks, progress=progress,
+                               override_lr=override_lr, shard_state=shard_state)
+    if shard_state:
+        raise errors.InvalidArgumentError("shard_state=True needs comm (an mpi4py communicator)")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise errors.InvalidArgumentError(f"epochs must be an int >= 0, got {epochs!r}")
     if patience is not None and (isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1):

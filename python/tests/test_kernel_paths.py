@@ -263,3 +263,44 @@ def test_descent_isa_unusable_is_an_error_that_changes_nothing(value):
         assert line.startswith("UnsupportedError:") and f"DESCENT_ISA={value}" in line, line
     assert lines[3] == "unchanged [1.0, 1.0, 1.0, 1.0] 0"
     assert lines[4] == "after set_isa baseline [0.5, 0.5, 0.5, 0.5]"
+
+
+@pytest.mark.parametrize("dtype_name", ["float32", "float64"])
+def test_training_an_mlp_gives_the_same_bits_on_every_path(dtype_name, rng):
+    """The graph's ReLU forward/backward (C, branch-free) and the Adam update on every path."""
+    x = rng.standard_normal((96, 12)).astype(dtype_name)
+    x[0, :3] = [0.0, -0.0, 1e-30]  # zeros of both signs and a tiny value through the ReLU
+    y = rng.integers(0, 4, 96)
+    results = []
+    for path in PATHS:
+        descent.set_isa(path)
+        model = descent.MLP([12, 33, 4], seed=3, dtype=dtype_name)
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+        loader = descent.DataLoader(x, y, batch_size=32, shuffle=True, seed=1, dtype=dtype_name)
+        trainer = descent.Trainer(model, opt)
+        losses = [trainer.step_batch(loader, b)[0] for b in range(len(loader)) for _ in range(2)]
+        results.append((path, [p.copy() for p in model.parameters()] + [np.array(losses)]))
+        trainer.close()
+        opt.close()
+    assert_same_bits(results, f"MLP {dtype_name}")
+
+
+@pytest.mark.parametrize("position", [0, 70_000, 140_000])
+def test_functional_check_finite_on_a_split_array_changes_nothing(position, dtype, rng):
+    """check_finite runs the scan and the update in one pass over the threads: a NaN in any
+    thread's chunk stops every chunk's update."""
+    n = 140_001
+    for path in PATHS:
+        descent.set_isa(path)
+        p = rng.standard_normal(n).astype(dtype)
+        m, v = np.zeros(n, dtype), np.zeros(n, dtype)
+        g = rng.standard_normal(n).astype(dtype)
+        g[position] = np.nan
+        before = p.copy()
+        with pytest.raises(descent.NonFiniteError, match="nothing was updated"):
+            functional.adam(p, g, m, v, step=1, check_finite=True)
+        np.testing.assert_array_equal(p, before)
+        assert not m.any() and not v.any()
+        g[position] = 0
+        functional.adam(p, g, m, v, step=1, check_finite=True)
+        assert (p != before).sum() > n // 2

@@ -382,3 +382,18 @@ def test_c_abi_rejects_bad_enums():
             lib.descent_optimizer_set_state_format(opt._handle, fmt, rounding, 0)
     assert opt.state_dtype == "full"
     opt.close()
+
+
+@pytest.mark.parametrize("state_dtype", ["bfloat16", "int8"])
+def test_a_shard_keeps_the_compact_format(state_dtype):
+    params = [np.zeros(1000, f32), np.zeros(300, f32)]
+    opt = optim.Adam(params, state_dtype=state_dtype)
+    whole = opt.shard(0, 1300)
+    assert whole.state_bytes == opt.state_bytes
+    half = opt.shard(650, 650)
+    n = 650
+    want = 2 * 2 * n if state_dtype == "bfloat16" else 2 * (n + 4 * (2 + 2))  # 350 + 300 elements: 2 + 2 blocks
+    assert half.state_bytes == want
+    whole.close()
+    half.close()
+    opt.close()

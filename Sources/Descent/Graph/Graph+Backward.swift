@@ -185,7 +185,7 @@ extension Graph {
                 }
             }
         case .relu where !accumulate:
-            for i in 0..<count { target[i] = input[i] > 0 ? g[i] : 0 }
+            Kernels.reluBackward(input, g, target, count)
         case .identity:
             elementwise(target, count, accumulate) { i in g[i].doubleValue }
         default:

@@ -143,7 +143,7 @@ extension Graph {
                                              _ count: Int, _ width: Int) {
         guard kind == .softmax else {
             switch kind {
-            case .relu: for i in 0..<count { out[i] = !(input[i] <= 0) ? input[i] : 0 }  // NaN propagates
+            case .relu: Kernels.relu(input, out, count)  // NaN propagates
             case .identity: if out != input { out.update(from: input, count: count) }
             default: for i in 0..<count { out[i] = T(kind.scalar(input[i].doubleValue, slope)) }
             }

@@ -76,3 +76,34 @@ public enum KernelPath: String, CaseIterable, Sendable {
                      + "; unset it or call descent_set_isa with an available path")
     }
 }
+
+/// Elementwise loops that live in C (Sources/DescentSupport/step_kernels_type.h) so that they run
+/// on the selected instruction-set path, branch-free.
+enum Kernels {
+    /// out := x unless x <= 0 (NaN propagates; -0 becomes +0). `out` may be `x`.
+    @inline(__always)
+    static func relu<T: DescentScalar>(_ x: UnsafeMutablePointer<T>, _ out: UnsafeMutablePointer<T>, _ count: Int) {
+        if MemoryLayout<T>.size == 4 {
+            dsupport_relu_f32(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self),
+                              UnsafeMutableRawPointer(out).assumingMemoryBound(to: Float.self), Int64(count))
+        } else {
+            dsupport_relu_f64(UnsafeRawPointer(x).assumingMemoryBound(to: Double.self),
+                              UnsafeMutableRawPointer(out).assumingMemoryBound(to: Double.self), Int64(count))
+        }
+    }
+
+    /// dx := g where x > 0, else 0. `dx` may be `g`.
+    @inline(__always)
+    static func reluBackward<T: DescentScalar>(_ x: UnsafeMutablePointer<T>, _ g: UnsafeMutablePointer<T>,
+                                               _ dx: UnsafeMutablePointer<T>, _ count: Int) {
+        if MemoryLayout<T>.size == 4 {
+            dsupport_relu_backward_f32(UnsafeRawPointer(x).assumingMemoryBound(to: Float.self),
+                                       UnsafeRawPointer(g).assumingMemoryBound(to: Float.self),
+                                       UnsafeMutableRawPointer(dx).assumingMemoryBound(to: Float.self), Int64(count))
+        } else {
+            dsupport_relu_backward_f64(UnsafeRawPointer(x).assumingMemoryBound(to: Double.self),
+                                       UnsafeRawPointer(g).assumingMemoryBound(to: Double.self),
+                                       UnsafeMutableRawPointer(dx).assumingMemoryBound(to: Double.self), Int64(count))
+        }
+    }
+}

@@ -85,14 +85,21 @@ public enum FunctionalStep {
                                               _ state: StateBuffers) throws(DescentError) {
         let p = param.assumingMemoryBound(to: T.self)
         let g = grad.assumingMemoryBound(to: T.self)
-        if plan.flags.contains(.checkFinite), !allFinite(g, 0..<count) {
-            throw DescentError(.nonFinite, "grad holds NaN or infinity; nothing was updated")
-        }
         let s0 = state.slot0?.assumingMemoryBound(to: T.self)
         let s1 = state.slot1?.assumingMemoryBound(to: T.self)
         let s2 = state.slot2?.assumingMemoryBound(to: T.self)
-        Parallel.forEachChunk(count: count) { range in
-            plan.run(p, g, s0, s1, s2, range)
+        let checkFinite = plan.flags.contains(.checkFinite)
+        let kernelPlan = plan.kernelPlan
+        let updated = withUnsafePointer(to: kernelPlan) { plan in
+            guard checkFinite else {
+                Parallel.forEachChunk(count: count) { range in StepPlan.run(plan, p, g, s0, s1, s2, range) }
+                return true
+            }
+            // The scan and the update in one pass over the threads (nothing is written on failure).
+            return Parallel.forEachChunk(count: count, ifAll: { range in allFinite(UnsafePointer(g), range) }) { range in
+                StepPlan.run(plan, p, g, s0, s1, s2, range)
+            }
         }
+        guard updated else { throw DescentError(.nonFinite, "grad holds NaN or infinity; nothing was updated") }
     }
 }

@@ -83,21 +83,6 @@ extension Optimizer {
     public var stateFormatSettings: (format: StateFormat, rounding: StateRounding, seed: UInt64) {
         get throws(DescentError) { try lock.withLock { _ in (stateFormat, stateRounding, stateSeed) } }
     }
-
-    /// Bytes of memory every allocated state slot of every param takes (bfloat16 values, 8-bit codes
-    /// and their per-block scales, or full tensors).
-    public var stateByteCount: Int {
-        get throws(DescentError) {
-            try lock.withLock { _ in
-                var total = 0
-                for parameter in parameters {
-                    for state in parameter.state { total += state?.byteCount ?? 0 }
-                    for buffer in parameter.compact { total += buffer?.byteCount ?? 0 }
-                }
-                return total
-            }
-        }
-    }
 }
 
 extension Optimizer {

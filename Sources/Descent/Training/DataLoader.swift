@@ -122,11 +122,14 @@ public final class DataLoader {
     }
 
     /// Copies batch `batch` of the current epoch (epoch 0 if none was set) into staging buffers
-    /// and returns them.
-    func gather(_ batch: Int) throws(DescentError) -> (inputs: Tensor, targets: Tensor?, labels: LabelBuffer?) {
+    /// and returns them. With `parts` > 1 only part `part` of the batch is gathered (see
+    /// `partRange`), the shard one of `parts` data-parallel ranks computes on.
+    func gather(_ batch: Int, part: Int = 0, parts: Int = 1) throws(DescentError) -> (inputs: Tensor, targets: Tensor?, labels: LabelBuffer?) {
         if epoch < 0 { try setEpoch(0) }
         return try lock.withLock { _ throws(DescentError) -> (Tensor, Tensor?, LabelBuffer?) in
-            let range = try bounds(batch)
+            let whole = try bounds(batch)
+            let within = DataLoader.partRange(count: whole.count, part: part, parts: parts)
+            let range = (whole.lowerBound + within.lowerBound)..<(whole.lowerBound + within.upperBound)
             let size = range.count
             var found = -1
             for (index, entry) in staging.enumerated() where entry.batch == size { found = index }
@@ -159,6 +162,17 @@ public final class DataLoader {
             return (entry.inputs, entry.targets, entry.labels)
         }
     }
+
+    /// Rows `part * count / parts ..< (part + 1) * count / parts` of a batch of `count` rows: the
+    /// parts tile the batch in order and differ in size by at most one.
+    public static func partRange(count: Int, part: Int, parts: Int) -> Range<Int> {
+        let lower = Int((Int64(part) * Int64(count)) / Int64(parts))
+        let upper = Int((Int64(part + 1) * Int64(count)) / Int64(parts))
+        return lower..<upper
+    }
+
+    /// Samples in batch `batch` of the current epoch (the last may be smaller).
+    public func size(ofBatch batch: Int) throws(DescentError) -> Int { try bounds(batch).count }
 
     /// Copies the rows of `range` (in the epoch's order) into `destination`. Rows come from random
     /// places of a large array, so the copy waits on memory: a batch of 256 KB or more is split

@@ -164,9 +164,9 @@ public final class Trainer {
         }
     }
 
-    func feed(_ loader: DataLoader, _ batch: Int) throws(DescentError) {
+    func feed(_ loader: DataLoader, _ batch: Int, part: Int = 0, parts: Int = 1) throws(DescentError) {
         guard inputNode >= 0 else { throw .argument("set the trainer's input node first (descent_trainer_set_nodes)") }
-        let staged = try loader.gather(batch)
+        let staged = try loader.gather(batch, part: part, parts: parts)
         try graph.bindInput(inputNode, staged.inputs)
         if targetNode >= 0 {
             if let labels = staged.labels {
@@ -179,10 +179,26 @@ public final class Trainer {
         }
     }
 
+    /// A step is `runGradients` (forward and backward) then `runUpdate` (clip, schedule, update);
+    /// a data-parallel loop runs the two halves itself with an allreduce of the gradients between.
     func runStep() throws(DescentError) -> StepResult {
+        var (result, finite) = try runGradients()
+        result.skipped = try runUpdate(gradientsKnownFinite: finite)
+        return result
+    }
+
+    /// Rebinds the optimizer's gradients to the graph's views when either side changed.
+    func rebindIfNeeded() throws(DescentError) {
         let optimizer = try self.optimizer
         let currentBuffer = try graph.gradientBufferIdentity
         if optimizer.bindingGeneration != boundGeneration || currentBuffer !== boundBuffer { try bind() }
+    }
+
+    /// Forward and backward on the bound inputs (batch norm's running statistics are backed up
+    /// first, for `runUpdate` to restore if the update does not happen). Returns the step's
+    /// result (not yet skipped) and whether every gradient is finite.
+    func runGradients() throws(DescentError) -> (StepResult, Bool) {
+        try rebindIfNeeded()
         let (value, finite, correct, samples) = try graph.locked {
             () throws(DescentError) -> (Double, Bool, Int, Int) in
             graph.backupRunningStatistics()
@@ -190,10 +206,21 @@ public final class Trainer {
             let (correct, _) = try graph.countCorrect(output: outputNode, labels: targetNode)
             return (value, graph.gradientsAllFinite, correct, graph.lastPlan?.batch ?? 0)
         }
+        return (StepResult(loss: value, skipped: false, correct: correct, samples: samples), finite)
+    }
+
+    /// Clipping, the scheduled learning rate and the optimizer's update over the gradients in the
+    /// graph's buffer. `known`: whether they are all finite (nil: unknown, the optimizer scans).
+    /// `advanceDropout`: count the step for dropout masks (a data-parallel backward counts it).
+    /// Returns whether the update was skipped.
+    func runUpdate(gradientsKnownFinite known: Bool?, advanceDropout: Bool = true) throws(DescentError) -> Bool {
+        let optimizer = try self.optimizer
+        try rebindIfNeeded()
         do throws(DescentError) {
-            if finite && clipNorm > 0 {
+            if (known ?? true) && clipNorm > 0 {
                 // The global L2 norm of the gradients the optimizer updates (PyTorch's clip_grad_norm_
                 // over the optimized params), combined from per-tensor norms as GradientClipping does.
+                // A non-finite norm clips nothing; the optimizer's policy then decides.
                 for (index, view) in boundViews.enumerated() { viewNorms[index] = view.normL2() }
                 let norm = GradientClipping.euclideanNorm(viewNorms)
                 if norm > clipNorm {
@@ -207,12 +234,12 @@ public final class Trainer {
                 for groupSchedule in groupSchedules { rates.append(try groupSchedule.value(at: t)) }
                 try optimizer.setScheduledLearningRates(rates)
             }
-            let skipped = try optimizer.step(gradientsKnownFinite: finite)
+            let skipped = try optimizer.step(gradientsKnownFinite: known)
             try graph.locked {
                 if skipped { graph.restoreRunningStatistics() }
-                graph.dropoutStep &+= 1
+                if advanceDropout { graph.dropoutStep &+= 1 }
             }
-            return StepResult(loss: value, skipped: skipped, correct: correct, samples: samples)
+            return skipped
         } catch {
             try? graph.locked { graph.restoreRunningStatistics() }
             throw error

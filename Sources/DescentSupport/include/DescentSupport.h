@@ -178,6 +178,13 @@ DSUPPORT_HIDDEN void dsupport_q8_decode(const uint8_t *codes, const float *scale
 DSUPPORT_HIDDEN int dsupport_all_finite_f32(const float *values, int64_t begin, int64_t end);
 DSUPPORT_HIDDEN int dsupport_all_finite_f64(const double *values, int64_t begin, int64_t end);
 
+/// ReLU forward (out := x unless x <= 0; NaN propagates) and backward (dx := g where x > 0, else
+/// 0), branch-free, on the selected path. `out` may equal `x`.
+DSUPPORT_HIDDEN void dsupport_relu_f32(const float *x, float *out, int64_t count);
+DSUPPORT_HIDDEN void dsupport_relu_f64(const double *x, double *out, int64_t count);
+DSUPPORT_HIDDEN void dsupport_relu_backward_f32(const float *x, const float *g, float *dx, int64_t count);
+DSUPPORT_HIDDEN void dsupport_relu_backward_f64(const double *x, const double *g, double *dx, int64_t count);
+
 /// 1 when this CPU can run path `isa`.
 DSUPPORT_HIDDEN int dsupport_isa_available(int isa);
 /// The path's name ("baseline", "avx2", "avx512"), NULL for an unknown number.
