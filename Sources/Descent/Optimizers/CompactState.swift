@@ -23,6 +23,7 @@ public enum StateFormat: Int32, Sendable, CustomStringConvertible {
         self = format
     }
 
+    /// The format's name ("full", "bfloat16", "int8 blockwise").
     public var description: String {
         switch self {
         case .full: return "full"
@@ -56,6 +57,7 @@ public enum StateRounding: Int32, Sendable {
 public final class CompactBuffer {
     /// Elements per block of the 8-bit format.
     public static let blockSize = Int(DSUPPORT_Q8_BLOCK_SIZE)
+    /// `.bfloat16` or `.int8Blockwise`.
     public let format: StateFormat
     /// 8-bit format: the signed map (first moments) or the unsigned one (second moments).
     public let isSigned: Bool
