@@ -232,7 +232,8 @@ def run(isa, threads):
         env.pop("DESCENT_NUM_THREADS", None)
     else:
         env["DESCENT_NUM_THREADS"] = str(threads)
-    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=300,
+                          cwd=os.path.join(os.path.dirname(__file__), ".."))  # python/: finds descent
     assert done.returncode == 0, done.stderr
     name, digests = done.stdout.split()
     assert name == isa
