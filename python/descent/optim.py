@@ -103,6 +103,42 @@ def _same(a: object, b: object) -> bool:
         return False
 
 
+def _counting(name: str) -> Callable[..., Any]:
+    """list.<name>, counting the call in the list's ``mutations`` first (for _OwnedGrads)."""
+    method = getattr(list, name)
+
+    def mutator(self: "_OwnedGrads", *args: Any) -> Any:
+        self.mutations += 1
+        return method(self, *args)
+    mutator.__name__ = name
+    return mutator
+
+
+class _OwnedGrads(list[Any]):
+    """The optimizer-owned ``opt.grads`` list: it counts its own mutations, so ``step()`` can tell
+    in O(1) that the arrays it bound last time are still the ones in the list (an element replaced
+    by assignment is bound afresh, as with any other list)."""
+
+    __slots__ = ("mutations",)
+
+    def __init__(self, items: Iterable[Any] = ()) -> None:
+        super().__init__(items)
+        self.mutations = 0
+
+    __setitem__ = _counting("__setitem__")
+    __delitem__ = _counting("__delitem__")
+    __iadd__ = _counting("__iadd__")
+    __imul__ = _counting("__imul__")
+    append = _counting("append")
+    extend = _counting("extend")
+    insert = _counting("insert")
+    pop = _counting("pop")
+    remove = _counting("remove")
+    clear = _counting("clear")
+    sort = _counting("sort")
+    reverse = _counting("reverse")
+
+
 class Optimizer(CompactState, NativeObject):
     """Base class: one update rule over parameter groups (C: ``descent_optimizer``).
 
@@ -152,7 +188,8 @@ class Optimizer(CompactState, NativeObject):
         self._bound: Optional[list[Param]] = None  # the grad arrays currently bound
         self._bound_tensors: list[Tensor] = []
         self._copies: list[tuple[int, Param]] = []  # private C-contiguous copies of grads not bound zero-copy
-        self._grads: Optional[list[Param]] = None  # optimizer-owned grad arrays
+        self._grads: Optional[_OwnedGrads] = None  # optimizer-owned grad arrays
+        self._bound_owned = -1  # self._grads.mutations when the owned grads were bound, else -1
         self._skipped = ctypes.c_int32()
         self._skipped_pointer = ctypes.pointer(self._skipped)
         self._getter = _tuple_getter(list(self.DEFAULTS))
@@ -291,6 +328,7 @@ class Optimizer(CompactState, NativeObject):
         for tensor in self._bound_tensors:
             tensor.close()
         self._bound, self._bound_tensors, self._copies = None, [], []
+        self._bound_owned = -1
 
     def _params(self) -> list[Param]:
         """The params of every group in order. A group's "params" list is fixed once added (C
@@ -334,6 +372,7 @@ class Optimizer(CompactState, NativeObject):
             raise
         self._unbind()
         self._bound, self._bound_tensors, self._copies = list(grads), tensors, copies
+        self._bound_owned = self._grads.mutations if self._grads is not None and grads is self._grads else -1
 
     @property
     def grads(self) -> list[Param]:
@@ -341,7 +380,7 @@ class Optimizer(CompactState, NativeObject):
         call ``step()`` without arguments. They stay bound until ``step(grads)`` binds others."""
         self._check_open()
         if self._grads is None:
-            self._grads = [np.zeros_like(p) for p in self._params()]
+            self._grads = _OwnedGrads(np.zeros_like(p) for p in self._params())
         return self._grads
 
     def step(self, grads: Optional[Grads] = None) -> bool:
@@ -369,9 +408,13 @@ class Optimizer(CompactState, NativeObject):
             grads = [grads]
         with self._lock:
             bound = self._bound
-            if bound is not grads and (bound is None or len(bound) != len(grads)
-                                       or not all(map(operator.is_, grads, bound))):
+            owned = self._grads
+            if self._bound_owned >= 0 and grads is owned and owned.mutations == self._bound_owned:
+                pass  # the owned arrays bound last time, untouched as a list: nothing to check
+            elif bound is None or len(bound) != len(grads) or not all(map(operator.is_, grads, bound)):
                 self._bind(grads)
+            elif owned is not None and grads is owned:
+                self._bound_owned = owned.mutations  # mutated, but holding the same arrays
             elif self._copies:
                 # Same array objects as last time. C-contiguous writable ones are bound zero-copy
                 # (C reads them directly); the others are bound through private copies, which must

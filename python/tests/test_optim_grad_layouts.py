@@ -144,3 +144,30 @@ def test_a_bad_gradient_after_a_copied_binding_raises_and_changes_nothing(rng):
     opt.step(g)
     assert_close(param, before - 2.0, np.float64, rtol_scale=1)
     opt.close()
+
+
+def test_owned_grads_replaced_or_reordered_in_the_list_are_bound_afresh():
+    """step() skips its per-array identity check while opt.grads (the list) is untouched; any
+    mutation of the list (assignment, insert/pop, sort...) makes it look at the arrays again."""
+    p = [np.zeros(3), np.zeros(2)]
+    opt = optim.SGD(p, lr=1.0)
+    opt.grads[0][...] = 1.0
+    opt.grads[1][...] = 2.0
+    opt.step()
+    np.testing.assert_array_equal(p[0], [-1, -1, -1])
+    np.testing.assert_array_equal(p[1], [-2, -2])
+    replacement = np.full(3, 10.0)
+    opt.grads[0] = replacement  # a new array in the owned list: it must be read, not the old one
+    opt.step()
+    np.testing.assert_array_equal(p[0], [-11, -11, -11])
+    replacement[...] = 100.0  # filled in place: read fresh on the next step
+    opt.step()
+    np.testing.assert_array_equal(p[0], [-111, -111, -111])
+    np.testing.assert_array_equal(p[1], [-6, -6])
+    grads = opt.grads
+    last = grads.pop()
+    grads.append(np.full(2, 0.5))  # same length, another array
+    opt.step()
+    np.testing.assert_array_equal(p[1], [-6.5, -6.5])
+    assert last is not grads[1]
+    opt.close()
