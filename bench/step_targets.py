@@ -1,4 +1,5 @@
-"""`make bench`, part 2: the step at the memory limit, call overheads and compact optimizer state,
+"""`make bench`, part 2: the step at the memory limit, call overheads and compact optimizer state
+(float32 vs bfloat16 vs 8-bit Adam state at 10M params),
 as ratios against peers measured in the same run.
 
 Peers: bench/adam_peer.c (built by `make bench` as build/bench/libadam_peer.so with gcc -O3
@@ -93,6 +94,36 @@ def step_rows(n, peer, rounds, label):
     return rows
 
 
+def compact_rows(n, rounds):
+    """10M-parameter Adam step with float32, bfloat16 and 8-bit state (issue 9, item 4), under the
+    default policy (raise: + 4 bytes of gradient scan) and proceed, interleaved in one run."""
+    rng = np.random.default_rng(2)
+    p0 = rng.standard_normal(n).astype(np.float32)
+    g = (rng.standard_normal(n) * 1e-3).astype(np.float32)
+    variants, keep = {}, []
+    for policy in ("raise", "proceed"):
+        for state in ("full", "bfloat16", "int8"):
+            p = p0.copy()
+            opt = optim.Adam([p], lr=LR, nonfinite=policy, state_dtype=state)
+            opt.grads[0][...] = g
+            keep.append((opt, p))
+            variants[(policy, state)] = opt.step
+    t = interleaved(variants, rounds, block=5)
+    state_bytes = {state: opt.state_bytes for (opt, _), (_, state) in zip(keep, variants)}
+    for opt, _ in keep:
+        opt.close()
+    traffic = {"full": 28, "bfloat16": 20, "int8": 16}
+    print(f"{'Adam state':<26} {'policy':>8} {'us/step':>10} {'GB/s':>7} {'state MB':>9} {'vs fp32':>8}")
+    for policy in ("raise", "proceed"):
+        for state in ("full", "bfloat16", "int8"):
+            seconds = t[(policy, state)]
+            moved = n * (traffic[state] + (4 if policy == "raise" else 0))
+            ratio = t[(policy, "full")] / seconds
+            print(f"{state:<26} {policy:>8} {seconds * 1e6:10.1f} {moved / seconds / 1e9:7.1f} "
+                  f"{state_bytes[state] / 1e6:9.1f} {ratio:7.2f}x")
+    print("targets: bfloat16 state >= 1.25x the fp32-state step, int8 >= 1.4x (10M params)")
+
+
 def print_rows(rows):
     for name, label, n, seconds, bytes_moved, of_c in rows:
         share = f"{100 * of_c:6.0f}%" if of_c is not None else "     -"
@@ -158,6 +189,8 @@ def main():
         sys.stdout.write(child.stderr)
     print("targets: default >= 85% of the C loop (>= 80% at 1M), proceed >= 100% (>= 95% at 1M);"
           " single thread proceed >= 100%.")
+    print()
+    compact_rows(10 ** 7, rounds=9)
     print()
     overheads()
 

@@ -753,16 +753,69 @@ descent_status descent_optimizer_state_set(descent_optimizer optimizer, int64_t 
                                            int32_t dtype, const void *data, int64_t count);
 
 /*
+ * Compact optimizer state (docs/optimizers.md, "Compact state"). By default every state slot has
+ * the param's dtype (4 or 8 bytes per element). Before the first step an optimizer over float32
+ * params can keep its state in bfloat16 (2 bytes; every stateful rule) or, for the Adam family,
+ * in 8-bit blockwise-quantized form (~1 byte: per block of 256 elements one float32 scale and one
+ * code per element of a dynamic floating-point map, signed for the first moment, unsigned for the
+ * second; Dettmers et al. 2022, "8-bit Optimizers via Block-wise Quantization"). Arithmetic stays
+ * float32; each state element is decoded when read and rounded when stored. Results are
+ * bit-identical on every instruction-set path and for every thread count, stochastic rounding
+ * included (its random bits are a counter-based hash of seed, step, param index, slot and element
+ * index). descent_optimizer_state_get returns the decoded float32 values; state_set rounds the
+ * values it gets to the format; checkpoints store the compact bytes (format version 2);
+ * descent_optimizer_sizes reports the bytes the state takes (count x 2 per bfloat16 slot,
+ * count + 4 x ceil(count / 256) per 8-bit slot). A shard (descent_optimizer_shard) keeps the
+ * format, its slots rounded again from the range's values.
+ */
+enum {
+    DESCENT_STATE_FULL = 0,           /* the param's dtype (default) */
+    DESCENT_STATE_BFLOAT16 = 1,       /* bfloat16: SGD momentum, Adagrad, Adadelta, RMSprop, the Adam family, Lion */
+    DESCENT_STATE_INT8_BLOCKWISE = 2  /* 8-bit blockwise: Adam, AdamW (without AMSGrad), Adamax, NAdam, RAdam */
+};
+enum {
+    DESCENT_ROUND_NEAREST_EVEN = 0,   /* round to nearest, ties to even (the only rounding of INT8_BLOCKWISE) */
+    DESCENT_ROUND_STOCHASTIC = 1      /* BFLOAT16 only: stochastic rounding from `seed` */
+};
+
+/**
+ * Chooses how the optimizer stores its state: `format` (DESCENT_STATE_*), `rounding`
+ * (DESCENT_ROUND_*, for bfloat16) and `seed` (stochastic rounding's stream; ignored otherwise).
+ * Allowed while the step count is 0 (before the first step, or after descent_optimizer_reset or
+ * set_step_count(0)). State already allocated is converted (rounded to the new format); params
+ * added later get state in this format. Changing it back to DESCENT_STATE_FULL is allowed too.
+ * Statuses: handle errors, DESCENT_ERR_INVALID_ARGUMENT (unknown format or rounding, a step
+ * already taken, INT8_BLOCKWISE for a rule outside the Adam family, with STOCHASTIC rounding, or
+ * with AMSGrad set in the defaults or a group), DESCENT_ERR_DTYPE (a compact format with a
+ * float64 param), _OUT_OF_MEMORY. On failure nothing changed. While the format is compact,
+ * add_group rejects float64 params (_DTYPE) and, under INT8_BLOCKWISE, set_hyper rejects flags
+ * turning AMSGrad on (_INVALID_ARGUMENT).
+ */
+descent_status descent_optimizer_set_state_format(descent_optimizer optimizer, int32_t format, int32_t rounding,
+                                                  uint64_t seed);
+
+/**
+ * Reads the state format, rounding and seed (each pointer may be NULL; the seed reads 0 and the
+ * rounding NEAREST_EVEN unless the format is bfloat16). Statuses: handle errors.
+ */
+descent_status descent_optimizer_state_format(descent_optimizer optimizer, int32_t *format, int32_t *rounding,
+                                              uint64_t *seed);
+
+/*
  * Checkpoints. File format version 1 (all integers and floats little-endian; docs/optimizers.md
  * has the same table):
  *   header, 32 bytes:  "DSCNTOPT" magic (8) | u32 version = 1 | u32 flags (bit 0: param values
  *                      included) | u64 payload length | u64 FNV-1a-64 of the payload
  *                      (basis 0xcbf29ce484222325, prime 0x100000001b3, byte by byte)
- *   payload:           i32 rule | i32 non-finite policy | i64 step count | u32 K (13) |
+ *   payload:           i32 rule | i32 non-finite policy | i64 step count | [version 2 only:
+ *                      i32 state format | i32 rounding | u64 seed] | u32 K (13) |
  *                      defaults: K x (i32 DESCENT_HYPER_* key, f64 value) | i64 groups G |
  *                      G x [K x (i32 key, f64 value), f64 mu_product, i64 params in group] |
  *                      i64 params P | P x [i64 group, i32 dtype, i32 rank, rank x i64 extent,
  *                      u32 slot mask, each stored slot's elements, (param elements if flag bit 0)]
+ * Version 2 (written only when the state format is not DESCENT_STATE_FULL) stores each slot in its
+ * format: bfloat16 as count x u16; 8-bit blockwise as count x u8 codes then ceil(count / 256) x f32
+ * scales. Both versions load; loading adopts the file's state format (version 1: full).
  */
 
 /**

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The library must load and run on any x86-64 CPU (SSE2): instructions of later extensions (AVX
 # and its VEX/EVEX encodings, FMA, AVX-512 mask registers, BMI2 and friends) may appear only in the
-# kernels compiled for those paths (functions named *_avx2_f32/_f64, *_avx512_f32/_f64 in
-# Sources/DescentSupport/step_kernels.c), which run only after a CPU check. `tzcnt` is allowed: it
+# kernels compiled for those paths (functions named *_avx2_<variant>, *_avx512_<variant> in
+# Sources/DescentSupport/step_kernels.c, variant f32, f64, or the compact-state bf16n, bf16s, q8), which run only after a CPU check. `tzcnt` is allowed: it
 # is `rep bsf`, which CPUs without BMI1 execute as `bsf` (compilers emit it where the input is
 # known non-zero).
 #   scripts/check-baseline-isa.sh build/lib/libdescent.so
@@ -16,7 +16,7 @@ command -v objdump >/dev/null || { echo "baseline-isa: objdump (binutils) is mis
 report=$(objdump -d --no-show-raw-insn "$library" | awk '
     /^[0-9a-f]+ <.*>:$/ { fn = $2; next }
     /^ +[0-9a-f]+:\t/ {
-        if (fn ~ /_(avx2|avx512)_f(32|64)>:$/) { kernels++; next }
+        if (fn ~ /_(avx2|avx512)_(f32|f64|bf16n|bf16s|q8)>:$/) { kernels++; next }
         if ($2 ~ /^(v[a-z0-9]+|andn|bextr|blsi|blsr|bzhi|pdep|pext|sarx|shlx|shrx|rorx|mulx|lzcnt|popcnt|kmov[bwdq]|kand[bwdq]?|kor[bwdq]?)$/ || $0 ~ /%[yz]mm|%k[0-7]/) {
             bad[fn " " $2]++
         }

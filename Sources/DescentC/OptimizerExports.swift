@@ -190,3 +190,23 @@ private func readPath(_ path: UnsafePointer<CChar>?) throws(DescentError) -> Str
         try target.load(from: file)
     }
 }
+
+@c public func descent_optimizer_set_state_format(_ handle: UInt64, _ format: Int32, _ rounding: Int32,
+                                                  _ seed: UInt64) -> Int32 {
+    exported("descent_optimizer_set_state_format") { () throws(DescentError) in
+        let target = try optimizer(handle)
+        try target.setStateFormat(try StateFormat(checking: format), rounding: try StateRounding(checking: rounding),
+                                  seed: seed)
+    }
+}
+
+@c public func descent_optimizer_state_format(_ handle: UInt64, _ format: UnsafeMutablePointer<Int32>?,
+                                              _ rounding: UnsafeMutablePointer<Int32>?,
+                                              _ seed: UnsafeMutablePointer<UInt64>?) -> Int32 {
+    exported("descent_optimizer_state_format") { () throws(DescentError) in
+        let settings = try optimizer(handle).stateFormatSettings
+        format?.pointee = settings.format.rawValue
+        rounding?.pointee = settings.rounding.rawValue
+        seed?.pointee = settings.seed
+    }
+}

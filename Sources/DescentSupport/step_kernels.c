@@ -5,6 +5,9 @@
 // on nothing but that element, so results are bit-identical on every path (the test suite checks
 // it on every path this CPU has). Other architectures get the portable loops only.
 #include "DescentSupport.h"
+#include "compact_state.h"
+
+_Static_assert(DSUPPORT_Q8_BLOCK == DSUPPORT_Q8_BLOCK_SIZE, "one block size");
 
 #include <stdlib.h>
 #include <stdio.h>
@@ -16,42 +19,16 @@
 #define CAT3(a, b, c) CAT3_(a, b, c)
 
 // baseline ---------------------------------------------------------------------------------------
-#define ISA baseline
-#define T float
 #define SQRT(x) __builtin_elementwise_sqrt(x)
-#define DSUPPORT_TYPE_BITS 32
-#define NAME(x) CAT3(x, ISA, f32)
-#include "step_kernels_type.h"
-#undef NAME
-#undef T
-#undef DSUPPORT_TYPE_BITS
-#define T double
-#define DSUPPORT_TYPE_BITS 64
-#define NAME(x) CAT3(x, ISA, f64)
-#include "step_kernels_type.h"
-#undef NAME
-#undef T
-#undef DSUPPORT_TYPE_BITS
+#define ISA baseline
+#include "step_kernels_isa.h"
 #undef ISA
 
 #if defined(__x86_64__)
 // AVX2 -------------------------------------------------------------------------------------------
 #pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
 #define ISA avx2
-#define T float
-#define DSUPPORT_TYPE_BITS 32
-#define NAME(x) CAT3(x, ISA, f32)
-#include "step_kernels_type.h"
-#undef NAME
-#undef T
-#undef DSUPPORT_TYPE_BITS
-#define T double
-#define DSUPPORT_TYPE_BITS 64
-#define NAME(x) CAT3(x, ISA, f64)
-#include "step_kernels_type.h"
-#undef NAME
-#undef T
-#undef DSUPPORT_TYPE_BITS
+#include "step_kernels_isa.h"
 #undef ISA
 #pragma clang attribute pop
 
@@ -59,20 +36,7 @@
 #pragma clang attribute push(__attribute__((target("avx512f,avx512vl,avx512bw,avx512dq"), min_vector_width(512))), \
                              apply_to = function)
 #define ISA avx512
-#define T float
-#define DSUPPORT_TYPE_BITS 32
-#define NAME(x) CAT3(x, ISA, f32)
-#include "step_kernels_type.h"
-#undef NAME
-#undef T
-#undef DSUPPORT_TYPE_BITS
-#define T double
-#define DSUPPORT_TYPE_BITS 64
-#define NAME(x) CAT3(x, ISA, f64)
-#include "step_kernels_type.h"
-#undef NAME
-#undef T
-#undef DSUPPORT_TYPE_BITS
+#include "step_kernels_isa.h"
 #undef ISA
 #pragma clang attribute pop
 #endif
@@ -81,6 +45,10 @@ typedef void (*step_f32_fn)(const dsupport_step_plan *, float *, const float *, 
                             int64_t, int64_t);
 typedef void (*step_f64_fn)(const dsupport_step_plan *, double *, const double *, double *, double *, double *,
                             int64_t, int64_t);
+typedef void (*step_bf16_fn)(const dsupport_step_plan *, float *, const float *, uint16_t *, uint16_t *, uint16_t *,
+                             int64_t, int64_t);
+typedef void (*step_q8_fn)(const dsupport_step_plan *, float *, const float *, uint8_t *, float *, uint8_t *, float *,
+                           int64_t, int64_t);
 typedef int (*finite_f32_fn)(const float *, int64_t, int64_t);
 typedef int (*finite_f64_fn)(const double *, int64_t, int64_t);
 typedef void (*relu_f32_fn)(const float *, float *, int64_t);
@@ -94,12 +62,16 @@ static const struct kernel_table {
     step_f64_fn step_f64;
     finite_f32_fn finite_f32;
     finite_f64_fn finite_f64;
+    step_bf16_fn step_bf16_nearest;
+    step_bf16_fn step_bf16_stochastic;
+    step_q8_fn step_q8;
     relu_f32_fn relu_f32;
     relu_f64_fn relu_f64;
     relu_back_f32_fn relu_back_f32;
     relu_back_f64_fn relu_back_f64;
 } tables[] = {
 #define TABLE(isa) {#isa, step_##isa##_f32, step_##isa##_f64, all_finite_##isa##_f32, all_finite_##isa##_f64, \
+                    step_##isa##_bf16n, step_##isa##_bf16s, step_##isa##_q8,                                \
                     relu_forward_##isa##_f32, relu_forward_##isa##_f64, relu_backward_##isa##_f32,           \
                     relu_backward_##isa##_f64}
     [DSUPPORT_ISA_BASELINE] = TABLE(baseline),
@@ -220,4 +192,60 @@ void dsupport_relu_backward_f32(const float *x, const float *g, float *dx, int64
 }
 void dsupport_relu_backward_f64(const double *x, const double *g, double *dx, int64_t count) {
     table()->relu_back_f64(x, g, dx, count);
+}
+
+void dsupport_step_bf16(const dsupport_step_plan *plan, int stochastic, float *p, const float *g, uint16_t *s0,
+                        uint16_t *s1, uint16_t *s2, int64_t begin, int64_t end) {
+    const struct kernel_table *kernels = table();
+    (stochastic ? kernels->step_bf16_stochastic : kernels->step_bf16_nearest)(plan, p, g, s0, s1, s2, begin, end);
+}
+
+void dsupport_step_q8(const dsupport_step_plan *plan, float *p, const float *g, uint8_t *m_codes, float *m_scales,
+                      uint8_t *v_codes, float *v_scales, int64_t begin, int64_t end) {
+    if (m_codes == NULL || m_scales == NULL || v_codes == NULL || v_scales == NULL) return;
+    table()->step_q8(plan, p, g, m_codes, m_scales, v_codes, v_scales, begin, end);
+}
+
+// ---- conversions between float32 and the compact formats (compact_state.h) ---------------------
+
+static uint64_t mix64(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+uint32_t dsupport_rounding_key(uint64_t seed, int64_t step, int64_t param, int32_t slot) {
+    return (uint32_t)mix64(seed ^ mix64((uint64_t)step * 0x9E3779B97F4A7C15ull ^ ((uint64_t)param << 2 | (uint64_t)slot)));
+}
+
+void dsupport_bf16_encode(const float *source, uint16_t *destination, int64_t count) {
+    for (int64_t i = 0; i < count; i++) destination[i] = dsupport_bf16_nearest(source[i]);
+}
+
+void dsupport_bf16_decode(const uint16_t *source, float *destination, int64_t count) {
+    for (int64_t i = 0; i < count; i++) destination[i] = dsupport_bf16_load(source[i]);
+}
+
+void dsupport_q8_encode(const float *source, int64_t count, int is_signed, uint8_t *codes, float *scales) {
+    for (int64_t start = 0; start < count; start += DSUPPORT_Q8_BLOCK) {
+        const int64_t stop = count - start < DSUPPORT_Q8_BLOCK ? count : start + DSUPPORT_Q8_BLOCK;
+        uint32_t largest = 0;
+        for (int64_t i = start; i < stop; i++) {
+            const uint32_t magnitude = dsupport_bits(source[i]) & 0x7FFFFFFFu;
+            largest = magnitude > largest ? magnitude : largest;
+        }
+        int32_t offset;
+        scales[start / DSUPPORT_Q8_BLOCK] = dsupport_q8_scale(largest, is_signed ? 15 : 31, &offset);
+        for (int64_t i = start; i < stop; i++) {
+            codes[i] = is_signed ? dsupport_q8_encode_signed(source[i], offset)
+                                 : dsupport_q8_encode_unsigned(source[i], offset);
+        }
+    }
+}
+
+void dsupport_q8_decode(const uint8_t *codes, const float *scales, int64_t count, int is_signed, float *destination) {
+    for (int64_t i = 0; i < count; i++) {
+        const float value = is_signed ? dsupport_q8_decode_signed(codes[i]) : dsupport_q8_decode_unsigned(codes[i]);
+        destination[i] = value * scales[i / DSUPPORT_Q8_BLOCK];
+    }
 }

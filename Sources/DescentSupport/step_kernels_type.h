@@ -1,11 +1,18 @@
-// The optimizer update loops for one element type and one instruction set. Included by
-// step_kernels.c once per (ISA, type) pair with these macros defined:
-//   T         float or double
-//   SQRT      an errno-free IEEE square root of T
-//   NAME(x)   the pair's name for function x (e.g. x_avx2_f32)
+// The optimizer update loops for one element type, one state format and one instruction set.
+// Included by step_kernels_isa.h once per (ISA, type, state format) with these macros defined:
+//   T             float or double: the parameter, the gradient and all arithmetic
+//   S             the state's element type: T (full state) or uint16_t (bfloat16 state)
+//   LOAD(s, i)    state element i of buffer s as a T
+//   STORE(slot, s, i, x)   writes x (a T) to state element i of s, the buffer of state slot
+//                 `slot` (bfloat16: rounded to nearest even, or stochastically from that slot's key)
+//   SQRT          an errno-free IEEE square root of T
+//   NAME(x)       the variant's name for function x (e.g. x_avx2_f32, x_avx512_bf16s)
+//   DSUPPORT_STATE_COMPACT   defined for the bfloat16 variants (no finiteness scan is emitted)
 // The loops are plain C: the compiler vectorizes them for the enclosing target attribute. The
 // file is compiled with floating-point contraction off, so every path rounds each + - * / sqrt
-// exactly once, in the order written here, and results are bit-identical on every path.
+// exactly once, in the order written here, and results are bit-identical on every path. A state
+// element is read once and written once per update, so rounding it to bfloat16 on the store is
+// the only difference between full and compact state (arithmetic stays in T = float32).
 //
 // Each kernel's formula is written above it; the per-step scalars (bias corrections, decayed
 // rates, NAdam's schedule, RAdam's rectification) come from Sources/Descent/Optimizers/
@@ -25,7 +32,8 @@
 
 #define SCALARS() \
     const T sign = (T)k->gradient_sign, lambda = (T)k->l2, decay = (T)k->decay; \
-    (void)sign; (void)lambda; (void)decay;
+    const uint32_t key0 = k->keys[0], key1 = k->keys[1], key2 = k->keys[2]; \
+    (void)sign; (void)lambda; (void)decay; (void)key0; (void)key1; (void)key2;
 
 // SGD (PyTorch `torch.optim.SGD`; C `descent_sgd_step`), t = step count starting at 1:
 // plain (μ = 0):          W := W - lr g
@@ -45,31 +53,31 @@ static inline __attribute__((always_inline)) void NAME(sgd_plain)(const dsupport
 }
 
 static inline __attribute__((always_inline)) void NAME(sgd_cs231n)(const dsupport_step_plan *k, T *restrict p,
-        const T *restrict g, T *restrict b, int use_l2, int64_t begin, int64_t end) {
+        const T *restrict g, S *restrict b, int use_l2, int64_t begin, int64_t end) {
     SCALARS()
     const T lr = (T)k->learning_rate, mu = (T)k->beta1;
     for (int64_t i = begin; i < end; i++) {
         PREPARE()
-        const T v = mu * b[i] - lr * gi;
-        b[i] = v;
+        const T v = mu * LOAD(b, i) - lr * gi;
+        STORE(0, b, i, v);
         p[i] = w * decay + v;
     }
 }
 
 static inline __attribute__((always_inline)) void NAME(sgd_momentum)(const dsupport_step_plan *k, T *restrict p,
-        const T *restrict g, T *restrict b, int copy_first, int nesterov, int use_l2, int64_t begin, int64_t end) {
+        const T *restrict g, S *restrict b, int copy_first, int nesterov, int use_l2, int64_t begin, int64_t end) {
     SCALARS()
     const T lr = (T)k->learning_rate, mu = (T)k->beta1, keep = (T)k->one_minus_beta1;
     for (int64_t i = begin; i < end; i++) {
         PREPARE()
-        const T v = copy_first ? gi : mu * b[i] + keep * gi;
-        b[i] = v;
+        const T v = copy_first ? gi : mu * LOAD(b, i) + keep * gi;
+        STORE(0, b, i, v);
         const T direction = nesterov ? gi + mu * v : v;
         p[i] = w * decay - lr * direction;
     }
 }
 
-static void NAME(sgd)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, T *restrict b,
+static void NAME(sgd)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, S *restrict b,
                       int64_t begin, int64_t end) {
     const int use_l2 = k->l2 != 0;
     if (b == NULL || k->beta1 == 0) {
@@ -94,7 +102,7 @@ static void NAME(sgd)(const dsupport_step_plan *k, T *restrict p, const T *restr
 // `proceed` policy reaches the parameter, as it does for every other rule, instead of freezing
 // that element (its exp_avg stays NaN, and a sign of 0 would stop it forever).
 // Weight decay is usually decoupled for Lion (the Python class's default).
-static void NAME(lion)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, T *restrict m,
+static void NAME(lion)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, S *restrict m,
                        int64_t begin, int64_t end) {
     SCALARS()
     const int use_l2 = k->l2 != 0;
@@ -102,10 +110,11 @@ static void NAME(lion)(const dsupport_step_plan *k, T *restrict p, const T *rest
     const T b2 = (T)k->beta2, c2 = (T)k->one_minus_beta2;
     for (int64_t i = begin; i < end; i++) {
         PREPARE()
-        const T c = b1 * m[i] + c1 * gi;
+        const T mi = LOAD(m, i);
+        const T c = b1 * mi + c1 * gi;
         const T direction = c > 0 ? (T)1 : (c < 0 ? (T)-1 : (c == c ? (T)0 : c));  // sign(NaN) = NaN
         p[i] = w * decay - lr * direction;
-        m[i] = b2 * m[i] + c2 * gi;
+        STORE(0, m, i, b2 * mi + c2 * gi);
     }
 }
 
@@ -113,15 +122,15 @@ static void NAME(lion)(const dsupport_step_plan *k, T *restrict p, const T *rest
 // clr := lr / (1 + (t - 1) η)          (η = lr_decay)
 // s   := s + g²                         (s starts at initial_accumulator_value)
 // W   := W - clr g / (sqrt(s) + ε)      or  / sqrt(s + ε)  with eps-inside-sqrt
-static void NAME(adagrad)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, T *restrict s,
+static void NAME(adagrad)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, S *restrict s,
                           int64_t begin, int64_t end) {
     SCALARS()
     const int use_l2 = k->l2 != 0, inside = (k->flags & DSUPPORT_FLAG_EPS_INSIDE_SQRT) != 0;
     const T clr = (T)k->step_size, eps = (T)k->epsilon;
     for (int64_t i = begin; i < end; i++) {
         PREPARE()
-        const T sum = s[i] + gi * gi;
-        s[i] = sum;
+        const T sum = LOAD(s, i) + gi * gi;
+        STORE(0, s, i, sum);
         const T denominator = inside ? SQRT(sum + eps) : SQRT(sum) + eps;
         p[i] = w * decay - clr * gi / denominator;
     }
@@ -133,17 +142,18 @@ static void NAME(adagrad)(const dsupport_step_plan *k, T *restrict p, const T *r
 // u := ρ u + (1 - ρ) Δ²
 // W := W - lr Δ
 // v (square_avg) and u (acc_delta) start at 0.
-static void NAME(adadelta)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, T *restrict v,
-                           T *restrict u, int64_t begin, int64_t end) {
+static void NAME(adadelta)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, S *restrict v,
+                           S *restrict u, int64_t begin, int64_t end) {
     SCALARS()
     const int use_l2 = k->l2 != 0;
     const T lr = (T)k->learning_rate, rho = (T)k->beta2, keep = (T)k->one_minus_beta2, eps = (T)k->epsilon;
     for (int64_t i = begin; i < end; i++) {
         PREPARE()
-        const T square = rho * v[i] + keep * gi * gi;
-        v[i] = square;
-        const T delta = SQRT(u[i] + eps) / SQRT(square + eps) * gi;
-        u[i] = rho * u[i] + keep * delta * delta;
+        const T square = rho * LOAD(v, i) + keep * gi * gi;
+        STORE(0, v, i, square);
+        const T ui = LOAD(u, i);
+        const T delta = SQRT(ui + eps) / SQRT(square + eps) * gi;
+        STORE(1, u, i, rho * ui + keep * delta * delta);
         p[i] = w * decay - lr * delta;
     }
 }
@@ -156,25 +166,25 @@ static void NAME(adadelta)(const dsupport_step_plan *k, T *restrict p, const T *
 // μ = 0:      W := W - lr g / d
 // v (square_avg), ḡ (grad_avg) and b (momentum_buffer) start at 0.
 static inline __attribute__((always_inline)) void NAME(rmsprop_loop)(const dsupport_step_plan *k, T *restrict p,
-        const T *restrict g, T *restrict v, T *restrict centered, T *restrict momentum_buffer, int use_l2,
+        const T *restrict g, S *restrict v, S *restrict centered, S *restrict momentum_buffer, int use_l2,
         int inside, int64_t begin, int64_t end) {
     SCALARS()
     const T lr = (T)k->learning_rate, alpha = (T)k->beta2, keep = (T)k->one_minus_beta2;
     const T eps = (T)k->epsilon, mu = (T)k->beta1;
     for (int64_t i = begin; i < end; i++) {
         PREPARE()
-        const T square = alpha * v[i] + keep * gi * gi;
-        v[i] = square;
+        const T square = alpha * LOAD(v, i) + keep * gi * gi;
+        STORE(0, v, i, square);
         T centered_square = square;
         if (centered) {
-            const T mean = alpha * centered[i] + keep * gi;
-            centered[i] = mean;
+            const T mean = alpha * LOAD(centered, i) + keep * gi;
+            STORE(1, centered, i, mean);
             centered_square = square - mean * mean;
         }
         const T denominator = inside ? SQRT(centered_square + eps) : SQRT(centered_square) + eps;
         if (momentum_buffer) {
-            const T b = mu * momentum_buffer[i] + gi / denominator;
-            momentum_buffer[i] = b;
+            const T b = mu * LOAD(momentum_buffer, i) + gi / denominator;
+            STORE(2, momentum_buffer, i, b);
             p[i] = w * decay - lr * b;
         } else {
             p[i] = w * decay - lr * gi / denominator;
@@ -182,10 +192,10 @@ static inline __attribute__((always_inline)) void NAME(rmsprop_loop)(const dsupp
     }
 }
 
-static void NAME(rmsprop)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, T *restrict v,
-                          T *restrict average, T *restrict buffer, int64_t begin, int64_t end) {
-    T *centered = (k->flags & DSUPPORT_FLAG_CENTERED) ? average : NULL;
-    T *momentum_buffer = k->beta1 != 0 ? buffer : NULL;
+static void NAME(rmsprop)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, S *restrict v,
+                          S *restrict average, S *restrict buffer, int64_t begin, int64_t end) {
+    S *centered = (k->flags & DSUPPORT_FLAG_CENTERED) ? average : NULL;
+    S *momentum_buffer = k->beta1 != 0 ? buffer : NULL;
     const int use_l2 = k->l2 != 0, inside = (k->flags & DSUPPORT_FLAG_EPS_INSIDE_SQRT) != 0;
     if (!use_l2 && !inside) {
         if (!centered && !momentum_buffer) NAME(rmsprop_loop)(k, p, g, v, NULL, NULL, 0, 0, begin, end);
@@ -205,30 +215,30 @@ static void NAME(rmsprop)(const dsupport_step_plan *k, T *restrict p, const T *r
 // c1 := 1 - β1^t,  c2 := 1 - β2^t       (both 1 without bias correction)
 // W := W - (lr / c1) m / (sqrt(v) / sqrt(c2) + ε)       or  / sqrt(v / c2 + ε)  (eps inside)
 static inline __attribute__((always_inline)) void NAME(adam_loop)(const dsupport_step_plan *k, T *restrict p,
-        const T *restrict g, T *restrict m, T *restrict v, T *restrict v_max, int inside, int use_l2,
+        const T *restrict g, S *restrict m, S *restrict v, S *restrict v_max, int inside, int use_l2,
         int64_t begin, int64_t end) {
     SCALARS()
     const T b1 = (T)k->beta1, c1 = (T)k->one_minus_beta1, b2 = (T)k->beta2, c2 = (T)k->one_minus_beta2;
     const T step = (T)k->step_size, scale = (T)k->scale2, eps = (T)k->epsilon;
     for (int64_t i = begin; i < end; i++) {
         PREPARE()
-        const T first = b1 * m[i] + c1 * gi;
-        T second = b2 * v[i] + c2 * gi * gi;
-        m[i] = first;
-        v[i] = second;
+        const T first = b1 * LOAD(m, i) + c1 * gi;
+        T second = b2 * LOAD(v, i) + c2 * gi * gi;
+        STORE(0, m, i, first);
+        STORE(1, v, i, second);
         if (v_max) {
-            const T previous = v_max[i];
+            const T previous = LOAD(v_max, i);
             second = second >= previous ? second : previous;  // Swift.max(previous, second), NaN included
-            v_max[i] = second;
+            STORE(2, v_max, i, second);
         }
         const T denominator = inside ? SQRT(second * scale + eps) : SQRT(second) * scale + eps;
         p[i] = w * decay - step * first / denominator;
     }
 }
 
-static void NAME(adam)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, T *restrict m,
-                       T *restrict v, T *restrict v_max, int64_t begin, int64_t end) {
-    T *amsgrad = (k->flags & DSUPPORT_FLAG_AMSGRAD) ? v_max : NULL;
+static void NAME(adam)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, S *restrict m,
+                       S *restrict v, S *restrict v_max, int64_t begin, int64_t end) {
+    S *amsgrad = (k->flags & DSUPPORT_FLAG_AMSGRAD) ? v_max : NULL;
     const int inside = (k->flags & DSUPPORT_FLAG_EPS_INSIDE_SQRT) != 0, use_l2 = k->l2 != 0;
     if (!amsgrad && !inside && !use_l2) NAME(adam_loop)(k, p, g, m, v, NULL, 0, 0, begin, end);
     else if (!amsgrad && !inside) NAME(adam_loop)(k, p, g, m, v, NULL, 0, 1, begin, end);
@@ -241,19 +251,19 @@ static void NAME(adam)(const dsupport_step_plan *k, T *restrict p, const T *rest
 // m := β1 m + (1 - β1) g
 // u := max(β2 u, |g| + ε)
 // W := W - (lr / (1 - β1^t)) m / u         (lr m / u without bias correction)
-static void NAME(adamax)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, T *restrict m,
-                         T *restrict u, int64_t begin, int64_t end) {
+static void NAME(adamax)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, S *restrict m,
+                         S *restrict u, int64_t begin, int64_t end) {
     SCALARS()
     const int use_l2 = k->l2 != 0;
     const T b1 = (T)k->beta1, c1 = (T)k->one_minus_beta1, b2 = (T)k->beta2, eps = (T)k->epsilon;
     const T step = (T)k->step_size;
     for (int64_t i = begin; i < end; i++) {
         PREPARE()
-        const T first = b1 * m[i] + c1 * gi;
-        m[i] = first;
-        const T decayed = b2 * u[i], magnitude = __builtin_elementwise_abs(gi) + eps;
+        const T first = b1 * LOAD(m, i) + c1 * gi;
+        STORE(0, m, i, first);
+        const T decayed = b2 * LOAD(u, i), magnitude = __builtin_elementwise_abs(gi) + eps;
         const T norm = magnitude >= decayed ? magnitude : decayed;  // Swift.max(decayed, magnitude), NaN included
-        u[i] = norm;
+        STORE(1, u, i, norm);
         p[i] = w * decay - step * first / norm;
     }
 }
@@ -264,8 +274,8 @@ static void NAME(adamax)(const dsupport_step_plan *k, T *restrict p, const T *re
 // m := β1 m + (1 - β1) g;   v := β2 v + (1 - β2) g²
 // d := sqrt(v / (1 - β2^t)) + ε
 // W := W - lr (1 - μ_t) / (1 - Π_t) · g / d - lr μ_{t+1} / (1 - Π_t μ_{t+1}) · m / d
-static void NAME(nadam)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, T *restrict m,
-                        T *restrict v, int64_t begin, int64_t end) {
+static void NAME(nadam)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, S *restrict m,
+                        S *restrict v, int64_t begin, int64_t end) {
     SCALARS()
     const int use_l2 = k->l2 != 0;
     const T b1 = (T)k->beta1, c1 = (T)k->one_minus_beta1, b2 = (T)k->beta2, c2 = (T)k->one_minus_beta2;
@@ -273,10 +283,10 @@ static void NAME(nadam)(const dsupport_step_plan *k, T *restrict p, const T *res
     const T eps = (T)k->epsilon;
     for (int64_t i = begin; i < end; i++) {
         PREPARE()
-        const T first = b1 * m[i] + c1 * gi;
-        const T second = b2 * v[i] + c2 * gi * gi;
-        m[i] = first;
-        v[i] = second;
+        const T first = b1 * LOAD(m, i) + c1 * gi;
+        const T second = b2 * LOAD(v, i) + c2 * gi * gi;
+        STORE(0, m, i, first);
+        STORE(1, v, i, second);
         const T denominator = SQRT(second * scale) + eps;
         p[i] = w * decay - gradient_step * gi / denominator - momentum_step * first / denominator;
     }
@@ -289,24 +299,24 @@ static void NAME(nadam)(const dsupport_step_plan *k, T *restrict p, const T *res
 // ρ_t > 5:  r := sqrt((ρ_t - 4)(ρ_t - 2) ρ∞ / ((ρ∞ - 4)(ρ∞ - 2) ρ_t))
 //           W := W - (lr r sqrt(c2) / c1) m / (sqrt(v) + ε)
 // else:     W := W - (lr / c1) m
-static void NAME(radam)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, T *restrict m,
-                        T *restrict v, int64_t begin, int64_t end) {
+static void NAME(radam)(const dsupport_step_plan *k, T *restrict p, const T *restrict g, S *restrict m,
+                        S *restrict v, int64_t begin, int64_t end) {
     SCALARS()
     const int use_l2 = k->l2 != 0, adaptive = k->extra != 0;
     const T b1 = (T)k->beta1, c1 = (T)k->one_minus_beta1, b2 = (T)k->beta2, c2 = (T)k->one_minus_beta2;
     const T step = (T)k->step_size, eps = (T)k->epsilon;
     for (int64_t i = begin; i < end; i++) {
         PREPARE()
-        const T first = b1 * m[i] + c1 * gi;
-        const T second = b2 * v[i] + c2 * gi * gi;
-        m[i] = first;
-        v[i] = second;
+        const T first = b1 * LOAD(m, i) + c1 * gi;
+        const T second = b2 * LOAD(v, i) + c2 * gi * gi;
+        STORE(0, m, i, first);
+        STORE(1, v, i, second);
         const T direction = adaptive ? first / (SQRT(second) + eps) : first;
         p[i] = w * decay - step * direction;
     }
 }
 
-static void NAME(step)(const dsupport_step_plan *k, T *p, const T *g, T *s0, T *s1, T *s2,
+static void NAME(step)(const dsupport_step_plan *k, T *p, const T *g, S *s0, S *s1, S *s2,
                        int64_t begin, int64_t end) {
     switch (k->rule) {
     case DSUPPORT_RULE_SGD: NAME(sgd)(k, p, g, s0, begin, end); break;
@@ -326,6 +336,7 @@ static void NAME(step)(const dsupport_step_plan *k, T *p, const T *g, T *s0, T *
 #undef PREPARE
 #undef SCALARS
 
+#ifndef DSUPPORT_STATE_COMPACT
 // NaN or ±infinity exactly when the exponent bits are all ones: adding one unit of the
 // exponent's lowest bit to the masked exponent then carries into the sign bit. OR-ing those sums
 // needs only and/add/or, so the scan vectorizes on every path and runs at memory speed.
@@ -353,3 +364,4 @@ static void NAME(relu_forward)(const T *x, T *out, int64_t count) {  // out may 
 static void NAME(relu_backward)(const T *x, const T *g, T *dx, int64_t count) {  // dx may be g
     for (int64_t i = 0; i < count; i++) dx[i] = x[i] > 0 ? g[i] : (T)0;
 }
+#endif

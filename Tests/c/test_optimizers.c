@@ -380,6 +380,81 @@ static void test_kernel_paths(void) {
     if (initial != NULL) CHECK_OK(descent_set_isa(initial));
 }
 
+/* Compact state from C: bfloat16 and 8-bit state through set_state_format, the memory they take,
+ * values read back rounded to the format, and bad input leaving everything unchanged. */
+static void test_compact_state(void) {
+    enum { CN = 600 };
+    static float p[CN], g[CN], state[CN];
+    for (int i = 0; i < CN; i++) { p[i] = 1.0f; g[i] = (float)(i % 13) * 0.01f - 0.06f; }
+    descent_tensor param, grad, param64;
+    const int64_t shape[1] = {CN};
+    CHECK_OK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT32, 1, shape, p, CN, &param));
+    CHECK_OK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT32, 1, shape, g, CN, &grad));
+    CHECK_OK(descent_tensor_zeros(DESCENT_DTYPE_FLOAT64, 1, shape, &param64));
+    descent_optimizer opt;
+    CHECK_OK(descent_optimizer_new(DESCENT_RULE_ADAM, &opt));
+    CHECK_OK(descent_optimizer_add_group(opt, &param, 1, NULL));
+    int64_t bytes = 0;
+    CHECK_OK(descent_optimizer_sizes(opt, NULL, &bytes));
+    CHECK(bytes == 2 * 4 * CN);
+    CHECK_STATUS(descent_optimizer_set_state_format(opt, 3, 0, 0), DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(descent_optimizer_set_state_format(opt, DESCENT_STATE_INT8_BLOCKWISE, DESCENT_ROUND_STOCHASTIC, 1),
+                 DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK_OK(descent_optimizer_set_state_format(opt, DESCENT_STATE_INT8_BLOCKWISE, DESCENT_ROUND_NEAREST_EVEN, 0));
+    CHECK_OK(descent_optimizer_sizes(opt, NULL, &bytes));
+    CHECK(bytes == 2 * (CN + 4 * 3)); /* 600 elements: 3 blocks of 256 */
+    int32_t format = -1, rounding = -1;
+    uint64_t seed = 9;
+    CHECK_OK(descent_optimizer_state_format(opt, &format, &rounding, &seed));
+    CHECK(format == DESCENT_STATE_INT8_BLOCKWISE && rounding == DESCENT_ROUND_NEAREST_EVEN && seed == 0);
+    /* A float64 param cannot join compact state; nothing changes. */
+    CHECK_STATUS(descent_optimizer_add_group(opt, &param64, 1, NULL), DESCENT_ERR_DTYPE);
+    int64_t groups = 0;
+    CHECK_OK(descent_optimizer_counts(opt, NULL, &groups, NULL));
+    CHECK(groups == 1);
+    /* AMSGrad is refused under 8-bit state. */
+    CHECK_STATUS(descent_optimizer_set_hyper(opt, 0, DESCENT_HYPER_FLAGS, DESCENT_OPT_AMSGRAD), DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK_OK(descent_optimizer_set_grads(opt, &grad, 1));
+    CHECK_OK(descent_optimizer_step(opt, NULL));
+    /* exp_avg after one step is 0.1 g, read back through the 8-bit map: within 1/16 relative. */
+    CHECK_OK(descent_optimizer_state_get(opt, 0, 0, DESCENT_DTYPE_FLOAT32, state, CN));
+    int close = 1;
+    for (int i = 0; i < CN; i++) {
+        const float want = 0.1f * g[i];
+        if (fabsf(state[i] - want) > fabsf(want) / 16 + 1e-7f) close = 0;
+    }
+    CHECK(close);
+    CHECK_STATUS(descent_optimizer_state_get(opt, 0, 0, DESCENT_DTYPE_FLOAT64, state, CN), DESCENT_ERR_DTYPE);
+    /* After the first step the format is fixed. */
+    CHECK_STATUS(descent_optimizer_set_state_format(opt, DESCENT_STATE_BFLOAT16, DESCENT_ROUND_NEAREST_EVEN, 0),
+                 DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK_OK(descent_optimizer_state_format(opt, &format, NULL, NULL));
+    CHECK(format == DESCENT_STATE_INT8_BLOCKWISE);
+    CHECK_OK(descent_optimizer_free(opt));
+
+    /* bfloat16 for SGD momentum; 8-bit is for the Adam family only; float64 params refuse both. */
+    CHECK_OK(descent_optimizer_new(DESCENT_RULE_SGD, &opt));
+    CHECK_OK(descent_optimizer_set_hyper(opt, -1, DESCENT_HYPER_MOMENTUM, 0.9));
+    CHECK_OK(descent_optimizer_add_group(opt, &param, 1, NULL));
+    CHECK_STATUS(descent_optimizer_set_state_format(opt, DESCENT_STATE_INT8_BLOCKWISE, 0, 0), DESCENT_ERR_INVALID_ARGUMENT);
+    CHECK_OK(descent_optimizer_set_state_format(opt, DESCENT_STATE_BFLOAT16, DESCENT_ROUND_STOCHASTIC, 42));
+    CHECK_OK(descent_optimizer_sizes(opt, NULL, &bytes));
+    CHECK(bytes == 2 * CN);
+    CHECK_OK(descent_optimizer_state_format(opt, &format, &rounding, &seed));
+    CHECK(format == DESCENT_STATE_BFLOAT16 && rounding == DESCENT_ROUND_STOCHASTIC && seed == 42);
+    CHECK_OK(descent_optimizer_free(opt));
+    CHECK_OK(descent_optimizer_new(DESCENT_RULE_ADAM, &opt));
+    CHECK_OK(descent_optimizer_add_group(opt, &param64, 1, NULL));
+    CHECK_STATUS(descent_optimizer_set_state_format(opt, DESCENT_STATE_BFLOAT16, 0, 0), DESCENT_ERR_DTYPE);
+    CHECK_OK(descent_optimizer_state_format(opt, &format, NULL, NULL));
+    CHECK(format == DESCENT_STATE_FULL);
+    CHECK_OK(descent_optimizer_free(opt));
+    CHECK_STATUS(descent_optimizer_set_state_format(opt, DESCENT_STATE_BFLOAT16, 0, 0), DESCENT_ERR_INVALID_HANDLE);
+    descent_tensor_free(param);
+    descent_tensor_free(grad);
+    descent_tensor_free(param64);
+}
+
 int main(void) {
     test_grads_must_not_overlap_any_param();
     test_every_rule_smoke();
@@ -387,5 +462,6 @@ int main(void) {
     test_stateful();
     test_checkpoint();
     test_kernel_paths();
+    test_compact_state();
     return check_report("optimizers");
 }

@@ -197,6 +197,10 @@ FUNCTIONS: list[FFIRow] = [
     ("descent_optimizer_save", STATUS, [handle_t, c_char_p, c_int32]),
     # descent_status descent_optimizer_load(descent_optimizer optimizer, const char *path);
     ("descent_optimizer_load", STATUS, [handle_t, c_char_p]),
+    # descent_status descent_optimizer_set_state_format(descent_optimizer optimizer, int32_t format, int32_t rounding, uint64_t seed);
+    ("descent_optimizer_set_state_format", STATUS, [handle_t, c_int32, c_int32, c_uint64]),
+    # descent_status descent_optimizer_state_format(descent_optimizer optimizer, int32_t *format, int32_t *rounding, uint64_t *seed);
+    ("descent_optimizer_state_format", STATUS, [handle_t, POINTER(c_int32), POINTER(c_int32), POINTER(c_uint64)]),
     # ---- schedules and clipping (@@schedules@@) ----
     # descent_status descent_schedule_new_constant(double lr, descent_schedule *out);
     ("descent_schedule_new_constant", STATUS, [c_double, _P_HANDLE]),

@@ -54,6 +54,7 @@ from . import _check, errors
 from . import functional as _f
 from ._ffi import last_error, lib
 from ._native import NativeObject
+from .compact import CompactState
 from .tensor import DTYPE_CODES, Tensor, wrap
 
 # descent_optimizer_step without the FFI table's errcheck wrapper, for step()'s hot path (the
@@ -143,13 +144,15 @@ class _OwnedGrads(list[Any]):
     reverse = _counting("reverse")
 
 
-class Optimizer(NativeObject):
+class Optimizer(CompactState, NativeObject):
     """Base class: one update rule over parameter groups (C: ``descent_optimizer``).
 
     ``params`` is a list of NumPy arrays, or a list of group dicts ``{"params": [...], **hyper}``
     whose keys override the keyword hyper-parameters for that group. ``nonfinite`` is the policy
     for non-finite gradients: "raise" (default), "skip" or "proceed" (see the module docstring).
-    Unknown hyper-parameter names raise TypeError."""
+    ``state_dtype`` ("full", "bfloat16", "int8"), ``state_rounding`` ("nearest", "stochastic") and
+    ``seed`` choose compact state (:mod:`descent.compact`). Unknown hyper-parameter names raise
+    TypeError."""
 
     RULE: ClassVar[int] = 0
     SLOTS: ClassVar[tuple[str, ...]] = ()
@@ -175,7 +178,8 @@ class Optimizer(NativeObject):
         self._check_open()
         return self._defaults
 
-    def __init__(self, params: Params, *, nonfinite: str = "raise", **hyper: HyperValue) -> None:
+    def __init__(self, params: Params, *, nonfinite: str = "raise", state_dtype: str = "full",
+                 state_rounding: str = "nearest", seed: int = 0, **hyper: HyperValue) -> None:
         unknown = set(hyper) - set(self.DEFAULTS)
         if unknown:
             raise TypeError(f"{type(self).__name__} got unknown hyper-parameters {sorted(unknown)}")
@@ -201,6 +205,14 @@ class Optimizer(NativeObject):
             # The defaults are validated (and stored in C) up front, as torch.optim does; they are
             # what add_param_group fills missing settings from and what a checkpoint records.
             self._push(-1, self._values(self._defaults), None)
+            # The defaults compared without ==/!= on the arguments themselves: an array there made
+            # a tuple comparison elementwise (an ambiguous truth value, or seconds for a huge view;
+            # found by the API fuzz); anything but the defaults goes to set_state_format's checks.
+            defaults = isinstance(state_dtype, str) and state_dtype == "full" and \
+                isinstance(state_rounding, str) and state_rounding == "nearest" and \
+                isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed == 0
+            if not defaults:
+                self.set_state_format(state_dtype, state_rounding, seed)  # before the groups: no conversion
             for group in self._normalize(params):
                 self._add_group(group)
             self.nonfinite = nonfinite

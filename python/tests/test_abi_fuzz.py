@@ -276,6 +276,7 @@ def _recipes(d):
         "descent_trainer_set_schedule": [("trainer", d), ("schedule", MOMENTUM_SCHEDULE), 0],
         "descent_trainer_set_schedule_ex": [("trainer", d), ("schedule", MOMENTUM_SCHEDULE), 0, 1],
         "descent_graph_param_buffer": [g, "zeros", "zeros"],
+        "descent_trainer_backward_batch": [("trainer", d), ("loader", d), 0, d, 2, "zeros", "zeros", "zeros"],
         # Every kernel path gives the same bits, so switching to the baseline one changes no result.
         "descent_set_isa": ["baseline"],
         "descent_isa_available": [("avx2", "baseline")[d], "zeros"],

@@ -99,6 +99,8 @@ HINTS = {
     "threshold_mode": ["'rel'", "'abs'"],
     "anneal_strategy": ["'cos'", "'linear'"],
     "interval": ["'step'", "'epoch'"],
+    "state_dtype": ["'full'", "'bfloat16'", "'int8'"],
+    "state_rounding": ["'nearest'", "'stochastic'"],
     "nonfinite": ["'raise'", "'skip'", "'proceed'"],
     "momentum_form": ["'pytorch'", "'ema'", "'cs231n'"],
     "dtype": ["np.float64", "np.float32"],
@@ -211,6 +213,8 @@ RECIPES = {
     "Trainer.step_batch": [f"descent.DataLoader({MLP_X}, {MLP_Y}, batch_size=4, dtype=np.float32)", "0"],
     "Trainer.backward_batch": [f"descent.DataLoader({MLP_X}, {MLP_Y}, batch_size=4, dtype=np.float32)", "0", "1", "2"],
     "Optimizer.shard": ["1", "3"],
+    # Succeeds only before the optimizer's first step (then any format), "full" for every rule.
+    "Optimizer.set_state_format": ["'full'", "'nearest'", "0"],
     "Trainer.evaluate": [f"descent.DataLoader({MLP_X}, {MLP_Y}, batch_size=4, dtype=np.float32)"],
     "Graph.param": ["np.ones(3, dtype=obj.dtype)"],
     "Graph.feed": ["{obj.input((None, 3)): np.ones((2, 3)), obj.labels(): np.array([0, 1])}"],

@@ -60,11 +60,11 @@ extension Parallel {
     /// ran nowhere). One dispatch to the pool serves both phases: each thread checks its chunk,
     /// waits at a barrier until every chunk is checked, then updates the same chunk, whose data
     /// the check has just brought into its cache. Chunks as in `forEachChunk`.
-    public static func forEachChunk(count: Int, minimumChunk: Int = defaultMinimumChunk,
+    public static func forEachChunk(count: Int, minimumChunk: Int = defaultMinimumChunk, alignment: Int = 64,
                                     ifAll check: (Range<Int>) -> Bool, _ body: (Range<Int>) -> Void) -> Bool {
         let threads = min(threadCount, max(1, count / max(minimumChunk, 1)))
         if threads > 1, let pool = WorkerPool.current(), pool.tryAcquire() {
-            let step = 64
+            let step = max(alignment, 1)
             let share = ((count + threads - 1) / threads + step - 1) / step * step
             let passed = pool.runChecked(count: count, share: share, check: check, body: body)
             pool.release()

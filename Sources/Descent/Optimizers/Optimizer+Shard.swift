@@ -23,6 +23,11 @@ extension Optimizer {
             shard.defaults = defaults
             shard.nonFinitePolicy = nonFinitePolicy
             shard.stepCount = stepCount
+            // Compact state: the shard keeps the format; its slots hold the range's values, rounded
+            // again to the format (8-bit blocks restart at the shard's param boundaries).
+            shard.stateFormat = stateFormat
+            shard.stateRounding = stateRounding
+            shard.stateSeed = stateSeed
             for (groupIndex, group) in groups.enumerated() {
                 let first = shard.parameters.count
                 for index in group.members {
@@ -35,6 +40,14 @@ extension Optimizer {
                     for (slot, state) in parameter.state.enumerated() {
                         guard let state else { continue }
                         piece.state[slot] = try Tensor(view: state, offset: offset, shape: [upper - lower]).copy()
+                    }
+                    for (slot, buffer) in parameter.compact.enumerated() {
+                        guard let buffer else { continue }
+                        let values = try Tensor.zeros(dtype: .float32, shape: [buffer.count])
+                        let floats = values.storage.assumingMemoryBound(to: Float.self)
+                        buffer.decode(into: floats)
+                        piece.compact[slot] = try CompactBuffer.encoding(floats + offset, count: upper - lower,
+                                                                         format: buffer.format, signed: buffer.isSigned)
                     }
                     shard.parameters.append(piece)
                     shard.offsets.append((shard.offsets.last ?? 0) + piece.tensor.count)
@@ -98,12 +111,14 @@ extension Optimizer {
         return buffers
     }
 
-    /// Bytes of state tensors this optimizer holds (what sharding divides by N).
+    /// Bytes of state this optimizer holds (what sharding divides by N): full state tensors, and
+    /// compact state's bfloat16 values or 8-bit codes with their block scales.
     public var stateByteCount: Int {
         get throws(DescentError) {
             try lock.withLock { _ in
                 parameters.reduce(0) { total, parameter in
                     total + parameter.state.reduce(0) { $0 + ($1?.byteCount ?? 0) }
+                        + parameter.compact.reduce(0) { $0 + ($1?.byteCount ?? 0) }
                 }
             }
         }

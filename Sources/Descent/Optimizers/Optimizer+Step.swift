@@ -6,8 +6,14 @@ struct Piece {
     let slot0: UnsafeMutableRawPointer?
     let slot1: UnsafeMutableRawPointer?
     let slot2: UnsafeMutableRawPointer?
+    /// The 8-bit format's per-block scales of slots 0 and 1 (nil otherwise).
+    let scale0: UnsafeMutablePointer<Float>?
+    let scale1: UnsafeMutablePointer<Float>?
     let group: Int
     let dtype: DType
+    /// The param's index (stochastic rounding keys) and element count.
+    let index: Int
+    let count: Int
 }
 
 extension Optimizer {
@@ -105,10 +111,15 @@ extension Optimizer {
                 if checking, known == nil, !gradientsFinite() { return try refuseNonFinite() }
                 throw error
             }
+            let format = stateFormat, stochastic = stateRounding == .stochastic, seed = stateSeed
             let updated = kernelPlans.withUnsafeBufferPointer { plans in
                 // A local function, not a closure in a variable: its context stays on the stack.
                 func update(_ piece: Piece, _ range: Range<Int>) {
                     let plan = plans.baseAddress! + piece.group
+                    if format != .full {
+                        Self.updateCompact(piece, range, plan, format: format, stochastic: stochastic, seed: seed, step: next)
+                        return
+                    }
                     switch piece.dtype {
                     case .float32:
                         StepPlan.run(plan, piece.param.assumingMemoryBound(to: Float.self),
@@ -174,14 +185,27 @@ extension Optimizer {
 
     private func rebuildPieces() {
         pieces.removeAll(keepingCapacity: true)
+        chunkOffsets.removeAll(keepingCapacity: true)
+        chunkOffsets.append(0)
+        // 8-bit state: each param starts on a block boundary of the split (the element range is
+        // padded to whole blocks), so no block is shared between two threads' chunks.
+        let block = stateFormat == .int8Blockwise ? CompactBuffer.blockSize : 1
         for (index, parameter) in parameters.enumerated() {
-            let state = parameter.state
+            let state = parameter.state, compact = parameter.compact
+            func slot(_ i: Int) -> UnsafeMutableRawPointer? {
+                if i < state.count, let tensor = state[i] { return tensor.storage }
+                if i < compact.count, let buffer = compact[i] { return buffer.codes }
+                return nil
+            }
+            let count = parameter.tensor.count
             pieces.append(Piece(param: parameter.tensor.storage, grad: gradients[index].storage,
-                                slot0: state.count > 0 ? state[0]?.storage : nil,
-                                slot1: state.count > 1 ? state[1]?.storage : nil,
-                                slot2: state.count > 2 ? state[2]?.storage : nil,
-                                group: parameter.group, dtype: parameter.tensor.dtype))
+                                slot0: slot(0), slot1: slot(1), slot2: slot(2),
+                                scale0: compact.count > 0 ? compact[0]?.scales : nil,
+                                scale1: compact.count > 1 ? compact[1]?.scales : nil,
+                                group: parameter.group, dtype: parameter.tensor.dtype, index: index, count: count))
+            chunkOffsets.append((chunkOffsets.last ?? 0) + (count + block - 1) / block * block)
         }
+        chunkAlignment = stateFormat == .int8Blockwise ? CompactBuffer.blockSize : 64
         piecesValid = true
     }
 
@@ -193,10 +217,10 @@ extension Optimizer {
     /// Calls `body(piece, elementRange)` over every element of every parameter, split over
     /// cores in contiguous ranges of the concatenated element index.
     private func forEachPiece(_ body: (Piece, Range<Int>) -> Void) {
-        let offsets = self.offsets
+        let offsets = self.chunkOffsets
         pieces.withUnsafeBufferPointer { pieces in
             offsets.withUnsafeBufferPointer { offsets in
-                Parallel.forEachChunk(count: offsets[pieces.count]) { range in
+                Parallel.forEachChunk(count: offsets[pieces.count], alignment: chunkAlignment) { range in
                     _ = Self.visit(pieces, offsets, range) { piece, part in body(piece, part); return true }
                 }
             }
@@ -206,10 +230,10 @@ extension Optimizer {
     /// `forEachPiece` in two phases on one dispatch (`Parallel.forEachChunk(count:ifAll:_:)`):
     /// `check` over every piece of every chunk, then `body` only if every check passed.
     private func forEachPiece(ifAll check: (Piece, Range<Int>) -> Bool, _ body: (Piece, Range<Int>) -> Void) -> Bool {
-        let offsets = self.offsets
+        let offsets = self.chunkOffsets
         return pieces.withUnsafeBufferPointer { pieces in
             offsets.withUnsafeBufferPointer { offsets in
-                Parallel.forEachChunk(count: offsets[pieces.count], ifAll: { range in
+                Parallel.forEachChunk(count: offsets[pieces.count], alignment: chunkAlignment, ifAll: { range in
                     Self.visit(pieces, offsets, range, check)
                 }, { range in
                     _ = Self.visit(pieces, offsets, range) { piece, part in body(piece, part); return true }
@@ -219,7 +243,9 @@ extension Optimizer {
     }
 
     /// Calls `body` for each parameter's part of the concatenated element range `range`, stopping
-    /// at the first false; returns whether none was false.
+    /// at the first false; returns whether none was false. `offsets` are the params' starts in the
+    /// split (`chunkOffsets`: padded to whole blocks under 8-bit state, else contiguous); padding
+    /// elements belong to no param.
     @inline(__always)
     private static func visit(_ pieces: UnsafeBufferPointer<Piece>, _ offsets: UnsafeBufferPointer<Int>,
                               _ range: Range<Int>, _ body: (Piece, Range<Int>) -> Bool) -> Bool {
@@ -232,7 +258,7 @@ extension Optimizer {
         var index = low
         while index < pieces.count, offsets[index] < range.upperBound {
             let start = max(range.lowerBound, offsets[index]) - offsets[index]
-            let end = min(range.upperBound, offsets[index + 1]) - offsets[index]
+            let end = min(range.upperBound, offsets[index] + pieces[index].count) - offsets[index]
             if start < end, !body(pieces[index], start..<end) { return false }
             index += 1
         }

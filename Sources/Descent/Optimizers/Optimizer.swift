@@ -46,13 +46,20 @@ public final class Optimizer {
         public let tensor: Tensor
         /// The index of its group.
         public let group: Int
-        /// The rule's state slots; nil where the current settings do not need the slot yet.
+        /// The rule's state slots; nil where the current settings do not need the slot yet, and
+        /// always nil under a compact `stateFormat` (the slots live in `compact` then).
         public internal(set) var state: [Tensor?]
+        /// The state slots under a compact `stateFormat` (bfloat16 or 8-bit); all nil under `.full`.
+        public internal(set) var compact: [CompactBuffer?]
         init(tensor: Tensor, group: Int, slots: Int) {
             self.tensor = tensor
             self.group = group
             self.state = Array(repeating: nil, count: slots)
+            self.compact = Array(repeating: nil, count: slots)
         }
+
+        /// Whether slot `slot` is allocated (in either form).
+        func hasSlot(_ slot: Int) -> Bool { state[slot] != nil || compact[slot] != nil }
     }
 
     /// The update rule.
@@ -67,6 +74,12 @@ public final class Optimizer {
     public internal(set) var stepCount: Int64 = 0
     /// What `step()` does with NaN or infinite gradients.
     public internal(set) var nonFinitePolicy: NonFinitePolicy = .raise
+    /// How state is stored (`setStateFormat`): the param dtype by default.
+    public internal(set) var stateFormat: StateFormat = .full
+    /// How bfloat16 state is rounded.
+    public internal(set) var stateRounding: StateRounding = .nearestEven
+    /// The seed of stochastic rounding.
+    public internal(set) var stateSeed: UInt64 = 0
     /// Gradients bound by `bindGradients`, one per parameter, in parameter order.
     var gradients: [Tensor] = []
     /// Incremented by every `bindGradients` (a trainer rebinds when someone else bound).
@@ -81,6 +94,10 @@ public final class Optimizer {
     /// rebuilt on the first step after anything that changes tensors (`piecesValid = false`).
     var pieces: [Piece] = []
     var piecesValid = false
+    /// Each param's start in the element range split over threads (offsets, padded to whole
+    /// 8-bit blocks under int8 state) and the split's alignment; rebuilt with `pieces`.
+    var chunkOffsets: [Int] = [0]
+    var chunkAlignment = 64
     /// Serializes every call on one optimizer (ctypes releases the GIL: threads may race). Fork-aware:
     /// in a child made by fork() while another thread was inside a call, every call throws
     /// `.unsupported` instead of trapping.
@@ -109,6 +126,9 @@ public final class Optimizer {
                 }
             }
             let group = groups.count
+            if stateFormat != .full, let index = tensors.firstIndex(where: { $0.dtype != .float32 }) {
+                throw .dtype("param \(index) is \(tensors[index].dtype): \(stateFormat) optimizer state needs float32 params")
+            }
             var added: [Parameter] = []
             for tensor in tensors {
                 let parameter = Parameter(tensor: tensor, group: group, slots: rule.stateSlotCount)
@@ -131,9 +151,14 @@ public final class Optimizer {
 
     /// Allocates the slots `hyper` needs that `parameter` lacks, filled with their initial value.
     func allocateState(_ parameter: Parameter, _ hyper: Hyperparameters) throws(DescentError) {
-        for slot in 0..<rule.stateSlotCount where parameter.state[slot] == nil && rule.needsSlot(slot, hyper) {
-            parameter.state[slot] = try Tensor.full(rule.initialValue(slot: slot, hyper),
-                                                    dtype: parameter.tensor.dtype, shape: parameter.tensor.shape)
+        for slot in 0..<rule.stateSlotCount where !parameter.hasSlot(slot) && rule.needsSlot(slot, hyper) {
+            let initial = rule.initialValue(slot: slot, hyper)
+            if stateFormat == .full {
+                parameter.state[slot] = try Tensor.full(initial, dtype: parameter.tensor.dtype, shape: parameter.tensor.shape)
+            } else {
+                parameter.compact[slot] = try CompactBuffer.filled(Float(initial), count: parameter.tensor.count,
+                                                                   format: stateFormat, signed: slot == 0)
+            }
             piecesValid = false
         }
     }
@@ -161,19 +186,29 @@ public final class Optimizer {
     public func setHyperparameter(group: Int, _ key: HyperparameterKey, _ value: Double) throws(DescentError) {
         try lock.withLock { _ throws(DescentError) in
             let updated = try hyperSet(group).setting(key, value, for: rule)
+            try checkStateFormat(stateFormat, allows: updated, "this setting")
             if group == -1 { defaults = updated; return }
             // Allocate every slot the new setting needs first; commit only when all succeeded,
             // so an allocation failure leaves no half-allocated state behind.
-            var allocated: [(parameter: Parameter, slot: Int, tensor: Tensor)] = []
+            var allocated: [(parameter: Parameter, slot: Int, tensor: Tensor?, compact: CompactBuffer?)] = []
             for index in groups[group].members {
                 let parameter = parameters[index]
-                for slot in 0..<rule.stateSlotCount where parameter.state[slot] == nil && rule.needsSlot(slot, updated) {
-                    let tensor = try Tensor.full(rule.initialValue(slot: slot, updated),
-                                                 dtype: parameter.tensor.dtype, shape: parameter.tensor.shape)
-                    allocated.append((parameter, slot, tensor))
+                for slot in 0..<rule.stateSlotCount where !parameter.hasSlot(slot) && rule.needsSlot(slot, updated) {
+                    let initial = rule.initialValue(slot: slot, updated)
+                    if stateFormat == .full {
+                        let tensor = try Tensor.full(initial, dtype: parameter.tensor.dtype, shape: parameter.tensor.shape)
+                        allocated.append((parameter, slot, tensor, nil))
+                    } else {
+                        let buffer = try CompactBuffer.filled(Float(initial), count: parameter.tensor.count,
+                                                              format: stateFormat, signed: slot == 0)
+                        allocated.append((parameter, slot, nil, buffer))
+                    }
                 }
             }
-            for entry in allocated { entry.parameter.state[entry.slot] = entry.tensor }
+            for entry in allocated {
+                if let tensor = entry.tensor { entry.parameter.state[entry.slot] = tensor }
+                if let buffer = entry.compact { entry.parameter.compact[entry.slot] = buffer }
+            }
             if !allocated.isEmpty { piecesValid = false }
             groups[group].hyper = updated
         }
@@ -226,7 +261,7 @@ public final class Optimizer {
     public func hasState(parameter index: Int, slot: Int) throws(DescentError) -> Bool {
         try lock.withLock { _ throws(DescentError) -> Bool in
             try checkSlot(slot)
-            return try parameter(index).state[slot] != nil
+            return try parameter(index).hasSlot(slot)
         }
     }
 
@@ -235,7 +270,17 @@ public final class Optimizer {
                           capacity: Int, dtype: DType) throws(DescentError) {
         try lock.withLock { _ throws(DescentError) in
             try checkSlot(slot)
-            guard let state = try parameter(index).state[slot] else {
+            let owner = try parameter(index)
+            if let buffer = owner.compact[slot] {
+                // Compact state reads back as float32 (the values the next step will use).
+                guard dtype == .float32 else { throw .dtype("\(stateFormat) state reads as float32, not \(dtype)") }
+                guard capacity >= buffer.count else {
+                    throw DescentError(.bufferTooSmall, "buffer holds \(capacity) elements, the state has \(buffer.count)")
+                }
+                buffer.decode(into: destination.assumingMemoryBound(to: Float.self))
+                return
+            }
+            guard let state = owner.state[slot] else {
                 throw .argument("\(rule.stateSlotName(slot)) of param \(index) is not allocated under the current settings")
             }
             try state.copy(to: destination, capacity: capacity, dtype: dtype)
@@ -251,6 +296,15 @@ public final class Optimizer {
             guard dtype == owner.tensor.dtype else { throw .dtype("state is \(dtype), param is \(owner.tensor.dtype)") }
             guard count == owner.tensor.count else {
                 throw .shape("state has \(count) elements, param \(index) has \(owner.tensor.count)")
+            }
+            if stateFormat != .full {
+                // Compact state: the float32 values are rounded to the format (a new buffer,
+                // swapped in only once it is complete).
+                let buffer = try CompactBuffer.encoding(source.assumingMemoryBound(to: Float.self), count: count,
+                                                        format: stateFormat, signed: slot == 0)
+                owner.compact[slot] = buffer
+                piecesValid = false
+                return
             }
             let target: Tensor
             if let existing = owner.state[slot] {
@@ -277,6 +331,9 @@ extension Optimizer {
                     guard let state else { continue }
                     state.fill(rule.initialValue(slot: slot, hyper))
                 }
+                for (slot, buffer) in parameter.compact.enumerated() {
+                    buffer?.fill(Float(rule.initialValue(slot: slot, hyper)))
+                }
             }
             for index in groups.indices { groups[index].muProduct = 1 }
             stepCount = 0
@@ -287,10 +344,12 @@ extension Optimizer {
     /// rates), to undo experiments such as the learning-rate range test.
     public final class Snapshot {
         let state: [[Tensor?]]
+        let compact: [[CompactBuffer?]]
         let stepCount: Int64
         let groups: [Group]
-        init(state: [[Tensor?]], stepCount: Int64, groups: [Group]) {
+        init(state: [[Tensor?]], compact: [[CompactBuffer?]], stepCount: Int64, groups: [Group]) {
             self.state = state
+            self.compact = compact
             self.stepCount = stepCount
             self.groups = groups
         }
@@ -300,12 +359,16 @@ extension Optimizer {
     public func snapshot() throws(DescentError) -> Snapshot {
         try lock.withLock { _ throws(DescentError) -> Snapshot in
             var copies: [[Tensor?]] = []
+            var compactCopies: [[CompactBuffer?]] = []
             for parameter in parameters {
                 var slots: [Tensor?] = []
                 for state in parameter.state { slots.append(try state?.copy()) }
                 copies.append(slots)
+                var compactSlots: [CompactBuffer?] = []
+                for buffer in parameter.compact { compactSlots.append(try buffer?.copy()) }
+                compactCopies.append(compactSlots)
             }
-            return Snapshot(state: copies, stepCount: stepCount, groups: groups)
+            return Snapshot(state: copies, compact: compactCopies, stepCount: stepCount, groups: groups)
         }
     }
 
@@ -316,6 +379,12 @@ extension Optimizer {
                 for (slot, copy) in snapshot.state[index].enumerated() {
                     guard let copy, let target = parameter.state[slot], target.count == copy.count else { continue }
                     target.storage.copyMemory(from: copy.storage, byteCount: copy.byteCount)
+                }
+                if index < snapshot.compact.count {
+                    for (slot, copy) in snapshot.compact[index].enumerated() {
+                        guard let copy, let target = parameter.compact[slot] else { continue }
+                        target.copyContents(from: copy)
+                    }
                 }
             }
             stepCount = snapshot.stepCount

@@ -111,7 +111,7 @@ public struct StepPlan: Sendable {
                            gradient_sign: gradientSign, l2: l2, decay: decay, learning_rate: learningRate,
                            beta1: beta1, one_minus_beta1: oneMinusBeta1, beta2: beta2,
                            one_minus_beta2: oneMinusBeta2, epsilon: epsilon, step_size: stepSize,
-                           scale2: scale2, extra: extra)
+                           scale2: scale2, extra: extra, keys: (0, 0, 0), reserved2: 0)
     }
 
     /// Applies the update to elements `range` of one parameter, its gradient and its state

@@ -16,6 +16,15 @@
 ///     for each stored slot in order: count x element (4 or 8 bytes, IEEE little-endian),
 ///     then the parameter's elements when header bit 0 is set
 /// ```
+///
+/// Format version 2 is version 1 with the compact state format (`Optimizer.setStateFormat`): after
+/// the i64 step count come i32 state format (0 full, 1 bfloat16, 2 int8 blockwise), i32 rounding
+/// (0 nearest even, 1 stochastic) and u64 seed, and each stored slot holds that format's bytes:
+/// full: count x element; bfloat16: count x u16; int8 blockwise: count x u8 codes, then
+/// ceil(count / 256) x f32 block scales. Saves write version 1 when the state format is full (the
+/// same bytes as before) and version 2 otherwise; loads read both (version 1 means full state) and
+/// adopt the file's state format, so compact state round-trips bit for bit.
+///
 /// Loading checks magic, version, length and checksum before parsing, parses everything into
 /// fresh buffers, then checks the file against the optimizer (rule, groups, param counts,
 /// dtypes, shapes); only then does it replace hyper-parameters, step count, policy, state (and
@@ -23,6 +32,8 @@
 enum CheckpointFormat {
     static let magic: [UInt8] = Array("DSCNTOPT".utf8)
     static let version: UInt32 = 1
+    /// Version 2: version 1 plus the compact state format (written only for compact state).
+    static let compactVersion: UInt32 = 2
     static let headerSize = 32
     static let flagParameters: UInt32 = 1
 }
@@ -34,7 +45,8 @@ extension Optimizer {
         try lock.withLock { _ throws(DescentError) in
             var writer = try AtomicFileWriter(path: path)
             CheckpointFormat.magic.withUnsafeBytes { raw in writer.bytes(raw) }
-            writer.integer(CheckpointFormat.version)
+            let compact = stateFormat != .full
+            writer.integer(compact ? CheckpointFormat.compactVersion : CheckpointFormat.version)
             writer.integer(includeParameters ? CheckpointFormat.flagParameters : 0)
             writer.integer(UInt64(0))  // payload length, patched below
             writer.integer(UInt64(0))  // checksum, patched below
@@ -42,6 +54,11 @@ extension Optimizer {
             writer.integer(rule.rawValue)
             writer.integer(nonFinitePolicy.rawValue)
             writer.integer(stepCount)
+            if compact {
+                writer.integer(stateFormat.rawValue)
+                writer.integer(stateRounding.rawValue)
+                writer.integer(stateSeed)
+            }
             let keys = HyperparameterKey.allCases
             writer.integer(UInt32(keys.count))
             for key in keys {
@@ -65,10 +82,16 @@ extension Optimizer {
                 writer.integer(Int32(tensor.rank))
                 for extent in tensor.shape { writer.integer(Int64(extent)) }
                 var mask: UInt32 = 0
-                for (slot, state) in parameter.state.enumerated() where state != nil { mask |= 1 << UInt32(slot) }
+                for slot in 0..<rule.stateSlotCount where parameter.hasSlot(slot) { mask |= 1 << UInt32(slot) }
                 writer.integer(mask)
-                for state in parameter.state {
+                for (slot, state) in parameter.state.enumerated() {
                     if let state { writer.bytes(UnsafeRawBufferPointer(start: state.storage, count: state.byteCount)) }
+                    if let buffer = parameter.compact[slot] {
+                        buffer.withBytes { (codes, scales) in
+                            writer.bytes(codes)
+                            writer.bytes(scales)
+                        }
+                    }
                 }
                 if includeParameters {
                     writer.bytes(UnsafeRawBufferPointer(start: tensor.storage, count: tensor.byteCount))
@@ -104,8 +127,8 @@ extension Optimizer {
             throw DescentError(.corrupt, "\(path) is not a Descent optimizer checkpoint (bad magic)")
         }
         let version = try header.integer(UInt32.self)
-        guard version == CheckpointFormat.version else {
-            throw DescentError(.corrupt, "\(path) has checkpoint format version \(version); this library reads version 1")
+        guard version == CheckpointFormat.version || version == CheckpointFormat.compactVersion else {
+            throw DescentError(.corrupt, "\(path) has checkpoint format version \(version); this library reads versions 1 and 2")
         }
         let flags = try header.integer(UInt32.self)
         guard flags & ~CheckpointFormat.flagParameters == 0 else {
@@ -133,6 +156,19 @@ extension Optimizer {
         }
         let steps = try reader.integer(Int64.self)
         guard steps >= 0 else { throw DescentError(.corrupt, "\(path): negative step count") }
+        var format = StateFormat.full, rounding = StateRounding.nearestEven, seed: UInt64 = 0
+        if version == CheckpointFormat.compactVersion {
+            guard let storedFormat = StateFormat(rawValue: try reader.integer(Int32.self)),
+                  let storedRounding = StateRounding(rawValue: try reader.integer(Int32.self)) else {
+                throw DescentError(.corrupt, "\(path): unknown state format or rounding")
+            }
+            (format, rounding, seed) = (storedFormat, storedRounding, try reader.integer(UInt64.self))
+            if format == .int8Blockwise {
+                guard Self.int8Supports(rule), rounding == .nearestEven else {
+                    throw DescentError(.corrupt, "\(path): int8 blockwise state with \(rule) or stochastic rounding")
+                }
+            }
+        }
         let keyCount = try reader.integer(UInt32.self)
         guard keyCount <= 64 else { throw DescentError(.corrupt, "\(path): \(keyCount) hyper-parameter keys") }
         let newDefaults = try readHyper(&reader, count: Int(keyCount), path)
@@ -155,7 +191,13 @@ extension Optimizer {
         guard parameterCount == Int64(parameters.count) else {
             throw .argument("\(path) has \(parameterCount) params, this optimizer has \(parameters.count)")
         }
+        if format == .int8Blockwise {
+            for hyper in [newDefaults] + newGroups.map(\.hyper) where hyper.flags.contains(.amsgrad) {
+                throw DescentError(.corrupt, "\(path): int8 blockwise state with AMSGrad")
+            }
+        }
         var newState: [[Tensor?]] = []
+        var newCompact: [[CompactBuffer?]] = []
         var parameterBytes: [UnsafeRawBufferPointer] = []
         for (index, parameter) in parameters.enumerated() {
             let tensor = parameter.tensor
@@ -172,19 +214,34 @@ extension Optimizer {
             }
             let mask = try reader.integer(UInt32.self)
             guard mask >> UInt32(rule.stateSlotCount) == 0 else { throw DescentError(.corrupt, "\(path): bad slot mask") }
+            if format != .full, tensor.dtype != .float32 {
+                throw DescentError(.corrupt, "\(path): \(format) state for a \(tensor.dtype) param \(index)")
+            }
+            if format == .int8Blockwise, mask >> 2 != 0 { throw DescentError(.corrupt, "\(path): bad slot mask") }
             var slots: [Tensor?] = Array(repeating: nil, count: rule.stateSlotCount)
+            var compactSlots: [CompactBuffer?] = Array(repeating: nil, count: rule.stateSlotCount)
             for slot in 0..<rule.stateSlotCount where mask & (1 << UInt32(slot)) != 0 {
-                let bytes = try reader.take(tensor.byteCount)
-                let state = try Tensor.zeros(dtype: tensor.dtype, shape: tensor.shape)
-                if let base = bytes.baseAddress { state.storage.copyMemory(from: base, byteCount: bytes.count) }
-                slots[slot] = state
+                if format == .full {
+                    let bytes = try reader.take(tensor.byteCount)
+                    let state = try Tensor.zeros(dtype: tensor.dtype, shape: tensor.shape)
+                    if let base = bytes.baseAddress { state.storage.copyMemory(from: base, byteCount: bytes.count) }
+                    slots[slot] = state
+                } else {
+                    let buffer = try CompactBuffer(format: format, count: tensor.count, signed: slot == 0)
+                    let codes = try reader.take(buffer.codeByteCount)
+                    let scales = try reader.take(buffer.scaleCount * 4)
+                    buffer.load(codes: codes, scales: scales)
+                    compactSlots[slot] = buffer
+                }
             }
             // A slot the stored settings need must be stored: a crafted file without it would
             // otherwise load and make every later step skip this param's update.
-            for slot in 0..<rule.stateSlotCount where slots[slot] == nil && rule.needsSlot(slot, newGroups[parameter.group].hyper) {
+            for slot in 0..<rule.stateSlotCount where slots[slot] == nil && compactSlots[slot] == nil
+                && rule.needsSlot(slot, newGroups[parameter.group].hyper) {
                 throw DescentError(.corrupt, "\(path): param \(index) lacks \(rule.stateSlotName(slot)), which its group's settings need")
             }
             newState.append(slots)
+            newCompact.append(compactSlots)
             if flags & CheckpointFormat.flagParameters != 0 { parameterBytes.append(try reader.take(tensor.byteCount)) }
         }
         guard reader.remaining == 0 else { throw DescentError(.corrupt, "\(path): \(reader.remaining) unexpected trailing bytes") }
@@ -193,10 +250,14 @@ extension Optimizer {
         groups = newGroups
         stepCount = steps
         nonFinitePolicy = policy
+        stateFormat = format
+        stateRounding = rounding
+        stateSeed = seed
         plans = []
         piecesValid = false
         for (index, parameter) in parameters.enumerated() {
             parameter.state = newState[index]
+            parameter.compact = newCompact[index]
             if index < parameterBytes.count, let base = parameterBytes[index].baseAddress {
                 parameter.tensor.storage.copyMemory(from: base, byteCount: parameterBytes[index].count)
             }

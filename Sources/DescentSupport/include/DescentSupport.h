@@ -138,6 +138,9 @@ typedef struct dsupport_step_plan {
     double gradient_sign, l2, decay, learning_rate;
     double beta1, one_minus_beta1, beta2, one_minus_beta2, epsilon;
     double step_size, scale2, extra;
+    /// bfloat16 state with stochastic rounding: each slot's key (dsupport_rounding_key); else unused.
+    uint32_t keys[3];
+    uint32_t reserved2;
 } dsupport_step_plan;
 
 /// Applies `plan` to elements [begin, end) of one parameter, its gradient and its state slots (a
@@ -146,6 +149,31 @@ DSUPPORT_HIDDEN void dsupport_step_f32(const dsupport_step_plan *plan, float *p,
                                        float *s1, float *s2, int64_t begin, int64_t end);
 DSUPPORT_HIDDEN void dsupport_step_f64(const dsupport_step_plan *plan, double *p, const double *g, double *s0,
                                        double *s1, double *s2, int64_t begin, int64_t end);
+/// The same update with float32 params and bfloat16 state slots: state read as float32, the
+/// arithmetic of dsupport_step_f32, the new state rounded to nearest even (stochastic == 0) or
+/// stochastically from plan->keys (stochastic != 0) when stored.
+DSUPPORT_HIDDEN void dsupport_step_bf16(const dsupport_step_plan *plan, int stochastic, float *p, const float *g,
+                                        uint16_t *s0, uint16_t *s1, uint16_t *s2, int64_t begin, int64_t end);
+/// The Adam family's update (Adam, AdamW without AMSGrad; Adamax; NAdam; RAdam) with 8-bit blockwise
+/// state: slot 0 as signed codes + per-block scales, slot 1 as unsigned codes + scales. `begin` must
+/// be a multiple of DSUPPORT_Q8_BLOCK_SIZE and `end` one too or the tensor's end.
+DSUPPORT_HIDDEN void dsupport_step_q8(const dsupport_step_plan *plan, float *p, const float *g, uint8_t *m_codes,
+                                      float *m_scales, uint8_t *v_codes, float *v_scales, int64_t begin, int64_t end);
+/// Elements per block of the 8-bit format.
+enum { DSUPPORT_Q8_BLOCK_SIZE = 256 };
+/// The stochastic-rounding key of state slot `slot` of param `param` at step `step` under `seed`:
+/// the low 32 bits of mix64(seed ^ mix64(step * 0x9E3779B97F4A7C15 ^ (param << 2 | slot))), with
+/// SplitMix64's finalizer as mix64.
+DSUPPORT_HIDDEN uint32_t dsupport_rounding_key(uint64_t seed, int64_t step, int64_t param, int32_t slot);
+/// float32 <-> bfloat16 (round to nearest even; NaN stays NaN).
+DSUPPORT_HIDDEN void dsupport_bf16_encode(const float *source, uint16_t *destination, int64_t count);
+DSUPPORT_HIDDEN void dsupport_bf16_decode(const uint16_t *source, float *destination, int64_t count);
+/// float32 <-> 8-bit blockwise (signed or unsigned map; ceil(count / 256) scales).
+DSUPPORT_HIDDEN void dsupport_q8_encode(const float *source, int64_t count, int is_signed, uint8_t *codes,
+                                        float *scales);
+DSUPPORT_HIDDEN void dsupport_q8_decode(const uint8_t *codes, const float *scales, int64_t count, int is_signed,
+                                        float *destination);
+
 /// 1 when every element of values[begin, end) is finite.
 DSUPPORT_HIDDEN int dsupport_all_finite_f32(const float *values, int64_t begin, int64_t end);
 DSUPPORT_HIDDEN int dsupport_all_finite_f64(const double *values, int64_t begin, int64_t end);
