@@ -96,6 +96,10 @@ COUNT_ARGS = {
 COUNT_ROWS = {"descent_trainer_fit": [(11, 6), (13, 1)], "descent_trainer_restarts": [(1, 4)]}
 CHILD_ADDRESS_SPACE = 8 << 30  # bytes of virtual memory a child may map
 MAX_ELEMENTS = 2**24  # the most elements a call may allocate by design (128 MiB of float64)
+# The most training epochs (fit, restarts: count x epochs) or range-test steps a call may ask for
+# by design: 1000 restarts of 4096 epochs are 8 million steps (24 s), a long call the caller
+# asked for, not a hang, and the slowest-call figure is meant to measure the library's own time.
+MAX_TRAINING_WORK = 100_000
 
 TENSOR_SHAPES = [(), (0,), (1,), (5,), (3, 4), (4, 3), (1, 1), (0, 3), (3, 0), (2, 3, 4), (12,), (3, 3), (4,), (3,),
                  # Empty tensors with huge other extents: products of extents overflow, counts do not.
@@ -352,6 +356,12 @@ def plausible(name, argtypes, args):
                 if MAX_ELEMENTS < product and product * 8 < 2**63:
                     return False
     if name == "descent_tensor_linspace" and args[3] > MAX_ELEMENTS:
+        return False
+    if name == "descent_trainer_fit" and args[3] > MAX_TRAINING_WORK:
+        return False
+    if name == "descent_trainer_restarts" and max(args[1], 1) * args[5] > MAX_TRAINING_WORK:
+        return False
+    if name == "descent_trainer_range_test" and args[4] > MAX_TRAINING_WORK:
         return False
     if name == "descent_tensor_arange":
         start, stop, step = args[1:4]
