@@ -401,6 +401,28 @@ class Optimizer(CompactState, NativeObject):
         InvalidArgumentError when a gradient is (or shares memory with) any param, and
         NonFiniteError for a NaN/inf gradient under the "raise" policy; on any error the
         parameters, the state and the step count are unchanged."""
+        if grads is None:
+            owned = self._grads
+            if owned is not None:
+                with self._lock:
+                    # The hot path: the owned arrays bound last time (the list untouched, no private
+                    # copies to refresh) and, usually, group settings that did not change.
+                    if owned.mutations == self._bound_owned and not self._copies:
+                        for group, old in zip(self._groups, self._pushed):
+                            # The very objects pushed last time: identity, in C (not ==, which
+                            # compared an array put where a number belongs element by element).
+                            if all(map(operator.is_, self._getter(group), old)):
+                                continue
+                            self._sync()
+                            break
+                        status = _raw_step(self._raw, self._skipped_pointer)  # type: ignore[attr-defined]
+                        if status:
+                            raise errors.error_for_status(status, last_error())
+                        return self._skipped.value == 0
+        return self._step(grads)
+
+    def _step(self, grads: Optional[Grads]) -> bool:
+        """step() off its hot path: binds (or re-checks) the gradients first."""
         handle: int = getattr(self, "_raw", 0)
         if not handle:
             self._check_open()  # raises ClosedError
@@ -420,13 +442,11 @@ class Optimizer(CompactState, NativeObject):
         with self._lock:
             bound = self._bound
             owned = self._grads
-            if self._bound_owned >= 0 and grads is owned and owned.mutations == self._bound_owned:
-                pass  # the owned arrays bound last time, untouched as a list: nothing to check
-            elif bound is None or len(bound) != len(grads) or not all(map(operator.is_, grads, bound)):
+            if bound is None or len(bound) != len(grads) or not all(map(operator.is_, grads, bound)):
                 self._bind(grads)
-            elif owned is not None and grads is owned:
-                self._bound_owned = owned.mutations  # mutated, but holding the same arrays
-            elif self._copies:
+            else:
+                if owned is not None and grads is owned:
+                    self._bound_owned = owned.mutations  # mutated, but holding the same arrays
                 # Same array objects as last time. C-contiguous writable ones are bound zero-copy
                 # (C reads them directly); the others are bound through private copies, which must
                 # be refilled now: the caller may have changed its array in place since.
@@ -708,6 +728,7 @@ class Optimizer(CompactState, NativeObject):
         for tensor in getattr(self, "_bound_tensors", []) + getattr(self, "_tensors", []):
             tensor.close()
         self._bound_tensors, self._tensors, self._bound, self._copies = [], [], None, []
+        self._bound_owned = -1
 
     def shard(self, start: int, count: int) -> OptimizerShard:
         """A shard of this optimizer over flat elements ``start .. start+count`` of its flattened

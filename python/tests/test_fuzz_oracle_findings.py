@@ -250,3 +250,33 @@ def test_a_refused_lr_scheduler_leaves_the_param_groups_unchanged():
     assert [dict(group) for group in opt.param_groups] == before and "initial_lr" not in opt.param_groups[0]
     S.LRScheduler(opt, S.one_cycle(0.1, 100))          # an accepted one records it, as PyTorch does
     assert opt.param_groups[0]["initial_lr"] == 0.1
+
+
+
+# ---- an array put into a param group was compared element by element on every step -----------
+class _Watched(np.ndarray):
+    """An array that counts the == / != comparisons made with it."""
+    compared = 0
+
+    def __eq__(self, other):
+        _Watched.compared += 1
+        return super().__eq__(other)
+
+    def __ne__(self, other):
+        _Watched.compared += 1
+        return super().__ne__(other)
+
+
+@pytest.mark.parametrize("owned", [True, False], ids=["step()", "step(grads)"])
+def test_an_array_in_a_param_group_is_refused_without_comparing_it(owned):
+    # Found by the API fuzz: with a 2^31-element view there, a step took 7-15 s comparing it.
+    opt = optim.SGD([np.zeros(3), np.ones((2, 2))], lr=0.01)
+    grads = [np.ones(3), np.ones((2, 2))]
+    if owned:
+        opt.grads[0][...], opt.grads[1][...] = 1.0, 1.0
+    opt.step() if owned else opt.step(grads)              # bound, settings pushed: the hot path next
+    _Watched.compared = 0
+    opt.param_groups[0]["decoupled_weight_decay"] = np.zeros(4).view(_Watched)
+    with pytest.raises(TypeError):
+        opt.step() if owned else opt.step(grads)
+    assert _Watched.compared == 0 and opt.step_count == 1

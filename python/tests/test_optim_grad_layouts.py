@@ -171,3 +171,18 @@ def test_owned_grads_replaced_or_reordered_in_the_list_are_bound_afresh():
     np.testing.assert_array_equal(p[1], [-6.5, -6.5])
     assert last is not grads[1]
     opt.close()
+
+
+def test_owned_grads_holding_a_strided_view_are_read_fresh_on_every_step():
+    """A non-contiguous array put into opt.grads is bound through a private copy; the hot path
+    (untouched owned list) must still refresh that copy from the caller's array each step."""
+    p = [np.zeros((4, 6)), np.zeros(2)]
+    opt = optim.SGD(p, lr=1.0)
+    base = np.ones((8, 6))
+    opt.grads[0] = base[::2]  # a strided view: bound through a copy
+    opt.step()
+    np.testing.assert_array_equal(p[0], -np.ones((4, 6)))
+    base[...] = 100.0  # refilled in place
+    opt.step()
+    np.testing.assert_array_equal(p[0], -101 * np.ones((4, 6)))
+    opt.close()
