@@ -73,6 +73,9 @@ def _check_array(array: object, name: str, like: Optional[Array] = None, writeab
 
 def _flags(maximize: bool = False, decoupled_weight_decay: bool = False, check_finite: bool = False,
            **extra: bool) -> int:
+    if maximize is False and decoupled_weight_decay is False and check_finite is False \
+            and all(enabled is False for enabled in extra.values()):
+        return 0  # the common call: every option at its default
     value = (MAXIMIZE if _check.flag(maximize, "maximize") else 0)
     value |= DECOUPLED_WEIGHT_DECAY if _check.flag(decoupled_weight_decay, "decoupled_weight_decay") else 0
     value |= CHECK_FINITE if _check.flag(check_finite, "check_finite") else 0
@@ -89,10 +92,14 @@ def _betas(betas: object) -> tuple[float, float]:
         beta1, beta2 = betas  # type: ignore[misc]
     except (TypeError, ValueError):
         raise TypeError(f"betas must be a pair (beta1, beta2), got {_check.describe(betas)}") from None
+    if type(beta1) is float and type(beta2) is float:
+        return beta1, beta2
     return _check.real(beta1, "beta1"), _check.real(beta2, "beta2")
 
 
 def _step_argument(step: object) -> int:
+    if type(step) is int:
+        return step
     if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
         raise TypeError(f"step must be an int (1 on the first update), got {type(step).__name__}")
     return int(step)
@@ -105,7 +112,8 @@ def _run(function: Callable[..., Any], param: Array, grad: Array, states: Sequen
     g = _check_array(grad, "grad", like=param, writeable=False)
     pointers = [None if array is None else _check_array(array, name, like=param) for name, array in states]
     function(DTYPE_CODES[param.dtype], param.size, p, g, *pointers, _step_argument(step),
-             *[_check.real(value, name) for name, value in scalars.items()], int(flags))
+             *[value if type(value) is float else _check.real(value, name) for name, value in scalars.items()],
+             int(flags))
 
 
 def sgd(param: Array, grad: Array, momentum_buffer: Optional[Array] = None, step: int = 1, *,
