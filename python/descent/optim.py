@@ -288,9 +288,9 @@ class Optimizer(CompactState, NativeObject):
         flags = 0
         for name, value in zip(self.DEFAULTS, values):
             if name in HYPER:
-                pairs.append((HYPER[name], _number(name, value)))
+                pairs.append((HYPER[name], _check.real(value, name)))
             elif name == "betas":
-                beta1, beta2 = _pair(value)
+                beta1, beta2 = _f._betas(value)
                 pairs.append((HYPER["beta1"], beta1))
                 pairs.append((HYPER["beta2"], beta2))
             elif name in self.BOOLEANS:
@@ -830,22 +830,6 @@ def _tuple_getter(keys: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[An
     if len(keys) > 1:
         return getter
     return lambda group: (getter(group),)
-
-
-def _number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    return float(value)
-
-
-def _pair(value: object) -> tuple[float, float]:
-    beta1: object
-    beta2: object
-    try:
-        beta1, beta2 = value  # type: ignore[misc]
-    except (TypeError, ValueError):
-        raise TypeError(f"betas must be a pair (beta1, beta2), got {value!r}") from None
-    return _number("beta1", beta1), _number("beta2", beta2)
 
 
 _COMMON: dict[str, HyperValue] = {"maximize": False, "decoupled_weight_decay": False}
