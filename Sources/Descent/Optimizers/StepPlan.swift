@@ -114,18 +114,9 @@ public struct StepPlan: Sendable {
                            scale2: scale2, extra: extra, keys: (0, 0, 0), reserved2: 0)
     }
 
-    /// Applies the update to elements `range` of one parameter, its gradient and its state
-    /// slots (a slot the rule does not need under these flags may be nil), with the C kernels of
-    /// the selected instruction-set path (`KernelPath`).
-    @inline(__always)
-    func run<T: DescentScalar>(_ param: UnsafeMutablePointer<T>, _ grad: UnsafePointer<T>,
-                               _ s0: UnsafeMutablePointer<T>?, _ s1: UnsafeMutablePointer<T>?,
-                               _ s2: UnsafeMutablePointer<T>?, _ range: Range<Int>) {
-        var plan = kernelPlan
-        Self.run(&plan, param, grad, s0, s1, s2, range)
-    }
-
-    /// `run` with the C plan already built (the step loop builds it once per group, not per chunk).
+    /// Applies a plan (its C form, `kernelPlan`, built once per step and group) to elements `range`
+    /// of one parameter, its gradient and its state slots (a slot the rule does not need under
+    /// these flags may be nil), with the C kernels of the selected instruction-set path (`KernelPath`).
     @inline(__always)
     static func run<T: DescentScalar>(_ plan: UnsafePointer<dsupport_step_plan>, _ param: UnsafeMutablePointer<T>,
                                       _ grad: UnsafePointer<T>, _ s0: UnsafeMutablePointer<T>?,
