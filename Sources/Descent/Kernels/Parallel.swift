@@ -35,8 +35,7 @@ public enum Parallel {
     /// such as the blocks of a partitioned matrix product).
     public static func forEachChunk(count: Int, minimumChunk: Int = defaultMinimumChunk, alignment: Int = 64,
                                     _ body: (Range<Int>) -> Void) {
-        let threads = min(threadCount, max(1, count / max(minimumChunk, 1)))
-        if threads <= 1 {
+        guard let share = share(count: count, minimumChunk: minimumChunk, alignment: alignment) else {
             if count > 0 { body(0..<count) }
             return
         }
@@ -45,12 +44,19 @@ public enum Parallel {
             body(0..<count)
             return
         }
-        let step = max(alignment, 1)
-        let share = ((count + threads - 1) / threads + step - 1) / step * step
         withoutActuallyEscaping(body) { escapable in
             pool.run(count: count, share: share, body: escapable)
         }
         pool.release()
+    }
+
+    /// The elements per thread (a multiple of `alignment`) when `count` is worth splitting over
+    /// more than one thread, else nil: at most `threadCount` ranges of at least `minimumChunk`.
+    private static func share(count: Int, minimumChunk: Int, alignment: Int) -> Int? {
+        let threads = min(threadCount, max(1, count / max(minimumChunk, 1)))
+        guard threads > 1 else { return nil }
+        let step = max(alignment, 1)
+        return ((count + threads - 1) / threads + step - 1) / step * step
     }
 }
 
@@ -62,10 +68,8 @@ extension Parallel {
     /// the check has just brought into its cache. Chunks as in `forEachChunk`.
     public static func forEachChunk(count: Int, minimumChunk: Int = defaultMinimumChunk, alignment: Int = 64,
                                     ifAll check: (Range<Int>) -> Bool, _ body: (Range<Int>) -> Void) -> Bool {
-        let threads = min(threadCount, max(1, count / max(minimumChunk, 1)))
-        if threads > 1, let pool = WorkerPool.current(), pool.tryAcquire() {
-            let step = max(alignment, 1)
-            let share = ((count + threads - 1) / threads + step - 1) / step * step
+        if let share = share(count: count, minimumChunk: minimumChunk, alignment: alignment),
+           let pool = WorkerPool.current(), pool.tryAcquire() {
             let passed = pool.runChecked(count: count, share: share, check: check, body: body)
             pool.release()
             return passed
