@@ -96,6 +96,8 @@ def load_peer():
     lib.adam_peer_step.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int64, ctypes.c_double, ctypes.c_double,
                                                           ctypes.c_double, ctypes.c_double, ctypes.c_int64]
     lib.adam_peer_step.restype = None
+    lib.momentum_peer_step.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64, ctypes.c_double, ctypes.c_double]
+    lib.momentum_peer_step.restype = None
     del fp
     return lib
 

@@ -12,7 +12,6 @@ Timing: rounds interleave the variants (peer, descent checked, descent proceed, 
 times a block of steps; the figure is the median over rounds of the per-step time, so a burst of
 load on this shared machine hits every variant alike.
 """
-import ctypes
 import os
 import statistics
 import subprocess
@@ -29,18 +28,11 @@ import descent  # noqa: E402
 from descent import functional, optim  # noqa: E402
 from descent._ffi import lib  # noqa: E402
 
-PEER = os.path.join(ROOT, "build", "bench", "libadam_peer.so")
+sys.path.insert(0, HERE)
+from run import load_peer  # noqa: E402  (bench/run.py: the C peers, with their argument types)
+
 OVERHEAD = os.path.join(ROOT, "build", "bench", "overhead")
 LR = 1e-3
-
-
-def load_peer():
-    peer = ctypes.CDLL(PEER)
-    peer.adam_peer_step.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int64] + [ctypes.c_double] * 4 + [ctypes.c_int64]
-    peer.adam_peer_step.restype = None
-    peer.momentum_peer_step.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64, ctypes.c_double, ctypes.c_double]
-    peer.momentum_peer_step.restype = None
-    return peer
 
 
 def interleaved(variants, rounds, block):
