@@ -128,6 +128,29 @@ def all_batches(script, batches):
     return _batch_results[script]
 
 
+def stress_batches(run, batches):
+    """Runs `run(batch)` (returning run_logged_batch's (report, failure)) for every batch, two at a
+    time, and tallies what make stress's fuzz figures report: a dict with total (calls made),
+    checked (rejected calls the unchanged-on-failure oracle watched), crashes, hangs, changed
+    (rejected calls that changed something), other (other misbehaviour), failures (their lines,
+    each distinct line of a batch once) and results ({batch: (report, misbehaviour)})."""
+    from concurrent.futures import ThreadPoolExecutor
+    tally = dict(total=0, checked=0, crashes=0, hangs=0, changed=0, other=0, failures=[], results={})
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for batch, (report, failure) in enumerate(pool.map(run, range(batches))):
+            if failure is not None:
+                tally["failures"].append(failure)
+                tally["hangs" if " hung " in failure else "crashes"] += 1
+                continue
+            tally["results"][batch] = (report, report["misbehaviour"])
+            tally["total"] += sum(report["counts"].values())
+            tally["checked"] += report.get("checked", 0)
+            for line in dict.fromkeys(report["misbehaviour"]):
+                tally["failures"].append(line)
+                tally["changed" if "but changed" in line else "other"] += 1
+    return tally
+
+
 def totals(results, key):
     """The per-target sums of report[key] ("counts" or "succeeded") over every batch."""
     summed = {}

@@ -39,27 +39,9 @@ def main():
             extra["DESCENT_API_FUZZ_SELF_TEST"] = f"mutate:{test_api_fuzz.oracle_self_test_index(1)}"
         return fuzz_harness.run_logged_batch(script, batch, extra_env=extra, stall=stall)
 
-    from concurrent.futures import ThreadPoolExecutor
-    total, checked, crashes, hangs, changed, other = 0, 0, 0, 0, 0, 0
-    failures, results = [], {}
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        for batch, (report, failure) in enumerate(pool.map(run, range(batches))):
-            if failure is not None:
-                failures.append(failure)
-                if " hung " in failure:
-                    hangs += 1
-                else:
-                    crashes += 1
-                continue
-            results[batch] = (report, report["misbehaviour"])
-            total += sum(report["counts"].values())
-            checked += report.get("checked", 0)
-            for line in dict.fromkeys(report["misbehaviour"]):
-                failures.append(line)
-                if "but changed" in line:
-                    changed += 1
-                else:
-                    other += 1
+    tally = fuzz_harness.stress_batches(run, batches)
+    total, checked, crashes, hangs = tally["total"], tally["checked"], tally["crashes"], tally["hangs"]
+    changed, other, failures, results = tally["changed"], tally["other"], tally["failures"], tally["results"]
     counts = fuzz_harness.totals(results, "counts")
     succeeded = fuzz_harness.totals(results, "succeeded")
     never = sorted(key for key in counts if not succeeded.get(key) and key not in test_api_fuzz.NEVER_SUCCEED)
