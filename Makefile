@@ -26,6 +26,8 @@ RELEASE_FLAGS = -c release -Xswiftc -static-stdlib
 BUILD_DIR     = build
 LIB           = $(BUILD_DIR)/lib/libdescent.so
 RUNNER        = $(BUILD_DIR)/bin/descent-pyrunner
+PYTHON_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null)
+ACCEL         = python/descent/_accel$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
 CFLAGS_TEST   = -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_TESTS       = $(patsubst Tests/c/%.c,$(BUILD_DIR)/c/%,$(wildcard Tests/c/*.c))
 C_EXAMPLES    = $(patsubst examples/%.c,$(BUILD_DIR)/examples/%,$(wildcard examples/*.c))
@@ -104,6 +106,14 @@ lib: deps
 	          mv -f $$dir/libscipy_openblas.so.tmp $$dir/libscipy_openblas.so; }; \
 	    done; \
 	fi
+	@$(MAKE) --no-print-directory $(ACCEL)
+
+# descent._accel, the compiled call path of Optimizer.step() and descent.functional (the package
+# falls back to ctypes without it), for the python3 on PATH. In-tree, the header is included so
+# that the extension's function types are checked against descent.h (DESCENT_ACCEL_CHECK).
+$(ACCEL): python/descent/_accel.c include/descent.h
+	$(CC) -std=c11 -O2 -Wall -Wextra -Werror -fPIC -shared -I$(PYTHON_INCLUDE) -Iinclude -include descent.h \
+	    -DDESCENT_ACCEL_CHECK $< -o $@.tmp && mv -f $@.tmp $@
 
 runner: lib
 	$(SWIFT) build $(RELEASE_FLAGS) --product descent-pyrunner
@@ -258,4 +268,4 @@ stress-self-test: lib $(STRESS_PROGRAMS)
 
 clean:
 	rm -rf $(BUILD_DIR) .build python/descent/libdescent.so python/descent/libdescent.so.* \
-	    python/descent/libscipy_openblas.so
+	    python/descent/libscipy_openblas.so python/descent/_accel*.so

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `pip wheel ./python` (after make copied the library into the package), then:
 #  1. the wheel is tagged for this platform (py3-none-<platform>, not py3-none-any), is not
-#     marked pure, carries libdescent.so and py.typed, and pip refuses it for another platform;
+#     marked pure, carries libdescent.so, py.typed and descent._accel (compiled by the wheel build
+#     itself for this Python), and pip refuses it for another platform;
 #  2. it installs into a fresh virtual environment (no system site-packages; NumPy comes from a
 #     wheel cache in build/wheelhouse, filled once by `pip download`) and imports and runs with an
 #     empty environment (`env -i`), the library loaded from the venv.
@@ -16,7 +17,7 @@ fail() { echo "wheel: $* ($passed passed, 1 failed)"; exit 1; }
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
 cp -r python "$tmp/src"
-rm -rf "$tmp/src/build" "$tmp/src"/*.egg-info "$tmp/src/tests"
+rm -rf "$tmp/src/build" "$tmp/src"/*.egg-info "$tmp/src/tests" "$tmp/src"/descent/_accel*.so
 find "$tmp/src" -name __pycache__ -prune -exec rm -rf {} +
 # The build backend (setuptools) comes from the index into pip's isolated build environment, as
 # for any user; offline, the installed setuptools builds it instead.
@@ -29,9 +30,10 @@ platform=$("$python" -c 'import sysconfig; print(sysconfig.get_platform().replac
 wheel=$tmp/dist/descent-$version-py3-none-$platform.whl
 [ -f "$wheel" ] || fail "expected $(basename "$wheel"), pip built: $(ls "$tmp/dist")"
 "$python" - "$wheel" <<'PY' || fail "the wheel's contents or metadata are wrong"
-import sys, zipfile
+import sys, sysconfig, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
-for required in ("descent/libdescent.so", "descent/py.typed", "descent/__init__.py"):
+accel = "descent/_accel" + sysconfig.get_config_var("EXT_SUFFIX")
+for required in ("descent/libdescent.so", "descent/py.typed", "descent/__init__.py", accel):
     assert required in names, f"{required} is missing from the wheel"
 assert not any(n.startswith("tests/") for n in names), "the tests are packaged"
 wheel = next(n for n in names if n.endswith(".dist-info/WHEEL"))
@@ -75,6 +77,10 @@ for _ in range(200):
 assert abs(w[0] - 5.0) < 1e-12, w
 opt = descent.optim.Adam([np.zeros(3)], lr=0.1)
 opt.step([np.ones(3)])
+assert descent.accelerated(), "descent._accel did not load from the wheel"
+p, m, v = np.zeros(3), np.zeros(3), np.zeros(3)
+descent.functional.adam(p, np.ones(3), m, v, step=1, lr=0.1)   # through descent._accel
+assert np.allclose(p, -0.1), p
 if bundled:  # the newer OpenBLAS travels in the wheel and is the one chosen
     assert descent.blas_name().startswith(venv), descent.blas_name()
 PY

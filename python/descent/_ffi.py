@@ -479,3 +479,30 @@ if _found_version != ABI_VERSION:
         f"{library_path} implements ABI version {_found_version}, but this descent package "
         f"needs version {ABI_VERSION}; rebuild the library (`make`) or reinstall the package")
 _declare(FUNCTIONS[1:])
+
+
+def _load_accel() -> Any:
+    """descent._accel bound to this library's functions, or None: the module is absent (another
+    Python than the one the package was built with, or no compiler at install time) or
+    $DESCENT_NO_ACCEL is set. The package then calls through ctypes alone, with the same results."""
+    if os.environ.get("DESCENT_NO_ACCEL", "") not in ("", "0"):
+        return None
+    try:
+        from . import _accel  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    import numpy
+
+    def address(name: str) -> int:
+        value: Optional[int] = ctypes.cast(getattr(lib, name), c_void_p).value
+        assert value, name
+        return value
+
+    rules = tuple(address(f"descent_{rule}_step") for rule in (
+        "sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "adamax", "nadam", "radam", "lion"))
+    _accel.bind(address("descent_optimizer_step"), rules, numpy.ndarray, 1, 2)
+    return _accel
+
+
+#: The compiled call path (descent/_accel.c) when it is in use, else None.
+accel: Any = _load_accel()

@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _check, errors
-from ._ffi import lib
+from ._ffi import accel, last_error, lib
 from .tensor import DTYPE_CODES
 
 #: A parameter, gradient or state array: float32 or float64, C-contiguous (and writeable when
@@ -105,14 +105,53 @@ def _step_argument(step: object) -> int:
     return int(step)
 
 
-def _run(function: Callable[..., Any], param: Array, grad: Array, states: Sequence[tuple[str, Optional[Array]]],
-         step: int, scalars: Mapping[str, SupportsFloat], flags: int) -> None:
-    """Validates the arrays and calls the C step: states is a list of (name, array-or-None)."""
+# The rules as descent._accel numbers them, with their C step and the names of their state arrays
+# and scalars (in C argument order, for the checks' messages).
+_SGD, _ADAGRAD, _ADADELTA, _RMSPROP, _ADAM, _ADAMW, _ADAMAX, _NADAM, _RADAM, _LION = range(10)
+_RULES: dict[int, tuple[Callable[..., Any], tuple[str, ...], tuple[str, ...]]] = {
+    _SGD: (lib.descent_sgd_step, ("momentum_buffer",), ("lr", "momentum", "dampening", "weight_decay")),
+    _ADAGRAD: (lib.descent_adagrad_step, ("sum",), ("lr", "lr_decay", "weight_decay", "eps")),
+    _ADADELTA: (lib.descent_adadelta_step, ("square_avg", "acc_delta"), ("lr", "rho", "eps", "weight_decay")),
+    _RMSPROP: (lib.descent_rmsprop_step, ("square_avg", "grad_avg", "momentum_buffer"),
+              ("lr", "alpha", "eps", "weight_decay", "momentum")),
+    _ADAM: (lib.descent_adam_step, ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+           ("lr", "beta1", "beta2", "eps", "weight_decay")),
+    _ADAMW: (lib.descent_adamw_step, ("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+            ("lr", "beta1", "beta2", "eps", "weight_decay")),
+    _ADAMAX: (lib.descent_adamax_step, ("exp_avg", "exp_inf"), ("lr", "beta1", "beta2", "eps", "weight_decay")),
+    _NADAM: (lib.descent_nadam_step, ("exp_avg", "exp_avg_sq", "mu_product"),
+            ("lr", "beta1", "beta2", "eps", "weight_decay", "momentum_decay")),
+    _RADAM: (lib.descent_radam_step, ("exp_avg", "exp_avg_sq"), ("lr", "beta1", "beta2", "eps", "weight_decay")),
+    _LION: (lib.descent_lion_step, ("exp_avg",), ("lr", "beta1", "beta2", "weight_decay")),
+}
+
+
+def _run(kind: int, param: Array, grad: Array, states: tuple[Optional[Array], ...], step: int,
+         scalars: tuple[SupportsFloat, ...], flags: int) -> None:
+    """One C step of rule `kind`. The compiled call path (descent._accel) takes the common valid
+    call; anything else (and every call without it) goes through the checks below and ctypes, so
+    a wrong argument raises the same exception with the same message on either path."""
+    if accel is not None:
+        status = accel.rule(kind, param, grad, states, step, scalars, flags)
+        if status is not None:
+            if status:
+                raise errors.error_for_status(status, last_error())
+            return
+    function, state_names, scalar_names = _RULES[kind]
+    extra = []
+    if kind == _NADAM:
+        mu_product = states[-1]
+        if not isinstance(mu_product, np.ndarray) or mu_product.dtype != np.float64 or mu_product.size != 1:
+            raise errors.DTypeError("mu_product must be a float64 numpy array of one element (start it at 1.0)")
+        if not mu_product.flags.writeable or not mu_product.flags.c_contiguous:
+            raise errors.InvalidArgumentError("mu_product must be writeable and contiguous")
+        states, state_names, extra = states[:-1], state_names[:-1], [mu_product.ctypes.data]
     p = _check_array(param, "param")
     g = _check_array(grad, "grad", like=param, writeable=False)
-    pointers = [None if array is None else _check_array(array, name, like=param) for name, array in states]
-    function(DTYPE_CODES[param.dtype], param.size, p, g, *pointers, _step_argument(step),
-             *[value if type(value) is float else _check.real(value, name) for name, value in scalars.items()],
+    pointers = [None if array is None else _check_array(array, name, like=param)
+                for name, array in zip(state_names, states)]
+    function(DTYPE_CODES[param.dtype], param.size, p, g, *pointers, *extra, _step_argument(step),
+             *[value if type(value) is float else _check.real(value, name) for name, value in zip(scalar_names, scalars)],
              int(flags))
 
 
@@ -135,8 +174,7 @@ def sgd(param: Array, grad: Array, momentum_buffer: Optional[Array] = None, step
     """
     form = _check.choice(momentum_form, MOMENTUM_FORMS, "momentum_form")
     flags = _flags(maximize, decoupled_weight_decay, check_finite, nesterov=nesterov) | form
-    _run(lib.descent_sgd_step, param, grad, [("momentum_buffer", momentum_buffer)], step,
-         dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay), flags)
+    _run(_SGD, param, grad, (momentum_buffer,), step, (lr, momentum, dampening, weight_decay), flags)
 
 
 def adagrad(param: Array, grad: Array, sum: Array, step: int = 1, *, lr: SupportsFloat = 1e-2,
@@ -154,7 +192,7 @@ def adagrad(param: Array, grad: Array, sum: Array, step: int = 1, *, lr: Support
     Defaults: lr=0.01, lr_decay=0, weight_decay=0, eps=1e-10, eps_inside_sqrt=False, maximize=False,
     decoupled_weight_decay=False, check_finite=False.
     """
-    _run(lib.descent_adagrad_step, param, grad, [("sum", sum)], step, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay, eps=eps),
+    _run(_ADAGRAD, param, grad, (sum,), step, (lr, lr_decay, weight_decay, eps),
          _flags(maximize, decoupled_weight_decay, check_finite, eps_inside_sqrt=eps_inside_sqrt))
 
 
@@ -173,8 +211,8 @@ def adadelta(param: Array, grad: Array, square_avg: Array, acc_delta: Array, ste
     Defaults: lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False, decoupled_weight_decay=False,
     check_finite=False.
     """
-    _run(lib.descent_adadelta_step, param, grad, [("square_avg", square_avg), ("acc_delta", acc_delta)], step,
-         dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay), _flags(maximize, decoupled_weight_decay, check_finite))
+    _run(_ADADELTA, param, grad, (square_avg, acc_delta), step, (lr, rho, eps, weight_decay),
+         _flags(maximize, decoupled_weight_decay, check_finite))
 
 
 def rmsprop(param: Array, grad: Array, square_avg: Array, grad_avg: Optional[Array] = None,
@@ -196,22 +234,18 @@ def rmsprop(param: Array, grad: Array, square_avg: Array, grad_avg: Optional[Arr
     Defaults: lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False,
     eps_inside_sqrt=False, maximize=False, decoupled_weight_decay=False, check_finite=False.
     """
-    _run(lib.descent_rmsprop_step, param, grad,
-         [("square_avg", square_avg), ("grad_avg", grad_avg), ("momentum_buffer", momentum_buffer)], step,
-         dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum),
+    _run(_RMSPROP, param, grad, (square_avg, grad_avg, momentum_buffer), step, (lr, alpha, eps, weight_decay, momentum),
          _flags(maximize, decoupled_weight_decay, check_finite, centered=centered, eps_inside_sqrt=eps_inside_sqrt))
 
 
-def _adam_like(function: Callable[..., Any], param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array,
+def _adam_like(kind: int, param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array,
                max_exp_avg_sq: Optional[Array], step: int, lr: SupportsFloat, betas: Betas, eps: SupportsFloat,
                weight_decay: SupportsFloat, amsgrad: bool, bias_correction: bool, eps_inside_sqrt: bool,
                maximize: bool, decoupled: bool, check_finite: bool) -> None:
     beta1, beta2 = _betas(betas)
     flags = _flags(maximize, decoupled, check_finite, amsgrad=amsgrad, eps_inside_sqrt=eps_inside_sqrt,
                    no_bias_correction=not _check.flag(bias_correction, "bias_correction"))
-    _run(function, param, grad, [("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq),
-                                 ("max_exp_avg_sq", max_exp_avg_sq)], step,
-         dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay), flags)
+    _run(kind, param, grad, (exp_avg, exp_avg_sq, max_exp_avg_sq), step, (lr, beta1, beta2, eps, weight_decay), flags)
 
 
 def adam(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, max_exp_avg_sq: Optional[Array] = None,
@@ -234,7 +268,7 @@ def adam(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, max_exp_a
     bias_correction=True, eps_inside_sqrt=False, maximize=False, decoupled_weight_decay=False,
     check_finite=False.
     """
-    _adam_like(lib.descent_adam_step, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, betas, eps,
+    _adam_like(_ADAM, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, betas, eps,
                weight_decay, amsgrad, bias_correction, eps_inside_sqrt, maximize, decoupled_weight_decay,
                check_finite)
 
@@ -250,7 +284,7 @@ def adamw(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, max_exp_
     Defaults: lr=0.001, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01, amsgrad=False,
     bias_correction=True, eps_inside_sqrt=False, maximize=False, check_finite=False.
     """
-    _adam_like(lib.descent_adamw_step, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, betas, eps,
+    _adam_like(_ADAMW, param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step, lr, betas, eps,
                weight_decay, amsgrad, bias_correction, eps_inside_sqrt, maximize, True, check_finite)
 
 
@@ -269,8 +303,7 @@ def adamax(param: Array, grad: Array, exp_avg: Array, exp_inf: Array, step: int 
     maximize=False, decoupled_weight_decay=False, check_finite=False.
     """
     beta1, beta2 = _betas(betas)
-    _run(lib.descent_adamax_step, param, grad, [("exp_avg", exp_avg), ("exp_inf", exp_inf)], step,
-         dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay),
+    _run(_ADAMAX, param, grad, (exp_avg, exp_inf), step, (lr, beta1, beta2, eps, weight_decay),
          _flags(maximize, decoupled_weight_decay, check_finite, no_bias_correction=not _check.flag(bias_correction, "bias_correction")))
 
 
@@ -291,19 +324,9 @@ def nadam(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, mu_produ
     Defaults: lr=0.002, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=0.004,
     maximize=False, decoupled_weight_decay=False, check_finite=False.
     """
-    if not isinstance(mu_product, np.ndarray) or mu_product.dtype != np.float64 or mu_product.size != 1:
-        raise errors.DTypeError("mu_product must be a float64 numpy array of one element (start it at 1.0)")
-    if not mu_product.flags.writeable or not mu_product.flags.c_contiguous:
-        raise errors.InvalidArgumentError("mu_product must be writeable and contiguous")
     beta1, beta2 = _betas(betas)
-    p = _check_array(param, "param")
-    g = _check_array(grad, "grad", like=param, writeable=False)
-    m = _check_array(exp_avg, "exp_avg", like=param)
-    v = _check_array(exp_avg_sq, "exp_avg_sq", like=param)
-    lib.descent_nadam_step(DTYPE_CODES[param.dtype], param.size, p, g, m, v, mu_product.ctypes.data,
-                           _step_argument(step), _check.real(lr, "lr"), beta1, beta2, _check.real(eps, "eps"),
-                           _check.real(weight_decay, "weight_decay"), _check.real(momentum_decay, "momentum_decay"),
-                           _flags(maximize, decoupled_weight_decay, check_finite))
+    _run(_NADAM, param, grad, (exp_avg, exp_avg_sq, mu_product), step, (lr, beta1, beta2, eps, weight_decay, momentum_decay),
+         _flags(maximize, decoupled_weight_decay, check_finite))
 
 
 def radam(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, step: int = 1, *,
@@ -324,8 +347,8 @@ def radam(param: Array, grad: Array, exp_avg: Array, exp_avg_sq: Array, step: in
     decoupled_weight_decay=False, check_finite=False.
     """
     beta1, beta2 = _betas(betas)
-    _run(lib.descent_radam_step, param, grad, [("exp_avg", exp_avg), ("exp_avg_sq", exp_avg_sq)], step,
-         dict(lr=lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay), _flags(maximize, decoupled_weight_decay, check_finite))
+    _run(_RADAM, param, grad, (exp_avg, exp_avg_sq), step, (lr, beta1, beta2, eps, weight_decay),
+         _flags(maximize, decoupled_weight_decay, check_finite))
 
 
 def lion(param: Array, grad: Array, exp_avg: Array, step: int = 1, *, lr: SupportsFloat = 1e-4,
@@ -341,5 +364,5 @@ def lion(param: Array, grad: Array, exp_avg: Array, step: int = 1, *, lr: Suppor
     decoupled_weight_decay=True, check_finite=False.
     """
     beta1, beta2 = _betas(betas)
-    _run(lib.descent_lion_step, param, grad, [("exp_avg", exp_avg)], step, dict(lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay),
+    _run(_LION, param, grad, (exp_avg,), step, (lr, beta1, beta2, weight_decay),
          _flags(maximize, decoupled_weight_decay, check_finite))

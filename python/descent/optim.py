@@ -52,7 +52,7 @@ import numpy.typing as npt
 
 from . import _check, errors
 from . import functional as _f
-from ._ffi import last_error, lib
+from ._ffi import accel, last_error, lib
 from ._native import NativeObject
 from .compact import CompactState
 from .tensor import DTYPE_CODES, Tensor, wrap
@@ -103,45 +103,70 @@ def _same(a: object, b: object) -> bool:
         return False
 
 
-def _counting(name: str) -> Callable[..., Any]:
-    """list.<name>, counting the call in the list's ``mutations`` first (for _OwnedGrads)."""
-    method = getattr(list, name)
+def _counting(base: type, name: str) -> Callable[..., Any]:
+    """base.<name>, counting the call in the container's shared counter (``_edits[0]``) first."""
+    method = getattr(base, name)
 
-    def mutator(self: "_OwnedGrads", *args: Any) -> Any:
-        self.mutations += 1
-        return method(self, *args)
+    def mutator(self: Any, *args: Any, **kwargs: Any) -> Any:
+        self._edits[0] += 1
+        return method(self, *args, **kwargs)
     mutator.__name__ = name
     return mutator
 
 
-class _OwnedGrads(list[Any]):
-    """The optimizer-owned ``opt.grads`` list: it counts its own mutations, so ``step()`` can tell
-    in O(1) that the arrays it bound last time are still the ones in the list (an element replaced
-    by assignment is bound afresh, as with any other list)."""
+class _CountingList(list[Any]):
+    """A list that counts its own mutations in ``_edits[0]`` (a one-element list it may share), so
+    ``step()`` can tell in O(1) that nothing changed since it last looked: the optimizer-owned
+    ``opt.grads`` (the arrays bound last time are still the ones in the list; an element replaced
+    by assignment is bound afresh, as with any other list) and ``opt.param_groups``."""
 
-    __slots__ = ("mutations",)
+    __slots__ = ("_edits",)
 
-    def __init__(self, items: Iterable[Any] = ()) -> None:
+    def __init__(self, items: Iterable[Any] = (), edits: Optional[list[int]] = None) -> None:
         super().__init__(items)
-        self.mutations = 0
+        self._edits = [0] if edits is None else edits
 
     def __reduce_ex__(self, protocol: Any) -> Any:
-        # copy.deepcopy / pickle of opt.grads give a plain list of (copies of) the arrays: the
-        # default rebuilds the subclass without __init__ and its extend() found no counter.
+        # copy.deepcopy / pickle give a plain list of (copies of) the elements: the default
+        # rebuilds the subclass without __init__ and its extend() found no counter.
         return list, (list(self),)
 
-    __setitem__ = _counting("__setitem__")
-    __delitem__ = _counting("__delitem__")
-    __iadd__ = _counting("__iadd__")
-    __imul__ = _counting("__imul__")
-    append = _counting("append")
-    extend = _counting("extend")
-    insert = _counting("insert")
-    pop = _counting("pop")
-    remove = _counting("remove")
-    clear = _counting("clear")
-    sort = _counting("sort")
-    reverse = _counting("reverse")
+    __setitem__ = _counting(list, "__setitem__")
+    __delitem__ = _counting(list, "__delitem__")
+    __iadd__ = _counting(list, "__iadd__")
+    __imul__ = _counting(list, "__imul__")
+    append = _counting(list, "append")
+    extend = _counting(list, "extend")
+    insert = _counting(list, "insert")
+    pop = _counting(list, "pop")
+    remove = _counting(list, "remove")
+    clear = _counting(list, "clear")
+    sort = _counting(list, "sort")
+    reverse = _counting(list, "reverse")
+
+
+class _Group(dict[str, Any]):
+    """A param group dict that counts its mutations in its optimizer's ``_edits``: ``step()``
+    pushes settings to C only after one (``opt.param_groups[0]["lr"] = 0.01``, ``update``, ...)
+    instead of comparing every setting of every group on every step."""
+
+    __slots__ = ("_edits",)
+
+    def __init__(self, edits: list[int], items: Mapping[str, Any]) -> None:
+        super().__init__(items)
+        self._edits = edits
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return dict, (dict(self),)  # copies and pickles are plain dicts, tied to no optimizer
+
+    __setitem__ = _counting(dict, "__setitem__")
+    __delitem__ = _counting(dict, "__delitem__")
+    __ior__ = _counting(dict, "__ior__")
+    update = _counting(dict, "update")
+    setdefault = _counting(dict, "setdefault")
+    pop = _counting(dict, "pop")
+    popitem = _counting(dict, "popitem")
+    clear = _counting(dict, "clear")
 
 
 class Optimizer(CompactState, NativeObject):
@@ -193,14 +218,17 @@ class Optimizer(CompactState, NativeObject):
         self._bound: Optional[list[Param]] = None  # the grad arrays currently bound
         self._bound_tensors: list[Tensor] = []
         self._copies: list[tuple[int, Param]] = []  # private C-contiguous copies of grads not bound zero-copy
-        self._grads: Optional[_OwnedGrads] = None  # optimizer-owned grad arrays
-        self._bound_owned = -1  # self._grads.mutations when the owned grads were bound, else -1
+        self._grads: Optional[_CountingList] = None  # optimizer-owned grad arrays
+        self._bound_owned = -1  # self._grads._edits[0] when the owned grads were bound, else -1
         self._skipped = ctypes.c_int32()
         self._skipped_pointer = ctypes.pointer(self._skipped)
+        self._skipped_address = ctypes.addressof(self._skipped)
         self._getter = _tuple_getter(list(self.DEFAULTS))
         self._lock = threading.Lock()  # step() from several Python threads: bind/sync/step stay together
         _LIVE.add(self)
-        self._groups: list[ParamGroup] = []
+        self._edits = [0]  # edits of param_groups and of each group dict (see _Group)
+        self._synced = -1  # self._edits[0] when the settings were last pushed, -1: check them all
+        self._groups: list[ParamGroup] = _CountingList(edits=self._edits)
         try:
             # The defaults are validated (and stored in C) up front, as torch.optim does; they are
             # what add_param_group fills missing settings from and what a checkpoint records.
@@ -272,7 +300,7 @@ class Optimizer(CompactState, NativeObject):
         self._tensors.extend(tensors)
         self._registered.append(list(arrays))
         self._pushed.append(values)
-        self._groups.append(full)
+        self._groups.append(_Group(self._edits, full))
         self._unbind()
 
     # -- hyper-parameters --------------------------------------------------------------------
@@ -315,6 +343,8 @@ class Optimizer(CompactState, NativeObject):
             raise
 
     def _sync(self) -> None:
+        """Pushes every group's changed settings to C."""
+        edits = self._edits[0]  # before reading: an edit made meanwhile is seen by the next step
         getter = self._getter
         pushed = self._pushed
         for index, group in enumerate(self._groups):
@@ -329,6 +359,10 @@ class Optimizer(CompactState, NativeObject):
             if not _same(values, old):
                 self._push(index, values, old)
                 pushed[index] = values
+        # Edits are counted only by the optimizer's own group dicts: a dict the caller put into
+        # param_groups itself keeps every step on this full check.
+        mine = all(type(group) is _Group and group._edits is self._edits for group in self._groups)
+        self._synced = edits if mine else -1
 
     # -- gradients and the step ----------------------------------------------------------------
     def _unbind(self) -> None:
@@ -379,7 +413,7 @@ class Optimizer(CompactState, NativeObject):
             raise
         self._unbind()
         self._bound, self._bound_tensors, self._copies = list(grads), tensors, copies
-        self._bound_owned = self._grads.mutations if self._grads is not None and grads is self._grads else -1
+        self._bound_owned = self._grads._edits[0] if self._grads is not None and grads is self._grads else -1
 
     @property
     def grads(self) -> list[Param]:
@@ -387,7 +421,7 @@ class Optimizer(CompactState, NativeObject):
         call ``step()`` without arguments. They stay bound until ``step(grads)`` binds others."""
         self._check_open()
         if self._grads is None:
-            self._grads = _OwnedGrads(np.zeros_like(p) for p in self._params())
+            self._grads = _CountingList(np.zeros_like(p) for p in self._params())
         return self._grads
 
     def step(self, grads: Optional[Grads] = None) -> bool:
@@ -406,16 +440,14 @@ class Optimizer(CompactState, NativeObject):
             if owned is not None:
                 with self._lock:
                     # The hot path: the owned arrays bound last time (the list untouched, no private
-                    # copies to refresh) and, usually, group settings that did not change.
-                    if owned.mutations == self._bound_owned and not self._copies:
-                        for group, old in zip(self._groups, self._pushed):
-                            # The very objects pushed last time: identity, in C (not ==, which
-                            # compared an array put where a number belongs element by element).
-                            if all(map(operator.is_, self._getter(group), old)):
-                                continue
+                    # copies to refresh) and, usually, no param group edited since the last push.
+                    if owned._edits[0] == self._bound_owned and not self._copies:
+                        if self._edits[0] != self._synced:
                             self._sync()
-                            break
-                        status = _raw_step(self._raw, self._skipped_pointer)  # type: ignore[attr-defined]
+                        if accel is not None:  # the compiled call path: no ctypes conversions
+                            status = accel.optimizer_step(self._raw, self._skipped_address)  # type: ignore[attr-defined]
+                        else:
+                            status = _raw_step(self._raw, self._skipped_pointer)  # type: ignore[attr-defined]
                         if status:
                             raise errors.error_for_status(status, last_error())
                         return self._skipped.value == 0
@@ -446,7 +478,7 @@ class Optimizer(CompactState, NativeObject):
                 self._bind(grads)
             else:
                 if owned is not None and grads is owned:
-                    self._bound_owned = owned.mutations  # mutated, but holding the same arrays
+                    self._bound_owned = owned._edits[0]  # mutated, but holding the same arrays
                 # Same array objects as last time. C-contiguous writable ones are bound zero-copy
                 # (C reads them directly); the others are bound through private copies, which must
                 # be refilled now: the caller may have changed its array in place since.
@@ -789,9 +821,9 @@ def _rebuild_optimizer(cls: type[Optimizer], payload: Mapping[str, Any]) -> Opti
         grads = payload.get("grads")
         if grads is not None:
             params = optimizer._params()
-            optimizer._grads = _OwnedGrads(g if isinstance(g, np.ndarray) and g.shape == p.shape and g.dtype == p.dtype
-                                           and g.flags.c_contiguous and g.flags.writeable else np.array(g, dtype=p.dtype)
-                                           for g, p in zip(grads, params))
+            optimizer._grads = _CountingList(g if isinstance(g, np.ndarray) and g.shape == p.shape and g.dtype == p.dtype
+                                             and g.flags.c_contiguous and g.flags.writeable else np.array(g, dtype=p.dtype)
+                                             for g, p in zip(grads, params))
     except BaseException:
         optimizer.close()
         raise

@@ -4,6 +4,7 @@ import pytest
 
 import descent
 from descent import functional as F
+from conftest import skip_or_fail
 from optim_reference import VARIANTS, Reference, variant_id
 from reference import assert_close
 
@@ -34,8 +35,18 @@ def functional_step(rule, options, param, grad, state, t):
     getattr(F, rule)(param, grad, *buffers, t, **options)
 
 
+@pytest.fixture(params=["accel", "ctypes"])
+def call_path(request, monkeypatch):
+    """Runs a test through the compiled extension (descent._accel) and through ctypes alone."""
+    if request.param == "ctypes":
+        monkeypatch.setattr(F, "accel", None)
+    elif F.accel is None:
+        skip_or_fail("descent._accel is not in use (DESCENT_NO_ACCEL, or not built for this Python)")
+    return request.param
+
+
 @pytest.mark.parametrize("variant", VARIANTS, ids=variant_id)
-def test_rule_matches_reference(variant, dtype, rng):
+def test_rule_matches_reference(variant, dtype, rng, call_path):
     rule, options = variant
     param = rng.standard_normal(257).astype(dtype)
     reference = Reference(rule, param, **options)
