@@ -57,8 +57,8 @@ from ._native import NativeObject
 from .compact import CompactState
 from .tensor import DTYPE_CODES, Tensor, wrap
 
-# descent_optimizer_step without the FFI table's errcheck wrapper, for step()'s hot path (the
-# caller checks the status): a Python-level errcheck call costs more than the C step of a small model.
+# descent_optimizer_step without the FFI table's errcheck wrapper, for step() when descent._accel
+# is not in use (the caller checks the status).
 _raw_step = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_uint64, ctypes.POINTER(ctypes.c_int32))(
     ("descent_optimizer_step", lib))
 
@@ -442,16 +442,21 @@ class Optimizer(CompactState, NativeObject):
                     # The hot path: the owned arrays bound last time (the list untouched, no private
                     # copies to refresh) and, usually, no param group edited since the last push.
                     if owned._edits[0] == self._bound_owned and not self._copies:
-                        if self._edits[0] != self._synced:
-                            self._sync()
-                        if accel is not None:  # the compiled call path: no ctypes conversions
-                            status = accel.optimizer_step(self._raw, self._skipped_address)  # type: ignore[attr-defined]
-                        else:
-                            status = _raw_step(self._raw, self._skipped_pointer)  # type: ignore[attr-defined]
-                        if status:
-                            raise errors.error_for_status(status, last_error())
-                        return self._skipped.value == 0
+                        return self._run_step(self._raw)  # type: ignore[attr-defined]
         return self._step(grads)
+
+    def _run_step(self, handle: int) -> bool:
+        """The C step, after pushing the settings of edited groups; the status is checked here
+        (no ctypes errcheck: a Python-level errcheck call costs more than a small model's step)."""
+        if self._edits[0] != self._synced:
+            self._sync()
+        if accel is not None:  # the compiled call path: no ctypes argument conversions
+            status = accel.optimizer_step(handle, self._skipped_address)
+        else:
+            status = _raw_step(handle, self._skipped_pointer)
+        if status:
+            raise errors.error_for_status(status, last_error())
+        return bool(self._skipped.value == 0)
 
     def _step(self, grads: Optional[Grads]) -> bool:
         """step() off its hot path: binds (or re-checks) the gradients first."""
@@ -487,12 +492,7 @@ class Optimizer(CompactState, NativeObject):
                         self._bind(grads)
                         break
                     np.copyto(copy, grads[index])
-            self._sync()
-            # The raw entry point (no ctypes errcheck): the status is checked here.
-            status = _raw_step(handle, self._skipped_pointer)
-            if status:
-                raise errors.error_for_status(status, last_error())
-            return bool(self._skipped.value == 0)
+            return self._run_step(handle)
 
     def reset_state(self) -> None:
         """Puts the optimizer back to its state before any step (``descent_optimizer_reset``):
