@@ -152,6 +152,8 @@ def overheads():
                      "adam": lambda: functional.adam(p, g, m, v, step=1),
                      "sgd": lambda: functional.sgd(p, g, b, step=2, momentum=0.9)}, rounds=9, block=20000)
     opt.close()
+    path = "descent._accel" if descent.accelerated() else "ctypes alone (DESCENT_NO_ACCEL or no descent._accel)"
+    print(f"Python call path: {path}")
     print(f"{'call':<52} {'Python us':>10} {'raw C us':>9} {'gap us':>7} {'target':>8}")
     for label, python_key, c_key, target in (
             ("Optimizer.step(), Adam, 10 tensors x 100", "step", "step10x100", 1.0),
