@@ -28,7 +28,7 @@ import ctypes
 import math
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple, Optional, Protocol, Sequence, \
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, MutableMapping, NamedTuple, Optional, Protocol, Sequence, \
     SupportsFloat, SupportsInt, Union
 
 import numpy as np
@@ -89,6 +89,16 @@ def _check_optimizer(optimizer: object, allow_none: bool = False) -> Optional[Op
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a descent.optim optimizer, got {type(optimizer).__name__}")
     return optimizer
+
+
+def _restore_rates(optimizer: Optional[Optimizer],
+                   saved: Sequence[tuple[MutableMapping[str, Any], Mapping[str, Any]]]) -> None:
+    """Puts back each group's lr and initial_lr as they were before a refused Trainer set them."""
+    for group, values in saved:
+        group.pop("initial_lr", None)
+        group.update(values)
+    if saved and optimizer is not None and not optimizer.closed:
+        optimizer._sync()
 
 
 def _check_loader(loader: object) -> DataLoader:
@@ -245,16 +255,24 @@ class Trainer(NativeObject):
                 for_group(schedule, group, index, override_lr)   # a conflict, said in Python's terms
         self.model, self.optimizer = model, optimizer
         graph = model.graph
-        if optimizer is not None:
-            optimizer._check_open()
-            if schedule is not None:
-                # The library checks or rebases against each group's initial_lr (as LRScheduler).
-                for group in optimizer.param_groups:
-                    group["lr"] = initial_lr(group)
-            optimizer._sync()
-        handle = ctypes.c_uint64()
-        lib.descent_trainer_new(graph.handle, optimizer.handle if optimizer is not None else 0, model.loss.index,
-                                ctypes.byref(handle))
+        # Each group's (lr, initial_lr) before this constructor sets them: a refused Trainer puts
+        # them back, so that it leaves the optimizer as it was.
+        saved: list[tuple[MutableMapping[str, Any], dict[str, Any]]] = []
+        try:
+            if optimizer is not None:
+                optimizer._check_open()
+                if schedule is not None:
+                    # The library checks or rebases against each group's initial_lr (as LRScheduler).
+                    for group in optimizer.param_groups:
+                        saved.append((group, {key: group[key] for key in ("lr", "initial_lr") if key in group}))
+                        group["lr"] = initial_lr(group)
+                optimizer._sync()
+            handle = ctypes.c_uint64()
+            lib.descent_trainer_new(graph.handle, optimizer.handle if optimizer is not None else 0,
+                                    model.loss.index, ctypes.byref(handle))
+        except BaseException:
+            _restore_rates(optimizer, saved)
+            raise
         self._handle = handle.value
         try:
             target = model.target.index if model.target is not None else -1
@@ -271,6 +289,7 @@ class Trainer(NativeObject):
             lib.descent_trainer_set_epoch(self._handle, int(getattr(model, "epochs_trained", 0)))
         except BaseException:
             self.close()
+            _restore_rates(optimizer, saved)
             raise
         self._schedule = schedule
         if optimizer is not None:

@@ -280,3 +280,23 @@ def test_fit_is_bit_identical_for_1_and_2_threads(tmp_path):
     assert results[0].files == results[1].files and len(results[0].files) > 5
     for key in results[0].files:
         np.testing.assert_array_equal(results[0][key], results[1][key], err_msg=key)
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["initial_lr recorded", "no initial_lr yet"])
+def test_a_refused_trainer_with_a_schedule_leaves_the_optimizer_rates_as_they_were(recorded):
+    # The constructor sets each group's lr to its initial_lr (what the schedule rebases on) before
+    # the library can refuse the optimizer (here: its param is not one of the graph's); the
+    # refusal must put lr, initial_lr and the rate C steps with back.
+    model = descent.MLP([4, 3, 2])
+    opt = descent.optim.SGD([np.zeros(5)], lr=0.1)
+    if recorded:
+        opt.param_groups[0]["initial_lr"] = 0.1
+    opt.param_groups[0]["lr"] = 0.05
+    before = {key: value for key, value in opt.param_groups[0].items() if key != "params"}
+    with pytest.raises(descent.InvalidArgumentError, match="not a param of the graph"):
+        descent.Trainer(model, opt, schedule=descent.schedules.cosine_annealing(t_max=10))
+    assert {key: value for key, value in opt.param_groups[0].items() if key != "params"} == before
+    opt.grads[0][...] = 1.0
+    opt.step()
+    assert opt.param_groups[0]["params"][0][0] == -0.05  # the step used lr 0.05: W - lr g
+    opt.close()
