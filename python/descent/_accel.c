@@ -6,13 +6,15 @@
  * small tensor spent ~9 us in Python around a 0.1 us C step. This module makes those calls
  * directly:
  *
- *   optimizer_step(handle, skipped_address)   descent_optimizer_step (Optimizer.step()'s hot path)
+ *   optimizer_step(handle)                    descent_optimizer_step (Optimizer.step()'s hot path)
  *   rule(kind, param, grad, states, step, scalars, flags)
  *                                             descent_<rule>_step (descent.functional.<rule>)
  *
  * It does not link libdescent: `bind` receives the addresses of the functions the ctypes loader
  * already resolved (so $DESCENT_LIBRARY and every other loading rule stay the package's), and the
- * NumPy ndarray type. `rule` takes only the common, valid case: exact ndarrays (or subclasses)
+ * NumPy ndarray type. The package binds once at import and a second bind is refused, so no later
+ * caller can point the module at other addresses; no call takes an address otherwise (handles
+ * are checked by libdescent itself). `rule` takes only the common, valid case: exact ndarrays (or subclasses)
  * that are C-contiguous, aligned, of one float32/float64 format and one shape, writeable where
  * updated; an exact int step; exact floats for the scalars. For anything else it returns None and
  * the caller takes the ctypes path, whose checks raise the documented exception with its message:
@@ -122,6 +124,10 @@ static PyObject *bind(PyObject *module, PyObject *args) {
     int f32, f64;
     if (!PyArg_ParseTuple(args, "KO!O!ii", &step_address, &PyTuple_Type, &rules, &PyType_Type, &type, &f32, &f64))
         return NULL;
+    if (optimizer_step_function != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "descent._accel is already bound");
+        return NULL;
+    }
     if (PyTuple_GET_SIZE(rules) != KINDS) {
         PyErr_Format(PyExc_ValueError, "bind expects %d rule functions", KINDS);
         return NULL;
@@ -149,22 +155,23 @@ static PyObject *bind(PyObject *module, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* optimizer_step(handle, skipped_address) -> status */
+/* optimizer_step(handle) -> True (stepped), False (skipped under the "skip" policy) or the
+ * non-zero status */
 static PyObject *optimizer_step(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    if (nargs != 2 || optimizer_step_function == NULL) {
-        PyErr_SetString(PyExc_TypeError, "optimizer_step(handle, skipped_address) after bind()");
+    if (nargs != 1 || optimizer_step_function == NULL) {
+        PyErr_SetString(PyExc_TypeError, "optimizer_step(handle) after bind()");
         return NULL;
     }
     unsigned long long handle = PyLong_AsUnsignedLongLong(args[0]);
     if (handle == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
-    unsigned long long skipped = PyLong_AsUnsignedLongLong(args[1]);
-    if (skipped == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
     status_t status;
+    int32_t skipped = 0;
     Py_BEGIN_ALLOW_THREADS
-    status = optimizer_step_function((uint64_t)handle, (int32_t *)(uintptr_t)skipped);
+    status = optimizer_step_function((uint64_t)handle, &skipped);
     Py_END_ALLOW_THREADS
-    return PyLong_FromLong(status);
+    if (status != 0) return PyLong_FromLong(status);
+    return PyBool_FromLong(skipped == 0);
 }
 
 /* rule(kind, param, grad, states, step, scalars, flags) -> status, or None: take the ctypes path */
@@ -260,9 +267,11 @@ fall_back:
 
 static PyMethodDef methods[] = {
     {"bind", bind, METH_VARARGS,
-     "bind(optimizer_step, rules, ndarray, float32_code, float64_code): the C functions to call (addresses)."},
+     "bind(optimizer_step, rules, ndarray, float32_code, float64_code): the C functions to call (addresses); "
+     "once per process."},
     {"optimizer_step", (PyCFunction)(void (*)(void))optimizer_step, METH_FASTCALL,
-     "optimizer_step(handle, skipped_address) -> status of descent_optimizer_step."},
+     "optimizer_step(handle) -> True (stepped), False (skipped) or the non-zero status of "
+     "descent_optimizer_step."},
     {"rule", (PyCFunction)(void (*)(void))rule, METH_FASTCALL,
      "rule(kind, param, grad, states, step, scalars, flags) -> status of descent_<rule>_step, or None when "
      "the arguments are not the common valid case (the caller then takes the ctypes path)."},

@@ -222,7 +222,6 @@ class Optimizer(CompactState, NativeObject):
         self._bound_owned = -1  # self._grads._edits[0] when the owned grads were bound, else -1
         self._skipped = ctypes.c_int32()
         self._skipped_pointer = ctypes.pointer(self._skipped)
-        self._skipped_address = ctypes.addressof(self._skipped)
         self._getter = _tuple_getter(list(self.DEFAULTS))
         self._lock = threading.Lock()  # step() from several Python threads: bind/sync/step stay together
         _LIVE.add(self)
@@ -451,9 +450,11 @@ class Optimizer(CompactState, NativeObject):
         if self._edits[0] != self._synced:
             self._sync()
         if accel is not None:  # the compiled call path: no ctypes argument conversions
-            status = accel.optimizer_step(handle, self._skipped_address)
-        else:
-            status = _raw_step(handle, self._skipped_pointer)
+            stepped = accel.optimizer_step(handle)  # True, False (skipped) or the error status
+            if stepped is True or stepped is False:
+                return stepped
+            raise errors.error_for_status(stepped, last_error())
+        status = _raw_step(handle, self._skipped_pointer)
         if status:
             raise errors.error_for_status(status, last_error())
         return bool(self._skipped.value == 0)

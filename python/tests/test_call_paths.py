@@ -345,3 +345,27 @@ def test_the_group_and_grads_lists_count_every_mutation():
         assert container._edits[0] == before + 1
     assert groups._edits is groups[0]._edits  # one counter for the list and its groups
     opt.close()
+
+
+def test_the_extension_cannot_be_pointed_elsewhere_or_given_a_bad_handle():
+    # The package binds descent._accel once at import; a second bind (which could aim it at any
+    # address) is refused. No call takes an address; a handle that names nothing is libdescent's
+    # InvalidHandleError status, and wrong argument counts are TypeErrors, never a crash.
+    if _ffi.accel is None:
+        skip_or_fail("descent._accel is not in use")
+    accel = _ffi.accel
+    with pytest.raises(RuntimeError, match="already bound"):
+        accel.bind(1, (1,) * 10, np.ndarray, 1, 2)
+    status = accel.optimizer_step(0xDEAD_BEEF_0000)
+    assert isinstance(descent.error_for_status(status, ""), descent.InvalidHandleError)
+    with pytest.raises(TypeError):
+        accel.optimizer_step()
+    with pytest.raises(TypeError):
+        accel.rule(0, None)
+    with pytest.raises(ValueError):
+        accel.rule(99, None, None, (), 1, (), 0)
+    p, g = np.zeros(3), np.ones(3)
+    assert accel.rule(0, p, g, (None,), 1, (0.5, 0.0, 0.0, 0.0), 0) == 0  # SGD: W - lr g
+    assert p.tolist() == [-0.5] * 3
+    assert accel.rule(0, p, p, (None,), 1, (0.5, 0.0, 0.0, 0.0), 0) != 0  # the grad is the param: refused
+    assert p.tolist() == [-0.5] * 3
