@@ -2,23 +2,34 @@ import XCTest
 @testable import Descent
 
 final class OptimizerTests: XCTestCase {
-    /// The non-finite scan (exponent-carry trick) against Swift's own isFinite, both dtypes,
-    /// special values at every position of a 37-element buffer (vector body and tail).
-    func testAllFiniteMatchesIsFinite() {
+    /// The non-finite scan (exponent-carry trick) against Swift's own isFinite, both dtypes, on
+    /// every kernel path: special values at every position of a 37-element buffer and of a
+    /// 1037-element one (the scan reads 8 interleaved parts: every part's vector body, every part
+    /// boundary and the leftover tail).
+    func testAllFiniteMatchesIsFinite() throws {
         let specials: [Double] = [.nan, .infinity, -.infinity, .greatestFiniteMagnitude, -0.0,
                                   .leastNonzeroMagnitude, 1e300]
-        for special in specials {
-            for position in 0..<37 {
-                var doubles = [Double](repeating: 1.5, count: 37)
-                doubles[position] = special
-                var floats = doubles.map { Float($0) }
-                let expectDouble = doubles.allSatisfy { $0.isFinite }
-                let expectFloat = floats.allSatisfy { $0.isFinite }
-                doubles.withUnsafeMutableBufferPointer { buffer in
-                    XCTAssertEqual(allFinite(UnsafePointer(buffer.baseAddress!), 0..<37), expectDouble)
-                }
-                floats.withUnsafeMutableBufferPointer { buffer in
-                    XCTAssertEqual(allFinite(UnsafePointer(buffer.baseAddress!), 0..<37), expectFloat)
+        let previous = try KernelPath.current
+        defer { try? KernelPath.select(previous) }
+        for path in KernelPath.available {
+            try KernelPath.select(path)
+            for count in [37, 1037] {
+                for special in specials {
+                    for position in 0..<count {
+                        var doubles = [Double](repeating: 1.5, count: count)
+                        doubles[position] = special
+                        var floats = doubles.map { Float($0) }
+                        let expectDouble = doubles.allSatisfy { $0.isFinite }
+                        let expectFloat = floats.allSatisfy { $0.isFinite }
+                        doubles.withUnsafeMutableBufferPointer { buffer in
+                            XCTAssertEqual(allFinite(UnsafePointer(buffer.baseAddress!), 0..<count), expectDouble,
+                                           "\(path) \(count) \(special) at \(position)")
+                        }
+                        floats.withUnsafeMutableBufferPointer { buffer in
+                            XCTAssertEqual(allFinite(UnsafePointer(buffer.baseAddress!), 0..<count), expectFloat,
+                                           "\(path) \(count) \(special) at \(position)")
+                        }
+                    }
                 }
             }
         }
