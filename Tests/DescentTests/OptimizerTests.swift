@@ -3,9 +3,9 @@ import XCTest
 
 final class OptimizerTests: XCTestCase {
     /// The non-finite scan (exponent-carry trick) against Swift's own isFinite, both dtypes, on
-    /// every kernel path: special values at every position of a 37-element buffer and of a
-    /// 1037-element one (the scan reads 8 interleaved parts: every part's vector body, every part
-    /// boundary and the leftover tail).
+    /// every kernel path: special values at every position of buffers of 37 and 1037 elements (read
+    /// as one stream) and of 2053 (read as 8 interleaved parts: every part's vector body, every
+    /// part boundary and the leftover tail).
     func testAllFiniteMatchesIsFinite() throws {
         let specials: [Double] = [.nan, .infinity, -.infinity, .greatestFiniteMagnitude, -0.0,
                                   .leastNonzeroMagnitude, 1e300]
@@ -13,7 +13,7 @@ final class OptimizerTests: XCTestCase {
         defer { try? KernelPath.select(previous) }
         for path in KernelPath.available {
             try KernelPath.select(path)
-            for count in [37, 1037] {
+            for count in [37, 1037, 2053] {
                 for special in specials {
                     for position in 0..<count {
                         var doubles = [Double](repeating: 1.5, count: count)
