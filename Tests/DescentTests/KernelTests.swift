@@ -69,10 +69,57 @@ final class KernelTests: XCTestCase {
         let hits = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: count)
         defer { hits.deallocate() }
         hits.initialize(repeating: 0)
-        Parallel.forEachChunk(count: count, minimumChunk: 1000) { range in
-            for index in range { hits[index] &+= 1 }
-        }
+        Parallel.forEachChunk(count: count, minimumChunk: 1000, Hits(hits: hits, base: 0, nested: false))
         XCTAssertTrue(hits.allSatisfy { $0 == 1 })
+    }
+
+    /// Counts each index of its range in `hits` (offset by `base`); `nested` runs a second
+    /// `Parallel` job over the range from inside the first.
+    private struct Hits: ChunkJob {
+        let hits: UnsafeMutableBufferPointer<UInt8>
+        let base: Int
+        let nested: Bool
+
+        func run(_ range: Range<Int>) {
+            guard nested else {
+                for index in range { hits[base + index] &+= 1 }
+                return
+            }
+            Parallel.forEachChunk(count: range.count, minimumChunk: 1000,
+                                  Hits(hits: hits, base: base + range.lowerBound, nested: false))
+        }
+    }
+
+    func testParallelCheckedJobRunsOnlyWhenEveryChunkPasses() {
+        // The two phases of forEachChunk(count:checking:): every index is checked once; the run
+        // phase covers every index once when all checks pass, and no index when one fails.
+        let count = 300_007
+        let checks = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: count)
+        let runs = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: count)
+        defer { checks.deallocate(); runs.deallocate() }
+        for failAt in [nil, 0, count / 2, count - 1] as [Int?] {
+            checks.initialize(repeating: 0)
+            runs.initialize(repeating: 0)
+            let passed = Parallel.forEachChunk(count: count, minimumChunk: 1000,
+                                               checking: Checked(checks: checks, runs: runs, failAt: failAt ?? -1))
+            XCTAssertEqual(passed, failAt == nil)
+            XCTAssertTrue(checks.allSatisfy { $0 == 1 })
+            XCTAssertTrue(runs.allSatisfy { $0 == (failAt == nil ? 1 : 0) })
+        }
+    }
+
+    private struct Checked: CheckedChunkJob {
+        let checks, runs: UnsafeMutableBufferPointer<UInt8>
+        let failAt: Int
+
+        func check(_ range: Range<Int>) -> Bool {
+            for index in range { checks[index] &+= 1 }
+            return !range.contains(failAt)
+        }
+
+        func run(_ range: Range<Int>) {
+            for index in range { runs[index] &+= 1 }
+        }
     }
 
     func testParallelNestedAndConcurrentCallsRunEveryIndexOnce() {
@@ -83,11 +130,7 @@ final class KernelTests: XCTestCase {
         hits.initialize(repeating: 0)
         DispatchQueue.concurrentPerform(iterations: 4) { caller in
             let base = caller * count
-            Parallel.forEachChunk(count: count, minimumChunk: 1000) { outer in
-                Parallel.forEachChunk(count: outer.count, minimumChunk: 1000) { inner in
-                    for index in inner { hits[base + outer.lowerBound + index] &+= 1 }
-                }
-            }
+            Parallel.forEachChunk(count: count, minimumChunk: 1000, Hits(hits: hits, base: base, nested: true))
         }
         XCTAssertTrue(hits.allSatisfy { $0 == 1 })
     }

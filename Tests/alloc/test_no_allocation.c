@@ -3,8 +3,10 @@
  * one-call step for a few warm-up steps, then counts every allocation made by the library (the
  * Swift runtime, the worker pool and OpenBLAS included) during further steps of each kind:
  * descent_trainer_step_batch (gather + forward + backward + update), descent_trainer_step and
- * descent_graph_backward, in float32 and float64, with batch norm and dropout. Not built with
- * the sanitizers (they bring their own malloc). */
+ * descent_graph_backward, in float32 and float64, with batch norm and dropout, for a model small
+ * enough to run on the calling thread and one whose activations go to the worker pool; then the
+ * optimizer and functional steps on and off the pool. Not built with the sanitizers (they bring
+ * their own malloc). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
@@ -42,12 +44,14 @@ int posix_memalign(void **out, size_t alignment, size_t size) {
     return 0;
 }
 
-enum { SAMPLES = 512, FEATURES = 32, HIDDEN = 64, CLASSES = 10, BATCH = 64 };
+/* Two model sizes: the small one runs every operation on the calling thread; the large one sends
+ * the hidden layer's activations (128 x 512 = 65536 elements) to the worker pool. */
+enum { SAMPLES = 512, FEATURES = 32, HIDDEN_MAX = 512, CLASSES = 10 };
 
-static void run(int32_t dtype) {
+static void run(int32_t dtype, int HIDDEN, int BATCH) {
     const size_t size = dtype == DESCENT_DTYPE_FLOAT32 ? 4 : 8;
-    static unsigned char x[SAMPLES * FEATURES * 8], w1[HIDDEN * FEATURES * 8], w2[CLASSES * HIDDEN * 8];
-    static unsigned char b2[CLASSES * 8], gamma[HIDDEN * 8], beta[HIDDEN * 8];
+    static unsigned char x[SAMPLES * FEATURES * 8], w1[HIDDEN_MAX * FEATURES * 8], w2[CLASSES * HIDDEN_MAX * 8];
+    static unsigned char b2[CLASSES * 8], gamma[HIDDEN_MAX * 8], beta[HIDDEN_MAX * 8];
     static int64_t y[SAMPLES];
     for (int i = 0; i < SAMPLES * FEATURES; i++) {
         double v = sin(0.37 * i) + 0.1 * cos(1.7 * i);
@@ -100,17 +104,19 @@ static void run(int32_t dtype) {
     double value = 0, first = 0;
     int64_t correct = 0;
     /* Warm-up: the plan for this batch size, the loader's staging buffers, OpenBLAS's buffers. */
-    for (int b = 0; b < 3; b++) CHECK_OK(descent_trainer_step_batch(trainer, loader, b, &value, &correct, NULL));
+    for (int b = 0; b < 3; b++)
+        CHECK_OK(descent_trainer_step_batch(trainer, loader, b % (SAMPLES / BATCH), &value, &correct, NULL));
     first = value;
 
     allocations = 0;
     counting = 1;
     int ok = 1;
-    for (int b = 3; b < 8; b++) ok &= descent_trainer_step_batch(trainer, loader, b, &value, &correct, NULL) == DESCENT_OK;
+    for (int b = 3; b < 8; b++)
+        ok &= descent_trainer_step_batch(trainer, loader, b % (SAMPLES / BATCH), &value, &correct, NULL) == DESCENT_OK;
     counting = 0;
     CHECK(ok);
-    printf("%s: %ld allocations in 5 trainer steps (gather + forward + backward + clip + Adam)\n",
-           size == 4 ? "float32" : "float64", allocations);
+    printf("%s, hidden %d, batch %d: %ld allocations in 5 trainer steps (gather + forward + backward + clip + "
+           "Adam)\n", size == 4 ? "float32" : "float64", HIDDEN, BATCH, allocations);
     CHECK(allocations == 0);
 
     allocations = 0;
@@ -119,40 +125,10 @@ static void run(int32_t dtype) {
     for (int i = 0; i < 5; i++) ok &= descent_graph_backward(g, loss, &value) == DESCENT_OK;
     counting = 0;
     CHECK(ok);
-    printf("%s: %ld allocations in 5 bound-input steps and 5 backward passes\n",
-           size == 4 ? "float32" : "float64", allocations);
+    printf("%s, hidden %d, batch %d: %ld allocations in 5 bound-input steps and 5 backward passes\n",
+           size == 4 ? "float32" : "float64", HIDDEN, BATCH, allocations);
     CHECK(allocations == 0);
     CHECK(isfinite(value) && isfinite(first));
-
-    /* The optimizer's own step under the default policy (the non-finite scan, then the update).
-     * 60000 elements run on the calling thread; a dispatch to the worker pool (above 2 x 65536
-     * elements) still allocates one 32-byte closure context per parallel job (Swift's closure
-     * specialization of Parallel.forEachChunk), which this test does not cover. */
-    {
-        enum { BIG = 60000 };
-        static double big[BIG], big_grad[BIG];
-        for (int i = 0; i < BIG; i++) { big[i] = 1.0; big_grad[i] = 1e-3 * (i % 7); }
-        int64_t big_shape[1] = {BIG};
-        descent_tensor tp = 0, tgr = 0;
-        descent_optimizer sgd = 0;
-        CHECK_OK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, big_shape, big, BIG, &tp));
-        CHECK_OK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, big_shape, big_grad, BIG, &tgr));
-        CHECK_OK(descent_optimizer_new(DESCENT_RULE_ADAM, &sgd));
-        CHECK_OK(descent_optimizer_add_group(sgd, &tp, 1, NULL));
-        CHECK_OK(descent_optimizer_set_grads(sgd, &tgr, 1));
-        for (int i = 0; i < 3; i++) CHECK_OK(descent_optimizer_step(sgd, NULL));
-        allocations = 0;
-        counting = 1;
-        for (int i = 0; i < 5; i++) ok &= descent_optimizer_step(sgd, NULL) == DESCENT_OK;
-        counting = 0;
-        CHECK(ok);
-        printf("%s: %ld allocations in 5 checked optimizer steps of %d elements\n",
-               size == 4 ? "float32" : "float64", allocations, BIG);
-        CHECK(allocations == 0);
-        descent_optimizer_free(sgd);
-        descent_tensor_free(tp);
-        descent_tensor_free(tgr);
-    }
 
     descent_loader_free(loader);
     descent_trainer_free(trainer);
@@ -166,6 +142,57 @@ static void run(int32_t dtype) {
     descent_tensor_free(tb);
 }
 
+static void steps_on_and_off_the_pool(void) {
+    int ok = 1;
+    /* The optimizer's own step, under the default policy (the non-finite scan, then the update:
+     * two phases of one dispatch) and under proceed, and the functional step with and without its
+     * finiteness check: 60000 elements run on the calling thread, 300000 go to the worker pool
+     * (above 2 x 65536), which allocates nothing either (its jobs are values, not closures). */
+    for (int big_count = 60000; big_count <= 300000; big_count += 240000) {
+        enum { BIG_MAX = 300000 };
+        static double big[BIG_MAX], big_grad[BIG_MAX], m[BIG_MAX], v[BIG_MAX];
+        for (int i = 0; i < big_count; i++) { big[i] = 1.0; big_grad[i] = 1e-3 * (i % 7); m[i] = v[i] = 0; }
+        int64_t big_shape[1] = {big_count};
+        descent_tensor tp = 0, tgr = 0;
+        CHECK_OK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, big_shape, big, big_count, &tp));
+        CHECK_OK(descent_tensor_wrap(DESCENT_DTYPE_FLOAT64, 1, big_shape, big_grad, big_count, &tgr));
+        for (int policy = DESCENT_NONFINITE_RAISE; policy <= DESCENT_NONFINITE_PROCEED; policy += 2) {
+            descent_optimizer opt = 0;
+            CHECK_OK(descent_optimizer_new(DESCENT_RULE_ADAM, &opt));
+            CHECK_OK(descent_optimizer_set_nonfinite_policy(opt, policy));
+            CHECK_OK(descent_optimizer_add_group(opt, &tp, 1, NULL));
+            CHECK_OK(descent_optimizer_set_grads(opt, &tgr, 1));
+            for (int i = 0; i < 3; i++) CHECK_OK(descent_optimizer_step(opt, NULL));
+            allocations = 0;
+            counting = 1;
+            for (int i = 0; i < 5; i++) ok &= descent_optimizer_step(opt, NULL) == DESCENT_OK;
+            counting = 0;
+            CHECK(ok);
+            printf("float64: %ld allocations in 5 optimizer steps of %d elements (%s)\n", allocations, big_count,
+                   policy == DESCENT_NONFINITE_RAISE ? "checked" : "proceed");
+            CHECK(allocations == 0);
+            descent_optimizer_free(opt);
+        }
+        for (int flags = 0; flags <= DESCENT_OPT_CHECK_FINITE; flags += DESCENT_OPT_CHECK_FINITE) {
+            CHECK_OK(descent_adam_step(DESCENT_DTYPE_FLOAT64, big_count, big, big_grad, m, v, NULL, 1, 1e-3, 0.9, 0.999,
+                                       1e-8, 0.0, flags));
+            allocations = 0;
+            counting = 1;
+            for (int t = 2; t < 7; t++)
+                ok &= descent_adam_step(DESCENT_DTYPE_FLOAT64, big_count, big, big_grad, m, v, NULL, t, 1e-3, 0.9, 0.999,
+                                        1e-8, 0.0, flags) == DESCENT_OK;
+            counting = 0;
+            CHECK(ok);
+            printf("float64: %ld allocations in 5 functional Adam steps of %d elements (%s)\n",
+                   allocations, big_count, flags ? "checked" : "unchecked");
+            CHECK(allocations == 0);
+        }
+        descent_tensor_free(tp);
+        descent_tensor_free(tgr);
+    }
+
+}
+
 int main(void) {
     /* The counter sees the library's allocations: creating a tensor must count at least one. */
     descent_tensor probe = 0;
@@ -177,7 +204,10 @@ int main(void) {
     printf("probe: %ld allocations for one descent_tensor_zeros\n", allocations);
     CHECK(allocations >= 1);
     descent_tensor_free(probe);
-    run(DESCENT_DTYPE_FLOAT32);
-    run(DESCENT_DTYPE_FLOAT64);
+    run(DESCENT_DTYPE_FLOAT32, 64, 64);
+    run(DESCENT_DTYPE_FLOAT64, 64, 64);
+    run(DESCENT_DTYPE_FLOAT32, HIDDEN_MAX, 128);
+    run(DESCENT_DTYPE_FLOAT64, HIDDEN_MAX, 128);
+    steps_on_and_off_the_pool();
     return check_report("test_no_allocation");
 }

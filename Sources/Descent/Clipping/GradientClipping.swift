@@ -151,7 +151,15 @@ private func powerSum<T: DescentScalar>(_ x: UnsafeMutablePointer<T>, _ count: I
 }
 
 private func clampKernel<T: DescentScalar>(_ x: UnsafeMutablePointer<T>, _ count: Int, _ bound: T) {
-    Parallel.forEachChunk(count: count) { range in
+    Parallel.forEachChunk(count: count, ClampJob(x: x, bound: bound))
+}
+
+/// x[i] := clamp(x[i], -bound, bound) over a range (a `Parallel` job).
+private struct ClampJob<T: DescentScalar>: ChunkJob {
+    let x: UnsafeMutablePointer<T>
+    let bound: T
+
+    func run(_ range: Range<Int>) {
         for index in range {
             // Written as two comparisons so NaN (which fails both) passes through unchanged.
             if x[index] > bound { x[index] = bound } else if x[index] < -bound { x[index] = -bound }

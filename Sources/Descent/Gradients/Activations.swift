@@ -110,9 +110,9 @@ public enum Activation: Int32, Sendable, CaseIterable {
             }
             return
         }
-        Parallel.forEachChunk(count: x.count, minimumChunk: 1 << 14) { range in
-            for i in range { output[i] = T(scalar(input[i].doubleValue, slope)) }
-        }
+        Parallel.forEachChunk(count: x.count, minimumChunk: 1 << 14,
+                              ElementwiseJob(activation: self, input: input, upstream: nil, output: output,
+                                             slope: slope, derivative: false))
     }
 
     /// d[i] = f'(x[i]) (dy == nil) or dy[i] * f'(x[i]).
@@ -120,9 +120,28 @@ public enum Activation: Int32, Sendable, CaseIterable {
                                                           _ slope: Double) {
         let input = x.buffer(as: T.self), output = d.buffer(as: T.self)
         let upstream = dy?.buffer(as: T.self)
-        Parallel.forEachChunk(count: x.count, minimumChunk: 1 << 14) { range in
+        Parallel.forEachChunk(count: x.count, minimumChunk: 1 << 14,
+                              ElementwiseJob(activation: self, input: input, upstream: upstream, output: output,
+                                             slope: slope, derivative: true))
+    }
+
+    /// An elementwise activation over a range (a `Parallel` job): output[i] = f(x[i]), or with
+    /// `derivative` f'(x[i]) times upstream[i] (f'(x[i]) alone without upstream).
+    private struct ElementwiseJob<T: DescentScalar>: ChunkJob {
+        let activation: Activation
+        let input: UnsafeMutableBufferPointer<T>
+        let upstream: UnsafeMutableBufferPointer<T>?
+        let output: UnsafeMutableBufferPointer<T>
+        let slope: Double
+        let derivative: Bool
+
+        func run(_ range: Range<Int>) {
+            guard derivative else {
+                for i in range { output[i] = T(activation.scalar(input[i].doubleValue, slope)) }
+                return
+            }
             for i in range {
-                let local = scalarDerivative(input[i].doubleValue, slope)
+                let local = activation.scalarDerivative(input[i].doubleValue, slope)
                 output[i] = T(upstream.map { $0[i].doubleValue * local } ?? local)
             }
         }

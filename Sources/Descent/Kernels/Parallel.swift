@@ -31,22 +31,22 @@ public enum Parallel {
     /// Default per-thread minimum: below ~64K elements a thread costs more than it saves.
     public static let defaultMinimumChunk = 1 << 16
 
-    /// `alignment` rounds range boundaries (64 elements by default; 1 for a few coarse work items
-    /// such as the blocks of a partitioned matrix product).
-    public static func forEachChunk(count: Int, minimumChunk: Int = defaultMinimumChunk, alignment: Int = 64,
-                                    _ body: (Range<Int>) -> Void) {
+    /// Runs `job` over `0 ..< count`, split as described above. `alignment` rounds range
+    /// boundaries (64 elements by default; 1 for a few coarse work items such as the blocks of a
+    /// partitioned matrix product).
+    @inline(__always)
+    static func forEachChunk<Job: ChunkJob>(count: Int, minimumChunk: Int = defaultMinimumChunk, alignment: Int = 64,
+                                            _ job: Job) {
         guard let share = share(count: count, minimumChunk: minimumChunk, alignment: alignment) else {
-            if count > 0 { body(0..<count) }
+            if count > 0 { job.run(0..<count) }
             return
         }
         guard let pool = WorkerPool.current(), pool.tryAcquire() else {
             // No pool (it could not start its threads) or a busy pool.
-            body(0..<count)
+            job.run(0..<count)
             return
         }
-        withoutActuallyEscaping(body) { escapable in
-            pool.run(count: count, share: share, body: escapable)
-        }
+        withUnsafePointer(to: job) { pool.run(count: count, share: share, job: UnsafeRawPointer($0), run: Job.run) }
         pool.release()
     }
 
@@ -61,22 +61,25 @@ public enum Parallel {
 }
 
 extension Parallel {
-    /// Runs `check` over every chunk of `0 ..< count` and then, only if every chunk's check
-    /// returned true, `body` over every chunk; returns whether the checks passed (false: `body`
+    /// Runs `job.check` over every chunk of `0 ..< count` and then, only if every chunk's check
+    /// returned true, `job.run` over every chunk; returns whether the checks passed (false: `run`
     /// ran nowhere). One dispatch to the pool serves both phases: each thread checks its chunk,
-    /// waits at a barrier until every chunk is checked, then updates the same chunk, whose data
-    /// the check has just brought into its cache. Chunks as in `forEachChunk`.
-    public static func forEachChunk(count: Int, minimumChunk: Int = defaultMinimumChunk, alignment: Int = 64,
-                                    ifAll check: (Range<Int>) -> Bool, _ body: (Range<Int>) -> Void) -> Bool {
+    /// waits at a barrier until every chunk is checked, then runs the same chunk, whose data the
+    /// check has just brought into its cache. Chunks as in `forEachChunk`.
+    @inline(__always)
+    static func forEachChunk<Job: CheckedChunkJob>(count: Int, minimumChunk: Int = defaultMinimumChunk,
+                                                   alignment: Int = 64, checking job: Job) -> Bool {
         if let share = share(count: count, minimumChunk: minimumChunk, alignment: alignment),
            let pool = WorkerPool.current(), pool.tryAcquire() {
-            let passed = pool.runChecked(count: count, share: share, check: check, body: body)
+            let passed = withUnsafePointer(to: job) {
+                pool.runChecked(count: count, share: share, job: UnsafeRawPointer($0), check: Job.check, run: Job.run)
+            }
             pool.release()
             return passed
         }
         guard count > 0 else { return true }
-        guard check(0..<count) else { return false }
-        body(0..<count)
+        guard job.check(0..<count) else { return false }
+        job.run(0..<count)
         return true
     }
 
@@ -88,10 +91,39 @@ extension Parallel {
     }
 }
 
+/// Work for `Parallel.forEachChunk`: a value holding what every chunk needs (pointers, sizes,
+/// settings). The workers reach it through a pointer to the caller's copy and call it through
+/// `run(_:_:)`, a plain function of the concrete type, so a dispatch allocates nothing: a closure
+/// handed to other threads would need a heap context (`withoutActuallyEscaping` allocates one per
+/// call), which broke the promise that a training step allocates nothing once it got to the pool.
+protocol ChunkJob {
+    /// Does the work of the elements in `range` (any thread; ranges never overlap).
+    func run(_ range: Range<Int>)
+}
+
+/// A `ChunkJob` with a first phase that must pass on every range before any range runs.
+protocol CheckedChunkJob: ChunkJob {
+    /// Whether the elements in `range` allow the work (read only: nothing may be written).
+    func check(_ range: Range<Int>) -> Bool
+}
+
+extension ChunkJob {
+    /// `run` on the job at `job` (a pointer to a `Self`), as the pool calls it.
+    static func run(_ job: UnsafeRawPointer, _ range: Range<Int>) {
+        job.assumingMemoryBound(to: Self.self).pointee.run(range)
+    }
+}
+
+extension CheckedChunkJob {
+    static func check(_ job: UnsafeRawPointer, _ range: Range<Int>) -> Bool {
+        job.assumingMemoryBound(to: Self.self).pointee.check(range)
+    }
+}
+
 /// The persistent workers behind `Parallel`. Workers sleep on a condition variable and wake for
 /// each job's generation; the caller waits (spinning briefly, then sleeping) until every worker
-/// range is done. All state is guarded by one mutex; the body is only called while the caller is
-/// inside `run`, which is what makes handing it a non-escaping closure safe.
+/// range is done. All state is guarded by one mutex; the job is only called while the caller is
+/// inside `run`, which is what makes handing it a pointer to the caller's stack safe.
 private final class WorkerPool: @unchecked Sendable {
     /// This process's pool, started on first use; nil when it has no workers (one core, or its
     /// threads could not be started). The pool lives in a C slot (not a Swift lazy global, whose
@@ -138,9 +170,12 @@ private final class WorkerPool: @unchecked Sendable {
     /// of microseconds on a busy virtual machine.
     private let publishedGeneration = Atomic<UInt64>(0)
     private let remaining = Atomic<Int>(0)
-    private var body: ((Range<Int>) -> Void)? = nil
+    /// The current job: the caller's value, and the functions that run and check a range of it
+    /// (plain functions without captures: storing them allocates nothing).
+    private var job: UnsafeRawPointer? = nil
+    private var runJob: ((UnsafeRawPointer, Range<Int>) -> Void)? = nil
     /// The first phase of a `runChecked` job (nil for a plain job).
-    private var check: ((Range<Int>) -> Bool)? = nil
+    private var checkJob: ((UnsafeRawPointer, Range<Int>) -> Bool)? = nil
     private var participants = 0
     private var count = 0
     private var share = 0
@@ -187,10 +222,12 @@ private final class WorkerPool: @unchecked Sendable {
     func release() { pthread_mutex_unlock(busy) }
 
     /// Runs range 0 on the calling thread and ranges 1... on the workers; returns when all ran.
-    func run(count: Int, share: Int, check: ((Range<Int>) -> Bool)? = nil, body: @escaping (Range<Int>) -> Void) {
+    func run(count: Int, share: Int, job: UnsafeRawPointer, check: ((UnsafeRawPointer, Range<Int>) -> Bool)? = nil,
+             run: @escaping (UnsafeRawPointer, Range<Int>) -> Void) {
         pthread_mutex_lock(mutex)
-        self.body = body
-        self.check = check
+        self.job = job
+        self.runJob = run
+        self.checkJob = check
         self.count = count
         self.share = share
         pending = workerCount
@@ -205,8 +242,9 @@ private final class WorkerPool: @unchecked Sendable {
         spin(microseconds: 200) { remaining.load(ordering: .acquiring) == 0 }
         pthread_mutex_lock(mutex)
         while pending > 0 { pthread_cond_wait(done, mutex) }
-        self.body = nil
-        self.check = nil
+        self.job = nil
+        self.runJob = nil
+        self.checkJob = nil
         pthread_mutex_unlock(mutex)
     }
 
@@ -215,30 +253,27 @@ private final class WorkerPool: @unchecked Sendable {
     private let checkFailed = Atomic<Bool>(false)
 
     /// `run` with a barrier between two phases: every range runs `check`, waits until all ranges
-    /// have, and runs `body` only if no check failed. Returns whether all checks passed.
-    func runChecked(count: Int, share: Int, check: (Range<Int>) -> Bool, body: (Range<Int>) -> Void) -> Bool {
+    /// have, and runs the job only if no check failed. Returns whether all checks passed.
+    func runChecked(count: Int, share: Int, job: UnsafeRawPointer, check: @escaping (UnsafeRawPointer, Range<Int>) -> Bool,
+                    run: @escaping (UnsafeRawPointer, Range<Int>) -> Void) -> Bool {
         participants = (count + share - 1) / share  // the non-empty ranges; read by workers after the publish
         checkedRanges.store(0, ordering: .relaxed)
         checkFailed.store(false, ordering: .relaxed)
-        withoutActuallyEscaping(check) { check in
-            withoutActuallyEscaping(body) { body in run(count: count, share: share, check: check, body: body) }
-        }
+        self.run(count: count, share: share, job: job, check: check, run: run)
         return !checkFailed.load(ordering: .relaxed)
     }
 
-    /// Calls the current job. Kept out of line so that every reference the worker takes to the
-    /// (not really escaping) body is released when this returns, before the worker reports done.
-    /// `body` is written before the job's broadcast and cleared only after every worker reported,
-    /// both under the mutex, so reading it here without the lock is ordered.
-    @inline(never)
+    /// Calls the current job on `range`. The job is written before the job's broadcast and
+    /// cleared only after every worker reported, both under the mutex, so reading it here without
+    /// the lock is ordered.
     private func invoke(_ range: Range<Int>) {
-        guard let job = body else { return }
-        guard let check else { return job(range) }
-        // runChecked: check, wait at the barrier for every range's check, then update if all passed.
-        if !check(range) { checkFailed.store(true, ordering: .relaxed) }
+        guard let job, let runJob else { return }
+        guard let checkJob else { return runJob(job, range) }
+        // runChecked: check, wait at the barrier for every range's check, then run if all passed.
+        if !checkJob(job, range) { checkFailed.store(true, ordering: .relaxed) }
         checkedRanges.add(1, ordering: .acquiringAndReleasing)
         while checkedRanges.load(ordering: .acquiring) < participants { sched_yield() }
-        if !checkFailed.load(ordering: .relaxed) { job(range) }
+        if !checkFailed.load(ordering: .relaxed) { runJob(job, range) }
     }
 
     private func workerLoop(index: Int) {

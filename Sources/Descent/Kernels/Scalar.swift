@@ -43,11 +43,8 @@ extension Float: DescentScalar {
                                 alpha: Float, a: UnsafePointer<Float>, lda: Int32,
                                 b: UnsafePointer<Float>, ldb: Int32,
                                 beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int32) {
-        partitionedGemm(Float.self, transposeA, transposeB, m, n, k, lda, ldb, ldc) { rows, columns, i, j in
-            dsupport_sgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, rows, columns, k, alpha,
-                           a + (transposeA ? i : i * Int(lda)), lda, b + (transposeB ? j * Int(ldb) : j), ldb,
-                           beta, c + i * Int(ldc) + j, ldc)
-        }
+        partitionedGemm(m, n, GemmBlock(transposeA: transposeA, transposeB: transposeB, k: k, alpha: alpha, a: a,
+                                        lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc))
     }
 }
 
@@ -72,26 +69,52 @@ extension Double: DescentScalar {
                                 alpha: Double, a: UnsafePointer<Double>, lda: Int32,
                                 b: UnsafePointer<Double>, ldb: Int32,
                                 beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int32) {
-        partitionedGemm(Double.self, transposeA, transposeB, m, n, k, lda, ldb, ldc) { rows, columns, i, j in
-            dsupport_dgemm(transposeA ? 1 : 0, transposeB ? 1 : 0, rows, columns, k, alpha,
-                           a + (transposeA ? i : i * Int(lda)), lda, b + (transposeB ? j * Int(ldb) : j), ldb,
-                           beta, c + i * Int(ldc) + j, ldc)
-        }
+        partitionedGemm(m, n, GemmBlock(transposeA: transposeA, transposeB: transposeB, k: k, alpha: alpha, a: a,
+                                        lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc))
     }
 }
 
 
-/// Runs C = alpha op(A) op(B) + beta C as `block(rows, columns, firstRow, firstColumn)` calls.
+/// One row-major BLAS gemm call, C = alpha op(A) op(B) + beta C, over the block of C with
+/// `rows` x `columns` elements at (`i`, `j`): the arguments of the whole product, by value.
+struct GemmBlock<T: DescentScalar> {
+    let transposeA, transposeB: Bool
+    let k: Int32
+    let alpha: T
+    let a: UnsafePointer<T>
+    let lda: Int32
+    let b: UnsafePointer<T>
+    let ldb: Int32
+    let beta: T
+    let c: UnsafeMutablePointer<T>
+    let ldc: Int32
+
+    func callAsFunction(_ rows: Int32, _ columns: Int32, _ i: Int, _ j: Int) {
+        let a = UnsafeRawPointer(self.a + (transposeA ? i : i * Int(lda)))
+        let b = UnsafeRawPointer(self.b + (transposeB ? j * Int(ldb) : j))
+        let c = UnsafeMutableRawPointer(self.c + i * Int(ldc) + j)
+        let (ta, tb): (Int32, Int32) = (transposeA ? 1 : 0, transposeB ? 1 : 0)
+        if T.self == Float.self {  // resolved when specialized; alpha and beta convert exactly
+            dsupport_sgemm(ta, tb, rows, columns, k, Float(alpha.doubleValue), a.assumingMemoryBound(to: Float.self),
+                           lda, b.assumingMemoryBound(to: Float.self), ldb, Float(beta.doubleValue),
+                           c.assumingMemoryBound(to: Float.self), ldc)
+        } else {
+            dsupport_dgemm(ta, tb, rows, columns, k, alpha.doubleValue, a.assumingMemoryBound(to: Double.self), lda,
+                           b.assumingMemoryBound(to: Double.self), ldb, beta.doubleValue,
+                           c.assumingMemoryBound(to: Double.self), ldc)
+        }
+    }
+}
+
+/// Runs the m x n product `block` as `block(rows, columns, firstRow, firstColumn)` calls.
 /// With a single-threaded BLAS (`dsupport_blas_partitioned`), a large product is cut along its
 /// longer output side into blocks whose count and size depend only on (m, n, k) — at least 128
 /// rows or columns each, at most 16 blocks, about 2^19 multiply-adds or more per block — and the
 /// blocks run on the worker pool. Every block is the same BLAS call whichever thread runs it, so
 /// the result is bit-identical for any thread count. Otherwise it is one call.
 @inline(__always)
-func partitionedGemm<T>(_: T.Type, _ transposeA: Bool, _ transposeB: Bool, _ m: Int32, _ n: Int32, _ k: Int32,
-                        _ lda: Int32, _ ldb: Int32, _ ldc: Int32,
-                        _ block: (Int32, Int32, Int, Int) -> Void) {
-    let (rows, columns, depth) = (Int(m), Int(n), Int(k))
+func partitionedGemm<T: DescentScalar>(_ m: Int32, _ n: Int32, _ block: GemmBlock<T>) {
+    let (rows, columns, depth) = (Int(m), Int(n), Int(block.k))
     let work = rows * columns * depth
     guard dsupport_blas_partitioned() != 0, work >= 1 << 20 else {
         block(m, n, 0, 0)
@@ -102,7 +125,18 @@ func partitionedGemm<T>(_: T.Type, _ transposeA: Bool, _ transposeB: Bool, _ m: 
     let blocks = max(1, min(16, side / 128, work >> 19))
     let size = (side + blocks - 1) / blocks
     let count = (side + size - 1) / size
-    Parallel.forEachChunk(count: count, minimumChunk: 1, alignment: 1) { range in
+    Parallel.forEachChunk(count: count, minimumChunk: 1, alignment: 1,
+                          GemmBlocks(block: block, m: m, n: n, size: size, side: side, alongColumns: alongColumns))
+}
+
+/// Blocks `range` of a partitioned product (a `Parallel` job).
+private struct GemmBlocks<T: DescentScalar>: ChunkJob {
+    let block: GemmBlock<T>
+    let m, n: Int32
+    let size, side: Int
+    let alongColumns: Bool
+
+    func run(_ range: Range<Int>) {
         for index in range {
             let start = index * size, extent = min(size, side - start)
             if alongColumns {

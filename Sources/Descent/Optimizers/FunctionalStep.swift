@@ -1,3 +1,5 @@
+import DescentSupport
+
 /// Stateless updates over caller-owned buffers: one call applies one step of one rule to
 /// `count` elements of a parameter, its gradient and the rule's state slots, in place.
 /// C counterparts: `descent_<rule>_step` (`descent_sgd_step`, `descent_adam_step`, ...).
@@ -91,15 +93,26 @@ public enum FunctionalStep {
         let checkFinite = plan.flags.contains(.checkFinite)
         let kernelPlan = plan.kernelPlan
         let updated = withUnsafePointer(to: kernelPlan) { plan in
+            let job = StepJob(plan: plan, p: p, g: g, s0: s0, s1: s1, s2: s2)
             guard checkFinite else {
-                Parallel.forEachChunk(count: count) { range in StepPlan.run(plan, p, g, s0, s1, s2, range) }
+                Parallel.forEachChunk(count: count, job)
                 return true
             }
             // The scan and the update in one pass over the threads (nothing is written on failure).
-            return Parallel.forEachChunk(count: count, ifAll: { range in allFinite(UnsafePointer(g), range) }) { range in
-                StepPlan.run(plan, p, g, s0, s1, s2, range)
-            }
+            return Parallel.forEachChunk(count: count, checking: job)
         }
         guard updated else { throw DescentError(.nonFinite, "grad holds NaN or infinity; nothing was updated") }
     }
+}
+
+/// One functional step over a range of elements (a `Parallel` job); `check` is the gradient's
+/// finiteness scan.
+private struct StepJob<T: DescentScalar>: CheckedChunkJob {
+    let plan: UnsafePointer<dsupport_step_plan>
+    let p: UnsafeMutablePointer<T>
+    let g: UnsafePointer<T>
+    let s0, s1, s2: UnsafeMutablePointer<T>?
+
+    func run(_ range: Range<Int>) { StepPlan.run(plan, p, g, s0, s1, s2, range) }
+    func check(_ range: Range<Int>) -> Bool { allFinite(g, range) }
 }

@@ -1,3 +1,5 @@
+import DescentSupport
+
 /// One parameter's buffers as raw pointers, for the step loop. Valid while the optimizer holds
 /// the tensors (it does: `parameters`, their state and `gradients`).
 struct Piece {
@@ -113,35 +115,15 @@ extension Optimizer {
             }
             let format = stateFormat, stochastic = stateRounding == .stochastic, seed = stateSeed
             let updated = kernelPlans.withUnsafeBufferPointer { plans in
-                // A local function, not a closure in a variable: its context stays on the stack.
-                func update(_ piece: Piece, _ range: Range<Int>) {
-                    let plan = plans.baseAddress! + piece.group
-                    if format != .full {
-                        Self.updateCompact(piece, range, plan, format: format, stochastic: stochastic, seed: seed, step: next)
-                        return
-                    }
-                    switch piece.dtype {
-                    case .float32:
-                        StepPlan.run(plan, piece.param.assumingMemoryBound(to: Float.self),
-                                     UnsafePointer(piece.grad.assumingMemoryBound(to: Float.self)),
-                                     piece.slot0?.assumingMemoryBound(to: Float.self),
-                                     piece.slot1?.assumingMemoryBound(to: Float.self),
-                                     piece.slot2?.assumingMemoryBound(to: Float.self), range)
-                    case .float64:
-                        StepPlan.run(plan, piece.param.assumingMemoryBound(to: Double.self),
-                                     UnsafePointer(piece.grad.assumingMemoryBound(to: Double.self)),
-                                     piece.slot0?.assumingMemoryBound(to: Double.self),
-                                     piece.slot1?.assumingMemoryBound(to: Double.self),
-                                     piece.slot2?.assumingMemoryBound(to: Double.self), range)
-                    }
-                }
+                let update = PieceUpdate(plans: plans.baseAddress!, format: format, stochastic: stochastic, seed: seed,
+                                         step: next)
                 guard checking, known == nil else {
-                    forEachPiece(update)
+                    forEachPiece(update, checked: false)
                     return true
                 }
                 // One pass over the threads: each checks its chunk of the gradients, all wait until
                 // every chunk is checked, then each updates the chunk it just read.
-                return forEachPiece(ifAll: Self.finite, update)
+                return forEachPiece(update, checked: true)
             }
             guard updated else { return try refuseNonFinite() }
             for index in groups.indices { groups[index].muProduct = plans[index].muProductAfter }
@@ -211,35 +193,73 @@ extension Optimizer {
 
     /// True when every bound gradient element is finite (a parallel read-only scan).
     private func gradientsFinite() -> Bool {
-        forEachPiece(ifAll: { piece, range in Self.finite(piece, range) }, { _, _ in })
+        forEachPiece(nil, checked: true)
     }
 
-    /// Calls `body(piece, elementRange)` over every element of every parameter, split over
-    /// cores in contiguous ranges of the concatenated element index.
-    private func forEachPiece(_ body: (Piece, Range<Int>) -> Void) {
-        let offsets = self.chunkOffsets
-        pieces.withUnsafeBufferPointer { pieces in
-            offsets.withUnsafeBufferPointer { offsets in
-                Parallel.forEachChunk(count: offsets[pieces.count], alignment: chunkAlignment) { range in
-                    _ = Self.visit(pieces, offsets, range) { piece, part in body(piece, part); return true }
-                }
-            }
-        }
-    }
-
-    /// `forEachPiece` in two phases on one dispatch (`Parallel.forEachChunk(count:ifAll:_:)`):
-    /// `check` over every piece of every chunk, then `body` only if every check passed.
-    private func forEachPiece(ifAll check: (Piece, Range<Int>) -> Bool, _ body: (Piece, Range<Int>) -> Void) -> Bool {
+    /// Runs `update` over every element of every parameter, split over cores in contiguous ranges
+    /// of the concatenated element index. With `checked`, in two phases on one dispatch
+    /// (`Parallel.forEachChunk(count:checking:)`): every chunk's gradients are scanned first, and
+    /// nothing is updated unless all are finite (the return value); a nil `update` only scans.
+    @discardableResult
+    private func forEachPiece(_ update: PieceUpdate?, checked: Bool) -> Bool {
         let offsets = self.chunkOffsets
         return pieces.withUnsafeBufferPointer { pieces in
             offsets.withUnsafeBufferPointer { offsets in
-                Parallel.forEachChunk(count: offsets[pieces.count], alignment: chunkAlignment, ifAll: { range in
-                    Self.visit(pieces, offsets, range, check)
-                }, { range in
-                    _ = Self.visit(pieces, offsets, range) { piece, part in body(piece, part); return true }
-                })
+                let job = PieceJob(pieces: pieces, offsets: offsets, update: update)
+                let count = offsets[pieces.count]
+                guard checked else {
+                    Parallel.forEachChunk(count: count, alignment: chunkAlignment, job)
+                    return true
+                }
+                return Parallel.forEachChunk(count: count, alignment: chunkAlignment, checking: job)
             }
         }
+    }
+
+    /// The update of one parameter's part of a chunk, with the step's plans (one per group).
+    private struct PieceUpdate {
+        let plans: UnsafePointer<dsupport_step_plan>
+        let format: StateFormat
+        let stochastic: Bool
+        let seed: UInt64
+        let step: Int64
+
+        func callAsFunction(_ piece: Piece, _ range: Range<Int>) {
+            let plan = plans + piece.group
+            if format != .full {
+                Optimizer.updateCompact(piece, range, plan, format: format, stochastic: stochastic, seed: seed,
+                                        step: step)
+                return
+            }
+            switch piece.dtype {
+            case .float32: Self.run(Float.self, plan, piece, range)
+            case .float64: Self.run(Double.self, plan, piece, range)
+            }
+        }
+
+        @inline(__always)
+        private static func run<T: DescentScalar>(_: T.Type, _ plan: UnsafePointer<dsupport_step_plan>,
+                                                  _ piece: Piece, _ range: Range<Int>) {
+            StepPlan.run(plan, piece.param.assumingMemoryBound(to: T.self),
+                         UnsafePointer(piece.grad.assumingMemoryBound(to: T.self)),
+                         piece.slot0?.assumingMemoryBound(to: T.self), piece.slot1?.assumingMemoryBound(to: T.self),
+                         piece.slot2?.assumingMemoryBound(to: T.self), range)
+        }
+    }
+
+    /// A chunk of the concatenated elements (a `Parallel` job): `check` scans its gradients,
+    /// `run` applies `update` to each parameter's part of it.
+    private struct PieceJob: CheckedChunkJob {
+        let pieces: UnsafeBufferPointer<Piece>
+        let offsets: UnsafeBufferPointer<Int>
+        let update: PieceUpdate?
+
+        func run(_ range: Range<Int>) {
+            guard let update else { return }
+            _ = Optimizer.visit(pieces, offsets, range) { piece, part in update(piece, part); return true }
+        }
+
+        func check(_ range: Range<Int>) -> Bool { Optimizer.visit(pieces, offsets, range, Optimizer.finite) }
     }
 
     /// Calls `body` for each parameter's part of the concatenated element range `range`, stopping

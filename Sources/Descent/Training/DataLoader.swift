@@ -180,13 +180,24 @@ public final class DataLoader {
     private func copyRows(from source: Tensor, to destination: Tensor, _ range: Range<Int>) {
         let rowBytes = sampleCount == 0 ? 0 : source.byteCount / sampleCount
         guard rowBytes > 0 else { return }
-        let order = self.order, first = range.lowerBound
-        let from = source.storage, to = destination.storage
         let rowsPerThread = max(1, (256 << 10) / 2 / rowBytes)
-        Parallel.forEachChunk(count: range.count, minimumChunk: rowsPerThread, alignment: 1) { rows in
-            for position in rows {
-                (to + position * rowBytes).copyMemory(from: from + order[first + position] * rowBytes, byteCount: rowBytes)
-            }
+        Parallel.forEachChunk(count: range.count, minimumChunk: rowsPerThread, alignment: 1,
+                              RowCopy(order: order, first: range.lowerBound, from: source.storage,
+                                      to: destination.storage, rowBytes: rowBytes))
+    }
+}
+
+/// Copies rows `order[first + position]` of `from` to rows `position` of `to` (a `Parallel` job).
+private struct RowCopy: ChunkJob {
+    let order: UnsafeMutablePointer<Int>
+    let first: Int
+    let from: UnsafeMutableRawPointer
+    let to: UnsafeMutableRawPointer
+    let rowBytes: Int
+
+    func run(_ rows: Range<Int>) {
+        for position in rows {
+            (to + position * rowBytes).copyMemory(from: from + order[first + position] * rowBytes, byteCount: rowBytes)
         }
     }
 }
