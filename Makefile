@@ -30,6 +30,8 @@ PYTHON_INCLUDE := $(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_pa
 ACCEL         = python/descent/_accel$(shell $(PYTHON) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))' 2>/dev/null)
 CFLAGS_TEST   = -std=c11 -O2 -Wall -Wextra -Werror -Iinclude
 C_TESTS       = $(patsubst Tests/c/%.c,$(BUILD_DIR)/c/%,$(wildcard Tests/c/*.c))
+# The stress programs' shared plumbing, which Tests/c/test_reliability.c includes too.
+STRESS_HEADERS = $(wildcard Tests/stress/*.h)
 C_EXAMPLES    = $(patsubst examples/%.c,$(BUILD_DIR)/examples/%,$(wildcard examples/*.c))
 # The data-parallel example links MPI (libdescent does not): built when mpicc exists (checked when
 # the target runs, so that mpi-deps may install it first).
@@ -124,7 +126,7 @@ $(BUILD_DIR)/examples/%: examples/%.c include/descent.h lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) $< -o $@ -L$(BUILD_DIR)/lib -ldescent -Wl,-rpath,'$$ORIGIN/../lib' -lm
 
-$(BUILD_DIR)/c/%: Tests/c/%.c Tests/c/check.h include/descent.h lib
+$(BUILD_DIR)/c/%: Tests/c/%.c Tests/c/check.h $(STRESS_HEADERS) include/descent.h lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) $< -o $@ -L$(BUILD_DIR)/lib -ldescent -Wl,-rpath,'$$ORIGIN/../lib' -lm -lpthread
 
@@ -176,7 +178,7 @@ test-c: $(C_TESTS) $(C_EXAMPLES) $(BUILD_DIR)/alloc/test_no_allocation
 # The C test programs again under LeakSanitizer (gcc -fsanitize=leak): any allocation the library
 # or a test loses fails the run.
 LEAK_TESTS = $(patsubst Tests/c/%.c,$(BUILD_DIR)/leak/%,$(wildcard Tests/c/*.c))
-$(BUILD_DIR)/leak/%: Tests/c/%.c Tests/c/check.h include/descent.h lib
+$(BUILD_DIR)/leak/%: Tests/c/%.c Tests/c/check.h $(STRESS_HEADERS) include/descent.h lib
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O1 -g -fsanitize=leak -Iinclude $< -o $@ -L$(BUILD_DIR)/lib -ldescent \
 	    -Wl,-rpath,'$$ORIGIN/../lib' -lm -lpthread
@@ -256,7 +258,7 @@ uninstall:
 # The stress programs (Tests/stress), built without sanitizers: their allocators defeat the
 # address-space limits and fork tricks these programs rely on.
 STRESS_PROGRAMS = $(patsubst Tests/stress/%.c,$(BUILD_DIR)/stress/%,$(wildcard Tests/stress/stress_*.c))
-$(BUILD_DIR)/stress/%: Tests/stress/%.c Tests/stress/stress.h include/descent.h lib
+$(BUILD_DIR)/stress/%: Tests/stress/%.c $(STRESS_HEADERS) include/descent.h lib
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_TEST) -ITests/stress $< -o $@ -L$(BUILD_DIR)/lib -ldescent -Wl,-rpath,'$$ORIGIN/../lib' -lm -lpthread
 

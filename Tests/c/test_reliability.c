@@ -4,68 +4,19 @@
  *     on disk, the optimizer unchanged) and work again once memory is back;
  *   - fork() while other threads are inside the library: every child can use the library.
  * Everything risky runs in child processes, so a trap or a hang fails a CHECK instead of the run. */
-#define _GNU_SOURCE
-#include <dirent.h>
-#include <errno.h>
+#include "../stress/stress.h"  /* first: it defines _GNU_SOURCE; the scratch folder, child processes */
+
 #include <malloc.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "check.h"
+#include "../stress/fork_probe.h"
 
 /* Present only when the program runs under LeakSanitizer (make test-leaks), whose allocator
  * aborts instead of returning NULL when the address space is exhausted, and can hang a forked
  * child in its own locks. */
 extern void __lsan_do_leak_check(void) __attribute__((weak));
-
-static char scratch[256];
-
-static void make_scratch(void) {
-    snprintf(scratch, sizeof scratch, "/tmp/descent-reliability-XXXXXX");
-    if (!mkdtemp(scratch)) {
-        perror("mkdtemp");
-        exit(2);
-    }
-}
-
-static void remove_scratch(void) {
-    DIR *dir = opendir(scratch);
-    if (dir) {
-        struct dirent *entry;
-        char path[512];
-        while ((entry = readdir(dir))) {
-            if (entry->d_name[0] == '.') continue;
-            snprintf(path, sizeof path, "%s/%s", scratch, entry->d_name);
-            unlink(path);
-        }
-        closedir(dir);
-    }
-    rmdir(scratch);
-}
-
-/* Files in the scratch folder whose names start with `prefix`. */
-static int count_files(const char *prefix) {
-    int count = 0;
-    DIR *dir = opendir(scratch);
-    if (!dir) return -1;
-    struct dirent *entry;
-    while ((entry = readdir(dir))) {
-        if (strncmp(entry->d_name, prefix, strlen(prefix)) == 0) count++;
-    }
-    closedir(dir);
-    return count;
-}
 
 /* An Adam optimizer over one float64 param of n elements equal to `value`, after one step. */
 static descent_optimizer make_adam(int64_t n, double value, descent_tensor *param_out, descent_tensor *grad_out) {
@@ -83,34 +34,13 @@ static descent_optimizer make_adam(int64_t n, double value, descent_tensor *para
 }
 
 /* Runs `body` in a child process and returns its exit status; -1 when it trapped (a signal) or
- * hung past `seconds` (then it is killed). */
+ * hung past `seconds` (then it is killed), said on stderr. */
 static int child_status(int (*body)(void *), void *context, int seconds, const char *what) {
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    if (pid < 0) {
-        perror("fork");
-        return -1;
-    }
-    if (pid == 0) _exit(body(context));
-    int status = 0;
-    for (int waited = 0;; waited++) {
-        pid_t done = waitpid(pid, &status, WNOHANG);
-        if (done == pid) break;
-        if (waited >= seconds * 1000) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            fprintf(stderr, "%s: child hung for %d s (killed)\n", what, seconds);
-            return -1;
-        }
-        struct timespec pause = {0, 1000 * 1000};
-        nanosleep(&pause, NULL);
-    }
-    if (WIFSIGNALED(status)) {
-        fprintf(stderr, "%s: child killed by signal %d\n", what, WTERMSIG(status));
-        return -1;
-    }
-    return WEXITSTATUS(status);
+    int signal_number = 0;
+    int status = stress_in_child(body, context, seconds, &signal_number);
+    if (status == STRESS_CHILD_HUNG) fprintf(stderr, "%s: child hung for %d s (killed)\n", what, seconds);
+    if (status == STRESS_CHILD_SIGNALED) fprintf(stderr, "%s: child killed by signal %d\n", what, signal_number);
+    return status < 0 ? -1 : status;
 }
 
 /* Runs `body` in a child process: true when every check in it passed (exit status 0). */
@@ -142,7 +72,7 @@ static void *save_loop(void *raw) {
 
 static void test_threads_save_to_one_path(void) {
     char path[300];
-    snprintf(path, sizeof path, "%s/threads.ckpt", scratch);
+    snprintf(path, sizeof path, "%s/threads.ckpt", stress_scratch);
     enum { THREADS = 3 };
     struct saver savers[THREADS];
     descent_tensor params[THREADS], grads[THREADS];
@@ -168,7 +98,7 @@ static void test_threads_save_to_one_path(void) {
     int uniform = 1;
     for (int i = 1; i < 20000; i++) uniform &= values[i] == values[0];
     CHECK(uniform);   /* not a mix of two saves */
-    CHECK(count_files("threads.ckpt.tmp") == 0);
+    CHECK(stress_count_files("threads.ckpt.tmp") == 0);
     descent_optimizer_free(reader);
     descent_tensor_free(param);
     descent_tensor_free(grad);
@@ -204,19 +134,10 @@ static void release_address_space(void) {
     filler_count = 0;
 }
 
-static long virtual_size(void) {
-    FILE *file = fopen("/proc/self/statm", "r");
-    long pages = 0;
-    if (!file) return -1;
-    if (fscanf(file, "%ld", &pages) != 1) pages = -1;
-    fclose(file);
-    return pages * sysconf(_SC_PAGESIZE);
-}
-
 /* Limits the address space a little above what is mapped now, then fills the rest. */
 static int run_out_of_address_space(void) {
     fprintf(stderr, "%s", "");  /* stdio buffers exist before memory runs out */
-    long now = virtual_size();
+    long now = stress_virtual_size();
     struct rlimit limit = {(rlim_t)now + (64 << 20), (rlim_t)now + (64 << 20)};
     if (now <= 0 || setrlimit(RLIMIT_AS, &limit) != 0) return 0;
     fill_address_space();
@@ -248,9 +169,9 @@ static int save_out_of_memory_child(void *unused) {
     /* Memory back (listing the folder needs some): nothing was left on disk, and the same
      * optimizer saves. */
     release_address_space();
-    CHECK(count_files("fresh.ckpt") == 0);
+    CHECK(stress_count_files("fresh.ckpt") == 0);
     CHECK_OK(descent_optimizer_save(opt, oom_fresh, 1));
-    CHECK(count_files("fresh.ckpt") == 1);
+    CHECK(stress_count_files("fresh.ckpt") == 1);
     return check_failed == 0 ? 0 : 1;
 }
 
@@ -283,8 +204,8 @@ static void test_out_of_memory(void) {
         printf("reliability: out-of-memory checks skipped under LeakSanitizer (its allocator aborts)\n");
         return;
     }
-    snprintf(oom_good, sizeof oom_good, "%s/good.ckpt", scratch);
-    snprintf(oom_fresh, sizeof oom_fresh, "%s/fresh.ckpt", scratch);
+    snprintf(oom_good, sizeof oom_good, "%s/good.ckpt", stress_scratch);
+    snprintf(oom_fresh, sizeof oom_fresh, "%s/fresh.ckpt", stress_scratch);
     /* Every child starts from this process's heap: write the checkpoint in a child of its own, so
      * that no buffer a save freed is left in the heap for the out-of-memory children to reuse. */
     CHECK(run_in_child(write_good_checkpoint_child, NULL, 60, "write checkpoint"));
@@ -293,71 +214,6 @@ static void test_out_of_memory(void) {
 }
 
 /* ---- fork while other threads are inside the library ---------------------------------------- */
-
-static atomic_int stop_hammering;
-static descent_optimizer shared_opt;
-
-static void *hammer(void *raw) {
-    long id = (long)raw;
-    int64_t n = 64;
-    double data[64];
-    while (!atomic_load(&stop_hammering)) {
-        descent_tensor a = 0, b = 0;
-        descent_optimizer opt = 0;
-        if (descent_tensor_full(DESCENT_DTYPE_FLOAT64, 1, &n, 1.0, &a) != DESCENT_OK) continue;
-        descent_tensor_full(DESCENT_DTYPE_FLOAT64, 1, &n, 0.25, &b);
-        descent_tensor_add(a, b, a);
-        descent_tensor_copy_to(a, DESCENT_DTYPE_FLOAT64, data, 64);
-        descent_tensor_sum(123456789, data);                  /* a failing call: last-error text */
-        descent_tensor_add(a, 0, a);
-        descent_optimizer_new(id % 2 ? DESCENT_RULE_SGD : DESCENT_RULE_ADAM, &opt);
-        descent_optimizer_add_group(opt, &a, 1, NULL);
-        descent_optimizer_set_grads(opt, &b, 1);
-        descent_optimizer_step(opt, NULL);
-        descent_optimizer_step(shared_opt, NULL);              /* a shared object's lock too */
-        descent_optimizer_free(opt);
-        descent_tensor_free(a);
-        descent_tensor_free(b);
-    }
-    return NULL;
-}
-
-/* What every forked child does: a few calls of each kind, all must behave. */
-enum { CHILD_SAW_STALE_OBJECT = 3 };
-
-static int forked_child(void *unused) {
-    (void)unused;
-    int stale = 0;
-    int64_t n = 1 << 18;   /* large enough to be split over cores in the parent */
-    descent_tensor a = 0, b = 0;
-    descent_optimizer opt = 0;
-    double sum = 0;
-    if (descent_tensor_full(DESCENT_DTYPE_FLOAT64, 1, &n, 1.0, &a) != DESCENT_OK) return 10;
-    if (descent_tensor_full(DESCENT_DTYPE_FLOAT64, 1, &n, 2.0, &b) != DESCENT_OK) return 11;
-    if (descent_tensor_add(a, b, a) != DESCENT_OK) return 12;
-    if (descent_tensor_sum(a, &sum) != DESCENT_OK || sum != 3.0 * (double)n) return 13;
-    if (descent_tensor_sum(987654321, &sum) != DESCENT_ERR_INVALID_HANDLE) return 14;
-    if (strstr(descent_last_error(), "descent_tensor_sum") == NULL) return 15;
-    if (descent_optimizer_new(DESCENT_RULE_SGD, &opt) != DESCENT_OK) return 16;
-    if (descent_optimizer_add_group(opt, &a, 1, NULL) != DESCENT_OK) return 17;
-    if (descent_optimizer_set_hyper(opt, 0, DESCENT_HYPER_LR, 0.5) != DESCENT_OK) return 18;
-    if (descent_optimizer_set_grads(opt, &b, 1) != DESCENT_OK) return 19;
-    if (descent_optimizer_step(opt, NULL) != DESCENT_OK) return 20;
-    if (descent_tensor_sum(a, &sum) != DESCENT_OK || sum != 2.0 * (double)n) return 21;
-    /* The shared optimizer may have been mid-call in another thread at the fork: its state may
-     * be half-updated, so it refuses with a clear error (every time); a trap or a hang fails. */
-    descent_status shared = descent_optimizer_step(shared_opt, NULL);
-    if (shared == DESCENT_ERR_UNSUPPORTED) {
-        if (strstr(descent_last_error(), "fork()") == NULL) return 25;
-        if (descent_optimizer_step(shared_opt, NULL) != DESCENT_ERR_UNSUPPORTED) return 26;
-        stale = 1;
-    } else if (shared != DESCENT_OK) {
-        return 22;
-    }
-    if (descent_optimizer_free(opt) != DESCENT_OK) return 23;
-    if (descent_tensor_free(a) != DESCENT_OK || descent_tensor_free(b) != DESCENT_OK) return 24;
-    return stale ? CHILD_SAW_STALE_OBJECT : 0;
-}
 
 static void test_fork_while_threads_are_inside(void) {
     enum { THREADS = 3, FORKS = 400 };
@@ -395,10 +251,10 @@ int main(void) {
     /* A fixed mmap threshold: large buffers are always mapped and unmapped when freed, so the heap
      * never keeps a freed large block that would hide an allocation failure. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-    make_scratch();
+    stress_make_scratch("reliability");
     test_out_of_memory();
     test_threads_save_to_one_path();
     test_fork_while_threads_are_inside();
-    remove_scratch();
+    stress_remove_scratch();
     return check_report("reliability");
 }

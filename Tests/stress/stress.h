@@ -1,6 +1,7 @@
 /* Shared plumbing of the stress programs (Tests/stress/stress_*.c, run by scripts/stress.sh): child
  * processes with a time limit, a scratch folder, counts with thousands separators, and the one
  * summary line each program prints last:  "stress: <figure>: <numbers> (<seconds> s)".
+ * Tests/c/test_reliability.c (make test) uses the same plumbing.
  * Built without sanitizers (their allocators defeat the address-space limits and fork tricks). */
 #ifndef DESCENT_STRESS_H
 #define DESCENT_STRESS_H
@@ -87,6 +88,16 @@ static __attribute__((unused)) int stress_count_files(const char *prefix) {
     }
     closedir(dir);
     return count;
+}
+
+/* This process's virtual size in bytes (from /proc/self/statm), or a negative number. */
+static __attribute__((unused)) long stress_virtual_size(void) {
+    FILE *file = fopen("/proc/self/statm", "r");
+    long pages = 0;
+    if (!file) return -1;
+    if (fscanf(file, "%ld", &pages) != 1) pages = -1;
+    fclose(file);
+    return pages * sysconf(_SC_PAGESIZE);
 }
 
 enum { STRESS_CHILD_SIGNALED = -1, STRESS_CHILD_HUNG = -2 };

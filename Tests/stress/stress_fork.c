@@ -7,72 +7,18 @@
  * 50th (offset 25) hang, to show both are caught. Exit 0 when every child worked. */
 #include "stress.h"  /* first: it defines _GNU_SOURCE */
 
-#include <pthread.h>
-#include <stdatomic.h>
+#include "fork_probe.h"
 
-static atomic_int stop_hammering;
-static descent_optimizer shared_opt;
-
-static void *hammer(void *raw) {
-    long id = (long)raw;
-    int64_t n = 64;
-    double data[64];
-    while (!atomic_load(&stop_hammering)) {
-        descent_tensor a = 0, b = 0;
-        descent_optimizer opt = 0;
-        if (descent_tensor_full(DESCENT_DTYPE_FLOAT64, 1, &n, 1.0, &a) != DESCENT_OK) continue;
-        descent_tensor_full(DESCENT_DTYPE_FLOAT64, 1, &n, 0.25, &b);
-        descent_tensor_add(a, b, a);
-        descent_tensor_copy_to(a, DESCENT_DTYPE_FLOAT64, data, 64);
-        descent_tensor_sum(123456789, data);  /* a failing call: last-error text */
-        descent_optimizer_new(id % 2 ? DESCENT_RULE_SGD : DESCENT_RULE_ADAM, &opt);
-        descent_optimizer_add_group(opt, &a, 1, NULL);
-        descent_optimizer_set_grads(opt, &b, 1);
-        descent_optimizer_step(opt, NULL);
-        descent_optimizer_step(shared_opt, NULL);
-        descent_optimizer_free(opt);
-        descent_tensor_free(a);
-        descent_tensor_free(b);
-    }
-    return NULL;
-}
-
-enum { CHILD_SAW_STALE_OBJECT = 3 };
 static long fork_index;
 
-static int forked_child(void *unused) {
-    (void)unused;
+/* forked_child, except that with DESCENT_STRESS_PLANT=1 every 50th child traps and every 50th
+ * (offset 25) hangs. */
+static int planted_child(void *context) {
     if (getenv("DESCENT_STRESS_PLANT")) {
         if (fork_index % 50 == 0) raise(SIGILL);
         if (fork_index % 50 == 25) pause();
     }
-    int stale = 0;
-    int64_t n = 1 << 18;  /* large enough to be split over the worker pool in the parent */
-    descent_tensor a = 0, b = 0;
-    descent_optimizer opt = 0;
-    double sum = 0;
-    if (descent_tensor_full(DESCENT_DTYPE_FLOAT64, 1, &n, 1.0, &a) != DESCENT_OK) return 10;
-    if (descent_tensor_full(DESCENT_DTYPE_FLOAT64, 1, &n, 2.0, &b) != DESCENT_OK) return 11;
-    if (descent_tensor_add(a, b, a) != DESCENT_OK) return 12;
-    if (descent_tensor_sum(a, &sum) != DESCENT_OK || sum != 3.0 * (double)n) return 13;
-    if (descent_tensor_sum(987654321, &sum) != DESCENT_ERR_INVALID_HANDLE) return 14;
-    if (strstr(descent_last_error(), "descent_tensor_sum") == NULL) return 15;
-    if (descent_optimizer_new(DESCENT_RULE_SGD, &opt) != DESCENT_OK) return 16;
-    if (descent_optimizer_add_group(opt, &a, 1, NULL) != DESCENT_OK) return 17;
-    if (descent_optimizer_set_hyper(opt, 0, DESCENT_HYPER_LR, 0.5) != DESCENT_OK) return 18;
-    if (descent_optimizer_set_grads(opt, &b, 1) != DESCENT_OK) return 19;
-    if (descent_optimizer_step(opt, NULL) != DESCENT_OK) return 20;
-    if (descent_tensor_sum(a, &sum) != DESCENT_OK || sum != 2.0 * (double)n) return 21;
-    descent_status shared = descent_optimizer_step(shared_opt, NULL);
-    if (shared == DESCENT_ERR_UNSUPPORTED) {
-        if (strstr(descent_last_error(), "fork()") == NULL) return 25;
-        stale = 1;
-    } else if (shared != DESCENT_OK) {
-        return 22;
-    }
-    if (descent_optimizer_free(opt) != DESCENT_OK) return 23;
-    if (descent_tensor_free(a) != DESCENT_OK || descent_tensor_free(b) != DESCENT_OK) return 24;
-    return stale ? CHILD_SAW_STALE_OBJECT : 0;
+    return forked_child(context);
 }
 
 int main(int argc, char **argv) {
@@ -92,7 +38,7 @@ int main(int argc, char **argv) {
     long good = 0, stale = 0, crashed = 0, hung = 0, failed = 0;
     for (fork_index = 0; fork_index < forks; fork_index++) {
         int signal_number = 0;
-        int status = stress_in_child(forked_child, NULL, 20, &signal_number);
+        int status = stress_in_child(planted_child, NULL, 20, &signal_number);
         if (status == 0 || status == CHILD_SAW_STALE_OBJECT) good++;
         if (status == CHILD_SAW_STALE_OBJECT) stale++;
         if (status == STRESS_CHILD_SIGNALED && crashed++ < 5) fprintf(stderr, "fork %ld: child killed by signal %d\n", fork_index, signal_number);

@@ -29,15 +29,6 @@ struct chunk {
 static struct chunk *heap_chain;
 static void *reserve[16];
 
-static long virtual_size(void) {
-    FILE *file = fopen("/proc/self/statm", "r");
-    long pages = 0;
-    if (!file) return -1;
-    if (fscanf(file, "%ld", &pages) != 1) pages = -1;
-    fclose(file);
-    return pages * sysconf(_SC_PAGESIZE);
-}
-
 __attribute__((noinline)) static void touch_stack(void) {
     volatile char page[1 << 20];  /* the stack a call may need, mapped now */
     for (size_t i = 0; i < sizeof page; i += 4096) page[i] = 1;
@@ -47,7 +38,7 @@ static int exhaust(void) {
     touch_stack();
     fprintf(stderr, "%s", "");
     for (int i = 0; i < 16; i++) reserve[i] = malloc(4096);
-    long now = virtual_size();
+    long now = stress_virtual_size();
     struct rlimit limit;
     getrlimit(RLIMIT_AS, &limit);
     limit.rlim_cur = (rlim_t)now + (64 << 20);
