@@ -151,6 +151,26 @@ def stress_batches(run, batches):
     return tally
 
 
+def stress_verdict(tally, calls, never, summary):
+    """The end of both make-stress fuzz figures: prints up to 10 misbehaviour lines of `tally`
+    (stress_batches) and the targets in `never` (those that never succeeded) to stderr, then the
+    figure's line `summary(seconds of the slowest call)`, and a warning when that call came within
+    STALL_MARGIN of the stall limit. Returns the exit status: 0 when no batch crashed, hung or
+    misbehaved, at least `calls` calls were made, every target succeeded and no call was slow."""
+    seconds, slowest = slowest_call(tally["results"])
+    for line in tally["failures"][:10]:
+        print(line, file=sys.stderr)
+    if never:
+        print(f"never succeeded: {never}", file=sys.stderr)
+    slow = seconds >= STALL_SECONDS / STALL_MARGIN
+    ok = not (tally["crashes"] or tally["hangs"] or tally["changed"] or tally["other"] or never or slow) \
+        and tally["total"] >= calls
+    print(summary(seconds), flush=True)
+    if slow:
+        print(f"  the slowest call is within {STALL_MARGIN}x of the stall limit: {slowest}", flush=True)
+    return 0 if ok else 1
+
+
 def totals(results, key):
     """The per-target sums of report[key] ("counts" or "succeeded") over every batch."""
     summed = {}

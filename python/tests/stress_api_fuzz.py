@@ -40,27 +40,15 @@ def main():
         return fuzz_harness.run_logged_batch(script, batch, extra_env=extra, stall=stall)
 
     tally = fuzz_harness.stress_batches(run, batches)
-    total, checked, crashes, hangs = tally["total"], tally["checked"], tally["crashes"], tally["hangs"]
-    changed, other, failures, results = tally["changed"], tally["other"], tally["failures"], tally["results"]
-    counts = fuzz_harness.totals(results, "counts")
-    succeeded = fuzz_harness.totals(results, "succeeded")
+    counts = fuzz_harness.totals(tally["results"], "counts")
+    succeeded = fuzz_harness.totals(tally["results"], "succeeded")
     never = sorted(key for key in counts if not succeeded.get(key) and key not in test_api_fuzz.NEVER_SUCCEED)
-    seconds, slowest = fuzz_harness.slowest_call(results)
-    for line in failures[:10]:
-        print(line, file=sys.stderr)
-    if never:
-        print(f"never succeeded: {never}", file=sys.stderr)
-    ok = crashes == 0 and hangs == 0 and changed == 0 and other == 0 and total >= calls and not never \
-        and seconds < fuzz_harness.STALL_SECONDS / fuzz_harness.STALL_MARGIN
-    print(f"stress: hostile Python API calls: {total:,} calls of {len(counts)} targets in {batches} child processes, "
-          f"{crashes} crashes, {hangs} hangs (stall {fuzz_harness.STALL_SECONDS} s), {changed} changed-on-failure "
-          f"({checked:,} rejected calls checked), {other} other misbehaviour, {len(never)} targets never succeeded "
-          f"(besides {len(test_api_fuzz.NEVER_SUCCEED)} by design); slowest call {seconds:.2f} s "
-          f"({time.monotonic() - started:.0f} s)", flush=True)
-    if seconds >= fuzz_harness.STALL_SECONDS / fuzz_harness.STALL_MARGIN:
-        print(f"  the slowest call is within {fuzz_harness.STALL_MARGIN}x of the stall limit: {slowest}", flush=True)
-    return 0 if ok else 1
-
+    return fuzz_harness.stress_verdict(tally, calls, never, lambda seconds: (
+        f"stress: hostile Python API calls: {tally['total']:,} calls of {len(counts)} targets in {batches} child "
+        f"processes, {tally['crashes']} crashes, {tally['hangs']} hangs (stall {fuzz_harness.STALL_SECONDS} s), "
+        f"{tally['changed']} changed-on-failure ({tally['checked']:,} rejected calls checked), {tally['other']} other "
+        f"misbehaviour, {len(never)} targets never succeeded (besides {len(test_api_fuzz.NEVER_SUCCEED)} by design); "
+        f"slowest call {seconds:.2f} s ({time.monotonic() - started:.0f} s)"))
 
 if __name__ == "__main__":
     sys.exit(main())
