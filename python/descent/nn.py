@@ -237,13 +237,17 @@ def bce_with_logits_loss(logits: ArrayInput, target: ArrayInput, reduction: str 
 
 
 def _label_loss(function: Callable[..., Any], scores: ArrayInput, labels: Labels, with_grad: bool,
-                *middle: Any) -> Union[float, tuple[float, Result]]:
-    st, numpy_mode = as_tensor(scores, role="scores")
+                *middle: Any, role: str = "scores", inputs: Optional[ArrayInput] = None) -> Union[float, tuple[float, Result]]:
+    """A loss over integer labels: function(scores, [inputs,] labels, count, *middle, grad, &value),
+    with the gradient shaped like `scores` (named `role` in errors)."""
+    st, numpy_mode = as_tensor(scores, role=role)
+    xt = as_tensor(inputs, dtype=st.dtype, role="inputs")[0] if inputs is not None else None
     keep, pointer, count = labels_argument(labels)
     with_grad = _check.flag(with_grad, "with_grad")
     grad = output(st.shape, st.dtype) if with_grad else None
     value = ctypes.c_double()
-    function(st.handle, pointer, count, *middle, grad.handle if grad is not None else 0, ctypes.byref(value))
+    function(st.handle, *([xt.handle] if xt is not None else []), pointer, count, *middle,
+             grad.handle if grad is not None else 0, ctypes.byref(value))
     del keep
     if grad is None:
         return float(value.value)
@@ -297,19 +301,8 @@ def multiclass_hinge_linear(weights: ArrayInput, inputs: ArrayInput, labels: Lab
     features)); returns ``(loss, dL/dW)`` with ``dL/dW = (dL/ds)ᵀ X``. margin Δ defaults to 1.0;
     reduction "mean" (default, over the batch) or "sum"; with ``with_grad=False`` only the loss is
     returned."""
-    wt, numpy_mode = as_tensor(weights, role="weights")
-    xt, _ = as_tensor(inputs, dtype=wt.dtype, role="inputs")
-    keep, pointer, count = labels_argument(labels)
-    with_grad = _check.flag(with_grad, "with_grad")
-    grad = output(wt.shape, wt.dtype) if with_grad else None
-    value = ctypes.c_double()
-    lib.descent_loss_multiclass_hinge_linear(wt.handle, xt.handle, pointer, count, _check.real(margin, "margin"),
-                                             reduction_code(reduction), grad.handle if grad is not None else 0,
-                                             ctypes.byref(value))
-    del keep
-    if grad is None:
-        return float(value.value)
-    return float(value.value), result(grad, numpy_mode)
+    return _label_loss(lib.descent_loss_multiclass_hinge_linear, weights, labels, with_grad,
+                       _check.real(margin, "margin"), reduction_code(reduction), role="weights", inputs=inputs)
 
 
 @overload
