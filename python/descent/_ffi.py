@@ -481,6 +481,10 @@ if _found_version != ABI_VERSION:
 _declare(FUNCTIONS[1:])
 
 
+#: The functional rules in descent._accel's order (its `kind` numbers; the enum in _accel.c).
+ACCEL_RULES = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "adamax", "nadam", "radam", "lion")
+
+
 def _load_accel() -> Any:
     """descent._accel bound to this library's functions, or None: the module is absent (another
     Python than the one the package was built with, or no compiler at install time) or
@@ -498,8 +502,7 @@ def _load_accel() -> Any:
         assert value, name
         return value
 
-    rules = tuple(address(f"descent_{rule}_step") for rule in (
-        "sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "adamax", "nadam", "radam", "lion"))
+    rules = tuple(address(f"descent_{rule}_step") for rule in ACCEL_RULES)
     _accel.bind(address("descent_optimizer_step"), rules, numpy.ndarray, 1, 2)
     return _accel
 

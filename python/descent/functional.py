@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _check, errors
-from ._ffi import accel, last_error, lib
+from ._ffi import ACCEL_RULES, accel, last_error, lib
 from .tensor import DTYPE_CODES
 
 #: A parameter, gradient or state array: float32 or float64, C-contiguous (and writeable when
@@ -107,7 +107,8 @@ def _step_argument(step: object) -> int:
 
 # The rules as descent._accel numbers them, with their C step and the names of their state arrays
 # and scalars (in C argument order, for the checks' messages).
-_SGD, _ADAGRAD, _ADADELTA, _RMSPROP, _ADAM, _ADAMW, _ADAMAX, _NADAM, _RADAM, _LION = range(10)
+_SGD, _ADAGRAD, _ADADELTA, _RMSPROP, _ADAM, _ADAMW, _ADAMAX, _NADAM, _RADAM, _LION = map(ACCEL_RULES.index, (
+    "sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw", "adamax", "nadam", "radam", "lion"))
 _RULES: dict[int, tuple[Callable[..., Any], tuple[str, ...], tuple[str, ...]]] = {
     _SGD: (lib.descent_sgd_step, ("momentum_buffer",), ("lr", "momentum", "dampening", "weight_decay")),
     _ADAGRAD: (lib.descent_adagrad_step, ("sum",), ("lr", "lr_decay", "weight_decay", "eps")),
