@@ -371,12 +371,7 @@ def _fit(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Optional[npt.A
                     logs_epoch["val_accuracy"] = val_accuracy
             bar.end_epoch(logs_epoch)
             lib_set_epoch(trainer, epoch + 1)
-            if isinstance(schedule, LRScheduler) and schedule.interval == "epoch":
-                schedule.step()
-                optimizer._sync()
-            elif isinstance(schedule, ReduceLROnPlateau):
-                schedule.step(logs_epoch.get("val_loss", logs_epoch["loss"]))
-                optimizer._sync()
+            T._schedule_epoch_end(schedule, optimizer, logs_epoch)
             for callback in epoch_callbacks:
                 try:
                     callback(int(epoch), dict(logs_epoch))

@@ -101,6 +101,18 @@ def _restore_rates(optimizer: Optional[Optimizer],
         optimizer._sync()
 
 
+def _schedule_epoch_end(schedule: Any, optimizer: Optimizer, logs: Mapping[str, float]) -> None:
+    """The end of an epoch of fit for its schedule: a per-epoch LRScheduler steps, a
+    ReduceLROnPlateau steps on val_loss (else loss); the optimizer's new settings then go to C."""
+    if isinstance(schedule, LRScheduler) and schedule.interval == "epoch":
+        schedule.step()
+    elif isinstance(schedule, ReduceLROnPlateau):
+        schedule.step(logs.get("val_loss", logs["loss"]))
+    else:
+        return
+    optimizer._sync()
+
+
 def _check_loader(loader: object) -> DataLoader:
     if not isinstance(loader, DataLoader):
         raise TypeError(f"loader must be a descent.DataLoader, got {type(loader).__name__}")
@@ -654,12 +666,7 @@ def fit(model: Model, optimizer: Optimizer, x: npt.ArrayLike, y: Optional[npt.Ar
                     logs["val_accuracy"] = metrics[3]
             bar.end_epoch(logs)
             state["epoch_index"] += 1
-            if isinstance(schedule, LRScheduler) and schedule.interval == "epoch":
-                schedule.step()
-                optimizer._sync()
-            elif isinstance(schedule, ReduceLROnPlateau):
-                schedule.step(logs.get("val_loss", logs["loss"]))
-                optimizer._sync()
+            _schedule_epoch_end(schedule, optimizer, logs)
             stop = False
             for callback in epoch_callbacks:
                 try:
